@@ -1,0 +1,26 @@
+"""The Typer application object that every sub-command module registers on.
+
+A sub-command module ``cardiomm/cli/<name>.py`` imports :data:`app` and decorates its command(s)
+(``@app.command()``), or adds a group with ``app.add_typer(group, name=...)``. It keeps heavy imports
+(torch, models, matplotlib) inside the command function so that ``cardiomm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app", "console", "err_console"]
+
+from rich.console import Console
+
+app = typer.Typer(
+    name="cardiomm",
+    help="CardioMM: generalist reconstruction for accelerated multi-coil cardiac MRI, "
+    "its k-space database tool chain and downstream analysis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True)

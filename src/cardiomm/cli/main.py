@@ -1,0 +1,73 @@
+"""Entry point of the ``cardiomm`` command: registers sub-commands and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+import cardiomm
+from cardiomm.cli.app import app, err_console
+from cardiomm.errors import CardiommError
+
+__all__ = ["main", "app"]
+
+_NOT_COMMANDS = {"app", "main", "progress", "common"}
+
+
+def _register_commands() -> None:
+    """Import every sibling module of this package: each registers its commands on ``app``."""
+    import cardiomm.cli as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name not in _NOT_COMMANDS and not info.name.startswith("_"):
+            importlib.import_module(f"cardiomm.cli.{info.name}")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"cardiomm {cardiomm.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """CardioMM command line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; typed cardiomm errors become a one-line message and exit code 2."""
+    _register_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except CardiommError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
