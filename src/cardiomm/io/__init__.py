@@ -1,0 +1,70 @@
+"""Format readers and writers: MATLAB ``.mat``, training HDF5, fastMRI/ISMRMRD, scan CSV, NIfTI, PNG/GIF.
+
+Every array is in cardiomm's axis order (``docs/conventions.md``): volume k-space ``(t, z, c, ky, kx)``,
+frames ``(b, c, ky, kx)`` t-major, masks ``(t, ky, kx)``, magnitude volumes ``(t, z, y, x)``.
+Importing this package loads only numpy, torch and h5py; scipy, nibabel, Pillow and ismrmrd are
+imported inside the functions that need them.
+"""
+
+from cardiomm.io.h5 import (
+    FastMRIRecord,
+    TrainingH5Record,
+    read_fastmri_h5,
+    read_training_h5,
+    rss_from_kspace,
+    write_training_h5,
+)
+from cardiomm.io.images import to_uint8, write_cine_gif, write_png
+from cardiomm.io.ismrmrd_h5 import read_ismrmrd
+from cardiomm.io.kspace import (
+    KSPACE_KEYS,
+    KSpaceVolume,
+    check_mask_fits,
+    kspace_to_volume,
+    read_cmrxrecon,
+    read_mask,
+)
+from cardiomm.io.mat import list_mat_variables, load_mat_variables, mat_version, save_mat
+from cardiomm.io.nifti import NiftiVolume, read_nifti, write_nifti
+from cardiomm.io.recon import IMAGE_KEYS, as_volume, read_image_mat, write_recon_mat
+from cardiomm.io.scan_csv import ScanParameters, find_scan_csv, read_scan_csv, write_scan_csv
+
+__all__ = [
+    # mat
+    "save_mat",
+    "load_mat_variables",
+    "list_mat_variables",
+    "mat_version",
+    # k-space and masks
+    "KSpaceVolume",
+    "KSPACE_KEYS",
+    "read_cmrxrecon",
+    "read_mask",
+    "check_mask_fits",
+    "kspace_to_volume",
+    # magnitude volumes
+    "IMAGE_KEYS",
+    "read_image_mat",
+    "write_recon_mat",
+    "as_volume",
+    # HDF5
+    "TrainingH5Record",
+    "FastMRIRecord",
+    "write_training_h5",
+    "read_training_h5",
+    "read_fastmri_h5",
+    "rss_from_kspace",
+    "read_ismrmrd",
+    # scan parameters
+    "ScanParameters",
+    "read_scan_csv",
+    "write_scan_csv",
+    "find_scan_csv",
+    # export
+    "NiftiVolume",
+    "write_nifti",
+    "read_nifti",
+    "to_uint8",
+    "write_png",
+    "write_cine_gif",
+]

@@ -1,0 +1,161 @@
+"""Tests of cardiomm.io.mat: v7.3 writer layout, v5/v7.3 reader agreement, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
+from cardiomm.io.mat import list_mat_variables, load_mat_variables, mat_version, save_mat
+
+SHAPES = [(3, 4), (2, 3, 4), (2, 1, 3, 4), (2, 2, 1, 3, 4)]
+
+
+def _random(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
+    if np.dtype(dtype).kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    if np.dtype(dtype) == np.bool_:
+        return rng.random(shape) > 0.5
+    if np.dtype(dtype).kind in "iu":
+        return rng.integers(0, 200, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def test_save_mat_header_bytes(tmp_path: Path) -> None:
+    path = save_mat(tmp_path / "a.mat", {"x": np.zeros((2, 3), np.float32)})
+    head = path.read_bytes()[:512]
+    assert head.startswith(b"MATLAB 7.3 MAT-file, Platform: ")
+    assert b"HDF5 schema 1.00 ." in head[:116]
+    assert head[116:124] == b"\x00" * 8
+    assert head[124:128] == b"\x00\x02IM"
+    assert head[128:] == b"\x00" * (512 - 128)
+    assert path.read_bytes()[512:520] == b"\x89HDF\r\n\x1a\n"
+    assert scipy.io.matlab.matfile_version(str(path)) == (2, 0)
+    assert mat_version(path) == "7.3"
+    with h5py.File(path, "r") as f:
+        assert f.userblock_size == 512
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    ("dtype", "mclass"),
+    [(np.complex64, "single"), (np.complex128, "double"), (np.float32, "single"), (np.float64, "double"),
+     (np.uint8, "uint8"), (np.int16, "int16"), (np.bool_, "logical")],
+)
+def test_save_mat_roundtrip_dtypes(tmp_path: Path, shape: tuple[int, ...], dtype: type, mclass: str) -> None:
+    rng = np.random.default_rng(0)
+    arr = _random(shape, np.dtype(dtype), rng)
+    path = save_mat(tmp_path / "a.mat", {"x": arr}, compress=len(shape) == 4)
+    with h5py.File(path, "r") as f:
+        ds = f["x"]
+        assert ds.shape == shape  # h5py order preserved
+        assert ds.attrs["MATLAB_class"] == mclass.encode()
+        if dtype is np.bool_:
+            assert ds.dtype == np.uint8 and int(ds.attrs["MATLAB_int_decode"]) == 1
+        if np.dtype(dtype).kind == "c":
+            assert ds.dtype.names == ("real", "imag")
+    cdt = np.complex128 if dtype is np.complex128 else np.complex64
+    out = load_mat_variables(path, complex_dtype=cdt)["x"]
+    assert out.dtype == np.dtype(dtype) and out.shape == shape
+    np.testing.assert_array_equal(out, arr)
+
+
+def test_save_mat_accepts_tensors_and_promotes_vectors(tmp_path: Path) -> None:
+    t = torch.randn(2, 3, dtype=torch.complex64).conj()
+    path = save_mat(tmp_path / "t.mat", {"k": t, "v": np.arange(4.0), "s": np.float32(2.5)})
+    out = load_mat_variables(path)
+    np.testing.assert_array_equal(out["k"], t.resolve_conj().numpy())
+    assert out["v"].shape == (1, 4) and out["s"].shape == (1, 1)
+    assert list_mat_variables(path)["k"] == ((2, 3), "single")
+
+
+def test_load_mat_v5_matches_v73_order(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    arr = _random((2, 3, 4, 5), np.dtype(np.complex64), rng)  # h5py order
+    save_mat(tmp_path / "v73.mat", {"kspace": arr})
+    scipy.io.savemat(tmp_path / "v5.mat", {"kspace": arr.T})  # MATLAB order for scipy
+    assert mat_version(tmp_path / "v5.mat") == "5"
+    a = load_mat_variables(tmp_path / "v73.mat", ["kspace"])["kspace"]
+    b = load_mat_variables(tmp_path / "v5.mat", ["kspace"])["kspace"]
+    assert a.shape == b.shape == arr.shape and a.dtype == b.dtype == np.complex64
+    np.testing.assert_array_equal(a, b)
+    assert b.flags.c_contiguous
+
+
+def test_load_mat_v5_skips_header_and_structs(tmp_path: Path) -> None:
+    scipy.io.savemat(tmp_path / "v5.mat", {"a": np.ones((2, 3)), "s": {"f": 1}, "txt": "hi"})
+    out = load_mat_variables(tmp_path / "v5.mat")
+    assert set(out) == {"a", "txt"} and out["a"].shape == (3, 2) and str(out["txt"]) == "hi"
+    with pytest.raises(DataValueError, match="struct"):
+        load_mat_variables(tmp_path / "v5.mat", ["s"])
+
+
+def test_load_mat_missing_key_lists_found(tmp_path: Path) -> None:
+    save_mat(tmp_path / "a.mat", {"foo": np.zeros((2, 2)), "bar": np.zeros((2, 2))})
+    scipy.io.savemat(tmp_path / "b.mat", {"foo": np.zeros((2, 2))})
+    for name in ("a.mat", "b.mat"):
+        with pytest.raises(MissingKeyError, match="found: .*foo") as info:
+            load_mat_variables(tmp_path / name, ["kspace"])
+        assert name in str(info.value) and "'kspace'" in str(info.value)
+
+
+def test_load_mat_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="not found"):
+        load_mat_variables(tmp_path / "nope.mat")
+    text = tmp_path / "text.mat"
+    text.write_text("this is not a MAT file at all\n" * 10)
+    with pytest.raises(FileFormatError, match="not a MAT file"):
+        load_mat_variables(text)
+    empty = tmp_path / "empty.mat"
+    empty.write_bytes(b"")
+    with pytest.raises(FileFormatError):
+        load_mat_variables(empty)
+    # truncated v7.3
+    full = save_mat(tmp_path / "full.mat", {"x": np.ones((64, 64), np.complex64)})
+    data = full.read_bytes()
+    for cut in (300, 2000, len(data) // 2):
+        bad = tmp_path / f"cut{cut}.mat"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(FileFormatError, match="truncated or corrupt") as info:
+            load_mat_variables(bad)
+        assert str(bad) in str(info.value)
+    # truncated v5
+    scipy.io.savemat(tmp_path / "v5.mat", {"x": np.ones((64, 64))})
+    raw = (tmp_path / "v5.mat").read_bytes()
+    (tmp_path / "v5cut.mat").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(FileFormatError, match="truncated or corrupt"):
+        load_mat_variables(tmp_path / "v5cut.mat")
+
+
+def test_save_mat_rejects_bad_input_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "a.mat"
+    with pytest.raises(DataValueError, match="variable name"):
+        save_mat(target, {"1bad": np.zeros(2)})
+    with pytest.raises(DataValueError, match="dtype"):
+        save_mat(target, {"ok": np.zeros(2), "obj": np.array([object()], dtype=object)})
+    assert list(tmp_path.iterdir()) == []
+    save_mat(target, {"old": np.ones((2, 2))})
+    before = target.read_bytes()
+    with pytest.raises(DataValueError):
+        save_mat(target, {"new": np.zeros((3, 3)), "obj": np.array([object()], dtype=object)})
+    assert target.read_bytes() == before  # failed write leaves the existing file untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mat"]
+
+
+def test_save_mat_empty_array_roundtrip(tmp_path: Path) -> None:
+    path = save_mat(tmp_path / "e.mat", {"e": np.zeros((0, 3), np.float32)})
+    assert load_mat_variables(path)["e"].shape == (0, 3)
+
+
+def test_load_mat_unsupported_compound_names_file(tmp_path: Path) -> None:
+    path = save_mat(tmp_path / "a.mat", {"x": np.zeros((2, 2))})
+    with h5py.File(path, "a") as f:
+        f.create_dataset("odd", data=np.zeros(3, dtype=[("a", "f4"), ("b", "f4")]))
+    with pytest.raises(DataValueError, match="compound") as info:
+        load_mat_variables(path, ["odd"])
+    assert str(path) in str(info.value)
