@@ -42,30 +42,25 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; typed cardiomm errors become a one-line message and exit code 2."""
+    """Run the CLI and return the exit code.
+
+    Typed cardiomm errors become a one-line ``error: <file>: <problem>`` on stderr and exit code 2;
+    usage errors are reported by Typer/Click (exit 2); no traceback either way.
+    """
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except CardiommError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except typer.Abort:
-        err_console.print("aborted")
-        return 130
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        raise
     return 0
 
 
