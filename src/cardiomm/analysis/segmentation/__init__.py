@@ -1,0 +1,70 @@
+"""Pluggable short-axis segmentation: ``get_segmenter(name).segment(images, spacing_mm) -> labels``.
+
+Registered backends:
+
+- ``"myopari"`` (default): the ACDC-trained ONNX model of the ``myopari`` package, run with onnxruntime
+  (:class:`~cardiomm.analysis.segmentation.myopari.MyopariSegmenter`).
+- ``"nnunet"``: a user-provided nnU-Net v2 model folder, e.g. UK Biobank SAX
+  (:class:`~cardiomm.analysis.segmentation.nnunet.NnUNetSegmenter`; needs ``model_folder=``).
+
+Further backends (e.g. a small U-Net trained on ``cardiomm simulate`` labels) register with
+:func:`register_segmenter`. Output labels follow :mod:`cardiomm.analysis.labels` (LV 1, MYO 2, RV 3).
+Backend modules (onnxruntime, nnunetv2, torch) load only when a segmenter is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cardiomm.analysis.segmentation.base import (
+    DEFAULT_SEGMENTER,
+    Segmenter,
+    as_tzyx,
+    available_segmenters,
+    dice,
+    get_segmenter,
+    register_segmenter,
+)
+from cardiomm.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_SEGMENTER",
+    "Segmenter",
+    "as_tzyx",
+    "available_segmenters",
+    "dice",
+    "get_segmenter",
+    "register_segmenter",
+    "MyopariSegmenter",
+    "NnUNetSegmenter",
+]
+
+
+def _myopari(**kwargs: Any) -> Segmenter:
+    from cardiomm.analysis.segmentation.myopari import MyopariSegmenter
+
+    return MyopariSegmenter(**kwargs)
+
+
+def _nnunet(**kwargs: Any) -> Segmenter:
+    if "model_folder" not in kwargs:
+        raise ConfigError("the nnunet segmenter needs model_folder=<trained nnU-Net v2 model folder>")
+    from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
+
+    return NnUNetSegmenter(**kwargs)
+
+
+register_segmenter("myopari", _myopari)
+register_segmenter("nnunet", _nnunet)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MyopariSegmenter":
+        from cardiomm.analysis.segmentation.myopari import MyopariSegmenter
+
+        return MyopariSegmenter
+    if name == "NnUNetSegmenter":
+        from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
+
+        return NnUNetSegmenter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,346 @@
+"""``cardiomm analyse``: downstream analysis (parametric maps, cine phenotypes, agreement statistics).
+
+Sub-commands:
+
+- ``mapping``: fit a T1 (MOLLI) / T2 / T1rho / T2* map from a series ``(t, z, y, x)`` (``t`` = contrasts)
+  in ``.mat`` (``reconimage``...), ``.npy`` or NIfTI; times from ``--times``, a simulate ``_gt.h5``
+  sidecar (``--gt``) or the series' ``_info.csv``. Writes ``<stem>_<kind>.csv`` (myocardial statistics
+  per slice, in ms), ``<stem>_<kind>.png`` and ``<stem>_<kind>.npy`` (map in seconds).
+- ``phenotypes``: the 11 cine phenotypes from labels (``.npy``, NIfTI, simulate ``_gt.h5``) or from images
+  segmented with ``--segmenter``; spacing / frame time from options, NIfTI header, ``_gt.h5`` or
+  ``_info.csv``. Writes one CSV row.
+- ``agreement``: per method / pattern / acceleration / phenotype agreement statistics of a long-format
+  CSV (``case, method, pattern, accel, phenotype, value_recon, value_ref``) plus Bland-Altman figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cardiomm.cli.app import app, console
+from cardiomm.errors import ConfigError, DataValueError, InputFileError, MissingKeyError, UnknownChoiceError
+
+__all__ = ["analyse_app", "mapping", "phenotypes", "agreement"]
+
+analyse_app = typer.Typer(
+    help="Downstream analysis: parametric maps, cine phenotypes, agreement.", no_args_is_help=True
+)
+app.add_typer(analyse_app, name="analyse")
+
+_KINDS = ("t1", "t2", "t2-offset", "t1rho", "t2star")
+_MODALITY_KIND = {
+    "T1map": ("t1", "ti_s"),
+    "T2map": ("t2", "prep_times_s"),
+    "T1rho": ("t1rho", "prep_times_s"),
+}
+_LEVELS = {"base": 1, "mid": 2, "apex": 3}
+
+
+# ------------------------------------------------------------------------------------------- loading
+def _is_nifti(p: Path) -> bool:
+    return p.name.endswith((".nii", ".nii.gz"))
+
+
+def _load_volume(path: Path, key: str | None = None, *, series: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Read a (t, z, y, x) volume and what its header says (spacing_mm (dz, dy, dx), frame_dt_s).
+
+    A 3-D ``.npy`` is ``(t, y, x)`` (one slice) for a mapping ``series``, else ``(z, y, x)`` (one frame).
+    """
+    import numpy as np
+
+    if not path.exists():
+        raise InputFileError("file not found", path=path)
+    meta: dict[str, Any] = {}
+    if path.suffix == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.ndim == 3:
+            arr = arr[:, None] if series else arr[None]
+        elif arr.ndim == 2:
+            arr = arr[None, None]
+        if arr.ndim != 4:
+            raise DataValueError(f"expected a 2-D to 4-D (t, z, y, x) array, not {arr.shape}", path=path)
+        return arr, meta
+    if path.suffix == ".mat":
+        from cardiomm.io.recon import read_image_mat
+
+        return read_image_mat(path, key).numpy(), meta
+    if _is_nifti(path):
+        from cardiomm.io.nifti import read_nifti
+
+        vol = read_nifti(path)
+        dx, dy, dz = vol.voxel_size_mm
+        meta["spacing_mm"] = (dz, dy, dx)
+        if vol.frame_time_s > 0:
+            meta["frame_dt_s"] = vol.frame_time_s
+        return vol.volume.numpy(), meta
+    if path.name.endswith("_gt.h5"):
+        return _read_gt(path)["labels"], _gt_meta(path)
+    msg = "unsupported file type (use .mat, .npy, .nii/.nii.gz or a simulate _gt.h5)"
+    raise UnknownChoiceError(msg, path=path)
+
+
+def _read_gt(path: Path) -> dict[str, Any]:
+    from cardiomm.simulate.truth import read_ground_truth
+
+    if not path.is_file():
+        raise InputFileError("ground-truth sidecar not found", path=path)
+    try:
+        return read_ground_truth(path)
+    except (OSError, KeyError, ValueError) as err:
+        raise MissingKeyError(f"not a cardiomm simulate _gt.h5 sidecar ({err})", path=path) from None
+
+
+def _gt_meta(path: Path) -> dict[str, Any]:
+    md = _read_gt(path)["metadata"]
+    sp = md.get("voxel_spacing_mm", {})
+    out: dict[str, Any] = {}
+    if sp:
+        out["spacing_mm"] = (float(sp["z"]), float(sp["y"]), float(sp["x"]))
+    if md.get("frame_dt_s"):
+        out["frame_dt_s"] = float(md["frame_dt_s"])
+    return out
+
+
+def _as_labels(arr: Any, path: Path) -> Any:
+    import numpy as np
+
+    a = np.asarray(arr)
+    if a.dtype.kind == "f":
+        if not np.allclose(a, np.round(a)):
+            msg = "label volume holds non-integer values (pass --segmenter to segment images)"
+            raise DataValueError(msg, path=path)
+        a = np.round(a)
+    if a.min() < 0 or a.max() > 255:
+        raise DataValueError(f"label values out of range [{a.min()}, {a.max()}]", path=path)
+    return a.astype(np.uint8)
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+# ------------------------------------------------------------------------------------------- mapping
+def _map_png(path: Path, maps: Any, title: str) -> None:
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from cardiomm.utils.atomic import atomic_path
+
+    n = maps.shape[0]
+    fig = Figure(figsize=(3.2 * n + 0.8, 3.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, n))
+    finite = maps[np.isfinite(maps)]
+    vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
+    im = None
+    for z, ax in enumerate(axes):
+        im = ax.imshow(maps[z], cmap="magma", vmin=0, vmax=vmax)
+        ax.set_title(f"slice {z}")
+        ax.axis("off")
+    if im is not None:
+        fig.colorbar(im, ax=list(axes), label=f"{title} [ms]")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+@analyse_app.command("mapping")
+def mapping(
+    series: Path = typer.Argument(..., help="Series (t, z, y, x), t = contrasts: .mat, .npy or .nii(.gz)."),
+    out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
+    kind: str | None = typer.Option(None, "--kind", help=f"{', '.join(_KINDS)} (default: from --gt, t1)."),
+    times: str | None = typer.Option(None, "--times", help="TI / TE / spin-lock times, comma-separated."),
+    time_unit: str = typer.Option("ms", "--time-unit", help="Unit of --times: ms or s."),
+    gt: Path | None = typer.Option(None, "--gt", help="simulate <stem>_gt.h5: times, labels and true map."),
+    labels: Path | None = typer.Option(None, "--labels", help="Segmentation (z, y, x) for myocardial stats."),
+    key: str | None = typer.Option(None, "--key", help="Variable name in a .mat series."),
+    level: str | None = typer.Option(None, "--level", help="AHA level of all slices: base, mid or apex."),
+    magnitude: bool = typer.Option(True, "--magnitude/--signed", help="T1: magnitude data or signed data."),
+) -> None:
+    """Fit a parametric map and summarise it over the myocardium (CSV in ms, PNG, .npy in s)."""
+    import numpy as np
+    import pandas as pd
+
+    from cardiomm.analysis.aha import aha_segments
+    from cardiomm.analysis.labels import MYO
+    from cardiomm.analysis.mapping import fit_exponential_decay, fit_molli_t1, fit_t2star, myocardial_stats
+    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
+    from cardiomm.utils.atomic import atomic_path
+
+    vol, _ = _load_volume(series, key, series=True)
+    truth = _read_gt(gt) if gt is not None else None
+    md = truth["metadata"] if truth else {}
+    mod_kind, time_key = _MODALITY_KIND.get(md.get("modality", ""), ("t1", "ti_s"))
+    kind = kind or mod_kind
+    if kind not in _KINDS:
+        raise UnknownChoiceError(f"unknown --kind {kind!r}; choose one of {', '.join(_KINDS)}")
+    if times is not None:
+        if time_unit not in ("s", "ms"):
+            raise UnknownChoiceError(f"unknown --time-unit {time_unit!r}; choose ms or s")
+        t_s = np.asarray(_floats(times, "--times")) * (1e-3 if time_unit == "ms" else 1.0)
+    elif truth is not None:
+        t_s = np.asarray(md.get(time_key) or md.get("ti_s") or md.get("prep_times_s") or [], dtype=float)
+    else:
+        csv = find_scan_csv(series)
+        params = read_scan_csv(csv) if csv else None
+        found = (params.ti_list_s if kind == "t1" else params.prep_times_s) if params else ()
+        t_s = np.asarray(found, dtype=float)
+    if t_s.size != vol.shape[0]:
+        raise ConfigError(f"{t_s.size} times for a series of {vol.shape[0]} contrasts (give --times or --gt)")
+    if kind == "t1":
+        fit = fit_molli_t1(vol, t_s, magnitude=magnitude)
+        tmap, r2 = fit.t1, fit.r2
+    else:
+        fitter = fit_t2star if kind == "t2star" else fit_exponential_decay
+        dfit = fitter(vol, t_s, offset=kind == "t2-offset")
+        tmap, r2 = dfit.t2, dfit.r2
+    seg = None
+    if labels is not None:
+        lab_arr, _ = _load_volume(labels)
+        seg = _as_labels(lab_arr[0], labels)
+    elif truth is not None:
+        seg = np.asarray(truth["labels"][0], dtype=np.uint8)
+    if seg is not None and seg.shape != tmap.shape:
+        raise DataValueError(f"labels {seg.shape} do not match the map {tmap.shape}", path=labels or gt)
+    if level is not None and level not in _LEVELS:
+        raise UnknownChoiceError(f"unknown --level {level!r}; choose base, mid or apex")
+    segs = None
+    if seg is not None:
+        levels = [_LEVELS[level]] * tmap.shape[0] if level is not None else None
+        segs = aha_segments(seg, levels=levels)
+    true_map = None
+    if truth is not None:
+        true_map = truth["maps"].get({"t2-offset": "t2", "t2star": "t2s"}.get(kind, kind))
+    rows = []
+    for z in [*range(tmap.shape[0]), None]:
+        sl = slice(None) if z is None else slice(z, z + 1)
+        myo = seg[sl] == MYO if seg is not None else np.isfinite(tmap[sl])
+        region = myo if seg is None else seg[sl]
+        st = myocardial_stats(tmap[sl], region, segments=None if segs is None else segs[sl])
+        row: dict[str, Any] = {
+            "slice": "all" if z is None else z, "n_pixels": st.n_pixels, "mean_ms": st.mean * 1e3,
+            "sd_ms": st.sd * 1e3, "median_ms": st.median * 1e3,
+            "r2_median": float(np.nanmedian(r2[sl][myo])) if myo.any() else float("nan"),
+        }
+        if true_map is not None and seg is not None:
+            row["true_mean_ms"] = float(true_map[0][sl][myo].mean()) * 1e3 if myo.any() else float("nan")
+        if seg is not None:
+            row.update({k: v for k, v in st.as_dict(scale=1e3, prefix="Mapping").items() if "AHA" in k})
+        rows.append(row)
+    stem = series.name.split(".")[0]
+    base = out_dir / f"{stem}_{kind}"
+    with atomic_path(base.with_suffix(".csv")) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    with atomic_path(base.with_suffix(".npy")) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, tmap.astype(np.float32))
+    _map_png(base.with_suffix(".png"), tmap * 1e3, kind.upper())
+    glob = rows[-1]
+    console.print(f"{kind}: myocardial mean {glob['mean_ms']:.1f} ms (n = {glob['n_pixels']})")
+    console.print(f"wrote {base}.csv, .png, .npy")
+
+
+# ------------------------------------------------------------------------------------------- phenotypes
+@analyse_app.command("phenotypes")
+def phenotypes(
+    source: Path = typer.Argument(..., help="Labels (.npy, .nii(.gz), _gt.h5) or images with --segmenter."),
+    out: Path = typer.Option(Path("phenotypes.csv"), "--out", help="Output CSV (one row)."),
+    segmenter: str | None = typer.Option(None, "--segmenter", help="Segment images first (e.g. myopari)."),
+    model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
+    spacing: str | None = typer.Option(None, "--spacing", help="Voxel spacing dz,dy,dx in mm."),
+    frame_dt: float | None = typer.Option(None, "--frame-dt", help="Time between frames [s]."),
+    info: Path | None = typer.Option(None, "--info", help="<name>_info.csv (default: next to the input)."),
+    key: str | None = typer.Option(None, "--key", help="Variable name in a .mat image file."),
+    save_labels: Path | None = typer.Option(None, "--save-labels", help="Write the segmentation as .npy."),
+    acdc_labels: bool = typer.Option(False, "--acdc-labels", help="Labels use ACDC numbers (RV 1, LV 3)."),
+) -> None:
+    """Compute the 11 cine phenotypes (LV/RV volumes, EF, SV, LVCO, LVM, wall thickness) with QC flags."""
+    import numpy as np
+    import pandas as pd
+
+    from cardiomm.analysis.labels import acdc_to_cardiomm
+    from cardiomm.analysis.phenotypes import compute_phenotypes
+    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
+    from cardiomm.utils.atomic import atomic_path
+
+    arr, meta = _load_volume(source, key)
+    csv = info or find_scan_csv(source)
+    if info is not None and not info.is_file():
+        raise InputFileError("scan-parameter CSV not found", path=info)
+    if csv is not None:
+        params = read_scan_csv(csv)
+        sp_csv = (params.slice_thickness_mm, params.pixel_spacing_y_mm, params.pixel_spacing_x_mm)
+        meta.setdefault("spacing_mm", sp_csv)
+        if params.tr_s:
+            meta.setdefault("frame_dt_s", params.tr_s)
+    if spacing is not None:
+        sp = _floats(spacing, "--spacing")
+        if len(sp) != 3:
+            raise ConfigError(f"--spacing needs three values dz,dy,dx [mm], got {spacing!r}")
+        meta["spacing_mm"] = tuple(sp)
+    if frame_dt is not None:
+        meta["frame_dt_s"] = frame_dt
+    if "spacing_mm" not in meta:
+        raise ConfigError("voxel spacing unknown: give --spacing dz,dy,dx or an _info.csv")
+    if segmenter is not None:
+        from cardiomm.analysis.segmentation import get_segmenter
+
+        kwargs: dict[str, Any] = {"model_folder": model_folder} if model_folder is not None else {}
+        with console.status(f"segmenting {arr.shape[0]} frames with {segmenter}"):
+            lab = get_segmenter(segmenter, **kwargs).segment(arr, meta["spacing_mm"])
+    else:
+        lab = _as_labels(arr, source)
+        if acdc_labels:
+            lab = acdc_to_cardiomm(lab)
+    if save_labels is not None:
+        with atomic_path(save_labels) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, lab)
+    res = compute_phenotypes(lab, meta["spacing_mm"], meta.get("frame_dt_s"))
+    row = {"case": source.name, **res.as_dict(with_segments=True)}
+    with atomic_path(out) as tmp:
+        pd.DataFrame([row]).to_csv(tmp, index=False)
+    vals = res.values()
+    qc = f"  QC: {', '.join(res.qc_flags)}" if res.qc_flags else ""
+    console.print(", ".join(f"{k} {v:.1f}" for k, v in vals.items()) + qc)
+    console.print(f"wrote {out}")
+
+
+# ------------------------------------------------------------------------------------------- agreement
+@analyse_app.command("agreement")
+def agreement(
+    table: Path = typer.Argument(..., help="CSV: case, method, pattern, accel, phenotype, value_recon/_ref."),
+    out_dir: Path = typer.Option(Path("agreement"), "--out-dir", help="Output folder."),
+    icc_kind: str = typer.Option("2,1", "--icc", help="2,1 (absolute agreement), 3,1 (consistency) or 1,1."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write Bland-Altman + scatter PNGs."),
+) -> None:
+    """Agreement of reconstruction vs fully sampled values per method, pattern, acceleration and phenotype."""
+    import pandas as pd
+
+    from cardiomm.analysis.agreement import REQUIRED_COLUMNS, agreement_table
+    from cardiomm.analysis.agreement_plots import plot_agreement
+    from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
+    from cardiomm.utils.atomic import atomic_path
+
+    if not table.is_file():
+        raise InputFileError("file not found", path=table)
+    try:
+        df = pd.read_csv(table)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataValueError(f"cannot read CSV ({err})", path=table) from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns))
+        raise MissingKeyError(f"missing column(s) {', '.join(missing)}; found {found}", path=table)
+    if icc_kind not in ("1,1", "2,1", "3,1"):
+        raise UnknownChoiceError(f"unknown --icc {icc_kind!r}; choose 2,1, 3,1 or 1,1")
+    stats = agreement_table(df, icc_kind=icc_kind)  # type: ignore[arg-type]
+    with atomic_path(out_dir / "agreement.csv") as tmp:
+        stats.to_csv(tmp, index=False)
+    n_fig = len(plot_agreement(df, out_dir / "figures", units=PHENOTYPE_UNITS)) if plots else 0
+    figs = f" and {n_fig} figures to {out_dir / 'figures'}" if plots else ""
+    console.print(f"wrote {len(stats)} groups to {out_dir / 'agreement.csv'}{figs}")

@@ -1,0 +1,131 @@
+"""Tests of ``cardiomm analyse mapping | phenotypes | agreement`` on synthetic files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cardiomm.analysis.mapping import exponential_decay_signal, molli_signal
+from cardiomm.cli.main import main
+
+TI_MS = [128, 881, 1628, 2381, 3131, 208, 951, 1711]
+
+
+def test_cli_mapping_t1_with_labels(tmp_path: Path, phantom: Callable[..., object]) -> None:
+    ph = phantom(n_frames=1, n_slices=2, size=64, r_ed=10, r_epi=15)
+    labels = ph.labels[0]
+    t1 = np.where(labels == 2, 1.2, np.where(labels == 1, 1.8, 0.9))
+    t1s = t1 / 0.9  # B/A = 1.9
+    ti = np.array(TI_MS)[:, None, None, None] / 1e3
+    series = np.abs(molli_signal(ti, 500.0, 950.0, t1s)).astype(np.float32)
+    np.save(tmp_path / "molli.npy", series)
+    np.save(tmp_path / "labels.npy", labels)
+    argv = ["analyse", "mapping", str(tmp_path / "molli.npy"), "--times", ",".join(map(str, TI_MS)),
+            "--labels", str(tmp_path / "labels.npy"), "--out-dir", str(tmp_path / "out")]
+    assert main(argv) == 0
+    df = pd.read_csv(tmp_path / "out" / "molli_t1.csv")
+    glob = df[df["slice"] == "all"].iloc[0]
+    assert glob["mean_ms"] == pytest.approx(1200.0, rel=1e-3)
+    assert glob["n_pixels"] == int((labels == 2).sum())
+    assert np.nanmax(np.abs(df[[f"Mapping_AHA_{i}" for i in range(1, 17)]].to_numpy() - 1200)) < 1.0
+    assert (tmp_path / "out" / "molli_t1.png").read_bytes()[:4] == b"\x89PNG"
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "molli_t1.npy")[labels == 2], 1.2, rtol=1e-3)
+
+
+def test_cli_mapping_t2_seconds_without_labels(tmp_path: Path) -> None:
+    te = np.array([0.0, 0.02, 0.04, 0.06])
+    series = exponential_decay_signal(te[:, None, None], 100.0, np.full((8, 8), 0.045)).astype(np.float32)
+    np.save(tmp_path / "t2.npy", series)
+    argv = ["analyse", "mapping", str(tmp_path / "t2.npy"), "--kind", "t2", "--times", "0,0.02,0.04,0.06",
+            "--time-unit", "s", "--out-dir", str(tmp_path)]
+    assert main(argv) == 0
+    df = pd.read_csv(tmp_path / "t2_t2.csv")
+    assert df.iloc[-1]["mean_ms"] == pytest.approx(45.0, rel=1e-3) and df.iloc[-1]["n_pixels"] == 64
+
+
+def test_cli_mapping_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "s.npy", np.ones((4, 4, 4), np.float32))
+    assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2"]) == 2
+    assert "2 times for a series of 4 contrasts" in capsys.readouterr().err
+    assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--kind", "t9"]) == 2
+    assert main(["analyse", "mapping", str(tmp_path / "missing.npy"), "--times", "1,2,3,4"]) == 2
+
+
+def test_cli_phenotypes_from_labels(tmp_path: Path, phantom: Callable[..., object]) -> None:
+    ph = phantom()
+    np.save(tmp_path / "seg.npy", ph.labels)
+    out = tmp_path / "ph.csv"
+    argv = ["analyse", "phenotypes", str(tmp_path / "seg.npy"), "--spacing", "8,1.5,1.5",
+            "--frame-dt", "0.08", "--out", str(out)]
+    assert main(argv) == 0
+    row = pd.read_csv(out).iloc[0]
+    vox = 8 * 1.5 * 1.5 * 1e-3
+    assert row["LVEDV (mL)"] == pytest.approx(np.pi * 20**2 * 10 * vox, rel=0.015)
+    assert row["HR (bpm)"] == pytest.approx(75.0) and row["case"] == "seg.npy"
+    assert "WT_AHA_16 (mm)" in row.index
+    # ACDC numbering is converted on request
+    acdc = np.choose(ph.labels, [0, 3, 2, 1]).astype(np.uint8)
+    np.save(tmp_path / "acdc.npy", acdc)
+    argv[2], argv[-1] = str(tmp_path / "acdc.npy"), str(tmp_path / "acdc.csv")
+    assert main([*argv, "--acdc-labels"]) == 0
+    assert pd.read_csv(tmp_path / "acdc.csv").iloc[0]["LVEDV (mL)"] == pytest.approx(row["LVEDV (mL)"])
+
+
+def test_cli_phenotypes_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "seg.npy", np.zeros((2, 3, 8, 8), np.uint8))
+    assert main(["analyse", "phenotypes", str(tmp_path / "seg.npy")]) == 2
+    assert "spacing unknown" in capsys.readouterr().err
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).random((2, 3, 8, 8)).astype(np.float32))
+    assert main(["analyse", "phenotypes", str(tmp_path / "img.npy"), "--spacing", "8,1,1"]) == 2
+    assert "non-integer" in capsys.readouterr().err
+    argv = ["analyse", "phenotypes", str(tmp_path / "img.npy"), "--spacing", "8,1,1", "--segmenter", "nope"]
+    assert main(argv) == 2
+    assert "unknown segmenter" in capsys.readouterr().err
+
+
+def test_cli_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    rows = [
+        {"case": c, "method": "m", "pattern": "Uniform", "accel": r, "phenotype": "LVEF",
+         "value_ref": 50.0 + c, "value_recon": 50.0 + c + rng.normal(0, 1)}
+        for c in range(6)
+        for r in (8, 16)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "pairs.csv", index=False)
+    assert main(["analyse", "agreement", str(tmp_path / "pairs.csv"), "--out-dir", str(tmp_path / "ag")]) == 0
+    stats = pd.read_csv(tmp_path / "ag" / "agreement.csv")
+    assert len(stats) == 2
+    assert {"pearson_r", "bias", "loa_low", "loa_high", "icc", "mae"} <= set(stats.columns)
+    assert (tmp_path / "ag" / "figures" / "LVEF_m_Uniform.png").is_file()
+    pd.DataFrame(rows).drop(columns=["accel"]).to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["analyse", "agreement", str(tmp_path / "bad.csv"), "--no-plots"]) == 2
+    assert "missing column(s) accel" in capsys.readouterr().err
+
+
+def test_cli_mapping_and_phenotypes_from_simulate_sidecar(
+    tmp_path: Path, phantom: Callable[..., object]
+) -> None:
+    truth_mod = pytest.importorskip("cardiomm.simulate.truth")
+    ph = phantom(n_frames=4, n_slices=6, size=80, r_ed=12, r_es=9, r_epi=17)
+    ti_s = [t / 1e3 for t in TI_MS]
+    t1 = np.where(ph.labels == 2, 1.1, 1.7).astype(np.float32)
+    gt = tmp_path / "T1map_gt.h5"
+    meta = {"modality": "T1map", "ti_s": ti_s, "frame_dt_s": ph.frame_dt_s,
+            "voxel_spacing_mm": {"z": ph.spacing_mm[0], "y": ph.spacing_mm[1], "x": ph.spacing_mm[2]}}
+    truth_mod.write_ground_truth(gt, labels=ph.labels, tissue=ph.labels, maps={"t1": t1}, metadata=meta)
+    series = np.abs(molli_signal(np.array(ti_s)[:, None, None, None], 400.0, 800.0, t1[0])).astype(np.float32)
+    np.save(tmp_path / "T1map.npy", series)
+    argv = ["analyse", "mapping", str(tmp_path / "T1map.npy"), "--gt", str(gt), "--out-dir", str(tmp_path)]
+    assert main(argv) == 0
+    row = pd.read_csv(tmp_path / "T1map_t1.csv").iloc[-1]
+    assert row["mean_ms"] == pytest.approx(row["true_mean_ms"], rel=1e-3)
+    assert row["true_mean_ms"] == pytest.approx(1100, rel=1e-4)
+    assert main(["analyse", "phenotypes", str(gt), "--out", str(tmp_path / "p.csv")]) == 0
+    res = pd.read_csv(tmp_path / "p.csv").iloc[0]
+    assert res["HR (bpm)"] == pytest.approx(60 / (4 * ph.frame_dt_s))
+    # spacing and frame time came from the sidecar's metadata
+    assert res["LVEDV (mL)"] == pytest.approx((ph.labels[0] == 1).sum() * np.prod(ph.spacing_mm) * 1e-3)
