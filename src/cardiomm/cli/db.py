@@ -1,0 +1,179 @@
+"""``cardiomm db``: index, query, stats, split, prepare and verify a k-space database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cardiomm.cli.app import app, console, err_console
+
+__all__ = ["db_app"]
+
+db_app = typer.Typer(
+    help="k-space database: catalog raw trees, query and summarise them, split and re-organise them.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+_DEFAULT_COLUMNS = (
+    "scan_id", "center", "vendor", "field_t", "scanner", "modality", "subtype", "nt", "nz", "n_frames",
+)  # fmt: skip
+
+
+def _print_failures(failures: tuple[tuple[str, str], ...], what: str) -> None:
+    if not failures:
+        return
+    err_console.print(f"[yellow]{len(failures)} {what} could not be read (skipped):[/]")
+    for name, message in failures:
+        err_console.print(f"  {name}: {message}", highlight=False, soft_wrap=True)
+
+
+@db_app.command("index")
+def index_cmd(
+    root: Path = typer.Argument(..., help="Raw tree (MMCMR/CMRxRecon, ISMRMRD, fastMRI, twix, DICOM)."),
+    catalog: Path = typer.Option(..., "--catalog", help="Parquet catalog to create or update."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for hashing and header reading."),
+    salt_file: Path | None = typer.Option(
+        None, "--salt-file", help="Pseudonymisation salt (default $CARDIOMM_SALT_FILE or ~/.config/cardiomm)."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Index a raw tree into a Parquet catalog (incremental: only new or changed files are read)."""
+    from cardiomm.database.catalog import index_tree
+
+    rep = index_tree(root, catalog, workers=workers, salt_file=salt_file, progress=progress)
+    console.print(
+        f"catalog {rep.catalog}: {rep.n_scans} scans from {rep.n_sources} sources "
+        f"({rep.n_extracted} read, {rep.n_unchanged} unchanged, {rep.n_removed} removed, "
+        f"{rep.n_skipped} not scans, {len(rep.failures)} failed) in {rep.elapsed_s:.1f} s",
+        highlight=False,
+    )
+    _print_failures(rep.failures, "source(s)")
+
+
+@db_app.command("query")
+def query_cmd(
+    catalog: Path = typer.Argument(..., help="Parquet catalog."),
+    where: str | None = typer.Option(None, "--where", help="DuckDB SQL predicate, e.g. \"nt > 1\"."),
+    columns: str | None = typer.Option(None, "--columns", help="Comma-separated columns (default: summary)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as a JSON array."),
+) -> None:
+    """Select catalog rows with a SQL predicate."""
+    from cardiomm.database.query import query_catalog
+
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    frame = query_catalog(catalog, where, cols or (None if as_json else list(_DEFAULT_COLUMNS)))
+    if as_json:
+        typer.echo(frame.to_json(orient="records"))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(frame)} scan(s)", title_justify="left")
+    for col in frame.columns:
+        table.add_column(str(col))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+
+
+def _cell(value: object) -> str:
+    """Table cell text: lists joined, missing values empty."""
+    if value is None:
+        return ""
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float) and value != value:
+        return ""
+    return str(value)
+
+
+@db_app.command("stats")
+def stats_cmd(
+    catalog: Path = typer.Argument(..., help="Parquet catalog."),
+    csv: Path | None = typer.Option(None, "--csv", help="Folder for one CSV per table."),
+    figure: Path | None = typer.Option(None, "--figure", help="PNG figure of the tables."),
+) -> None:
+    """Print scans, frames and patients per modality, center, vendor, field strength, scanner, disease."""
+    from cardiomm.database.stats import catalog_stats, plot_stats, print_stats, write_stats_csv
+
+    tables = catalog_stats(catalog)
+    print_stats(tables, console)
+    if csv is not None:
+        written = write_stats_csv(tables, csv)
+        console.print(f"wrote {len(written)} CSV file(s) to {csv}", highlight=False)
+    if figure is not None:
+        console.print(f"wrote {plot_stats(tables, figure)}", highlight=False)
+
+
+@db_app.command("split")
+def split_cmd(
+    catalog: Path = typer.Argument(..., help="Parquet catalog."),
+    out: Path = typer.Option(..., "--out", help="Split JSON file to write."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sha256 ranking (same seed, same split)."),
+    val: float = typer.Option(0.1, "--val", help="Fraction of internal patients for validation."),
+    test: float = typer.Option(0.1, "--test", help="Fraction of internal patients for testing."),
+    external: str | None = typer.Option(None, "--external", help="Comma-separated held-out centers."),
+    external_fraction: float | None = typer.Option(
+        None, "--external-fraction", help="Fraction of centers held out."
+    ),
+    stratify: str = typer.Option("modality", "--stratify", help="Column to stratify by ('' for none)."),
+) -> None:
+    """Patient-level train/val/test split (+ held-out external centers), reproducible from a seed."""
+    from cardiomm.database.catalog import read_catalog
+    from cardiomm.database.splits import check_no_leakage, make_splits, save_splits
+
+    frame = read_catalog(catalog)
+    names = [c.strip() for c in external.split(",") if c.strip()] if external else None
+    result = make_splits(frame, seed=seed, val=val, test=test, external=names,
+                         external_fraction=external_fraction, stratify=stratify or None)  # fmt: skip
+    check_no_leakage(result, frame)
+    save_splits(result, out)
+    parts = ", ".join(
+        f"{k}: {v['patients']} patients / {v['scans']} scans" for k, v in result.counts.items() if v["scans"]
+    )
+    console.print(f"wrote {out} ({parts})", highlight=False)
+
+
+@db_app.command("prepare")
+def prepare_cmd(
+    root: Path = typer.Argument(..., help="Raw tree the catalog was built from."),
+    out: Path = typer.Argument(..., help="Output folder for shards, manifest.json and failures.json."),
+    catalog: Path = typer.Option(..., "--catalog", help="Parquet catalog."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default min(4, cores))."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask distributed scheduler address."),
+    where: str | None = typer.Option(None, "--where", help="Catalog predicate selecting the scans."),
+    check_source: bool = typer.Option(True, "--check-source/--no-check-source", help="Check source sha256."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Re-organise scans into per-frame-chunked HDF5 shards with a checksummed manifest (resumable)."""
+    from cardiomm.database.reorganise import prepare_shards
+
+    rep = prepare_shards(root, out, catalog, workers=workers, scheduler=scheduler, where=where,
+                         check_source=check_source, progress=progress)  # fmt: skip
+    console.print(
+        f"{rep.out}: {rep.n_written} shard(s) written, {rep.n_verified} verified and kept, "
+        f"{rep.n_failed} failed, {rep.n_unsupported} without k-space reader, in {rep.elapsed_s:.1f} s",
+        highlight=False,
+    )
+    _print_failures(rep.failures, "scan(s)")
+
+
+@db_app.command("verify")
+def verify_cmd(
+    out: Path = typer.Argument(..., help="Shard folder (with manifest.json), or archive folder with --md5."),
+    md5: Path | None = typer.Option(None, "--md5", help="md5 list ('<md5>  Data-part-000.tar.gz' lines)."),
+) -> None:
+    """Re-check shard checksums (or archive parts against an md5 list); exit 1 on any mismatch."""
+    from cardiomm.database.verify import verify_md5, verify_shards
+
+    rep = verify_md5(md5, out) if md5 is not None else verify_shards(out)
+    for name in rep.mismatched:
+        console.print(f"MISMATCH {name}", highlight=False)
+    for name in rep.missing:
+        console.print(f"MISSING  {name}", highlight=False)
+    console.print(f"{len(rep.ok)}/{rep.n_checked} file(s) OK", highlight=False)
+    if not rep.passed:
+        raise typer.Exit(1)

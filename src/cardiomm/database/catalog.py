@@ -1,0 +1,372 @@
+"""Raw tree -> versioned Parquet catalog (one row per scan), built incrementally and in parallel.
+
+``index_tree(root, catalog)`` walks a mixed-format tree (:mod:`cardiomm.database.sources`), reads
+headers and shapes only (:mod:`cardiomm.database.extract`) in a process pool, and writes one row per
+scan: locator columns, the :class:`~cardiomm.database.header.CardiacHeader` fields, ``n_frames``
+(= nt * nz), linked masks and ``schema_version``. The Parquet file metadata holds
+``cardiomm.schema_version``, a salt check value (an HMAC of a constant, to refuse mixing salts) and
+the keyed fingerprints of sources found not to be scans.
+
+Incremental re-runs: a source whose ``stat`` signature (sizes + mtimes, stored only as a keyed
+fingerprint) is unchanged keeps its rows without being opened; a changed signature triggers a
+streamed SHA-256, and only a changed digest triggers re-extraction; removed sources are dropped.
+Corrupt or unreadable sources are reported (``IndexReport.failures`` and
+``<catalog>.failures.json``) and never abort the run.
+
+A DICOM folder is one source and may give several rows (one per series, ``series_index``); their
+``file_size`` and ``sha256`` are those of the whole folder. ``sha256`` is the digest of the k-space
+file; ``source_sha256`` also covers the ``_info.csv`` sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from cardiomm.database._progress import progress_bar
+from cardiomm.database.header import CardiacHeader
+from cardiomm.database.phi import Pseudonymizer, ensure_outside, load_salt, safe_error
+from cardiomm.database.sources import SourceItem, discover, mask_link_key, sha256_source, stat_signature
+from cardiomm.errors import ConfigError, InputFileError, PHIError
+from cardiomm.utils.atomic import atomic_path
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "IndexReport",
+    "index_tree",
+    "read_catalog",
+    "catalog_schema",
+    "catalog_metadata",
+    "process_pool",
+]
+
+#: Version of the catalog schema (column set and meaning).
+SCHEMA_VERSION = 1
+
+_LOCATOR = (
+    ("scan_id", "string"), ("source", "string"), ("relpath", "string"), ("series_index", "int32"),
+    ("has_kspace", "bool"), ("kspace_key", "string"), ("data_set", "string"), ("source_sha256", "string"),
+    ("source_fingerprint", "string"),
+)  # fmt: skip
+_TRAILER = (("n_frames", "int64"), ("masks", "list"), ("mask_relpaths", "list"), ("schema_version", "int32"))
+
+
+def catalog_schema() -> Any:
+    """The ``pyarrow.Schema`` of the catalog (locator columns, header fields, trailer columns)."""
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "bool": pa.bool_(),
+        "float": pa.float64(), "list": pa.list_(pa.string()), "flist": pa.list_(pa.float64()),
+    }  # fmt: skip
+    kinds = {"int | None": "int64", "float | None": "float", "tuple[float, ...]": "flist"}
+    cols: list[tuple[str, str]] = list(_LOCATOR)
+    for f in fields(CardiacHeader):
+        if f.name == "scan_id":
+            continue
+        cols.append((f.name, kinds.get(str(f.type), "string")))
+    cols += list(_TRAILER)
+    return pa.schema([pa.field(name, types[kind]) for name, kind in cols])
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """Summary of one ``index_tree`` run.
+
+    Attributes
+    ----------
+    catalog
+        The Parquet file written.
+    n_sources, n_scans
+        Sources found and catalog rows written.
+    n_extracted, n_hashed, n_unchanged, n_removed, n_skipped
+        Sources whose headers were read; sources hashed (new or changed signature); sources kept
+        untouched; sources dropped since the last run; non-scan sources.
+    failures
+        ``(relpath, message)`` of unreadable sources (not in the catalog).
+    elapsed_s
+        Wall time [s].
+    """
+
+    catalog: Path
+    n_sources: int
+    n_scans: int
+    n_extracted: int
+    n_hashed: int
+    n_unchanged: int
+    n_removed: int
+    n_skipped: int
+    failures: tuple[tuple[str, str], ...] = field(default=())
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    relpath: str
+    status: str  # rows | same | skipped | failed
+    rows: tuple[dict[str, Any], ...] = ()
+    source_sha: str = ""
+    message: str = ""
+
+
+def _rows_for(
+    root: Path, item: SourceItem, pseudo: Pseudonymizer, size: int, sha: tuple[str, str]
+) -> list[dict[str, Any]]:
+    from cardiomm.database.extract import extract_file, merge_scan
+    from cardiomm.database.paths import parse_path
+
+    data_set = parse_path(item.relpath).data_set
+    if item.kind == "dicom":
+        from cardiomm.database.extract.dicom import extract_dicom_series
+
+        files = [root / item.relpath / f for f in item.files]
+        raws = extract_dicom_series(files, lambda uid: pseudo.key("series", uid))
+    else:
+        raws = extract_file(root / item.relpath, item.kind)
+    rows = []
+    for i, raw in enumerate(raws):
+        key = f"{item.relpath}#{raw.series_key}" if raw.series_key else item.relpath
+        header = merge_scan(raw, item.relpath, pseudo, source_key=key)
+        header = replace(header, file_size=size, sha256=sha[1])
+        rec = header.to_record()
+        rec.update(
+            source=item.relpath, relpath=item.relpath, series_index=i, has_kspace=raw.has_kspace,
+            kspace_key=raw.kspace_key, data_set=data_set, source_sha256=sha[0],
+            n_frames=header.n_frames, schema_version=SCHEMA_VERSION,
+        )  # fmt: skip
+        rows.append(rec)
+    return rows
+
+
+def _process(task: tuple[str, SourceItem, bytes, str, int, str]) -> _Outcome:
+    """Worker: hash one source, and extract it unless its content is unchanged."""
+    from cardiomm.database.extract import NotAScanError
+
+    root_s, item, salt, old_sha, size, fingerprint = task
+    root = Path(root_s)
+    pseudo = Pseudonymizer(salt)
+    try:
+        sha = sha256_source(root, item)
+        if old_sha and sha[0] == old_sha:
+            return _Outcome(item.relpath, "same", source_sha=sha[0])
+        rows = _rows_for(root, item, pseudo, size, sha)
+        for r in rows:
+            r["source_fingerprint"] = fingerprint
+        return _Outcome(item.relpath, "rows", rows=tuple(rows), source_sha=sha[0])
+    except NotAScanError as err:
+        return _Outcome(item.relpath, "skipped", message=str(err)[:200])
+    except Exception as err:  # any damaged input is reported, never fatal
+        return _Outcome(item.relpath, "failed", message=safe_error(err))
+
+
+def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> ProcessPoolExecutor:
+    """A process pool using the ``forkserver`` start method (safe with threads and torch).
+
+    ``preload`` modules are imported once by the fork server, so workers start without paying for
+    them (``cardiomm.io`` imports torch).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(preload))
+    else:  # pragma: no cover - non-POSIX
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _run(tasks: list[Any], workers: int, progress: Any) -> Iterator[_Outcome]:
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield _process(t)
+            progress()
+        return
+    with process_pool(min(workers, len(tasks))) as pool:
+        for out in pool.map(_process, tasks, chunksize=max(1, min(16, len(tasks) // (4 * workers)))):
+            yield out
+            progress()
+
+
+def catalog_metadata(catalog: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``cardiomm.*`` key/value metadata of a catalog file."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(catalog).metadata or {}
+    return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"cardiomm.")}
+
+
+def read_catalog(catalog: str | os.PathLike[str]) -> Any:
+    """Read a catalog as a ``pandas.DataFrame`` (after checking its schema version).
+
+    Integer columns use pandas' nullable ``Int64``/``Int32`` (missing values are ``<NA>``).
+
+    Raises
+    ------
+    InputFileError
+        Missing or unreadable file.
+    ConfigError
+        A catalog of another schema version (re-run ``cardiomm db index``).
+    """
+    import pyarrow.parquet as pq
+
+    p = Path(catalog)
+    if not p.is_file():
+        raise InputFileError("catalog not found (run `cardiomm db index` first)", path=p)
+    try:
+        version = int(catalog_metadata(p).get("cardiomm.schema_version", "-1"))
+        table = pq.read_table(p)
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"cannot read the Parquet catalog ({safe_error(err)})", path=p) from None
+    if version != SCHEMA_VERSION:
+        msg = f"catalog schema version {version}, expected {SCHEMA_VERSION}; re-run indexing"
+        raise ConfigError(msg, path=p)
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+    return table.to_pandas(types_mapper=nullable.get)
+
+
+def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    import pyarrow.parquet as pq
+
+    if not catalog.is_file():
+        return {}, {}
+    meta = catalog_metadata(catalog)
+    if int(meta.get("cardiomm.schema_version", "-1")) != SCHEMA_VERSION:
+        return {}, {}  # older schema: full re-index
+    if meta.get("cardiomm.salt_check") != salt_check:
+        msg = "catalog was built with another salt; pass the same --salt-file (or a new --catalog)"
+        raise PHIError(msg, path=catalog)
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in pq.read_table(catalog).to_pylist():
+        rows[rec["source"]].append(rec)
+    return dict(rows), json.loads(meta.get("cardiomm.skipped", "{}"))
+
+
+def _link_masks(rows: Iterable[dict[str, Any]], masks: list[str]) -> None:
+    from cardiomm.database.paths import parse_path
+
+    by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for m in masks:
+        by_key[mask_link_key(m)].append(m)
+    for r in rows:
+        linked = sorted(by_key.get(mask_link_key(r["relpath"]), []))
+        tokens = []
+        for m in linked:
+            info = parse_path(m)
+            tokens.append(f"{info.sampling_pattern}{info.acceleration}" if info.acceleration else info.stem)
+        r["masks"], r["mask_relpaths"] = tokens, linked
+
+
+def _write_catalog(
+    catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, str]]
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = catalog_schema()
+    rows = sorted(rows, key=lambda r: (r["source"], r["series_index"]))
+    clean = [{name: r.get(name) for name in schema.names} for r in rows]
+    table = pa.Table.from_pylist(clean, schema=schema)
+    table = table.replace_schema_metadata({f"cardiomm.{k}": v for k, v in meta.items()})
+    with atomic_path(catalog) as tmp:
+        pq.write_table(table, tmp)
+    fail_path = catalog.with_name(catalog.stem + ".failures.json")
+    if failures:
+        with atomic_path(fail_path) as tmp:
+            tmp.write_text(json.dumps([{"source": s, "error": e} for s, e in failures], indent=1) + "\n")
+    else:
+        fail_path.unlink(missing_ok=True)
+
+
+def index_tree(
+    root: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    salt_file: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> IndexReport:
+    """Index a raw tree into a Parquet catalog (incremental; see the module docstring).
+
+    Parameters
+    ----------
+    root
+        Top of the raw tree.
+    catalog
+        Parquet file to create or update.
+    workers
+        Processes for hashing and header extraction (1: in this process).
+    salt_file
+        Pseudonymisation salt (default ``$CARDIOMM_SALT_FILE`` or ``~/.config/cardiomm``); created
+        with mode 0600 if missing; must lie outside the catalog folder.
+    progress
+        Show a rich progress bar on stderr.
+
+    Raises
+    ------
+    InputFileError
+        ``root`` is not a folder.
+    PHIError
+        Salt inside the catalog folder, too-open salt permissions, or a salt that differs from the
+        one the existing catalog was built with.
+    """
+    t0 = time.perf_counter()
+    root_p, cat = Path(root).resolve(), Path(catalog)
+    if not root_p.is_dir():
+        raise InputFileError("raw data root is not a folder", path=root_p)
+    ensure_outside(salt_file, cat.parent)
+    pseudo = Pseudonymizer(load_salt(salt_file))
+    salt_check = pseudo.key("salt-check", "cardiomm")
+    previous, old_skipped = _load_previous(cat, salt_check)
+    items, masks = discover(root_p)
+
+    kept: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    tasks = []
+    for item in items:
+        size, signature = stat_signature(root_p, item)
+        fp = pseudo.fingerprint(signature)
+        old = previous.get(item.relpath)
+        if old and old[0]["source_fingerprint"] == fp:
+            kept.extend(old)
+        elif old_skipped.get(item.relpath) == fp:
+            skipped[item.relpath] = fp
+        else:
+            old_sha = old[0]["source_sha256"] if old else ""
+            tasks.append((str(root_p), item, pseudo.salt, old_sha, size, fp))
+    n_unchanged = len(items) - len(tasks)
+    failures: list[tuple[str, str]] = []
+    n_extracted = 0
+    fp_by_rel = {t[1].relpath: t[5] for t in tasks}
+    with progress_bar(progress, len(tasks), "indexing") as advance:
+        for out in _run(tasks, workers, advance):
+            if out.status == "same":
+                fp = fp_by_rel[out.relpath]
+                kept.extend({**r, "source_fingerprint": fp} for r in previous[out.relpath])
+            elif out.status == "rows":
+                kept.extend(out.rows)
+                n_extracted += 1
+            elif out.status == "skipped":
+                skipped[out.relpath] = fp_by_rel[out.relpath]
+            else:
+                failures.append((out.relpath, out.message))
+    current = {it.relpath for it in items}
+    n_removed = sum(1 for s in previous if s not in current)
+    _link_masks(kept, masks)
+    meta = {"schema_version": str(SCHEMA_VERSION), "kind": "catalog", "salt_check": salt_check,
+            "skipped": json.dumps(dict(sorted(skipped.items())))}  # fmt: skip
+    cat.parent.mkdir(parents=True, exist_ok=True)
+    _write_catalog(cat, kept, meta, failures)
+    return IndexReport(
+        catalog=cat, n_sources=len(items), n_scans=len(kept), n_extracted=n_extracted, n_hashed=len(tasks),
+        n_unchanged=n_unchanged, n_removed=n_removed, n_skipped=len(skipped), failures=tuple(failures),
+        elapsed_s=time.perf_counter() - t0,
+    )  # fmt: skip

@@ -1,0 +1,370 @@
+"""Raw scans -> training shards (one HDF5 file per scan) + a deterministic manifest.
+
+``prepare_shards(root, out, catalog)`` writes, for every catalog scan with raw k-space, the file
+``OUT/<Modality folder>/<scan_id>.h5`` with :func:`cardiomm.io.h5.write_training_h5`:
+
+- ``kspace`` ``(b, c, ky, kx)`` complex64, ``b = t * nz + z`` (t-major; attributes ``axis_order``,
+  ``frame_order``), one chunk per frame; ``reconstruction_rss`` ``(b, y, x)`` float32;
+- attributes: ``max``, ``norm`` (of the RSS volume), ``prompt`` (metadata prompt text), and the
+  PHI-free catalog fields (``center``, ``vendor``, ``field``, ``scanner``, ``modality``, ``view``,
+  ``subtype``, ``lifespan``, ``disease``, ``patient_id``, ``scan_id``, ``source_sha256``...; ``medcon``
+  is ``unknown`` as published). No timestamps and no source path are stored.
+
+**Checksums.** Shard content is deterministic (no timestamps, fixed per-frame chunking, attributes
+in sorted order), but the HDF5 byte layout is not guaranteed to be (chunk placement depends on when
+h5py closes dataset handles; a Dask worker and the main process were seen to differ). The checksum
+is therefore the content digest :func:`cardiomm.database.manifest.shard_digest` (datasets + attrs,
+canonical serialisation). It is written to ``<shard>.sha256`` (atomically, after the shard) and to
+``manifest.json`` (entries sorted by path, no run-dependent fields); the test suite checks that an
+uninterrupted run, a run killed and resumed, and a Dask run give identical manifests.
+
+**Restarts.** Writes are atomic (temporary name, then rename). A re-run removes stale temporary
+files, skips shards whose content digest matches their sidecar and whose ``source_sha256`` matches the
+catalog, and rewrites anything else. A corrupt input is listed in the printed summary and in
+``failures.json`` and skipped; it never aborts the run nor leaves a partial shard.
+
+**Execution.** A local process pool by default, or a Dask distributed cluster (``scheduler``
+address); both run :func:`prepare_one` on picklable :class:`ShardTask` records.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cardiomm.database._progress import progress_bar
+from cardiomm.database.header import CardiacHeader
+from cardiomm.database.manifest import (
+    FAILURES_NAME,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    ShardEntry,
+    manifest_text,
+    read_manifest,
+    read_sidecar,
+    shard_digest,
+    shard_relpath,
+    sidecar_path,
+)
+from cardiomm.database.phi import safe_error
+from cardiomm.database.sources import sha256_file
+from cardiomm.errors import CardiommError, ConfigError, FileFormatError
+from cardiomm.types import UNKNOWN
+from cardiomm.utils.atomic import TMP_PREFIX, atomic_path
+
+__all__ = [
+    "MANIFEST_FORMAT",
+    "MANIFEST_VERSION",
+    "MANIFEST_NAME",
+    "FAILURES_NAME",
+    "ShardTask",
+    "ShardEntry",
+    "PrepareReport",
+    "prepare_shards",
+    "prepare_one",
+    "read_manifest",
+    "shard_relpath",
+    "sidecar_path",
+]
+
+_LOCK_NAME = ".cardiomm-prepare.lock"
+_READABLE = ("cmrxrecon-mat", "ismrmrd-h5", "fastmri-h5")
+_STR_ATTRS = (
+    "center", "vendor", "scanner", "modality", "subtype", "view", "lifespan", "disease", "population",
+    "patient_id", "scan_id", "source_format", "sampling_pattern",
+)  # fmt: skip
+_NUM_ATTRS = (
+    "field_t", "acceleration", "acs_lines", "tr_s", "te_s", "fov_x_mm", "fov_y_mm", "slice_thickness_mm",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """Everything a worker needs to write one shard (picklable, PHI-free apart from the paths)."""
+
+    scan_id: str
+    source_format: str
+    src: str
+    kspace_key: str
+    out: str
+    rel: str
+    source_sha256: str
+    metadata: dict[str, str]
+    numbers: dict[str, float | int]
+    prompt: str
+    check_source: bool = True
+
+
+@dataclass(frozen=True)
+class PrepareReport:
+    """Summary of a ``prepare_shards`` run (counts, failures ``(scan_id, message)``, byte totals)."""
+
+    out: Path
+    n_scans: int
+    n_written: int
+    n_verified: int
+    n_failed: int
+    n_unsupported: int
+    failures: tuple[tuple[str, str], ...] = field(default=())
+    bytes_in: int = 0
+    bytes_out: int = 0
+    elapsed_s: float = 0.0
+
+
+def _read_frames(task: ShardTask) -> tuple[Any, int, int, tuple[int, ...]]:
+    """Read the k-space with the io package: ``(frames (b, c, ky, kx) numpy, t, z, matlab_shape)``."""
+    if task.source_format == "cmrxrecon-mat":
+        from cardiomm.io import read_cmrxrecon
+
+        vol = read_cmrxrecon(task.src, key=task.kspace_key or None)
+    elif task.source_format == "ismrmrd-h5":
+        from cardiomm.io import read_ismrmrd
+
+        vol = read_ismrmrd(task.src)
+    else:
+        from cardiomm.io import read_fastmri_h5
+
+        rec = read_fastmri_h5(task.src)
+        b = int(rec.kspace.shape[0])
+        return rec.kspace.numpy(), 1, b, ()
+    return vol.frames().numpy(), vol.n_frames, vol.n_slices, tuple(vol.matlab_shape)
+
+
+def _entry(task: ShardTask, shard: Path, digest: str) -> ShardEntry:
+    import h5py
+
+    with h5py.File(shard, "r") as f:
+        shape = tuple(int(s) for s in f["kspace"].shape)
+        nt, nz = int(f.attrs["n_frames"]), int(f.attrs["n_slices"])
+    b, c, ky, kx = shape
+    return ShardEntry(task.scan_id, task.rel, digest, b, nt, nz, (b, c, ky, kx))
+
+
+def _shard_ok(task: ShardTask, shard: Path) -> str | None:
+    """Checksum of a finished shard that matches its sidecar and source, else ``None``."""
+    expected = read_sidecar(sidecar_path(shard))
+    if expected is None or not shard.is_file():
+        return None
+    try:
+        digest = shard_digest(shard)
+    except CardiommError:
+        return None
+    if digest != expected:
+        return None
+    import h5py
+
+    try:
+        with h5py.File(shard, "r") as f:
+            src = f.attrs.get("source_sha256", "")
+    except OSError:
+        return None
+    src = src.decode() if isinstance(src, bytes) else str(src)
+    return digest if src == task.source_sha256 else None
+
+
+@contextmanager
+def _torch_single_thread() -> Iterator[None]:
+    """One intra-op thread while converting: parallelism comes from processes, and several torch
+    thread pools on few cores slow the FFTs down by an order of magnitude."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def prepare_one(task: ShardTask) -> dict[str, Any]:
+    """Write (or verify) one shard; never raises for bad input.
+
+    Returns
+    -------
+    dict
+        ``status`` (``written``, ``verified``, ``failed``, ``unsupported``), ``scan_id``, ``entry``
+        (a :class:`ShardEntry` as dict, when a shard exists), ``message``, ``bytes_in``.
+    """
+    with _torch_single_thread():
+        return _prepare_one(task)
+
+
+def _prepare_one(task: ShardTask) -> dict[str, Any]:
+    shard = Path(task.out) / task.rel
+    base = {"scan_id": task.scan_id, "entry": None, "message": "", "bytes_in": 0}
+    if task.source_format not in _READABLE:
+        return {**base, "status": "unsupported", "message": f"no k-space reader for {task.source_format}"}
+    try:
+        digest = _shard_ok(task, shard)
+        if digest is not None:
+            return {**base, "status": "verified", "entry": asdict(_entry(task, shard, digest))}
+        size = os.path.getsize(task.src)
+        if task.check_source and sha256_file(Path(task.src)) != task.source_sha256:
+            msg = "source changed since indexing (sha256 differs); re-run `cardiomm db index`"
+            raise FileFormatError(msg)
+        frames, t, z, matlab_shape = _read_frames(task)
+        from cardiomm.io.h5 import write_training_h5
+
+        sidecar_path(shard).unlink(missing_ok=True)
+        write_training_h5(
+            shard, frames, n_frames=t, n_slices=z, reconstruction_rss=True, prompt=task.prompt,
+            metadata=dict(sorted(task.metadata.items())), extra_attrs=dict(sorted(task.numbers.items())),
+            matlab_shape=matlab_shape,
+        )  # fmt: skip
+        digest = shard_digest(shard)
+        with atomic_path(sidecar_path(shard)) as tmp:
+            tmp.write_text(f"{digest}  {shard.name}\n")
+        return {**base, "status": "written", "entry": asdict(_entry(task, shard, digest)), "bytes_in": size}
+    except Exception as err:  # corrupt input: reported, never fatal
+        return {**base, "status": "failed", "message": safe_error(err)}
+
+
+def _tasks(root: Path, out: Path, frame: Any, check_source: bool) -> list[ShardTask]:
+    tasks = []
+    for rec in frame.to_dict("records"):
+        header = CardiacHeader.from_record(rec)
+        prompt = header.metadata_prompt()
+        meta = {k: str(getattr(header, k)) for k in _STR_ATTRS}
+        meta.update(field=header.field_str, medcon=UNKNOWN, source_sha256=str(rec["sha256"]))
+        if header.is_undersampled:
+            try:
+                meta["undersampling_prompt"] = header.undersampling_prompt()
+            except CardiommError:  # a pattern without prompt family (parallel imaging...)
+                pass
+        numbers: dict[str, float | int] = {"catalog_schema_version": int(rec.get("schema_version") or 0)}
+        for name in _NUM_ATTRS:
+            value = getattr(header, name)
+            if value is not None:
+                numbers[name] = value
+        task = ShardTask(
+            scan_id=header.scan_id, source_format=header.source_format, src=str(root / rec["relpath"]),
+            kspace_key=str(rec.get("kspace_key") or ""), out=str(out),
+            rel=shard_relpath(header.modality, header.scan_id), source_sha256=str(rec["sha256"]),
+            metadata=meta, numbers=numbers, prompt=prompt, check_source=check_source,
+        )  # fmt: skip
+        tasks.append(task)
+    return sorted(tasks, key=lambda t: t.rel)
+
+
+def _run_local(tasks: list[ShardTask], workers: int, advance: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield prepare_one(t)
+            advance()
+        return
+    from cardiomm.database.catalog import process_pool
+
+    preload = ("cardiomm.io", "cardiomm.database.reorganise")
+    with process_pool(min(workers, len(tasks)), preload=preload) as pool:
+        for res in pool.map(prepare_one, tasks):
+            yield res
+            advance()
+
+
+def _run_dask(
+    tasks: list[ShardTask], scheduler: str, advance: Callable[[], None]
+) -> Iterator[dict[str, Any]]:
+    from distributed import Client, as_completed
+
+    with Client(scheduler, set_as_default=False) as client:
+        keys = [f"cardiomm-prepare-{t.scan_id}" for t in tasks]
+        futures = client.map(prepare_one, tasks, pure=False, key=keys)
+        for fut in as_completed(futures, loop=client.loop):
+            yield fut.result()
+            advance()
+
+
+def _clean_temporaries(out: Path) -> None:
+    for p in out.rglob(f"{TMP_PREFIX}*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+
+
+def prepare_shards(
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    where: str | None = None,
+    check_source: bool = True,
+    progress: bool = False,
+) -> PrepareReport:
+    """Re-organise the catalog's scans into shards under ``out`` (see the module docstring).
+
+    Parameters
+    ----------
+    root
+        Raw tree the catalog was built from.
+    out
+        Output folder (shards, ``manifest.json``, ``failures.json``).
+    catalog
+        Parquet catalog.
+    workers
+        Local processes (default ``min(4, cpu_count)``; 1 runs in this process). Ignored with
+        ``scheduler``.
+    scheduler
+        Address of a Dask distributed scheduler (e.g. ``tcp://10.0.0.1:8786``).
+    where
+        Optional catalog predicate selecting the scans (DuckDB SQL).
+    check_source
+        Check each source's SHA-256 against the catalog before converting it.
+    progress
+        Show a rich progress bar on stderr.
+
+    Raises
+    ------
+    ConfigError
+        Another ``prepare`` holds the lock on ``out``.
+    """
+    from cardiomm.database.catalog import read_catalog
+    from cardiomm.database.query import filter_frame
+
+    t0 = time.perf_counter()
+    root_p, out_p = Path(root).resolve(), Path(out).resolve()
+    frame = read_catalog(catalog)
+    if where:
+        frame = filter_frame(frame, where)
+    frame = frame[frame["has_kspace"].astype(bool)]
+    out_p.mkdir(parents=True, exist_ok=True)
+    lock = open(out_p / _LOCK_NAME, "w")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError("another `cardiomm db prepare` is writing to this folder", path=out_p) from None
+        _clean_temporaries(out_p)
+        tasks = _tasks(root_p, out_p, frame, check_source)
+        workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        results: list[dict[str, Any]] = []
+        with progress_bar(progress, len(tasks), "preparing") as advance:
+            if scheduler:
+                results.extend(_run_dask(tasks, scheduler, advance))
+            else:
+                results.extend(_run_local(tasks, workers, advance))
+        entries = [r["entry"] for r in results if r["entry"] is not None]
+        failures = sorted((r["scan_id"], r["message"]) for r in results if r["status"] == "failed")
+        with atomic_path(out_p / MANIFEST_NAME) as tmp:
+            tmp.write_text(manifest_text(entries))
+        with atomic_path(out_p / FAILURES_NAME) as tmp:
+            tmp.write_text(json.dumps([{"scan_id": s, "error": m} for s, m in failures], indent=1) + "\n")
+    finally:
+        lock.close()
+    statuses = ("written", "verified", "failed", "unsupported")
+    count = {s: sum(1 for r in results if r["status"] == s) for s in statuses}
+    return PrepareReport(
+        out=out_p, n_scans=len(tasks), n_written=count["written"], n_verified=count["verified"],
+        n_failed=count["failed"], n_unsupported=count["unsupported"], failures=tuple(failures),
+        bytes_in=sum(r["bytes_in"] for r in results),
+        bytes_out=sum((out_p / e["path"]).stat().st_size for e in entries),
+        elapsed_s=time.perf_counter() - t0,
+    )  # fmt: skip

@@ -1,0 +1,150 @@
+"""Discovery of raw sources in a mixed-format tree, change fingerprints and streamed SHA-256.
+
+A *source* is one file (``.mat``, ``.h5``, ``.dat``) or one folder of DICOM files (which may hold
+several series). Skipped: hidden files, cardiomm temporary files (``.cardiomm-tmp-*``), sampling
+masks (``Mask_Task*`` folders, ``*_mask_<P><R>.mat``: recorded separately and linked to their scan
+by path), sidecars (``*_gt.h5``, ``*_info.csv``, ``GTSOS``/``ImgSnapshot`` folders) and files of
+other types. ``<name>_info.csv`` next to ``<name>.mat`` is part of that source's fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from cardiomm.database.paths import is_mask_path, is_sidecar_path, parse_path
+from cardiomm.utils.atomic import TMP_PREFIX
+
+__all__ = ["SourceItem", "discover", "stat_signature", "sha256_file", "sha256_source", "mask_link_key"]
+
+_EXT_KIND = {".mat": "mat", ".h5": "h5", ".hdf5": "h5", ".dat": "dat"}
+_DICOM_EXT = (".dcm", ".ima", ".dicom")
+_ROLE_PREFIXES = ("FullSample", "Mask_", "UnderSample", "AccFactor")
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One raw source.
+
+    Attributes
+    ----------
+    relpath
+        File or folder, relative to the indexed root, ``/``-separated.
+    kind
+        ``mat``, ``h5``, ``dat`` or ``dicom`` (a folder).
+    files
+        File names of a DICOM folder (sorted); empty for single files.
+    sidecars
+        Relative paths of files that contribute metadata (``_info.csv``).
+    """
+
+    relpath: str
+    kind: str
+    files: tuple[str, ...] = field(default=())
+    sidecars: tuple[str, ...] = field(default=())
+
+
+def _is_dicom(path: Path, name: str) -> bool:
+    if name.lower().endswith(_DICOM_EXT):
+        return True
+    if "." in name:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def discover(root: Path) -> tuple[list[SourceItem], list[str]]:
+    """Walk ``root`` (sorted, deterministic) and return ``(sources, mask_relpaths)``."""
+    items: list[SourceItem] = []
+    masks: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        base = Path(dirpath)
+        rel_dir = PurePosixPath(base.relative_to(root).as_posix())
+        names = set(filenames)
+        dicoms: list[str] = []
+        for name in sorted(filenames):
+            if name.startswith((".", TMP_PREFIX)):
+                continue
+            rel = str(rel_dir / name) if str(rel_dir) != "." else name
+            kind = _EXT_KIND.get(Path(name).suffix.lower())
+            if kind == "mat" and is_mask_path(rel):
+                masks.append(rel)
+                continue
+            if is_sidecar_path(rel) and kind != "dat":
+                continue
+            if kind is None:
+                if _is_dicom(base / name, name):
+                    dicoms.append(name)
+                continue
+            sidecars: tuple[str, ...] = ()
+            if kind == "mat":
+                stem = name[:-4]
+                for cand in (f"{stem}_info.csv", f"{stem}.csv"):
+                    if cand in names:
+                        sidecars = (str(rel_dir / cand) if str(rel_dir) != "." else cand,)
+                        break
+            items.append(SourceItem(relpath=rel, kind=kind, sidecars=sidecars))
+        if dicoms:
+            items.append(SourceItem(relpath=str(rel_dir), kind="dicom", files=tuple(dicoms)))
+    items.sort(key=lambda it: it.relpath)
+    return items, sorted(masks)
+
+
+def stat_signature(root: Path, item: SourceItem) -> tuple[int, str]:
+    """``(size in bytes, change signature)`` from ``stat`` only (sizes and mtimes, incl. sidecars).
+
+    The signature contains modification times: store it only through a keyed hash.
+    """
+    paths = [root / item.relpath / f for f in item.files] if item.kind == "dicom" else [root / item.relpath]
+    paths += [root / s for s in item.sidecars]
+    parts: list[str] = []
+    size = 0
+    for i, p in enumerate(paths):
+        st = p.stat()
+        if i < len(paths) - len(item.sidecars):
+            size += st.st_size
+        parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+    return size, "|".join(parts)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, streamed in ``chunk``-byte blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_source(root: Path, item: SourceItem) -> tuple[str, str]:
+    """``(source digest, data digest)`` of a source.
+
+    The data digest is the SHA-256 of the file bytes, or for a DICOM folder the SHA-256 of its sorted
+    ``<sha256>  <name>`` lines. The source digest equals it unless ``_info.csv`` sidecars exist, which
+    are then appended as further lines (so a changed CSV re-indexes the scan).
+    """
+    if item.kind == "dicom":
+        lines = [f"{sha256_file(root / item.relpath / f)}  {f}" for f in item.files]
+        data = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    else:
+        data = sha256_file(root / item.relpath)
+    if not item.sidecars:
+        return data, data
+    lines = [f"{data}  {PurePosixPath(item.relpath).name}"]
+    lines += [f"{sha256_file(root / s)}  {PurePosixPath(s).name}" for s in item.sidecars]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest(), data
+
+
+def mask_link_key(relpath: str) -> tuple[str, ...]:
+    """Key that a scan and its masks share: the path with the role folder (``FullSample``,
+    ``Mask_Task*``, ``UnderSample*``) blanked and the file name reduced to its scan stem."""
+    parts = PurePosixPath(relpath).parts
+    dirs = tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in parts[:-1])
+    return (*dirs, parse_path(relpath).stem)

@@ -1,0 +1,175 @@
+"""Re-organisation into shards: content, determinism, restarts after SIGKILL, Dask, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from cardiomm.database.catalog import index_tree, read_catalog
+from cardiomm.database.manifest import MANIFEST_NAME, read_manifest, shard_digest, sidecar_path
+from cardiomm.database.reorganise import prepare_shards
+from cardiomm.io import read_cmrxrecon, save_mat
+
+
+def _rss_reference(frames: np.ndarray) -> np.ndarray:
+    """RSS of the centred orthonormal IFFT, straight from numpy (independent of cardiomm)."""
+    img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(frames, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    return np.sqrt((np.abs(img) ** 2).sum(axis=1))
+
+
+def test_prepare_shard_content(mini_root: Path, mini_catalog: Path, mini_shards: Path) -> None:
+    frame = read_catalog(mini_catalog)
+    manifest = read_manifest(mini_shards)
+    assert len(manifest["shards"]) == len(frame)
+    assert [e["path"] for e in manifest["shards"]] == sorted(e["path"] for e in manifest["shards"])
+    row = frame[frame.subtype == "sax"].iloc[0]
+    entry = next(e for e in manifest["shards"] if e["scan_id"] == row.scan_id)
+    vol = read_cmrxrecon(mini_root / row.relpath)
+    expected = vol.frames().numpy()
+    with h5py.File(mini_shards / entry["path"], "r") as f:
+        k, rss = f["kspace"][()], f["reconstruction_rss"][()]
+        attrs = dict(f.attrs)
+        assert f["kspace"].chunks == (1, *k.shape[1:]) and k.dtype == np.complex64
+    np.testing.assert_array_equal(k, expected)
+    np.testing.assert_allclose(rss, _rss_reference(expected), rtol=1e-5, atol=1e-6)
+    assert attrs["max"] == pytest.approx(rss.max())
+    assert attrs["norm"] == pytest.approx(np.linalg.norm(rss), rel=1e-5)
+    assert entry["shape"] == [row.nt * row.nz, row.nc, row.ny, row.nx] and entry["n_frames"] == row.n_frames
+    got = (attrs["scan_id"], attrs["center"], attrs["field"], attrs["medcon"])
+    assert got == (row.scan_id, "Center001", "3.0T", "unknown")
+    prompt = "Adult cardiac MRI reconstruction.Vendor: 3.0T, Siemens, Vida. Modality: cine, short-axis."
+    assert attrs["prompt"] == prompt
+    assert attrs["source_sha256"] == row.sha256 and attrs["axis_order"] == "b,c,ky,kx"
+    assert attrs["source"] == "" and str(mini_root) not in json.dumps({k: str(v) for k, v in attrs.items()})
+
+
+def test_prepare_is_deterministic_and_resumable(
+    mini_root: Path, mini_catalog: Path, mini_shards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(mini_shards, out)
+    rep = prepare_shards(mini_root, out, mini_catalog, workers=1)
+    assert (rep.n_written, rep.n_verified) == (0, len(read_manifest(out)["shards"]))
+    first = read_manifest(out)["shards"][0]
+    flip_chunk_byte(out / first["path"])  # corrupt the k-space of a shard
+    sidecar_path(out / read_manifest(out)["shards"][1]["path"]).unlink()  # lose a sidecar
+    (out / "Cine" / ".cardiomm-tmp-deadbeef-x.h5").write_bytes(b"stale")
+    rep = prepare_shards(mini_root, out, mini_catalog, workers=2)
+    assert (rep.n_written, rep.n_failed) == (2, 0)
+    assert (out / MANIFEST_NAME).read_bytes() == (mini_shards / MANIFEST_NAME).read_bytes()
+    assert not list(out.rglob(".cardiomm-tmp-*"))
+
+
+def test_prepare_reports_bad_input(mini_root: Path, tmp_path: Path, mini_spec: dict) -> None:
+    root = tmp_path / "raw"
+    shutil.copytree(mini_root, root)
+    patient = root / "MultiCoil/Cine/TrainingSet/FullSample/Center002/UIH_15T_umr588/P001"
+    k = mini_spec["random_kspace"](np.random.default_rng(1))
+    k[0, 0, 0, 0, 0] = np.nan
+    save_mat(patient / "cine_nan.mat", {"kspace_full": k})  # indexes fine, fails on conversion
+    cat = tmp_path / "cat" / "c.parquet"
+    index_tree(root, cat)
+    changed = patient / "cine_sax.mat"
+    save_mat(changed, {"kspace_full": mini_spec["random_kspace"](np.random.default_rng(2))})  # after indexing
+    out = tmp_path / "out"
+    rep = prepare_shards(root, out, cat, workers=1)
+    assert rep.n_failed == 2 and rep.n_written == mini_spec["n_scans"] - 1
+    failures = json.loads((out / "failures.json").read_text())
+    messages = " | ".join(f["error"] for f in failures)
+    assert "NaN" in messages and "source changed" in messages
+    frame = read_catalog(cat)
+    bad = frame.relpath.str.endswith(("cine_nan.mat", "P001/cine_sax.mat")) & (frame.center == "Center002")
+    bad_ids = set(frame[bad].scan_id)
+    assert {f["scan_id"] for f in failures} <= bad_ids
+    assert not any(p.stem in bad_ids for p in out.rglob("*.h5"))
+
+
+def flip_chunk_byte(shard: Path) -> None:
+    """Invert one byte inside the first k-space chunk of a shard."""
+    with h5py.File(shard, "r") as f:
+        offset = f["kspace"].id.get_chunk_info(0).byte_offset
+    data = bytearray(shard.read_bytes())
+    data[offset + 5] ^= 0xFF
+    shard.write_bytes(bytes(data))
+
+
+def _count(out: Path) -> tuple[int, bool]:
+    sidecars = len(list(out.rglob("*.sha256")))
+    return sidecars, any(out.rglob(".cardiomm-tmp-*"))
+
+
+def test_prepare_survives_sigkill(
+    mini_root: Path, mini_catalog: Path, mini_shards: Path, tmp_path: Path
+) -> None:
+    """Kill ``cardiomm db prepare`` (whole process group) at random points, then finish the run."""
+    out = tmp_path / "out"
+    reference = {e["path"]: e["sha256"] for e in read_manifest(mini_shards)["shards"]}
+    argv = [sys.executable, "-m", "cardiomm.cli.main", "db", "prepare", str(mini_root), str(out),
+            "--catalog", str(mini_catalog), "--workers", "1", "--no-progress"]  # fmt: skip
+    rng = np.random.default_rng(2024)
+    kills = attempts = 0
+    while kills < 5 and attempts < 15:
+        attempts += 1
+        proc = subprocess.Popen(
+            argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        base, _ = _count(out) if out.exists() else (0, False)
+        extra = int(rng.integers(0, 3))
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            n, tmp = _count(out) if out.exists() else (0, False)
+            if (n >= base + extra and (tmp or n > base)) or n == len(reference):
+                time.sleep(float(rng.uniform(0, 0.02)))
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        proc.wait()
+        kills += proc.returncode == -signal.SIGKILL
+        for shard in out.rglob("*.h5"):  # no partial shard survives under its final name
+            if not shard.name.startswith(".cardiomm-tmp-"):
+                assert shard_digest(shard) == reference[shard.relative_to(out).as_posix()]
+    assert kills >= 5
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (out / MANIFEST_NAME).read_bytes() == (mini_shards / MANIFEST_NAME).read_bytes()
+    verify = [sys.executable, "-m", "cardiomm.cli.main", "db", "verify", str(out)]
+    check = subprocess.run(verify, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and f"{len(reference)}/{len(reference)} file(s) OK" in check.stdout
+
+
+def test_prepare_on_dask_local_cluster(
+    mini_root: Path, mini_catalog: Path, mini_shards: Path, tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        rep = prepare_shards(mini_root, tmp_path / "out", mini_catalog, scheduler=cluster.scheduler_address)
+    assert rep.n_failed == 0 and rep.n_written == len(read_manifest(mini_shards)["shards"])
+    got, want = read_manifest(tmp_path / "out")["shards"], read_manifest(mini_shards)["shards"]
+    assert [(a, b) for a, b in zip(got, want, strict=True) if a != b] == []
+    assert (tmp_path / "out" / MANIFEST_NAME).read_bytes() == (mini_shards / MANIFEST_NAME).read_bytes()
+
+
+def test_shard_digest_is_layout_independent(mini_shards: Path, tmp_path: Path) -> None:
+    """Same datasets and attrs written with another HDF5 layout give the same digest; edits do not."""
+    src = mini_shards / read_manifest(mini_shards)["shards"][0]["path"]
+    copy = tmp_path / "copy.h5"
+    with h5py.File(src, "r") as f, h5py.File(copy, "w", libver="latest") as g:
+        for name in reversed(list(f.keys())):  # other creation order, contiguous, other libver
+            g.create_dataset(name, data=f[name][()])
+        for name in reversed(list(f.attrs.keys())):
+            g.attrs[name] = f.attrs[name]
+    assert copy.read_bytes() != src.read_bytes() and shard_digest(copy) == shard_digest(src)
+    with h5py.File(copy, "a") as g:
+        g.attrs["center"] = "Center999"
+    assert shard_digest(copy) != shard_digest(src)
