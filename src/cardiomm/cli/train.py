@@ -1,0 +1,57 @@
+"""``cardiomm train``: train CardioMM / PromptMR / E2E-VarNet from a YAML config (see ``docs/training.md``).
+
+Examples::
+
+    cardiomm train --config configs/small_cpu.yaml
+    cardiomm train --config configs/tiny.yaml --set trainer.max_steps=20 --set run.output_dir=runs/t
+    cardiomm train --config configs/small_cpu.yaml --resume          # continue from checkpoints/last.ckpt
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cardiomm.cli.app import app, console
+
+__all__ = ["train_command"]
+
+
+def _fmt(metrics: dict[str, float], keys: tuple[str, ...]) -> str:
+    return ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if k in metrics)
+
+
+@app.command("train")
+def train_command(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config (sections model, data, trainer, run)."),
+    sets: list[str] = typer.Option(
+        [], "--set", help="Override a config value, e.g. --set trainer.max_steps=50 (repeatable)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <run.output_dir>/checkpoints/last.ckpt."),
+) -> None:
+    """Train a reconstruction model; writes checkpoints, TensorBoard logs and a safetensors release."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from cardiomm.training.config import load_config
+    from cardiomm.training.run import train
+
+    cfg = load_config(config, sets)
+    result = train(cfg, resume=resume)
+    if result.global_rank != 0:
+        return
+    keys = ("loss", "psnr", "ssim", "zf_psnr", "zf_ssim")
+    console.print(
+        f"[bold]trained[/] {cfg.model.get('model', 'cardiomm')}/{cfg.model.get('preset', 'small')}: "
+        f"{result.global_step} steps, {result.epochs:g} epochs, {result.wall_time_s:.0f} s; frames {result.frames}",
+        highlight=False,
+    )
+    if result.initial:
+        console.print(f"  val before: {_fmt(result.initial, keys)}", highlight=False)
+    console.print(f"  val after:  {_fmt(result.final, keys)}", highlight=False)
+    if result.test:
+        console.print(f"  test:       {_fmt(result.test, keys)}", highlight=False)
+    if result.release_dir is not None:
+        console.print(f"  release -> {result.release_dir}", highlight=False)

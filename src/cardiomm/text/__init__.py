@@ -1,0 +1,55 @@
+"""Prompt building and frozen text encoders.
+
+Prompts (:mod:`cardiomm.text.prompts`) are pure string functions. Encoders
+(:mod:`cardiomm.text.encoders`) are loaded on first attribute access, and import ``transformers`` only
+when an encoder is built, so ``import cardiomm.text`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cardiomm.text.prompts import (
+    FIELD_TOKENS,
+    LIFESPANS,
+    MODALITY_KEYWORDS,
+    MODALITY_PROMPT,
+    format_field,
+    lifespan_from_name,
+    mask_type_from_name,
+    metadata_prompt,
+    modality_view_from_name,
+    normalise_prompt,
+    scanner_from_dirname,
+    undersampling_from_name,
+    undersampling_prompt,
+)
+
+_ENCODER_NAMES = (
+    "TextEncoder", "CacheInfo", "HashEncoder", "MiniLMEncoder", "ClipTextEncoder", "get_encoder"
+)
+
+__all__ = [
+    "FIELD_TOKENS",
+    "LIFESPANS",
+    "MODALITY_KEYWORDS",
+    "MODALITY_PROMPT",
+    "format_field",
+    "lifespan_from_name",
+    "mask_type_from_name",
+    "metadata_prompt",
+    "modality_view_from_name",
+    "normalise_prompt",
+    "scanner_from_dirname",
+    "undersampling_from_name",
+    "undersampling_prompt",
+    *_ENCODER_NAMES,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENCODER_NAMES:
+        from cardiomm.text import encoders
+
+        return getattr(encoders, name)
+    raise AttributeError(f"module 'cardiomm.text' has no attribute {name!r}")

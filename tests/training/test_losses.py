@@ -1,0 +1,67 @@
+"""SSIM loss vs scikit-image (fastMRI semantics: 7x7 uniform window, sample covariance, volume-max range)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from cardiomm.errors import ShapeError, UnknownChoiceError
+from cardiomm.training.losses import L1Loss, SSIMLoss, make_loss, ssim_map
+
+
+def _pair(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    gt = rng.random(shape).astype(np.float32) * 3.0
+    pred = (gt + 0.4 * rng.standard_normal(shape)).astype(np.float32)
+    return gt, pred
+
+
+@pytest.mark.parametrize("shape", [(7, 7), (33, 40), (64, 48)])
+def test_ssim_loss_matches_skimage(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    pairs = [_pair(rng, shape) for _ in range(3)]
+    data_range = np.array([3.0, 4.5, 2.0])  # per-sample "volume max", not the frame range
+    ref = [
+        structural_similarity(gt, pred, data_range=dr, win_size=7, use_sample_covariance=True, gaussian_weights=False)
+        for (gt, pred), dr in zip(pairs, data_range, strict=True)
+    ]
+    gt_t = torch.from_numpy(np.stack([g for g, _ in pairs]))
+    pred_t = torch.from_numpy(np.stack([p for _, p in pairs]))
+    per_frame = ssim_map(pred_t, gt_t, torch.from_numpy(data_range)).flatten(1).mean(1)
+    np.testing.assert_allclose(per_frame.numpy(), ref, atol=1e-4)
+    loss = SSIMLoss()(pred_t, gt_t, torch.from_numpy(data_range))
+    assert abs(float(loss) - (1 - np.mean(ref))) < 1e-4
+
+
+def test_ssim_loss_identical_images_is_zero_and_differentiable() -> None:
+    x = torch.rand(2, 16, 16, requires_grad=True)
+    loss = SSIMLoss()(x, x.detach(), torch.tensor([1.0, 1.0]))
+    assert abs(loss.item()) < 1e-6
+    y = torch.rand(2, 16, 16)
+    loss = SSIMLoss()(x, y, torch.tensor([1.0, 2.0]))
+    loss.backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_ssim_loss_under_bf16_autocast_stays_float32() -> None:
+    x, y = torch.rand(1, 16, 16), torch.rand(1, 16, 16)
+    ref = SSIMLoss()(x, y, torch.tensor([1.0]))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = SSIMLoss()(x.bfloat16(), y, torch.tensor([1.0]))
+    assert out.dtype == torch.float32
+    assert abs(float(out) - float(ref)) < 2e-2  # bf16 input rounding only
+
+
+def test_l1_loss_is_scaled_by_data_range() -> None:
+    x, y = torch.zeros(2, 8, 8), torch.ones(2, 8, 8)
+    assert float(L1Loss()(x, y, torch.tensor([2.0, 2.0]))) == pytest.approx(0.5)
+
+
+def test_make_loss_choices() -> None:
+    assert isinstance(make_loss("ssim"), SSIMLoss)
+    assert isinstance(make_loss("l1"), L1Loss)
+    with pytest.raises(UnknownChoiceError):
+        make_loss("mse")
+    with pytest.raises(ShapeError):
+        SSIMLoss()(torch.rand(1, 5, 5), torch.rand(1, 5, 5), torch.tensor([1.0]))
