@@ -20,7 +20,7 @@ app.add_typer(simulate_app, name="simulate")
 @simulate_app.command("mini")
 def mini_command(
     out: Path = typer.Argument(..., help="Output folder of the MMCMR-style tree."),
-    size: str = typer.Option("tiny", "--size", help="tiny (tests, ~37 MB) or small (demo training, ~1.5 GB)"),
+    size: str = typer.Option("tiny", "--size", help="tiny (tests, ~37 MB), small (demo-model training, ~1.5 GB) or demo (test scans of 6 centers for `cardiomm demo`)"),
     seed: int = typer.Option(0, "--seed", help="Global seed (same seed -> identical k-space bytes)."),
     modality: list[str] = typer.Option(
         None, "--modality", help="Only these modalities (repeatable): Cine, T1map, ... or a folder (Mapping)."

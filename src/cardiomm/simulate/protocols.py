@@ -43,6 +43,7 @@ class SizePreset(StrEnum):
 
     TINY = "tiny"
     SMALL = "small"
+    DEMO = "demo"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Protocol:
 _SIZES: dict[SizePreset, tuple[int, int, int, int, int]] = {
     SizePreset.TINY: (6, 3, 1, 1, 6),
     SizePreset.SMALL: (10, 5, 1, 3, 12),
+    SizePreset.DEMO: (4, 1, 1, 1, 4),
 }
 
 

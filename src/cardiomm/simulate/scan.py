@@ -37,7 +37,11 @@ from cardiomm.simulate.tissues import Tissue
 __all__ = ["SimulatedScan", "simulate_scan", "preset_matrix", "add_noise", "coil_kspace"]
 
 #: Preset -> (scale of the center's reconstruction matrix, maximum coil count).
-_PRESET_SCALE: dict[SizePreset, tuple[float, int]] = {SizePreset.TINY: (0.4, 4), SizePreset.SMALL: (0.65, 8)}
+_PRESET_SCALE: dict[SizePreset, tuple[float, int]] = {
+    SizePreset.TINY: (0.4, 4),
+    SizePreset.SMALL: (0.65, 8),
+    SizePreset.DEMO: (0.65, 8),  # same matrices as small (the demo model is trained on small)
+}
 
 
 @dataclass

@@ -98,6 +98,19 @@ def _small_plan(centers: tuple[Center, ...]) -> list[tuple[str, str, list[str]]]
     return plan
 
 
+def _demo_plan() -> list[tuple[str, str, list[str]]]:
+    """Test scans only, from 3 internal and 3 external centers (the ``cardiomm demo`` data: one
+    mid-ventricular cine slice of 4 phases plus a single-frame scan per center, sized for minutes on a CPU)."""
+    return [
+        ("Center001", "TestSet", ["cine_sax", "lge"]),
+        ("Center002", "TestSet", ["cine_sax"]),
+        ("Center015", "TestSet", ["cine_sax", "T2w"]),
+        ("Center007", "TestSet", ["cine_sax", "blackblood"]),
+        ("Center010", "TestSet", ["cine_sax", "T2w"]),
+        ("Center012", "TestSet", ["cine_sax", "lge"]),
+    ]
+
+
 def resolve_modalities(names: Iterable[str]) -> set[Modality]:
     """Map modality keys (``Cine``, ``T1map``...) or folder names (``Mapping``) to :class:`Modality`.
 
@@ -130,7 +143,7 @@ def plan_mini(
     size = SizePreset(size)
     keep = None if modalities is None else resolve_modalities(modalities)
     by_code = {c.code: c for c in centers}
-    raw = _tiny_plan() if size is SizePreset.TINY else _small_plan(centers)
+    raw = {SizePreset.TINY: _tiny_plan, SizePreset.DEMO: _demo_plan}.get(size, lambda: _small_plan(centers))()
     counters: dict[str, int] = {}
     jobs: list[FileJob] = []
     for code, split, stems in raw:

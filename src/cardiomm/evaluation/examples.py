@@ -1,0 +1,40 @@
+"""Pick example frames for report image grids: one file per sampling pattern at the highest acceleration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["collect_examples"]
+
+
+def collect_examples(df: Any, pred_root: Path, ref_root: Path, max_examples: int = 3) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+    """``(caption, reference (y, x), {method: recon (y, x)})`` for the middle frame of one file per pattern.
+
+    Files are taken from the first modality in sorted order; methods whose prediction of that file is
+    missing are skipped.
+    """
+    from cardiomm.evaluation.tree import _ref_rel, reference_volume
+    from cardiomm.io import read_image_mat
+
+    out: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
+    if df.empty:
+        return out
+    top_af = df["AF"].max()
+    for pattern in sorted(df["Mask"].dropna().unique())[:max_examples]:
+        sub = df[(df["Mask"] == pattern) & (df["AF"] == top_af)].sort_values(["Role", "Modality", "File"])
+        if sub.empty:
+            continue
+        rel = Path(sub.iloc[0]["File"])
+        ref = reference_volume(Path(ref_root), _ref_rel(rel))
+        t, z = ref.shape[0] // 2, ref.shape[1] // 2
+        recons = {}
+        for method in sub["Method"].unique():
+            path = Path(pred_root) / method / rel
+            if path.exists():
+                recons[method] = read_image_mat(path, "reconimage").numpy()[t, z]
+        role = sub.iloc[0]["Role"]
+        out.append((f"{pattern} {int(top_af)}x, {rel.name} ({role} center)", ref[t, z], recons))
+    return out

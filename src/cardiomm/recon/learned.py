@@ -1,0 +1,112 @@
+"""Learned methods behind the :class:`Reconstructor` interface: CardioMM, PromptMR-style, E2E-VarNet.
+
+Checkpoints are safetensors + JSON config (no pickle). The shipped demonstration checkpoints live in
+``cardiomm/assets/checkpoints/<method>/`` and are used when no ``--model`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from cardiomm.errors import CheckpointError, ModelNotFoundError
+from cardiomm.recon.base import ReconInput, Reconstructor
+
+__all__ = ["LearnedRecon", "shipped_checkpoint", "CHECKPOINT_DIR"]
+
+#: Folder of the shipped checkpoints (inside the installed package).
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
+
+
+def shipped_checkpoint(method: str) -> Path:
+    """Path of the shipped checkpoint of ``method`` (raises :class:`ModelNotFoundError` when absent)."""
+    path = CHECKPOINT_DIR / method
+    if not (path / "model.safetensors").is_file():
+        raise ModelNotFoundError(
+            f"no shipped checkpoint for method '{method}'; pass --model PATH or train one with "
+            f"`cardiomm train --config configs/<{method}>.yaml`",
+            path=path,
+        )
+    return path
+
+
+def _config_json(path: Path) -> dict[str, object]:
+    folder = path if path.is_dir() else path.parent
+    cfg = folder / "config.json" if path.is_dir() else path.with_suffix(".json")
+    if not path.exists():
+        raise CheckpointError("checkpoint not found", path=path)
+    if not cfg.is_file():
+        raise CheckpointError("checkpoint has no config.json next to its weights", path=path)
+    try:
+        return dict(json.loads(cfg.read_text()))
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError, TypeError, ValueError):
+        raise CheckpointError("corrupt checkpoint config.json", path=cfg) from None
+
+
+class LearnedRecon(Reconstructor):
+    """A trained network (CardioMM, its no-text PromptMR-style variant, or E2E-VarNet).
+
+    Parameters
+    ----------
+    name
+        ``cardiomm``, ``promptmr`` or ``varnet``.
+    model
+        The network; called as ``model(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)``
+        (CardioMM) or ``model(masked_kspace, mask, mask_type, n_acs)`` (VarNet).
+    encoder
+        Frozen text encoder for CardioMM (``None`` for the others).
+    """
+
+    def __init__(self, name: str, model: torch.nn.Module, encoder: object | None = None, device: str = "cpu") -> None:
+        self.name = name
+        self.model = model.eval().to(device)
+        self.encoder = encoder
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, name: str, path: str | Path | None = None, *, device: str = "cpu") -> LearnedRecon:
+        """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits."""
+        ckpt = Path(path) if path is not None else shipped_checkpoint(name)
+        config = _config_json(ckpt)
+        kind = "varnet" if config.get("model") == "varnet" else ("cardiomm" if config.get("text_conditioning", True) else "promptmr")
+        if kind != name:
+            raise CheckpointError(f"checkpoint holds a '{kind}' model, not '{name}'", path=ckpt)
+        if kind == "varnet":
+            from safetensors import SafetensorError
+            from safetensors.torch import load_file
+
+            from cardiomm.models.baselines.varnet import VarNet, VarNetConfig
+
+            weights = ckpt / "model.safetensors" if ckpt.is_dir() else ckpt
+            model = VarNet(VarNetConfig.from_dict(config))
+            try:
+                state = load_file(str(weights))
+                model.load_state_dict(state, strict=True)
+            except (SafetensorError, RuntimeError, OSError) as exc:
+                raise CheckpointError(f"cannot load VarNet weights: {str(exc).splitlines()[0]}", path=weights) from None
+            return cls(name, model, None, device)
+        from cardiomm.models.checkpoint import load_checkpoint
+        from cardiomm.text import get_encoder
+
+        loaded = load_checkpoint(ckpt, device=device)
+        encoder = get_encoder(loaded.config.text_encoder) if loaded.config.text_conditioning else None
+        return cls(name, loaded.model, encoder, device)
+
+    def _embed(self, texts: list[str]) -> torch.Tensor:
+        assert self.encoder is not None
+        return self.encoder.encode(texts).to(self.device)  # type: ignore[attr-defined]
+
+    def reconstruct(self, inp: ReconInput) -> torch.Tensor:
+        k = inp.masked_kspace.to(self.device)
+        m = inp.mask.to(self.device).expand(k.shape[0], 1, *k.shape[-2:])
+        mask_type = str(inp.mask_type)
+        if self.name == "varnet":
+            return self.model(k, m, mask_type, inp.n_acs).cpu()
+        if self.encoder is None:
+            return self.model(k, m, None, None, mask_type, inp.n_acs).cpu()
+        b = k.shape[0]
+        meta = self._embed([inp.metadata_prompt]).expand(b, -1)
+        us = self._embed([inp.undersampling_prompt]).expand(b, -1)
+        return self.model(k, m, meta, us, mask_type, inp.n_acs).cpu()

@@ -1,0 +1,211 @@
+"""Reconstruct whole files and MMCMR TestSet trees with any :class:`~cardiomm.recon.base.Reconstructor`.
+
+Inputs
+------
+* a CMRxRecon ``.mat`` with fully sampled k-space (``kspace_full`` / ``kspace``) plus a mask file
+  (retrospective undersampling ``k * mask``), or already undersampled data (``kus``, or zeros where not
+  sampled) whose mask is read from ``--mask`` or inferred from the non-zero samples;
+* an ISMRMRD/OCMR ``.h5`` or a fastMRI ``.h5`` (same rules);
+* a folder in the MMCMR TestSet layout (``.../FullSample/...`` + ``.../Mask_TaskAll/...``): every mask
+  file gives one task, reconstructed into a mirrored tree
+  ``OUT/<method>/<path of the mask file below INPUT, with Mask_TaskAll -> TaskAll>`` (the published
+  ``Results/<Method>/ReconResult/...`` layout).
+
+Outputs are magnitude volumes ``(t, z, y, x)`` written as ``.mat`` (key ``reconimage``, MATLAB
+``[nx, ny, nz, nt]``), optionally NIfTI, PNG (middle slice, first frame) and cine GIF.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from cardiomm.errors import InputFileError, MaskError
+from cardiomm.io import KSpaceVolume, check_mask_fits, read_cmrxrecon, read_fastmri_h5, read_ismrmrd, read_mask
+from cardiomm.recon.base import ReconInput, Reconstructor
+from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename
+from cardiomm.types import MaskPattern
+
+__all__ = [
+    "ReconTask",
+    "discover_tasks",
+    "load_task",
+    "reconstruct_volume",
+    "infer_mask",
+    "infer_pattern",
+    "mask_file_to_fullsample",
+]
+
+log = logging.getLogger(__name__)
+
+MASK_DIR = "Mask_TaskAll"
+FULL_DIR = "FullSample"
+RESULT_DIR = "TaskAll"
+
+
+@dataclass
+class ReconTask:
+    """One file to reconstruct.
+
+    Attributes
+    ----------
+    kspace_path
+        The k-space file.
+    mask_path
+        Mask file, or ``None`` when the data are already undersampled (mask inferred).
+    out_path
+        Output ``.mat`` path.
+    rel_path
+        Path used for metadata (prompt): the mask path for tree tasks, else the k-space path.
+    """
+
+    kspace_path: Path
+    mask_path: Path | None
+    out_path: Path
+    rel_path: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def mask_file_to_fullsample(mask_file: Path) -> Path:
+    """``.../Mask_TaskAll/C/V/P/<name>_mask_<P><R>.mat`` -> ``.../FullSample/C/V/P/<name>.mat``."""
+    parts = list(mask_file.parts)
+    if MASK_DIR not in parts:
+        raise InputFileError(f"not inside a {MASK_DIR} folder", path=mask_file)
+    i = len(parts) - 1 - parts[::-1].index(MASK_DIR)
+    stem = mask_file.name.rsplit("_mask_", 1)[0]
+    return Path(*parts[:i], FULL_DIR, *parts[i + 1 : -1], stem + ".mat")
+
+
+def discover_tasks(input_path: Path, out: Path, method: str, mask: Path | None = None) -> list[ReconTask]:
+    """List the reconstruction tasks for a file or an MMCMR TestSet folder (sorted, deterministic)."""
+    input_path = Path(input_path)
+    if not input_path.exists():
+        raise InputFileError("no such file or folder", path=input_path)
+    if input_path.is_dir():
+        masks = sorted(p for p in input_path.rglob("*_mask_*.mat") if MASK_DIR in p.parts and not p.name.startswith("."))
+        if not masks:
+            raise InputFileError(f"no {MASK_DIR}/**/*_mask_<Pattern><R>.mat files found", path=input_path)
+        tasks = []
+        for m in masks:
+            rel = m.relative_to(input_path)
+            out_rel = Path(*[RESULT_DIR if p == MASK_DIR else p for p in rel.parts])
+            tasks.append(ReconTask(mask_file_to_fullsample(m), m, out / method / out_rel, rel.as_posix()))
+        return tasks
+    out_path = out if out.suffix == ".mat" else out / f"{input_path.stem}{'_' + mask.stem.split('_mask_')[-1] if mask else ''}.mat"
+    rel = (mask or input_path).as_posix()
+    return [ReconTask(input_path, mask, out_path, rel)]
+
+
+def infer_mask(volume: KSpaceVolume) -> torch.Tensor:
+    """Sampling mask ``(t, ky, kx)`` of already undersampled data: non-zero anywhere over slices and coils."""
+    return (volume.kspace.abs() > 0).any(dim=2).any(dim=1)
+
+
+def infer_pattern(mask: torch.Tensor, mask_path: Path | None) -> tuple[str, int]:
+    """``(mask_type, R)`` from the mask file name, else guessed from the mask geometry.
+
+    Without a file name: a mask varying along kx is ``radial``; lines are ``uniform`` when equispaced
+    outside the centre, else ``random``; R is the sampled-line fraction's inverse, rounded.
+    """
+    if mask_path is not None:
+        try:
+            pattern, accel = parse_mask_filename(mask_path)
+            return str(mask_type_of(pattern)), int(accel)
+        except Exception:  # noqa: BLE001 - fall back to geometry
+            pass
+    m = mask.bool()
+    frac = m.float().mean().item()
+    accel = max(1, round(1.0 / max(frac, 1e-6)))
+    if not bool((m == m[..., :1]).all()):
+        return "radial", accel
+    lines = torch.nonzero(m[0, :, 0]).flatten()
+    gaps = torch.diff(lines)
+    uniform = gaps.numel() > 2 and int(gaps.max()) == int(torch.mode(gaps).values) if gaps.numel() else False
+    return ("uniform" if uniform else "random"), accel
+
+
+def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
+    """Read the k-space and the mask ``(t, ky, kx)`` of a task; undersample retrospectively."""
+    path = task.kspace_path
+    if not path.exists():
+        raise InputFileError("k-space file not found (FullSample counterpart of the mask?)", path=path)
+    if path.suffix == ".h5":
+        volume = _read_h5(path)
+    else:
+        volume = read_cmrxrecon(path)
+    if task.mask_path is not None:
+        mask = check_mask_fits(volume, read_mask(task.mask_path), mask_source=task.mask_path)
+    elif volume.mask is not None:
+        mask = volume.mask.bool()
+    else:
+        mask = infer_mask(volume)
+    if not bool(mask.any()):
+        raise MaskError("the mask samples nothing", path=task.mask_path or path)
+    return volume, mask
+
+
+def _read_h5(path: Path) -> KSpaceVolume:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        is_ismrmrd = "dataset" in fh and "xml" in fh["dataset"]
+    if is_ismrmrd:
+        return read_ismrmrd(path)
+    rec = read_fastmri_h5(path)
+    return rec.to_volume() if hasattr(rec, "to_volume") else rec.volume  # type: ignore[attr-defined]
+
+
+def iter_batches(volume: KSpaceVolume, mask: torch.Tensor, batch_size: int) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """Yield ``(slice, masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx))`` over t-major frames."""
+    frames = volume.frames()
+    n_t, n_z = volume.n_frames, volume.n_slices
+    if mask.shape[0] == 1 and n_t > 1:
+        mask = mask.expand(n_t, *mask.shape[1:])
+    frame_masks = mask.bool().repeat_interleave(n_z, dim=0).unsqueeze(1)  # t-major: b = t * nz + z
+    for start in range(0, frames.shape[0], batch_size):
+        sl = slice(start, min(start + batch_size, frames.shape[0]))
+        m = frame_masks[sl]
+        yield sl, frames[sl] * m, m
+
+
+def reconstruct_volume(
+    volume: KSpaceVolume,
+    mask: torch.Tensor,
+    method: Reconstructor,
+    *,
+    mask_type: str,
+    acceleration: int,
+    n_acs: int = DEFAULT_ACS,
+    metadata_prompt: str = "",
+    undersampling_prompt: str = "",
+    batch_size: int = 4,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[torch.Tensor, float]:
+    """Reconstruct every frame of ``volume`` under ``mask``.
+
+    Returns
+    -------
+    tuple
+        Magnitude volume ``(t, z, y, x)`` float32 and the mean wall time per frame [s].
+    """
+    n_t, n_z = volume.n_frames, volume.n_slices
+    out = torch.empty(n_t * n_z, volume.ny, volume.nx, dtype=torch.float32)
+    t0 = time.perf_counter()
+    for sl, k, m in iter_batches(volume, mask, batch_size):
+        inp = ReconInput(k, m, mask_type, acceleration, n_acs, metadata_prompt, undersampling_prompt)
+        out[sl] = method(inp)
+        if on_batch is not None:
+            on_batch(sl.stop - sl.start)
+    per_frame = (time.perf_counter() - t0) / max(1, n_t * n_z)
+    log.info("%s: %d frames, %.3f s/frame", volume.source, n_t * n_z, per_frame)
+    return out.view(n_t, n_z, volume.ny, volume.nx), per_frame
+
+
+def pattern_name(mask_type: str) -> str:
+    """Published file-name token for a mask family (used for outputs of undersampled inputs)."""
+    return {"uniform": MaskPattern.UNIFORM.value, "random": MaskPattern.KT_GAUSSIAN.value, "radial": MaskPattern.KT_RADIAL.value}[mask_type]
