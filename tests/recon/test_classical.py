@@ -56,3 +56,21 @@ def test_registry_unknown_method() -> None:
 
     with pytest.raises(UnknownChoiceError, match="unknown method"):
         get_reconstructor("magic")
+
+
+@pytest.mark.realdata
+def test_compare_on_real_cmrxrecon_slice(shared_data) -> None:  # noqa: ANN001
+    """The documented real-data command (`cardiomm compare`), zero-filled and SENSE on the real slice.
+
+    One coil: SENSE with a unit map equals zero filling up to the Tikhonov weight.
+    """
+    from cardiomm.recon.compare import compare_methods
+
+    kspace = shared_data / "kspace" / "cmrxrecon2024_demo_cine_sax_1coil_1slice_1frame.mat"
+    mask = shared_data / "kspace" / "cmrxrecon2024_demo_cine_sax_mask_Uniform8.mat"
+    scores, _, us = compare_methods(kspace, mask, ["zf", "sense"], n_acs=16)
+    by = {s.method: s for s in scores}
+    print({s.method: (round(s.psnr, 2), round(s.ssim, 4)) for s in scores})
+    assert us == "Undersampling: 8x uniform."
+    assert by["zf"].psnr == pytest.approx(28.30, abs=0.01)
+    assert by["sense"].psnr == pytest.approx(by["zf"].psnr, abs=0.1)

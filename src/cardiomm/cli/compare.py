@@ -1,0 +1,35 @@
+"""``cardiomm compare``: every method on one fully sampled file under one mask, scored by the protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cardiomm.cli.app import app, console
+
+__all__ = ["compare"]
+
+
+@app.command("compare")
+def compare(
+    kspace: Path = typer.Argument(..., help="Fully sampled CMRxRecon .mat (kspace_full / kspace) or .h5."),
+    mask: Path = typer.Option(..., "--mask", help="Mask .mat (key `mask`), e.g. an official CMRxRecon mask."),
+    methods: str = typer.Option("zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."),
+    acs: int = typer.Option(20, "--acs", help="Calibration region size (16 for CMRxRecon2024 masks)."),
+    prompt: str | None = typer.Option(None, "--prompt", help="Metadata prompt (default: from path and header)."),
+) -> None:
+    """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
+    from rich.table import Table
+
+    from cardiomm.recon.compare import compare_methods
+
+    scores, meta, us = compare_methods(kspace, mask, [m.strip() for m in methods.split(",") if m.strip()],
+                                       n_acs=acs, prompt=prompt)
+    table = Table(title=f"{kspace.name} under {mask.name}")
+    for col in ("method", "PSNR (dB)", "SSIM", "NMSE", "s / frame"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for s in scores:
+        table.add_row(s.method, f"{s.psnr:.2f}", f"{s.ssim:.4f}", f"{s.nmse:.4f}", f"{s.seconds_per_frame:.2f}")
+    console.print(f"prompts: {meta!r} / {us!r}")
+    console.print(table)
