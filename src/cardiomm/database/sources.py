@@ -47,16 +47,10 @@ class SourceItem:
 
 
 def _is_dicom(path: Path, name: str) -> bool:
-    if name.lower().endswith(_DICOM_EXT):
-        return True
-    if "." in name:
-        return False
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+    """DICOM by extension, or an extension-less file with the ``DICM`` marker (other files are not read)."""
+    from cardiomm.database.extract.dicom import is_dicom_file
+
+    return name.lower().endswith(_DICOM_EXT) or ("." not in name and is_dicom_file(path))
 
 
 def discover(root: Path) -> tuple[list[SourceItem], list[str]]:
