@@ -100,7 +100,7 @@ class L1WaveletRecon(Reconstructor):
 
     name = "cs"
 
-    def __init__(self, lam: float = 0.002, n_iter: int = 40, wavelet: str = "db4", levels: int = 3) -> None:
+    def __init__(self, lam: float = 0.002, n_iter: int = 30, wavelet: str = "db4", levels: int = 3) -> None:
         self.lam = lam
         self.n_iter = n_iter
         self.wavelet = pywt.Wavelet(wavelet)
@@ -109,18 +109,16 @@ class L1WaveletRecon(Reconstructor):
     def _prox(self, x: torch.Tensor, thresh: torch.Tensor) -> torch.Tensor:
         import ptwt
 
-        n_y, n_x = x.shape[-2:]
-        parts = []
-        for comp in (x.real, x.imag):
-            coeffs = ptwt.wavedec2(comp, self.wavelet, level=self.levels, mode="zero")
-            t = thresh.view(-1, 1, 1)
-            # the approximation band is not thresholded
-            new = [coeffs[0]] + [
-                type(level)(*(torch.sign(c) * torch.clamp(c.abs() - t, min=0.0) for c in level))
-                for level in coeffs[1:]
-            ]
-            parts.append(ptwt.waverec2(new, self.wavelet)[..., :n_y, :n_x])
-        return torch.complex(parts[0], parts[1])
+        n_b, n_y, n_x = x.shape
+        parts = torch.cat([x.real, x.imag])  # (2b, y, x): one transform for real and imaginary parts
+        coeffs = ptwt.wavedec2(parts, self.wavelet, level=self.levels, mode="zero")
+        t = thresh.repeat(2).view(-1, 1, 1)
+        # the approximation band is not thresholded
+        new = [coeffs[0]] + [
+            type(level)(*(torch.sign(c) * torch.clamp(c.abs() - t, min=0.0) for c in level)) for level in coeffs[1:]
+        ]
+        out = ptwt.waverec2(new, self.wavelet)[..., :n_y, :n_x]
+        return torch.complex(out[:n_b], out[n_b:])
 
     def reconstruct(self, inp: ReconInput) -> torch.Tensor:
         k = inp.masked_kspace * inp.mask
