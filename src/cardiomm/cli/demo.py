@@ -27,7 +27,7 @@ def demo(
         result = run_demo(out, methods=[m.strip() for m in methods.split(",") if m.strip()],
                           log=console.print, progress=progress)
     console.print("\nMean PSNR (dB) per center role, pattern and acceleration (higher is better):\n")
-    console.print(result.table_markdown, highlight=False)
+    console.print(result.table_markdown, highlight=False, soft_wrap=True)
     console.print(f"\nreport: {result.report}\nmetrics: {result.metrics_csv}\ntime: {result.seconds:.0f} s")
     if result.skipped:
         console.print(f"[yellow]skipped (no checkpoint): {', '.join(result.skipped)}[/]")

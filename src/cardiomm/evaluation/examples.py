@@ -13,8 +13,8 @@ __all__ = ["collect_examples"]
 def collect_examples(df: Any, pred_root: Path, ref_root: Path, max_examples: int = 3) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
     """``(caption, reference (y, x), {method: recon (y, x)})`` for the middle frame of one file per pattern.
 
-    Files are taken from the first modality in sorted order; methods whose prediction of that file is
-    missing are skipped.
+    Cine files of external centers are preferred; methods whose prediction of that file is missing are
+    skipped.
     """
     from cardiomm.evaluation.tree import _ref_rel, reference_volume
     from cardiomm.io import read_image_mat
@@ -24,7 +24,10 @@ def collect_examples(df: Any, pred_root: Path, ref_root: Path, max_examples: int
         return out
     top_af = df["AF"].max()
     for pattern in sorted(df["Mask"].dropna().unique())[:max_examples]:
-        sub = df[(df["Mask"] == pattern) & (df["AF"] == top_af)].sort_values(["Role", "Modality", "File"])
+        sub = df[(df["Mask"] == pattern) & (df["AF"] == top_af)]
+        # prefer cine of an external (zero-shot) center: the most familiar image for readers
+        rank = (sub["Modality"] != "Cine").astype(int) * 2 + (sub["Role"] != "external").astype(int)
+        sub = sub.assign(_rank=rank).sort_values(["_rank", "File"])
         if sub.empty:
             continue
         rel = Path(sub.iloc[0]["File"])

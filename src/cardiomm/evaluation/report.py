@@ -38,7 +38,7 @@ def radar_chart(table: Any, path: Path, title: str) -> Path:
     plt = _plt()
     labels = [str(i) for i in table.index]
     n = len(labels)
-    angles = [math.pi / 2 - 2 * math.pi * i / n for i in range(n)]
+    angles = [(math.pi / 2 - 2 * math.pi * i / n) % (2 * math.pi) for i in range(n)]  # clockwise from the top
     fig = plt.figure(figsize=(6.4, 6.4))
     ax = fig.add_subplot(111, polar=True)
     values = table.to_numpy(dtype=float)
@@ -47,6 +47,7 @@ def radar_chart(table: Any, path: Path, title: str) -> Path:
     for method in table.columns:
         v = table[method].to_numpy(dtype=float)
         ax.plot([*angles, angles[0]], [*v, v[0]], linewidth=2, label=str(method), marker="o", markersize=3)
+    ax.set_thetalim(0, 2 * math.pi)
     ax.set_xticks(angles)
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylim(lo, hi)
@@ -109,8 +110,11 @@ def write_report(df: Any, out_dir: Path, *, examples: Sequence[tuple[str, np.nda
     for metric, digits in (("PSNR", 2), ("SSIM", 4)):
         lines += [f"## {metric} by {' / '.join(main_by)}", "", markdown_table(group_table(df, main_by, metric, methods), digits), ""]
     figures = []
+    roles = dict(zip(df["Center"], df["Role"], strict=False)) if "Role" in df.columns else {}
     for by, name in (("Center", "center"), ("Modality", "modality")):
         table = group_table(df, by, "PSNR", methods)
+        if by == "Center" and roles:
+            table.index = [f"{c} ({roles.get(c, '?')[:3]})" for c in table.index]
         lines += [f"## PSNR by {by.lower()}", "", markdown_table(table, 2), ""]
         if len(table.index) >= 3:
             png = radar_chart(table, out_dir / f"radar_psnr_{name}.png", f"PSNR (dB) per {by.lower()}")
