@@ -95,3 +95,49 @@ def test_reconstruct_bad_inputs_exit_2_and_write_nothing(tree: Path, tmp_path: P
     assert "ckpt" in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.glob(".cardiomm-tmp-*"))
+
+
+def test_reconstruct_fastmri_h5_full_plus_mask_and_undersampled(tmp_path: Path) -> None:
+    """A plain fastMRI file ((slices, coils, kx, ky) on disk): retrospective mask, and an undersampled
+    file whose mask dataset is used; the zero-filled output equals the numpy RSS of k * mask."""
+    import h5py
+
+    from cardiomm.io import read_image_mat, save_mat
+
+    rng = np.random.default_rng(0)
+    n_sl, n_c, n_ky, n_kx = 2, 3, 40, 48
+    k = (rng.standard_normal((n_sl, n_c, n_ky, n_kx)) + 1j * rng.standard_normal((n_sl, n_c, n_ky, n_kx))).astype(np.complex64)
+    line = np.zeros(n_ky, bool)
+    line[::4] = True
+    line[n_ky // 2 - 10 : n_ky // 2 + 10] = True
+    full = tmp_path / "full.h5"
+    with h5py.File(full, "w") as f:
+        f.create_dataset("kspace", data=np.swapaxes(k, -1, -2))
+    mask_file = tmp_path / "m_mask_Uniform4.mat"
+    save_mat(mask_file, {"mask": np.repeat(line[:, None], n_kx, axis=1)[None]})
+    under = tmp_path / "under.h5"
+    with h5py.File(under, "w") as f:
+        f.create_dataset("kspace", data=np.swapaxes(k * line[None, None, :, None], -1, -2))
+        f.create_dataset("mask", data=line)
+
+    def rss(x: np.ndarray) -> np.ndarray:
+        img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(x, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+        return np.sqrt((np.abs(img) ** 2).sum(-3))
+
+    expected = rss(k * line[None, None, :, None])[None]  # (t=1, z=slices, y, x)
+    for args in (["--mask", str(mask_file)], []):
+        src = full if args else under
+        out = tmp_path / f"{src.stem}.mat"
+        assert main(["reconstruct", str(src), *args, "--out", str(out), "--method", "zf"]) == 0
+        np.testing.assert_allclose(read_image_mat(out, "reconimage").numpy(), expected, rtol=1e-4, atol=1e-5)
+
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 10)
+    assert main(["reconstruct", str(broken), "--out", str(tmp_path / "b.mat"), "--method", "zf"]) == 2
+    assert not (tmp_path / "b.mat").exists()
+
+
+def test_reconstruct_fully_sampled_without_mask_is_an_error(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
+    assert main(["reconstruct", str(full), "--out", str(tmp_path / "o.mat"), "--method", "zf"]) == 2
+    assert "fully sampled" in capsys.readouterr().err

@@ -144,20 +144,44 @@ def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
         mask = volume.mask.bool()
     else:
         mask = infer_mask(volume)
+        if bool(mask.all()):
+            raise MaskError("the k-space is fully sampled and no --mask was given (nothing to reconstruct)", path=path)
     if not bool(mask.any()):
         raise MaskError("the mask samples nothing", path=task.mask_path or path)
     return volume, mask
 
 
 def _read_h5(path: Path) -> KSpaceVolume:
+    """ISMRMRD/OCMR, cardiomm training shard, or plain fastMRI ``.h5`` -> :class:`KSpaceVolume`."""
     import h5py
 
-    with h5py.File(path, "r") as fh:
-        is_ismrmrd = "dataset" in fh and "xml" in fh["dataset"]
+    from cardiomm.errors import FileFormatError
+    from cardiomm.io import read_training_h5
+
+    try:
+        with h5py.File(path, "r") as fh:
+            is_ismrmrd = "dataset" in fh and "xml" in fh["dataset"]
+            is_shard = "axis_order" in fh.attrs
+    except OSError as exc:
+        raise FileFormatError(f"not a readable HDF5 file ({str(exc).splitlines()[0]})", path=path) from None
     if is_ismrmrd:
         return read_ismrmrd(path)
+    if is_shard:
+        return read_training_h5(path).to_volume()
     rec = read_fastmri_h5(path)
-    return rec.to_volume() if hasattr(rec, "to_volume") else rec.volume  # type: ignore[attr-defined]
+    n_b, n_c, n_ky, n_kx = rec.kspace.shape
+    mask = None
+    if rec.mask is not None:  # (ky,) line mask of fastMRI test files
+        mask = rec.mask.bool().view(1, n_ky, 1).expand(1, n_ky, n_kx)
+    # fastMRI slices are the z axis of one time frame
+    return KSpaceVolume(
+        kspace=rec.kspace.reshape(1, n_b, n_c, n_ky, n_kx),
+        source=path,
+        key="kspace",
+        matlab_shape=(n_kx, n_ky, n_c, n_b, 1),
+        undersampled=rec.mask is not None,
+        mask=mask,
+    )
 
 
 def iter_batches(volume: KSpaceVolume, mask: torch.Tensor, batch_size: int) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
