@@ -17,6 +17,7 @@ Physics runs in complex64 even under autocast: primitives decorate their ``forwa
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable
 from typing import TypeVar
@@ -57,7 +58,7 @@ def physics_precision(
     return wrapper
 
 
-class LinearOperator(torch.nn.Module):
+class LinearOperator(torch.nn.Module, metaclass=abc.ABCMeta):
     """Base class of linear operators ``A``: subclasses implement ``forward`` and ``adjoint``.
 
     ``op(x)`` applies ``A``; ``op.adjoint(y)`` applies ``A^H``; ``op.H`` is the adjoint as an operator.
@@ -66,12 +67,13 @@ class LinearOperator(torch.nn.Module):
     #: Set to True in subclasses whose adjoint equals the forward (``.H`` then returns ``self``).
     self_adjoint: bool = False
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        raise NotImplementedError
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply ``A`` to ``x`` (domain -> range)."""
 
+    @abc.abstractmethod
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Apply the adjoint ``A^H`` to ``y`` (range -> domain)."""
-        raise NotImplementedError
 
     @property
     def H(self) -> LinearOperator:  # noqa: N802 (mathematical notation)

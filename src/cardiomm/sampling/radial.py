@@ -45,6 +45,7 @@ and from any fixed rule), and MATLAB's ``imrotate`` is reported to differ from s
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -166,9 +167,9 @@ class _RadialMask(MaskFunc):
         """Side ``a = max(nx, ny)`` of the auxiliary square (``cropcorner = true``)."""
         return max(nx, ny)
 
+    @abstractmethod
     def line_row(self, a: int) -> int:
         """0-based row of the unrotated line in the auxiliary square."""
-        raise NotImplementedError
 
     def angles(self, start_deg: float) -> np.ndarray:
         """Spoke angles ``start + k * step`` in degrees (``k = 0..beams``, or ``..beams-1`` without end)."""
@@ -198,8 +199,9 @@ class _RadialMask(MaskFunc):
             out[n] = img.T
         return out
 
+    @abstractmethod
     def _library_rotate(self, aux: np.ndarray, angle: float) -> np.ndarray:
-        raise NotImplementedError
+        """Nearest-neighbour rotation of ``aux`` by ``angle`` degrees with the variant's library."""
 
     def union_of_spokes(self, ny: int, nx: int, angles: np.ndarray) -> np.ndarray:
         """Union of the spokes at ``angles``, ``bool`` ``(ky, kx)``."""
