@@ -35,7 +35,7 @@ from cardiomm.models.cardiomm import CardioMM, count_parameters
 from cardiomm.models.config import PRESETS, ModelConfig
 from cardiomm.utils.atomic import atomic_path
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "LoadedCheckpoint", "WEIGHTS_NAME"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "checkpoint_paths", "LoadedCheckpoint", "WEIGHTS_NAME"]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -55,7 +55,8 @@ class LoadedCheckpoint:
     path: Path
 
 
-def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """``(weights, config, card)`` paths of a checkpoint folder or ``*.safetensors`` file."""
     p = Path(path)
     if p.suffix == ".safetensors":
         return p, p.with_suffix(".json"), p.with_suffix(".md")
@@ -117,7 +118,7 @@ def save_checkpoint(
     config = model.config if config is None else config
     if config.architecture() != model.config.architecture():
         raise CheckpointError("config does not describe this model's architecture", path=path)
-    weights, config_path, card_path = _paths(path)
+    weights, config_path, card_path = checkpoint_paths(path)
     tensors, aliases = _dedupe(model.state_dict())
     card: dict[str, Any] = {
         "model": "CardioMM",
@@ -208,7 +209,7 @@ def _load_into(
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Load a checkpoint's weights into an existing ``model`` (keys and shapes must match exactly)."""
-    weights, _, _ = _paths(path)
+    weights, _, _ = checkpoint_paths(path)
     metadata, tensors = _read(weights)
     _load_into(model, tensors, json.loads(metadata.get(_META_ALIASES, "{}")), weights)
 
@@ -233,7 +234,7 @@ def load_checkpoint(
     grad_checkpoint
         Override the runtime option stored in the config.
     """
-    weights, config_path, _ = _paths(path)
+    weights, config_path, _ = checkpoint_paths(path)
     metadata, tensors = _read(weights)
     config = _config_from(metadata, config_path, weights)
     if expected_preset is not None:

@@ -33,8 +33,9 @@ def shipped_checkpoint(method: str) -> Path:
 
 
 def _config_json(path: Path) -> dict[str, object]:
-    folder = path if path.is_dir() else path.parent
-    cfg = folder / "config.json" if path.is_dir() else path.with_suffix(".json")
+    from cardiomm.models.checkpoint import checkpoint_paths
+
+    _, cfg, _ = checkpoint_paths(path)
     if not path.exists():
         raise CheckpointError("checkpoint not found", path=path)
     if not cfg.is_file():
@@ -79,7 +80,9 @@ class LearnedRecon(Reconstructor):
 
             from cardiomm.models.baselines.varnet import VarNet, VarNetConfig
 
-            weights = ckpt / "model.safetensors" if ckpt.is_dir() else ckpt
+            from cardiomm.models.checkpoint import checkpoint_paths
+
+            weights, _, _ = checkpoint_paths(ckpt)
             model = VarNet(VarNetConfig.from_dict(config))
             try:
                 state = load_file(str(weights))

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from cardiomm.errors import CheckpointError, ConfigError, UnknownChoiceError
+from cardiomm.models.checkpoint import checkpoint_paths
 
 __all__ = ["MODEL_KINDS", "Release", "build_model", "model_kind", "save_release", "load_release"]
 
@@ -99,15 +100,6 @@ class Release:
     path: Path
 
 
-def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
-    from cardiomm.models.checkpoint import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
-
-    p = Path(path)
-    if p.suffix == ".safetensors":
-        return p, p.with_suffix(".json"), p.with_suffix(".md")
-    return p / WEIGHTS_NAME, p / CONFIG_NAME, p / CARD_NAME
-
-
 def _varnet_card_markdown(card: Mapping[str, Any], config_json: str, sha256: str) -> str:
     lines = [f"# E2E-VarNet checkpoint: `{card.get('preset', 'custom')}`", "", "| field | value |", "|---|---|"]
     for key, value in card.items():
@@ -127,7 +119,7 @@ def _save_varnet(path: str | os.PathLike[str], model: nn.Module, extra_card: Map
     from cardiomm.models import count_parameters
     from cardiomm.utils.atomic import atomic_path
 
-    weights, config_path, card_path = _paths(path)
+    weights, config_path, card_path = checkpoint_paths(path)
     config_json = json.dumps(model.config.to_dict(), indent=2, sort_keys=True)  # type: ignore[operator]
     card: dict[str, Any] = {
         "model": "E2E-VarNet",
@@ -198,7 +190,7 @@ def load_release(path: str | os.PathLike[str], *, device: str | torch.device = "
     Only safetensors and JSON are read (no pickle). Raises :class:`~cardiomm.errors.CheckpointError`
     for a missing, corrupt or mismatching checkpoint.
     """
-    weights, config_path, _ = _paths(path)
+    weights, config_path, _ = checkpoint_paths(path)
     metadata = _read_metadata(weights)
     text = metadata.get("cardiomm_config")
     if text is None and config_path.is_file():
