@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from pathlib import Path
 
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.errors import InputFileError
 
 __all__ = ["reconstruct"]
 
@@ -26,6 +28,7 @@ def reconstruct(
     nifti: bool = typer.Option(False, "--nifti", help="Also write NIfTI (.nii.gz)."),
     png: bool = typer.Option(False, "--png", help="Also write a PNG of the middle slice, first frame."),
     gif: bool = typer.Option(False, "--gif", help="Also write an animated cine GIF of the middle slice."),
+    include: list[str] = typer.Option([], "--include", help="TestSet folders: only mask files matching this glob (repeatable), e.g. 'cine_sax_mask_ktGaussian*'."),
 ) -> None:
     """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat files (MATLAB order nx, ny, nz, nt)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -45,6 +48,10 @@ def reconstruct(
         for name, recon in recons.items():
             target = out if (single and len(methods) == 1) else (out / name if single else out)
             tasks = discover_tasks(input_path, target, name, mask)
+            if include and input_path.is_dir():
+                tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
+                if not tasks:
+                    raise InputFileError(f"no mask file matches --include {' '.join(include)}", path=input_path)
             bar = progress.add_task(f"{name}", total=len(tasks))
             for task in tasks:
                 volume, m = load_task(task)

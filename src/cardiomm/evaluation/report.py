@@ -33,8 +33,11 @@ def _order(methods: Sequence[str]) -> list[str]:
     return known + sorted(m for m in methods if m not in known)
 
 
-def radar_chart(table: Any, path: Path, title: str) -> Path:
-    """Radar chart of a (group x method) table, one polygon per method, written as PNG."""
+def radar_chart(table: Any, path: Path, title: str, limits: tuple[float, float] | None = None) -> Path:
+    """Radar chart of a (group x method) table, one polygon per method, written as PNG.
+
+    ``limits`` fixes the radial axis (default: data range rounded out to integers +- 1, for dB).
+    """
     plt = _plt()
     labels = [str(i) for i in table.index]
     n = len(labels)
@@ -50,7 +53,7 @@ def radar_chart(table: Any, path: Path, title: str) -> Path:
     ax.set_thetalim(0, 2 * math.pi)
     ax.set_xticks(angles)
     ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylim(lo, hi)
+    ax.set_ylim(*(limits or (lo, hi)))
     ax.set_title(title, pad=18)
     ax.legend(loc="upper right", bbox_to_anchor=(1.25, 1.1), fontsize=8)
     with atomic_path(path) as tmp:
