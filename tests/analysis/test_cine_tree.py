@@ -125,7 +125,7 @@ def test_cli_cine_agreement_report(tree: tuple[Path, Path], tmp_path: Path) -> N
     data, recon = tree
     register_segmenter("oracle-eroded", lambda: OracleSegmenter(data, erode_lv=True), overwrite=True)
     out = tmp_path / "report"
-    argv = ["analyse", "cine-agreement", str(recon), str(data), "--segmenter", "oracle-eroded",
+    argv = ["analyse", "recon-agreement", str(recon), str(data), "--segmenter", "oracle-eroded",
             "--out-dir", str(out), "--all-centers"]
     assert main(argv) == 0
     pairs = pd.read_csv(out / "pairs.csv")
@@ -139,7 +139,7 @@ def test_cli_cine_agreement_report(tree: tuple[Path, Path], tmp_path: Path) -> N
     # the eroded LV cavity is smaller than the truth: negative LVEDV error
     assert (truth[truth["phenotype"] == "LVEDV"]["rel_error_pct"] < 0).all()
     text = (out / "report.md").read_text()
-    assert "Fully sampled segmentation vs ground truth" in text and "radar_r_zf.png" in text
+    assert "Fully sampled vs ground truth" in text and "radar_r_zf.png" in text
     assert (out / "figures" / "radar_r_zf.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "figures" / "LVEDV_zf_ktGaussian.png").is_file()
 

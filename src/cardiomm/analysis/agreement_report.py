@@ -1,12 +1,14 @@
-"""Write the phenotype-agreement report of a reconstruction tree: CSV tables, figures and ``report.md``.
+"""Write the agreement report of a reconstruction tree: CSV tables, figures and ``report.md``.
 
-Input: the tables of :func:`cardiomm.analysis.cine_tree.cine_phenotype_tables`. Output folder::
+Input: long tables of :func:`cardiomm.analysis.cine_tree.cine_phenotype_tables` (cine phenotypes) and/or
+:func:`cardiomm.analysis.mapping_tree.mapping_biomarker_tables` (myocardial T1 / T2), concatenated.
+Output folder::
 
     pairs.csv            long table (case, method, pattern, accel, phenotype, value_recon, value_ref, qc)
     agreement.csv        per method x pattern x accel x phenotype: r, bias, LoA, ICC, MAE
     agreement_pooled.csv per method x accel x phenotype, patterns pooled
-    truth.csv            fully sampled segmentation vs ground truth (simulated data only)
-    figures/radar_r_<method>.png       Pearson r per phenotype, one polygon per acceleration (Fig. 1d)
+    truth.csv            fully sampled analysis vs ground truth (simulated data only)
+    figures/radar_r_<method>.png       Pearson r per phenotype / biomarker, one polygon per acceleration (Fig. 1d)
     figures/<phenotype>_<method>_<pattern>.png   scatter + Bland-Altman, coloured by acceleration
     report.md            the tables above in Markdown, with the figures linked
 """
@@ -20,13 +22,17 @@ from typing import TYPE_CHECKING
 from cardiomm.analysis.agreement import agreement_table
 from cardiomm.analysis.agreement_plots import plot_agreement
 from cardiomm.analysis.cine_tree import truth_summary
+from cardiomm.analysis.mapping_tree import BIOMARKER_UNITS
 from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
 from cardiomm.utils.atomic import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["write_cine_report"]
+__all__ = ["UNITS", "write_agreement_report"]
+
+#: Units of the cine phenotypes and the mapping biomarkers.
+UNITS: dict[str, str] = {**PHENOTYPE_UNITS, **BIOMARKER_UNITS}
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
@@ -43,12 +49,12 @@ def _md_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def write_cine_report(
+def write_agreement_report(
     pairs: pd.DataFrame,
     truth: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     *,
-    title: str = "Phenotype agreement: reconstructions vs fully sampled",
+    title: str = "Phenotype and biomarker agreement: reconstructions vs fully sampled",
     notes: str = "",
     plots: bool = True,
 ) -> Path:
@@ -73,16 +79,17 @@ def write_cine_report(
               f"{sorted(pairs['pattern'].unique())}, accelerations {sorted(pairs['accel'].unique())}.", ""]
     if len(truth):
         ts = truth_summary(truth)
-        lines += ["## Fully sampled segmentation vs ground truth", "",
-                  "Absolute relative error [%] of the phenotypes of the fully sampled images (segmented) "
-                  "against the simulator's ground-truth labels.", "", _md_table(ts, "{:.2f}"), ""]
+        lines += ["## Fully sampled vs ground truth", "",
+                  "Absolute relative error [%] of the values from the fully sampled images (cine: segmented; "
+                  "mapping: fitted inside the true myocardium) against the simulator's ground truth.", "",
+                  _md_table(ts, "{:.2f}"), ""]
     for method, grp in pooled.groupby("method", sort=True):
         r = grp.pivot(index="phenotype", columns="accel", values="pearson_r").reindex(order)
         icc = grp.pivot(index="phenotype", columns="accel", values="icc").reindex(order)
         bias = grp.pivot(index="phenotype", columns="accel", values="bias").reindex(order)
         table = r.rename(columns=lambda a: f"r {a}x").join(icc.rename(columns=lambda a: f"ICC {a}x"))
         table = table.join(bias.rename(columns=lambda a: f"bias {a}x")).reset_index()
-        table.insert(1, "unit", [PHENOTYPE_UNITS.get(p, "") for p in table["phenotype"]])
+        table.insert(1, "unit", [UNITS.get(p, "") for p in table["phenotype"]])
         lines += [f"## {method}: patterns pooled", "", _md_table(table), ""]
         if plots:
             path = radar_chart(r.rename(columns=lambda a: f"{a}x"), fig_dir / f"radar_r_{method}.png",
@@ -91,7 +98,7 @@ def write_cine_report(
     lines += ["## Per pattern", "", "See `agreement.csv` (Pearson r, Bland-Altman bias and 95 % limits of "
               "agreement, ICC(2,1), MAE per method, pattern, acceleration and phenotype).", ""]
     if plots:
-        figs = plot_agreement(pairs, fig_dir, units=PHENOTYPE_UNITS)
+        figs = plot_agreement(pairs, fig_dir, units=UNITS)
         lines += [f"Scatter and Bland-Altman plots ({len(figs)}): `figures/<phenotype>_<method>_<pattern>.png`.", ""]
     report = out / "report.md"
     with atomic_path(report) as tmp:

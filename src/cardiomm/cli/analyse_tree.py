@@ -1,0 +1,66 @@
+"""``cardiomm analyse recon-agreement``: cine phenotypes and T1/T2 biomarkers of a reconstruction tree
+against the fully sampled references (and the simulator's ground truth when present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cardiomm.cli.analyse import analyse_app
+from cardiomm.cli.app import console
+from cardiomm.errors import InputFileError
+
+__all__ = ["recon_agreement"]
+
+
+@analyse_app.command("recon-agreement")
+def recon_agreement(
+    pred_root: Path = typer.Argument(..., help="Reconstruction tree written by `cardiomm reconstruct` on a TestSet tree."),
+    ref_root: Path = typer.Argument(..., help="The MMCMR tree (with FullSample) that was reconstructed."),
+    out_dir: Path = typer.Option(Path("recon_agreement"), "--out-dir", help="Output folder (tables, figures, report.md)."),
+    segmenter: str | None = typer.Option(None, "--segmenter", help="Cine segmenter for references and reconstructions (default: the default segmenter)."),
+    model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
+    method: str | None = typer.Option(None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."),
+    all_centers: bool = typer.Option(False, "--all-centers", help="Keep the centers the paper excluded from phenotyping (pediatric, 0.55 T, 5.0 T)."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the radar, scatter and Bland-Altman PNGs."),
+) -> None:
+    """Segment short-axis cine (11 phenotypes) and fit T1/T2 maps (myocardial mean) on reconstructions and
+    fully sampled references; write agreement tables (r, Bland-Altman, ICC, MAE), figures and report.md."""
+    import pandas as pd
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cardiomm.analysis.agreement_report import write_agreement_report
+    from cardiomm.analysis.cine_tree import PAPER_EXCLUSIONS, cine_phenotype_tables, is_excluded
+    from cardiomm.analysis.mapping_tree import mapping_biomarker_tables
+    from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER, get_segmenter
+    from cardiomm.evaluation.tree import find_predictions
+
+    exclusions = () if all_centers else PAPER_EXCLUSIONS
+    preds = [p for p in find_predictions(pred_root, method) if not is_excluded(p.ref_rel, exclusions)]
+    n_cine = sum(p.ref_rel.stem == "cine_sax" for p in preds)
+    n_map = sum(p.ref_rel.stem in ("T1map", "T2map") for p in preds)
+    if not n_cine and not n_map:
+        raise InputFileError("no cine_sax, T1map or T2map reconstructions (after exclusions)", path=pred_root)
+    name = segmenter or DEFAULT_SEGMENTER
+    pairs, truth = [], []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        if n_cine:
+            seg = get_segmenter(name, **({"model_folder": model_folder} if model_folder is not None else {}))
+            bar = progress.add_task(f"cine: segment + phenotypes ({name})", total=n_cine)
+            p, t = cine_phenotype_tables(pred_root, ref_root, seg, method=method, exclusions=exclusions,
+                                         on_file=lambda _: progress.advance(bar))
+            pairs.append(p)
+            truth.append(t)
+        if n_map:
+            bar = progress.add_task("mapping: T1 / T2 fits", total=n_map)
+            p, t = mapping_biomarker_tables(pred_root, ref_root, method=method, exclusions=exclusions,
+                                            on_file=lambda _: progress.advance(bar))
+            pairs.append(p)
+            truth.append(t)
+    all_pairs, all_truth = pd.concat(pairs, ignore_index=True), pd.concat(truth, ignore_index=True)
+    excl = "none" if not exclusions else ", ".join(exclusions)
+    notes = f"Cine segmenter: `{name}`. Excluded (paper phenotyping protocol): {excl}."
+    report = write_agreement_report(all_pairs, all_truth, out_dir, notes=notes, plots=plots)
+    console.print(f"{all_pairs['case'].nunique()} cases, {len(all_pairs)} pairs -> {report}")
