@@ -39,7 +39,7 @@ def _frame(c: int, ny: int, nx: int) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 def _step_time(kind: str, frame: tuple[int, int, int], threads: int, repeats: int) -> float:
     from cardiomm.training.losses import SSIMLoss
-    from cardiomm.training.release import build_model
+    from cardiomm.models.release import build_model
 
     torch.set_num_threads(threads)
     model = build_model(kind, "small")

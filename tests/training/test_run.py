@@ -11,7 +11,7 @@ import pytest
 from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError
 from cardiomm.training.config import load_config
-from cardiomm.training.release import load_release
+from cardiomm.models.release import load_release
 from cardiomm.training.run import train
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"

@@ -74,28 +74,15 @@ class LearnedRecon(Reconstructor):
         kind = "varnet" if config.get("model") == "varnet" else ("cardiomm" if config.get("text_conditioning", True) else "promptmr")
         if kind != name:
             raise CheckpointError(f"checkpoint holds a '{kind}' model, not '{name}'", path=ckpt)
-        if kind == "varnet":
-            from safetensors import SafetensorError
-            from safetensors.torch import load_file
+        from cardiomm.models.release import load_release
 
-            from cardiomm.models.baselines.varnet import VarNet, VarNetConfig
+        release = load_release(ckpt, device=device)
+        encoder = None
+        if kind == "cardiomm":
+            from cardiomm.text import get_encoder
 
-            from cardiomm.models.checkpoint import checkpoint_paths
-
-            weights, _, _ = checkpoint_paths(ckpt)
-            model = VarNet(VarNetConfig.from_dict(config))
-            try:
-                state = load_file(str(weights))
-                model.load_state_dict(state, strict=True)
-            except (SafetensorError, RuntimeError, OSError) as exc:
-                raise CheckpointError(f"cannot load VarNet weights: {str(exc).splitlines()[0]}", path=weights) from None
-            return cls(name, model, None, device)
-        from cardiomm.models.checkpoint import load_checkpoint
-        from cardiomm.text import get_encoder
-
-        loaded = load_checkpoint(ckpt, device=device)
-        encoder = get_encoder(loaded.config.text_encoder) if loaded.config.text_conditioning else None
-        return cls(name, loaded.model, encoder, device)
+            encoder = get_encoder(release.config.text_encoder)  # type: ignore[union-attr]
+        return cls(name, release.model, encoder, device)
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
         assert self.encoder is not None

@@ -1,7 +1,7 @@
 """``ReconModule``: the LightningModule that trains any cardiomm reconstruction network.
 
 It owns the loss, optimiser, schedule, text embedding and logging (style rule 12); the networks are
-plain ``nn.Module``\\ s built by :func:`cardiomm.training.release.build_model`.
+plain ``nn.Module``\\ s built by :func:`cardiomm.models.release.build_model`.
 
 Recipe (reference section 8.1): SSIM loss (:class:`cardiomm.training.losses.SSIMLoss`,
 ``data_range`` = volume max of the fully sampled RSS) or L1; AdamW (lr 2e-4, weight decay 0.01);
@@ -33,7 +33,7 @@ from torchmetrics import MeanMetric
 from cardiomm.errors import ConfigError, DataValueError
 from cardiomm.training.losses import make_loss
 from cardiomm.training.records import ReconBatch
-from cardiomm.training.release import MODEL_KINDS, build_model
+from cardiomm.models.release import MODEL_KINDS, build_model
 
 __all__ = ["ReconModule", "METRIC_NAMES"]
 

@@ -201,7 +201,7 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             "released_from": run.release_from,
         }
         if run.release:
-            from cardiomm.training.release import save_release
+            from cardiomm.models.release import save_release
 
             result.release_dir = out / "release"
             save_release(result.release_dir, module.model.cpu(), extra_card=card)
