@@ -11,6 +11,9 @@ Sub-modules (imported on first attribute access, so ``import cardiomm.analysis``
 - :mod:`~cardiomm.analysis.agreement`: Pearson r, Bland-Altman, ICC, MAE (plots in ``agreement_plots``).
 - :mod:`~cardiomm.analysis.sunnybrook`: reader for Sunnybrook cases (validation data).
 - :mod:`~cardiomm.analysis.wall_thickness`: wall thickness, global and per AHA segment.
+- :mod:`~cardiomm.analysis.cine_tree`: phenotypes of a reconstruction tree vs fully sampled vs truth.
+- :mod:`~cardiomm.analysis.mapping_tree`: myocardial T1 / T2 of a reconstruction tree vs fully sampled.
+- :mod:`~cardiomm.analysis.agreement_report`: the agreement report (CSV, figures, ``report.md``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from types import ModuleType
 __all__ = [
     "agreement",
     "agreement_plots",
+    "agreement_report",
     "aha",
+    "cine_tree",
     "contours",
     "labels",
     "mapping",
+    "mapping_tree",
     "phenotypes",
     "segmentation",
     "sunnybrook",

@@ -84,15 +84,16 @@ def _dedupe(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
     return tensors, aliases
 
 
-def _card_markdown(card: Mapping[str, Any], config: ModelConfig, sha256: str) -> str:
-    lines = [f"# CardioMM checkpoint: `{config.preset}`", "", "| field | value |", "|---|---|"]
+def card_markdown(title: str, card: Mapping[str, Any], config_json: str, sha256: str) -> str:
+    """Model card: a field table (parameter counts formatted), the weights' sha256 and the JSON config."""
+    lines = [f"# {title}", "", "| field | value |", "|---|---|"]
     for key, value in card.items():
         if key != "parameters":
             lines.append(f"| {key} | {value} |")
     for key, value in card.get("parameters", {}).items():
         lines.append(f"| parameters ({key}) | {value:,} |")
     lines.append(f"| sha256 of the weights file | `{sha256}` |")
-    lines += ["", "## Config", "", "```json", config.to_json(), "```", ""]
+    lines += ["", "## Config", "", "```json", config_json, "```", ""]
     return "\n".join(lines)
 
 
@@ -150,7 +151,7 @@ def save_checkpoint(
     with atomic_path(config_path) as tmp:
         tmp.write_text(config.to_json() + "\n")
     with atomic_path(card_path) as tmp:
-        tmp.write_text(_card_markdown(json.loads(card_json), config, sha))
+        tmp.write_text(card_markdown(f"CardioMM checkpoint: `{config.preset}`", json.loads(card_json), config.to_json(), sha))
     return weights
 
 

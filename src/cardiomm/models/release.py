@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from cardiomm.errors import CheckpointError, ConfigError, UnknownChoiceError
-from cardiomm.models.checkpoint import checkpoint_paths
+from cardiomm.models.checkpoint import card_markdown, checkpoint_paths
 
 __all__ = ["MODEL_KINDS", "Release", "build_model", "model_kind", "save_release", "load_release"]
 
@@ -100,18 +100,6 @@ class Release:
     path: Path
 
 
-def _varnet_card_markdown(card: Mapping[str, Any], config_json: str, sha256: str) -> str:
-    lines = [f"# E2E-VarNet checkpoint: `{card.get('preset', 'custom')}`", "", "| field | value |", "|---|---|"]
-    for key, value in card.items():
-        if key != "parameters":
-            lines.append(f"| {key} | {value} |")
-    for key, value in card.get("parameters", {}).items():
-        lines.append(f"| parameters ({key}) | {value:,} |")
-    lines.append(f"| sha256 of the weights file | `{sha256}` |")
-    lines += ["", "## Config", "", "```json", config_json, "```", ""]
-    return "\n".join(lines)
-
-
 def _save_varnet(path: str | os.PathLike[str], model: nn.Module, extra_card: Mapping[str, Any]) -> Path:
     from safetensors.torch import save_file
 
@@ -144,7 +132,8 @@ def _save_varnet(path: str | os.PathLike[str], model: nn.Module, extra_card: Map
     with atomic_path(config_path) as tmp:
         tmp.write_text(config_json + "\n")
     with atomic_path(card_path) as tmp:
-        tmp.write_text(_varnet_card_markdown(json.loads(card_json), config_json, sha))
+        title = f"E2E-VarNet checkpoint: `{json.loads(card_json).get('preset', 'custom')}`"
+        tmp.write_text(card_markdown(title, json.loads(card_json), config_json, sha))
     return weights
 
 
