@@ -139,8 +139,8 @@ def test_cli_cine_agreement_report(tree: tuple[Path, Path], tmp_path: Path) -> N
     # the eroded LV cavity is smaller than the truth: negative LVEDV error
     assert (truth[truth["phenotype"] == "LVEDV"]["rel_error_pct"] < 0).all()
     text = (out / "report.md").read_text()
-    assert "Fully sampled vs ground truth" in text and "radar_r_zf.png" in text
-    assert (out / "figures" / "radar_r_zf.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Fully sampled vs ground truth" in text and "radar_r_8x.png" in text
+    assert (out / "figures" / "radar_r_8x.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "figures" / "LVEDV_zf_ktGaussian.png").is_file()
 
 
