@@ -81,13 +81,19 @@ def test_cli_recon_agreement_mapping(tree: tuple[Path, Path], tmp_path: Path) ->
 def test_cli_recon_agreement_nothing_to_analyse(tree: tuple[Path, Path], tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     data, recon = tree
-    # the paper exclusions drop Center007; with only excluded centers left the command fails cleanly
-    only = tmp_path / "only007"
-    for p in recon.rglob("*.mat"):
-        if "Center007" in p.parts:
-            dst = only / p.relative_to(recon)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_bytes(p.read_bytes())
-    assert main(["analyse", "recon-agreement", str(only), str(data), "--out-dir", str(tmp_path / "o")]) == 2
-    assert "no cine_sax, T1map or T2map" in capsys.readouterr().err
+    # a reconstruction tree without cine_sax / T1map / T2map files fails cleanly, writing nothing
+    src = next(recon.rglob("T1map_mask_ktGaussian8.mat"))
+    dst = tmp_path / "other" / src.relative_to(recon).with_name("lge_mask_ktGaussian8.mat")
+    dst.parent.mkdir(parents=True)
+    dst.write_bytes(src.read_bytes())
+    assert main(["analyse", "recon-agreement", str(tmp_path / "other"), str(data), "--out-dir", str(tmp_path / "o")]) == 2
+    assert "no cine_sax (after exclusions), T1map or T2map" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_mapping_keeps_centers_the_cine_protocol_excludes(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    data, recon = tree
+    out = tmp_path / "rep"
+    assert main(["analyse", "recon-agreement", str(recon), str(data), "--out-dir", str(out), "--no-plots"]) == 0
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert pairs["case"].str.contains("Center007").any()

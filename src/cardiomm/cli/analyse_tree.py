@@ -22,7 +22,7 @@ def recon_agreement(
     segmenter: str | None = typer.Option(None, "--segmenter", help="Cine segmenter for references and reconstructions (default: the default segmenter)."),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
     method: str | None = typer.Option(None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."),
-    all_centers: bool = typer.Option(False, "--all-centers", help="Keep the centers the paper excluded from phenotyping (pediatric, 0.55 T, 5.0 T)."),
+    all_centers: bool = typer.Option(False, "--all-centers", help="Keep the centers the paper excluded from cine phenotyping (pediatric, 0.55 T, 5.0 T)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the radar, scatter and Bland-Altman PNGs."),
 ) -> None:
     """Segment short-axis cine (11 phenotypes) and fit T1/T2 maps (myocardial mean) on reconstructions and
@@ -37,11 +37,11 @@ def recon_agreement(
     from cardiomm.evaluation.tree import find_predictions
 
     exclusions = () if all_centers else PAPER_EXCLUSIONS
-    preds = [p for p in find_predictions(pred_root, method) if not is_excluded(p.ref_rel, exclusions)]
-    n_cine = sum(p.ref_rel.stem == "cine_sax" for p in preds)
+    preds = find_predictions(pred_root, method)
+    n_cine = sum(p.ref_rel.stem == "cine_sax" and not is_excluded(p.ref_rel, exclusions) for p in preds)
     n_map = sum(p.ref_rel.stem in ("T1map", "T2map") for p in preds)
     if not n_cine and not n_map:
-        raise InputFileError("no cine_sax, T1map or T2map reconstructions (after exclusions)", path=pred_root)
+        raise InputFileError("no cine_sax (after exclusions), T1map or T2map reconstructions", path=pred_root)
     name = segmenter or DEFAULT_SEGMENTER
     pairs, truth = [], []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -55,12 +55,12 @@ def recon_agreement(
             truth.append(t)
         if n_map:
             bar = progress.add_task("mapping: T1 / T2 fits", total=n_map)
-            p, t = mapping_biomarker_tables(pred_root, ref_root, method=method, exclusions=exclusions,
+            p, t = mapping_biomarker_tables(pred_root, ref_root, method=method,
                                             on_file=lambda _: progress.advance(bar))
             pairs.append(p)
             truth.append(t)
     all_pairs, all_truth = pd.concat(pairs, ignore_index=True), pd.concat(truth, ignore_index=True)
     excl = "none" if not exclusions else ", ".join(exclusions)
-    notes = f"Cine segmenter: `{name}`. Excluded (paper phenotyping protocol): {excl}."
+    notes = f"Cine segmenter: `{name}`. Excluded from cine phenotyping (paper protocol): {excl}; mapping: all centers."
     report = write_agreement_report(all_pairs, all_truth, out_dir, notes=notes, plots=plots)
     console.print(f"{all_pairs['case'].nunique()} cases, {len(all_pairs)} pairs -> {report}")
