@@ -4,11 +4,14 @@ Registered backends:
 
 - ``"myopari"`` (default): the ACDC-trained ONNX model of the ``myopari`` package, run with onnxruntime
   (:class:`~cardiomm.analysis.segmentation.myopari.MyopariSegmenter`).
+- ``"simunet"``: a small U-Net trained only on ``cardiomm simulate`` phantom frames, weights shipped
+  with the package, run with torch on CPU (:class:`~cardiomm.analysis.segmentation.unet.SimUNetSegmenter`;
+  ``weights=`` for user-trained weights). See ``docs/segmentation.md`` for the comparison with myopari.
 - ``"nnunet"``: a user-provided nnU-Net v2 model folder, e.g. UK Biobank SAX
   (:class:`~cardiomm.analysis.segmentation.nnunet.NnUNetSegmenter`; needs ``model_folder=``).
 
-Further backends (e.g. a small U-Net trained on ``cardiomm simulate`` labels) register with
-:func:`register_segmenter`. Output labels follow :mod:`cardiomm.analysis.labels` (LV 1, MYO 2, RV 3).
+Further backends register with :func:`register_segmenter`. Output labels follow
+:mod:`cardiomm.analysis.labels` (LV 1, MYO 2, RV 3).
 Backend modules (onnxruntime, nnunetv2, torch) load only when a segmenter is built.
 """
 
@@ -37,6 +40,7 @@ __all__ = [
     "register_segmenter",
     "MyopariSegmenter",
     "NnUNetSegmenter",
+    "SimUNetSegmenter",
 ]
 
 
@@ -44,6 +48,12 @@ def _myopari(**kwargs: Any) -> Segmenter:
     from cardiomm.analysis.segmentation.myopari import MyopariSegmenter
 
     return MyopariSegmenter(**kwargs)
+
+
+def _simunet(**kwargs: Any) -> Segmenter:
+    from cardiomm.analysis.segmentation.unet import SimUNetSegmenter
+
+    return SimUNetSegmenter(**kwargs)
 
 
 def _nnunet(**kwargs: Any) -> Segmenter:
@@ -55,6 +65,7 @@ def _nnunet(**kwargs: Any) -> Segmenter:
 
 
 register_segmenter("myopari", _myopari)
+register_segmenter("simunet", _simunet)
 register_segmenter("nnunet", _nnunet)
 
 
@@ -67,4 +78,8 @@ def __getattr__(name: str) -> Any:
         from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
 
         return NnUNetSegmenter
+    if name == "SimUNetSegmenter":
+        from cardiomm.analysis.segmentation.unet import SimUNetSegmenter
+
+        return SimUNetSegmenter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
