@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cardiomm.analysis.mapping import molli_signal
-from cardiomm.analysis.mapping_tree import mapping_biomarker_tables, myocardial_mask, myocardial_mean_ms
+from cardiomm.analysis.mapping_tree import mapping_biomarker_tables, mid_wall_roi, myocardial_mask, myocardial_mean_ms
 from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError, InputFileError, ShapeError
 
@@ -50,6 +50,10 @@ def test_biomarker_tables_pair_recon_and_reference(tree: tuple[Path, Path]) -> N
     # fully sampled MOLLI in the true myocardium: within 5 % of the simulated T1 (noise, partial volume)
     t1 = truth[truth["phenotype"] == "T1"]
     assert (t1["rel_error_pct"].abs() < 5.0).all(), t1
+    # tiny's myocardium (6 mm pixels) is too thin for a mid-wall ROI: every slice falls back to the
+    # whole myocardium, so both ROI choices agree exactly
+    _, whole = mapping_biomarker_tables(recon, data, mid_wall=False)
+    np.testing.assert_array_equal(whole["value_ref"].to_numpy(), truth["value_ref"].to_numpy())
     # every reference value is the same for all masks of a case
     assert pairs.groupby(["case", "phenotype"])["value_ref"].nunique().max() == 1
     # recon values are finite and of the same order as the reference
@@ -64,8 +68,17 @@ def test_myocardial_mask_needs_sidecar_or_labels(tmp_path: Path) -> None:
     lab = np.zeros((1, 4, 4), np.uint8)
     lab[0, 1:3, 1:3] = 2
     np.save(tmp_path / "T1map_labels.npy", lab)
-    myo, true_ms = myocardial_mask(ref)
-    assert myo.sum() == 4 and true_ms is None
+    myo, true_map = myocardial_mask(ref)
+    assert myo.sum() == 4 and true_map is None
+
+
+def test_mid_wall_roi_erodes_thick_slices_only() -> None:
+    myo = np.zeros((2, 12, 12), bool)
+    myo[0, 2:10, 2:10] = True  # 64 px -> 6x6 = 36 px after one erosion
+    myo[1, 5:8, 5:8] = True  # 9 px -> 1 px: too few, keeps the full mask
+    roi = mid_wall_roi(myo)
+    assert roi[0].sum() == 36 and roi[0, 3:9, 3:9].all()
+    assert (roi[1] == myo[1]).all()
 
 
 def test_cli_recon_agreement_mapping(tree: tuple[Path, Path], tmp_path: Path) -> None:

@@ -8,7 +8,11 @@ is taken over one myocardial mask per case. Times (TI list / T2-prep durations) 
 
 The mask is the myocardium (label 2) of the ``<stem>_gt.h5`` sidecar (``cardiomm simulate``), or of a
 ``<stem>_labels.npy`` file ``(z, y, x)`` next to the fully sampled file for real data; the same mask is
-used for reference and reconstruction so that only the image differs. The output uses the long format of
+used for reference and reconstruction so that only the image differs. By default the mean is taken over a
+conservative mid-wall ROI (the myocardium eroded by one pixel, :func:`mid_wall_roi`), as clinical ROIs
+are drawn: at 1.3-2.7 mm pixels the whole-myocardium mean of simulated T2 maps is ~15 % too long from
+blood-pool partial volume, the mid-wall mean within ~2 %. The truth value is averaged over the same ROI.
+The output uses the long format of
 :func:`cardiomm.analysis.agreement.agreement_table` with phenotypes ``T1`` and ``T2`` in ms.
 """
 
@@ -29,16 +33,18 @@ if TYPE_CHECKING:
 
     from cardiomm.evaluation.tree import PredFile
 
-__all__ = ["BIOMARKER_UNITS", "myocardial_mask", "myocardial_mean_ms", "mapping_biomarker_tables"]
+__all__ = ["BIOMARKER_UNITS", "myocardial_mask", "mid_wall_roi", "myocardial_mean_ms", "mapping_biomarker_tables"]
 
+#: Smallest mid-wall ROI (pixels per slice) before falling back to the whole myocardium.
+MID_WALL_MIN_PIXELS = 10
 #: Biomarker name -> unit.
 BIOMARKER_UNITS: dict[str, str] = {"T1": "ms", "T2": "ms"}
 _STEMS = {"T1map": "T1", "T2map": "T2"}
 _MYO = 2
 
 
-def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], float | None]:
-    """Myocardium ``(z, y, x)`` of the fully sampled file ``ref_path`` and the true mean [ms] if known.
+def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], NDArray[np.float64] | None]:
+    """Myocardium ``(z, y, x)`` of the fully sampled file ``ref_path`` and the true map [ms] if known.
 
     Raises :class:`~cardiomm.errors.InputFileError` when neither a ``_gt.h5`` sidecar nor a
     ``_labels.npy`` file exists.
@@ -50,13 +56,24 @@ def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], float | None]:
 
         gt = read_ground_truth(sidecar)
         myo = np.asarray(gt["labels"][0]) == _MYO
-        key = "t1" if ref_path.stem.startswith("T1") else "t2"
-        true_map = gt["maps"].get(key)
-        true_ms = float(np.asarray(true_map[0])[myo].mean() * 1e3) if true_map is not None and myo.any() else None
-        return myo, true_ms
+        true_map = gt["maps"].get("t1" if ref_path.stem.startswith("T1") else "t2")
+        return myo, None if true_map is None else np.asarray(true_map[0], dtype=np.float64) * 1e3
     if labels.is_file():
         return np.load(labels) == _MYO, None
     raise InputFileError(f"no myocardial mask: expected {sidecar.name} or {labels.name} beside it", path=ref_path)
+
+
+def mid_wall_roi(myo: NDArray[np.bool_], min_pixels: int = MID_WALL_MIN_PIXELS) -> NDArray[np.bool_]:
+    """Conservative mid-wall ROI: each slice's myocardium eroded by one pixel (4-connected), which keeps
+    blood-pool and epicardial-fat partial volume out of the mean; a slice keeps its full mask when fewer
+    than ``min_pixels`` pixels would remain."""
+    from scipy.ndimage import binary_erosion
+
+    out = np.zeros_like(myo)
+    for z in range(myo.shape[0]):
+        eroded = binary_erosion(myo[z])
+        out[z] = eroded if eroded.sum() >= min_pixels else myo[z]
+    return out
 
 
 def myocardial_mean_ms(series: NDArray[np.float32], times_s: Sequence[float], kind: str, myo: NDArray[np.bool_]) -> float:
@@ -80,6 +97,7 @@ def mapping_biomarker_tables(
     *,
     method: str | None = None,
     exclusions: Sequence[str] = (),
+    mid_wall: bool = True,
     on_file: Callable[[PredFile], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Myocardial T1 / T2 of every mapping reconstruction and of its fully sampled reference.
@@ -116,7 +134,10 @@ def mapping_biomarker_tables(
                 raise InputFileError("no _info.csv next to the file: inversion / preparation times unknown", path=ref_path)
             params = read_scan_csv(csv)
             times = params.ti_list_s if kind == "T1" else params.prep_times_s
-            myo, true_ms = myocardial_mask(ref_path)
+            myo, true_map = myocardial_mask(ref_path)
+            if mid_wall:
+                myo = mid_wall_roi(myo)
+            true_ms = float(true_map[myo].mean()) if true_map is not None and myo.any() else None
             ref_ms = myocardial_mean_ms(reference_volume(Path(ref_root), pf.ref_rel), times, kind, myo)
             cache[pf.ref_rel] = (ref_ms, myo, times)
             if true_ms is not None:
