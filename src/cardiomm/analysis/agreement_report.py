@@ -77,8 +77,10 @@ def write_agreement_report(
     if notes:
         lines += [notes, ""]
     n_cases = pairs["case"].nunique()
-    lines += [f"{n_cases} cases, methods {sorted(pairs['method'].unique())}, patterns "
-              f"{sorted(pairs['pattern'].unique())}, accelerations {sorted(pairs['accel'].unique())}.", ""]
+    methods = ", ".join(sorted(map(str, pairs["method"].unique())))
+    patterns = ", ".join(sorted(map(str, pairs["pattern"].unique())))
+    accels = ", ".join(f"{a}x" for a in sorted(int(a) for a in pairs["accel"].unique()))
+    lines += [f"{n_cases} cases; methods {methods}; patterns {patterns}; accelerations {accels}.", ""]
     if len(truth):
         ts = truth_summary(truth)
         lines += ["## Fully sampled vs ground truth", "",
