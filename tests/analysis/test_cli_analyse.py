@@ -85,6 +85,17 @@ def test_cli_phenotypes_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     argv = ["analyse", "phenotypes", str(tmp_path / "img.npy"), "--spacing", "8,1,1", "--segmenter", "nope"]
     assert main(argv) == 2
     assert "unknown segmenter" in capsys.readouterr().err
+    # backend options must match the backend; missing user weights are a typed error
+    argv[-1] = "myopari"
+    assert main([*argv, "--weights", str(tmp_path)]) == 2
+    assert "--weights is for --segmenter simunet" in capsys.readouterr().err
+    argv[-1] = "simunet"
+    assert main([*argv, "--model-folder", str(tmp_path)]) == 2
+    assert "--model-folder is for --segmenter nnunet" in capsys.readouterr().err
+    out = tmp_path / "ph.csv"
+    assert main([*argv, "--weights", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert "simunet weights not found" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_cli_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -118,6 +118,21 @@ def _as_labels(arr: Any, path: Path) -> Any:
     return a.astype(np.uint8)
 
 
+def segmenter_kwargs(name: str, model_folder: Path | None, weights: Path | None) -> dict[str, Any]:
+    """Keyword arguments of :func:`~cardiomm.analysis.segmentation.get_segmenter` from the CLI options
+    (``--model-folder`` belongs to ``nnunet``, ``--weights`` to ``simunet``)."""
+    kwargs: dict[str, Any] = {}
+    if model_folder is not None:
+        if name != "nnunet":
+            raise ConfigError(f"--model-folder is for --segmenter nnunet, not {name!r}")
+        kwargs["model_folder"] = model_folder
+    if weights is not None:
+        if name != "simunet":
+            raise ConfigError(f"--weights is for --segmenter simunet, not {name!r}")
+        kwargs["weights"] = weights
+    return kwargs
+
+
 def _floats(text: str, what: str) -> list[float]:
     try:
         return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
@@ -252,6 +267,7 @@ def phenotypes(
     out: Path = typer.Option(Path("phenotypes.csv"), "--out", help="Output CSV (one row)."),
     segmenter: str | None = typer.Option(None, "--segmenter", help="Segment images first (e.g. myopari)."),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
+    weights: Path | None = typer.Option(None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."),
     spacing: str | None = typer.Option(None, "--spacing", help="Voxel spacing dz,dy,dx in mm."),
     frame_dt: float | None = typer.Option(None, "--frame-dt", help="Time between frames [s]."),
     info: Path | None = typer.Option(None, "--info", help="<name>_info.csv (default: next to the input)."),
@@ -290,7 +306,7 @@ def phenotypes(
     if segmenter is not None:
         from cardiomm.analysis.segmentation import get_segmenter
 
-        kwargs: dict[str, Any] = {"model_folder": model_folder} if model_folder is not None else {}
+        kwargs = segmenter_kwargs(segmenter, model_folder, weights)
         with console.status(f"segmenting {arr.shape[0]} frames with {segmenter}"):
             lab = get_segmenter(segmenter, **kwargs).segment(arr, meta["spacing_mm"])
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cardiomm.cli.analyse import analyse_app
+from cardiomm.cli.analyse import analyse_app, segmenter_kwargs
 from cardiomm.cli.app import console
 from cardiomm.errors import InputFileError
 
@@ -21,6 +21,7 @@ def recon_agreement(
     out_dir: Path = typer.Option(Path("recon_agreement"), "--out-dir", help="Output folder (tables, figures, report.md)."),
     segmenter: str | None = typer.Option(None, "--segmenter", help="Cine segmenter for references and reconstructions (default: the default segmenter)."),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
+    weights: Path | None = typer.Option(None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."),
     method: str | None = typer.Option(None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."),
     all_centers: bool = typer.Option(False, "--all-centers", help="Keep the centers the paper excluded from cine phenotyping (pediatric, 0.55 T, 5.0 T)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the radar, scatter and Bland-Altman PNGs."),
@@ -47,7 +48,7 @@ def recon_agreement(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         if n_cine:
-            seg = get_segmenter(name, **({"model_folder": model_folder} if model_folder is not None else {}))
+            seg = get_segmenter(name, **segmenter_kwargs(name, model_folder, weights))
             bar = progress.add_task(f"cine: segment + phenotypes ({name})", total=n_cine)
             p, t = cine_phenotype_tables(pred_root, ref_root, seg, method=method, exclusions=exclusions,
                                          on_file=lambda _: progress.advance(bar))
