@@ -6,6 +6,9 @@
 2. Reconstruct every (file, mask) with the shipped CardioMM checkpoint and every baseline.
 3. Evaluate with the CMRxRecon2025 / CardioMM metric protocol and write the report (tables, radar
    charts, example images).
+4. Clinical measurements: one subject's full short-axis cine stack at 8x / 16x / 24x (CardioMM and zero
+   filling), segmented with ``simunet``; phenotypes vs fully sampled and truth
+   (:mod:`cardiomm.demo_phenotypes`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class DemoResult:
     table_markdown: str
     seconds: float
     skipped: list[str]
+    phenotypes_csv: Path | None = None
+    phenotypes_markdown: str = ""
 
 
 def run_demo(
@@ -43,8 +48,9 @@ def run_demo(
     seed: int = DEMO_SEED,
     log: Callable[[str], None] = print,
     progress: object | None = None,
+    phenotypes: bool = True,
 ) -> DemoResult:
-    """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``)."""
+    """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``clinical/``)."""
     import pandas as pd
 
     from cardiomm.errors import ModelNotFoundError
@@ -62,10 +68,10 @@ def run_demo(
     out = Path(out)
     data, recon_root = out / "data", out / "recon"
     if not (data / "manifest.json").is_file():
-        log(f"[1/4] simulating the multi-center test set -> {data}")
+        log(f"[1/5] simulating the multi-center test set -> {data}")
         generate_mini(data, size="demo", seed=seed)
     else:
-        log(f"[1/4] reusing the simulated test set in {data}")
+        log(f"[1/5] reusing the simulated test set in {data}")
     recons, skipped = {}, []
     for name in methods:
         try:
@@ -75,7 +81,7 @@ def run_demo(
             log(f"      skipping {name}: {exc.message}")
     tasks = discover_tasks(data, recon_root, "_")  # one task per (file, mask); outputs per method below
     total = len(tasks) * len(recons)
-    log(f"[2/4] reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
+    log(f"[2/5] reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
     bar = _Bar(progress, total)
     for task in tasks:
         volume, mask = load_task(task)
@@ -88,7 +94,7 @@ def run_demo(
             )
             write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
             bar.advance(name)
-    log("[3/4] evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
+    log("[3/5] evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
     rows = evaluate_tree(recon_root, data)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     metrics_csv = out / "metrics.csv"
@@ -96,20 +102,31 @@ def run_demo(
 
     with atomic_path(metrics_csv) as tmp:
         df.to_csv(tmp, index=False)
-    log("[4/4] writing the report")
+    log("[4/5] writing the report")
     examples = collect_examples(df, recon_root, data)
     report = write_report(df, out / "report", examples=examples, title="cardiomm demo: zero-shot multi-center reconstruction")
     table = markdown_table(group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2)
-    return DemoResult(data, recon_root, metrics_csv, report, table, time.perf_counter() - t0, skipped)
+    result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
+    clinical = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
+    if phenotypes and clinical:
+        from cardiomm.demo_phenotypes import run_phenotype_demo
+
+        log("[5/5] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
+        bar5 = _Bar(progress, 3 * len(clinical), "reconstructing the cine stack")
+        ph = run_phenotype_demo(out / "clinical", clinical, seed=seed, log=log, on_recon=bar5.advance)
+        result.phenotypes_csv, result.phenotypes_markdown = ph.csv, ph.table_markdown
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 class _Bar:
     """Adapter over an optional rich Progress."""
 
-    def __init__(self, progress: object | None, total: int) -> None:
+    def __init__(self, progress: object | None, total: int, label: str = "reconstructing") -> None:
         self.progress = progress
-        self.task = progress.add_task("reconstructing", total=total) if progress is not None else None  # type: ignore[attr-defined]
+        self.label = label
+        self.task = progress.add_task(label, total=total) if progress is not None else None  # type: ignore[attr-defined]
 
     def advance(self, name: str) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, advance=1, description=f"reconstructing ({name})")  # type: ignore[attr-defined]
+            self.progress.update(self.task, advance=1, description=f"{self.label} ({name})")  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ __all__ = ["demo"]
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Output folder (data, reconstructions, metrics, report)."),
     methods: str = typer.Option("zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."),
+    phenotypes: bool = typer.Option(True, "--phenotypes/--no-phenotypes", help="Also the clinical step: cine phenotypes at 8x/16x/24x."),
 ) -> None:
     """Reconstruct zero-shot external-center and internal-center scans at 8x/16x/24x with CardioMM and
     every baseline, evaluate them and write a report (a few minutes on 2 CPU cores)."""
@@ -25,9 +26,15 @@ def demo(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         result = run_demo(out, methods=[m.strip() for m in methods.split(",") if m.strip()],
-                          log=console.print, progress=progress)
+                          log=console.print, progress=progress, phenotypes=phenotypes)
     console.print("\nMean PSNR (dB) per center role, pattern and acceleration (higher is better):\n")
     console.print(result.table_markdown, highlight=False, soft_wrap=True)
-    console.print(f"\nreport: {result.report}\nmetrics: {result.metrics_csv}\ntime: {result.seconds:.0f} s")
+    if result.phenotypes_markdown:
+        console.print("\nClinical measurements: one subject's short-axis cine stack (simunet segmentation):\n")
+        console.print(result.phenotypes_markdown, highlight=False, soft_wrap=True)
+    console.print(f"\nreport: {result.report}\nmetrics: {result.metrics_csv}")
+    if result.phenotypes_csv is not None:
+        console.print(f"phenotypes: {result.phenotypes_csv}")
+    console.print(f"time: {result.seconds:.0f} s")
     if result.skipped:
         console.print(f"[yellow]skipped (no checkpoint): {', '.join(result.skipped)}[/]")

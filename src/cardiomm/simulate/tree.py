@@ -176,6 +176,7 @@ def generate_mini(
     modalities: Iterable[str] | None = None,
     progress: bool = False,
     on_file: Callable[[FileJob], None] | None = None,
+    select: Callable[[FileJob], bool] | None = None,
 ) -> dict[str, Any]:
     """Simulate a complete MMCMR-style tree under ``out``.
 
@@ -196,6 +197,9 @@ def generate_mini(
         Show a rich progress bar over files.
     on_file
         Called after each file is written.
+    select
+        Keep only the planned files for which this returns True (subjects and seeds unchanged), e.g.
+        ``lambda job: job.split == "TestSet"``.
 
     Returns
     -------
@@ -213,6 +217,8 @@ def generate_mini(
         choices = ", ".join(s.value for s in SizePreset)
         raise UnknownChoiceError(f"unknown size {size!r}; choose {choices}") from None
     jobs = plan_mini(size, seed, centers, modalities)
+    if select is not None:
+        jobs = [j for j in jobs if select(j)]
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
