@@ -3,11 +3,11 @@
 Simulates several ``small`` Cine + Mapping trees (seeds not used for training the shipped models), drops
 the centers the paper excluded from its phenotype analysis, reconstructs every short-axis cine, T1map and
 T2map test mask of the chosen patterns (Uniform, ktGaussian, ktRadial at 8x / 16x / 24x) with the chosen
-methods (default: CardioMM, and zero filling as the floor), segments cine references and reconstructions
-with one segmenter, fits T1 / T2 in the true myocardium, and writes the agreement report (``report.md``,
-CSV tables, radar, scatter and Bland-Altman figures).
+methods (default: CardioMM, its no-text PromptMR-style twin, and zero filling as the floor), segments cine
+references and reconstructions with one segmenter, fits T1 / T2 in the true myocardium (mid-wall ROI),
+and writes the agreement report (``report.md``, CSV tables, radar, scatter and Bland-Altman figures).
 
-    python scripts/agreement_report.py --out data/agreement --seeds 1 2 3 4 --methods cardiomm zf --segmenter simunet
+    python scripts/agreement_report.py --out data/agreement --seeds 1 2 3 4 --methods cardiomm promptmr zf --segmenter simunet
 
 Seeds are independent subjects; case names are prefixed with ``s<seed>/``.
 """
@@ -100,7 +100,7 @@ def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("data/agreement"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
-    ap.add_argument("--methods", nargs="+", default=["cardiomm", "zf"])
+    ap.add_argument("--methods", nargs="+", default=["cardiomm", "promptmr", "zf"])
     ap.add_argument("--segmenter", default="simunet")
     ap.add_argument("--patterns", nargs="+", default=["Uniform", "ktGaussian", "ktRadial"])
     ap.add_argument("--prepare-only", action="store_true", help="Only simulate and reconstruct.")
