@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,3 +63,16 @@ def make_phantom(
 def phantom() -> Callable[..., Phantom]:
     """Factory of cine label phantoms (see :func:`make_phantom`)."""
     return make_phantom
+
+
+def simulate_and_reconstruct(root: Path, modality: str, seed: int, includes: list[str]) -> tuple[Path, Path]:
+    """A tiny simulated ``modality`` tree under ``root/data`` and zero-filled reconstructions of the mask
+    files matching ``includes`` under ``root/recon`` (both through the CLI, as a user would)."""
+    from cardiomm.cli.main import main
+
+    data, recon = root / "data", root / "recon"
+    argv = ["simulate", "mini", str(data), "--size", "tiny", "--seed", str(seed), "--modality", modality, "--no-progress"]
+    assert main(argv) == 0
+    assert main(["reconstruct", str(data), "--out", str(recon), "--method", "zf",
+                 *[a for g in includes for a in ("--include", g)]]) == 0
+    return data, recon

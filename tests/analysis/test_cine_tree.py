@@ -21,6 +21,8 @@ from cardiomm.analysis.segmentation import Segmenter, register_segmenter
 from cardiomm.cli.main import main
 from cardiomm.errors import InputFileError
 
+from .conftest import simulate_and_reconstruct
+
 
 class OracleSegmenter(Segmenter):
     """Returns the simulator's labels of the stack with the same shape and spacing (LA/RA/aorta dropped).
@@ -56,13 +58,8 @@ class OracleSegmenter(Segmenter):
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Tiny Cine tree (seed 3) and zero-filled reconstructions of its ktGaussian 8x / 24x SAX masks."""
-    root = tmp_path_factory.mktemp("cine")
-    data, recon = root / "data", root / "recon"
-    assert main(["simulate", "mini", str(data), "--size", "tiny", "--seed", "3", "--modality", "Cine", "--no-progress"]) == 0
-    argv = ["reconstruct", str(data), "--out", str(recon), "--method", "zf",
-            "--include", "cine_sax_mask_ktGaussian8.mat", "--include", "cine_sax_mask_ktGaussian24.mat"]
-    assert main(argv) == 0
-    return data, recon
+    includes = ["cine_sax_mask_ktGaussian8.mat", "cine_sax_mask_ktGaussian24.mat"]
+    return simulate_and_reconstruct(tmp_path_factory.mktemp("cine"), "Cine", 3, includes)
 
 
 def test_geometry_applies_published_header_fixes(tree: tuple[Path, Path]) -> None:

@@ -13,16 +13,13 @@ from cardiomm.analysis.mapping_tree import mapping_biomarker_tables, mid_wall_ro
 from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError, InputFileError, ShapeError
 
+from .conftest import simulate_and_reconstruct
+
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("mapping")
-    data, recon = root / "data", root / "recon"
-    assert main(["simulate", "mini", str(data), "--size", "tiny", "--seed", "0", "--modality", "Mapping", "--no-progress"]) == 0
-    argv = ["reconstruct", str(data), "--out", str(recon), "--method", "zf",
-            "--include", "T*_mask_ktGaussian8.mat", "--include", "T*_mask_Uniform24.mat"]
-    assert main(argv) == 0
-    return data, recon
+    includes = ["T*_mask_ktGaussian8.mat", "T*_mask_Uniform24.mat"]
+    return simulate_and_reconstruct(tmp_path_factory.mktemp("mapping"), "Mapping", 0, includes)
 
 
 def test_myocardial_mean_matches_closed_form_molli() -> None:
