@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["BIOMARKER_UNITS", "myocardial_mask", "mid_wall_roi", "myocardial_mean_ms", "mapping_biomarker_tables"]
 
 #: Smallest mid-wall ROI (pixels per slice) before falling back to the whole myocardium.
-MID_WALL_MIN_PIXELS = 10
+MID_WALL_MIN_PIXELS = 5
 #: Biomarker name -> unit.
 BIOMARKER_UNITS: dict[str, str] = {"T1": "ms", "T2": "ms"}
 _STEMS = {"T1map": "T1", "T2map": "T2"}
