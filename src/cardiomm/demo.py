@@ -14,11 +14,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["DemoResult", "run_demo", "DEMO_METHODS", "DEMO_SEED"]
+if TYPE_CHECKING:
+    from cardiomm.recon.base import Reconstructor
+    from cardiomm.recon.pipeline import ReconTask
+
+__all__ = ["DemoResult", "run_demo", "reconstruct_tasks", "DEMO_METHODS", "DEMO_SEED"]
 
 #: Methods of the demo, in report order.
 DEMO_METHODS: tuple[str, ...] = ("zf", "sense", "cs", "varnet", "promptmr", "cardiomm")
@@ -58,9 +63,7 @@ def run_demo(
     from cardiomm.evaluation.examples import collect_examples
     from cardiomm.evaluation.report import write_report
     from cardiomm.evaluation.tree import COLUMNS, evaluate_tree
-    from cardiomm.recon.outputs import write_outputs
-    from cardiomm.recon.pipeline import discover_tasks, infer_pattern, load_task, reconstruct_volume
-    from cardiomm.recon.prompts import task_prompts
+    from cardiomm.recon.pipeline import discover_tasks
     from cardiomm.recon.registry import get_reconstructor
     from cardiomm.simulate import generate_mini
 
@@ -82,18 +85,7 @@ def run_demo(
     tasks = discover_tasks(data, recon_root, "_")  # one task per (file, mask); outputs per method below
     total = len(tasks) * len(recons)
     log(f"[2/5] reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
-    bar = _Bar(progress, total)
-    for task in tasks:
-        volume, mask = load_task(task)
-        mask_type, accel = infer_pattern(mask, task.mask_path)
-        meta, us = task_prompts(task, mask_type, accel)
-        for name, recon in recons.items():
-            vol, _ = reconstruct_volume(
-                volume, mask, recon, mask_type=mask_type, acceleration=accel,
-                metadata_prompt=meta, undersampling_prompt=us, batch_size=8,
-            )
-            write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
-            bar.advance(name)
+    reconstruct_tasks(tasks, recons, recon_root, on_recon=_Bar(progress, total).advance)
     log("[3/5] evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
     rows = evaluate_tree(recon_root, data)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -117,6 +109,33 @@ def run_demo(
         result.phenotypes_csv, result.phenotypes_markdown = ph.csv, ph.table_markdown
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def reconstruct_tasks(
+    tasks: Sequence[ReconTask],
+    recons: Mapping[str, Reconstructor],
+    recon_root: Path,
+    *,
+    on_recon: Callable[[str], None] | None = None,
+) -> None:
+    """Reconstruct every task (listed with method ``"_"`` under ``recon_root``) with every method; each
+    file is loaded once and written to ``recon_root/<method>/...``."""
+    from cardiomm.recon.outputs import write_outputs
+    from cardiomm.recon.pipeline import infer_pattern, load_task, reconstruct_volume
+    from cardiomm.recon.prompts import task_prompts
+
+    for task in tasks:
+        volume, mask = load_task(task)
+        mask_type, accel = infer_pattern(mask, task.mask_path)
+        meta, us = task_prompts(task, mask_type, accel)
+        for name, recon in recons.items():
+            vol, _ = reconstruct_volume(
+                volume, mask, recon, mask_type=mask_type, acceleration=accel,
+                metadata_prompt=meta, undersampling_prompt=us, batch_size=8,
+            )
+            write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
+            if on_recon is not None:
+                on_recon(name)
 
 
 class _Bar:

@@ -10,7 +10,7 @@ fully sampled images and with the simulator's truth. The full multi-case analysi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from cardiomm.recon.base import Reconstructor
@@ -45,9 +45,8 @@ def run_phenotype_demo(
     from cardiomm.analysis.cine_tree import cine_phenotype_tables
     from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
     from cardiomm.analysis.segmentation import get_segmenter
-    from cardiomm.recon.outputs import write_outputs
-    from cardiomm.recon.pipeline import discover_tasks, infer_pattern, load_task, reconstruct_volume
-    from cardiomm.recon.prompts import task_prompts
+    from cardiomm.demo import reconstruct_tasks
+    from cardiomm.recon.pipeline import discover_tasks
     from cardiomm.simulate import generate_mini
     from cardiomm.simulate.centers import get_center
     from cardiomm.utils.atomic import atomic_path
@@ -57,16 +56,7 @@ def run_phenotype_demo(
         generate_mini(data, size="small", seed=seed, centers=(get_center(DEMO_SUBJECT_CENTER),), modalities=["Cine"],
                       select=lambda job: job.split == "TestSet" and job.spec.stem == "cine_sax")
     tasks = [t for t in discover_tasks(data, recon_root, "_") if "_mask_ktGaussian" in t.out_path.name]
-    for task in tasks:
-        volume, mask = load_task(task)
-        mask_type, accel = infer_pattern(mask, task.mask_path)
-        meta, us = task_prompts(task, mask_type, accel)
-        for name, recon in recons.items():
-            vol, _ = reconstruct_volume(volume, mask, recon, mask_type=mask_type, acceleration=accel,
-                                        metadata_prompt=meta, undersampling_prompt=us, batch_size=8)
-            write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
-            if on_recon is not None:
-                on_recon(name)
+    reconstruct_tasks(tasks, recons, recon_root, on_recon=on_recon)
     log("      segmenting fully sampled and reconstructed stacks (simunet)")
     pairs, truth = cine_phenotype_tables(recon_root, data, get_segmenter("simunet"), exclusions=())
     pairs = pairs[pairs["phenotype"].isin(DEMO_PHENOTYPES)]

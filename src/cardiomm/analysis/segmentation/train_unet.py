@@ -172,26 +172,25 @@ def save_unet(
     """
     from safetensors.torch import save_file
 
+    from cardiomm.models.checkpoint import card_markdown
+
     weights, config_path = weights_paths(path)
     tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
     config_json = json.dumps(config.to_dict(), sort_keys=True)
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt", "simunet_config": config_json})
-    with atomic_path(config_path) as tmp:
-        tmp.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
-    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
-    lines = ["# simunet: short-axis segmentation U-Net trained on cardiomm simulate frames", "",
-             "| field | value |", "|---|---|"]
-    fields = {"parameters": f"{count_parameters(model):,}", **dict(card or {}),
-              "weights": f"{weights.name} (float16, {weights.stat().st_size / 1e6:.2f} MB)",
-              "sha256": f"`{sha}`"}
-    lines += [f"| {k} | {v} |" for k, v in fields.items()]
     config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True)
-    lines += ["", "## Config", "", "```json", config_text, "```", ""]
+    with atomic_path(config_path) as tmp:
+        tmp.write_text(config_text + "\n")
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    fields = {"trainable parameters": f"{count_parameters(model):,}", **dict(card or {}),
+              "weights": f"{weights.name} (float16, {weights.stat().st_size / 1e6:.2f} MB)"}
+    text = card_markdown("simunet: short-axis segmentation U-Net trained on cardiomm simulate frames", fields,
+                         config_text, sha)
     in_folder = weights.name == "model.safetensors"
     card_path = weights.parent / "model_card.md" if in_folder else weights.with_suffix(".md")
     with atomic_path(card_path) as tmp:
-        tmp.write_text("\n".join(lines))
+        tmp.write_text(text)
     return weights
 
 
