@@ -34,6 +34,10 @@ def test_cli_mapping_t1_with_labels(tmp_path: Path, phantom: Callable[..., objec
     assert np.nanmax(np.abs(df[[f"Mapping_AHA_{i}" for i in range(1, 17)]].to_numpy() - 1200)) < 1.0
     assert (tmp_path / "out" / "molli_t1.png").read_bytes()[:4] == b"\x89PNG"
     np.testing.assert_allclose(np.load(tmp_path / "out" / "molli_t1.npy")[labels == 2], 1.2, rtol=1e-3)
+    # --ti-scale: the time base of the fit scales T1 by the same factor
+    assert main([*argv[:-1], str(tmp_path / "scaled"), "--ti-scale", "1.035"]) == 0
+    scaled = pd.read_csv(tmp_path / "scaled" / "molli_t1.csv")
+    assert scaled[scaled["slice"] == "all"].iloc[0]["mean_ms"] == pytest.approx(1.035 * 1200.0, rel=1e-3)
 
 
 def test_cli_mapping_t2_seconds_without_labels(tmp_path: Path) -> None:
@@ -53,6 +57,10 @@ def test_cli_mapping_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "2 times for a series of 4 contrasts" in capsys.readouterr().err
     assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--kind", "t9"]) == 2
     assert main(["analyse", "mapping", str(tmp_path / "missing.npy"), "--times", "1,2,3,4"]) == 2
+    assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--kind", "t2",
+                 "--ti-scale", "1.03"]) == 2
+    assert "--ti-scale is for --kind t1" in capsys.readouterr().err
+    assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--ti-scale", "0"]) == 2
 
 
 def test_cli_phenotypes_from_labels(tmp_path: Path, phantom: Callable[..., object]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 import pytest
 
 from cardiomm.analysis.mapping import (
@@ -143,7 +144,10 @@ def test_ecv_closed_form() -> None:
         ecv(1.0, 0.45, 1.6, 1.6, 0.42)  # blood T1 unchanged
 
 
-def test_real_molli_myocardial_t1_vs_scanner_reference(shared_data: Path) -> None:
+T1netSet = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]
+
+
+def _t1net_sets(shared_data: Path) -> list[T1netSet]:
     import scipy.io
 
     path = shared_data / "t1_mapping" / "t1net_molli_precontrast_testsets.mat"
@@ -151,20 +155,49 @@ def test_real_molli_myocardial_t1_vs_scanner_reference(shared_data: Path) -> Non
         pytest.skip(f"{path} not found")
     test = scipy.io.loadmat(path)["test"]
     images, ti, ref, mask = (test[k][0, 0] for k in ("input", "TI", "T1", "myoMask"))
-    ratios = []
-    for i in range(images.shape[0]):
-        myo = mask[i, 0] > 0
-        fit = fit_molli_t1(images[i, 0], ti[i, 0, 0, 0], time_unit="ms", axis=-1, mask=myo)
+    return [(images[i, 0].astype(float), ti[i, 0, 0, 0].astype(float), ref[i, 0].astype(float), mask[i, 0] > 0)
+            for i in range(images.shape[0])]
+
+
+def test_real_molli_scanner_map_is_the_textbook_fit_times_a_constant(shared_data: Path) -> None:
+    """Pixel by pixel, the scanner map divided by the textbook LL-corrected fit is one constant (1.035)
+    for every tissue (T1 600-2600 ms), every B/A and all three subjects: the vendor map carries a fixed
+    time-scale factor; our fit itself agrees with the scanner's to a few tenths of a percent."""
+    scales = []
+    for i, (images, ti, ref, _) in enumerate(_t1net_sets(shared_data)):
+        fit = fit_molli_t1(images, ti, time_unit="ms", axis=-1)
+        ours = fit.t1 * 1e3
+        good = (ref > 600) & np.isfinite(ours) & (fit.r2 > 0.995)
+        ratio = ref[good] / ours[good]
+        q25, q50, q75 = np.percentile(ratio, [25, 50, 75])
+        ba = (fit.b / fit.a)[good]
+        low, high = np.median(ratio[ba < 2.0]), np.median(ratio[ba > 2.5])
+        print(f"T1NET set {i}: scanner / textbook over {good.sum()} pixels: median {q50:.4f}, "
+              f"IQR {q25:.4f}-{q75:.4f}, B/A<2 {low:.4f}, B/A>2.5 {high:.4f}")
+        assert q75 - q25 < 0.01  # one factor, not a tissue-dependent bias
+        assert abs(low - high) < 0.006  # independent of the Look-Locker correction B/A
+        scales.append(q50)
+    assert max(scales) - min(scales) < 0.002 and 1.03 < np.mean(scales) < 1.04
+
+
+def test_real_molli_myocardial_t1_vs_scanner_reference(shared_data: Path) -> None:
+    """Mean myocardial T1 within 3 % of the scanner map: textbook fit with ``ti_scale`` estimated on the
+    *other two* subjects (leave-one-out: the factor never sees the subject it is applied to)."""
+    sets = _t1net_sets(shared_data)
+    fits = [fit_molli_t1(images, ti, time_unit="ms", axis=-1, mask=myo) for images, ti, _, myo in sets]
+    myo_ratio = [float(np.nanmedian(ref[myo] / (fit.t1[myo] * 1e3))) for fit, (_, _, ref, myo) in zip(fits, sets)]
+    for i, (images, ti, ref, myo) in enumerate(sets):
+        textbook = myocardial_stats(fits[i].t1, myo).mean * 1e3
+        scale = float(np.mean([r for j, r in enumerate(myo_ratio) if j != i]))
+        fit = fit_molli_t1(images, ti, time_unit="ms", axis=-1, mask=myo, ti_scale=scale)
         ours = myocardial_stats(fit.t1, myo).mean * 1e3
-        reference = float(ref[i, 0][myo].mean())
-        ratios.append(ours / reference)
-        print(f"T1NET set {i}: ours {ours:.1f} ms, scanner {reference:.1f} ms, "
-              f"diff {100 * (ours / reference - 1):+.1f} %, "
-              f"median R2 {np.nanmedian(fit.r2[myo]):.4f}")
-    # The textbook LL-corrected fit lands 3.2-4.4 % below the scanner map in the myocardium: the
-    # discrepancy is a uniform factor (~1.035 over all T1 values, all three sets), i.e. a different
-    # time scale / correction in the vendor map, not a fit failure. The 3 % target is not met; pin 5 %.
-    assert all(abs(r - 1) < 0.05 for r in ratios)
+        reference = float(ref[myo].mean())
+        print(f"T1NET set {i}: scanner {reference:.1f} ms; textbook {textbook:.1f} ms "
+              f"({100 * (textbook / reference - 1):+.1f} %); ti_scale {scale:.4f} (other subjects) "
+              f"{ours:.1f} ms ({100 * (ours / reference - 1):+.1f} %); median R2 {np.nanmedian(fit.r2[myo]):.4f}")
+        np.testing.assert_allclose(fit.t1[myo], fits[i].t1[myo] * scale, rtol=1e-3)  # T1 scales with the TIs
+        assert abs(ours / reference - 1) < 0.03
+        assert abs(textbook / reference - 1) < 0.05  # the textbook fit alone: 3.2-4.4 % below
 
 
 def test_fit_undetermined_time_constant_is_nan() -> None:

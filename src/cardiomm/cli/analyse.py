@@ -177,6 +177,9 @@ def mapping(
     key: str | None = typer.Option(None, "--key", help="Variable name in a .mat series."),
     level: str | None = typer.Option(None, "--level", help="AHA level of all slices: base, mid or apex."),
     magnitude: bool = typer.Option(True, "--magnitude/--signed", help="T1: magnitude data or signed data."),
+    ti_scale: float = typer.Option(
+        1.0, "--ti-scale", help="T1: factor on the TIs (T1 scales by it) to match a vendor map; 1 = textbook."
+    ),
 ) -> None:
     """Fit a parametric map and summarise it over the myocardium (CSV in ms, PNG, .npy in s)."""
     import numpy as np
@@ -195,6 +198,8 @@ def mapping(
     kind = kind or mod_kind
     if kind not in _KINDS:
         raise UnknownChoiceError(f"unknown --kind {kind!r}; choose one of {', '.join(_KINDS)}")
+    if ti_scale != 1.0 and kind != "t1":
+        raise ConfigError(f"--ti-scale is for --kind t1, not {kind!r}")
     if times is not None:
         if time_unit not in ("s", "ms"):
             raise UnknownChoiceError(f"unknown --time-unit {time_unit!r}; choose ms or s")
@@ -209,7 +214,7 @@ def mapping(
     if t_s.size != vol.shape[0]:
         raise ConfigError(f"{t_s.size} times for a series of {vol.shape[0]} contrasts (give --times or --gt)")
     if kind == "t1":
-        fit = fit_molli_t1(vol, t_s, magnitude=magnitude)
+        fit = fit_molli_t1(vol, t_s, magnitude=magnitude, ti_scale=ti_scale)
         tmap, r2 = fit.t1, fit.r2
     else:
         fitter = fit_t2star if kind == "t2star" else fit_exponential_decay
