@@ -51,6 +51,7 @@ __all__ = [
     "SeedLike",
     "Centring",
     "MaskFunc",
+    "SquareAcsMaskFunc",
     "EffectiveAcceleration",
     "effective_acceleration",
     "as_generator",
@@ -340,6 +341,24 @@ class MaskFunc(ABC):
     def effective_acceleration(mask: np.ndarray) -> EffectiveAcceleration:
         """Achieved acceleration of ``mask`` (see :func:`effective_acceleration`)."""
         return effective_acceleration(mask)
+
+
+class SquareAcsMaskFunc(MaskFunc):
+    """A :class:`MaskFunc` whose ACS region is a central ``acs x acs`` square (2-D patterns: Poisson
+    disc, radial) instead of a band of ky lines."""
+
+    def check_shape(self, shape: tuple[int, int, int]) -> None:
+        """Raise :class:`MaskError` if the ACS square does not fit both axes."""
+        _, ny, nx = shape
+        if self.acs > min(nx, ny):
+            raise MaskError(f"ACS square {self.acs} x {self.acs} does not fit ny={ny}, nx={nx}")
+
+    def acs_mask(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """Central ``acs x acs`` square in every frame, ``bool`` ``(t, ky, kx)``."""
+        _, ny, nx = shape
+        mask = np.zeros(shape, dtype=bool)
+        mask[:, centre_slice(ny, self.acs, self.centring), centre_slice(nx, self.acs, self.centring)] = True
+        return mask
 
 
 def lines_to_mask(lines: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:

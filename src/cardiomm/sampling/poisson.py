@@ -29,7 +29,7 @@ import numbers
 import numpy as np
 
 from cardiomm.errors import MaskError
-from cardiomm.sampling.base import MaskFunc, SeedLike, as_generator, centre_slice
+from cardiomm.sampling.base import SeedLike, SquareAcsMaskFunc, as_generator
 from cardiomm.types import TrainMaskType
 
 __all__ = ["PoissonDiscMask", "poisson_disc"]
@@ -96,7 +96,7 @@ def poisson_disc(
     return sampled, np.stack([pos_y, pos_x])
 
 
-class PoissonDiscMask(MaskFunc):
+class PoissonDiscMask(SquareAcsMaskFunc):
     """Variable-density Poisson-disc mask (2-D ``(ky, kx)`` sampling, one pattern per frame) plus ACS square.
 
     Parameters
@@ -140,18 +140,6 @@ class PoissonDiscMask(MaskFunc):
         self.tol = float(tol)
         self.max_iter = int(max_iter)
 
-    def check_shape(self, shape: tuple[int, int, int]) -> None:
-        """The ACS square must fit both axes."""
-        _, ny, nx = shape
-        if self.acs > min(nx, ny):
-            raise MaskError(f"ACS square {self.acs} x {self.acs} does not fit ny={ny}, nx={nx}")
-
-    def acs_mask(self, shape: tuple[int, int, int]) -> np.ndarray:
-        """Central ``acs x acs`` square in every frame, ``bool`` ``(t, ky, kx)``."""
-        nt, ny, nx = shape
-        mask = np.zeros(shape, dtype=bool)
-        mask[:, centre_slice(ny, self.acs), centre_slice(nx, self.acs)] = True
-        return mask
 
     def radius_profile(self, ny: int, nx: int) -> np.ndarray:
         """Radius law ``1 + vd * rho`` over the grid (multiplied by the fitted scale ``c``), ``(ky, kx)``."""

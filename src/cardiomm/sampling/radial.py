@@ -53,7 +53,7 @@ import numpy as np
 from cardiomm.errors import ConfigError, MaskError
 from cardiomm.sampling.base import (
     Centring,
-    MaskFunc,
+    SquareAcsMaskFunc,
     SeedLike,
     as_generator,
     centre_slice,
@@ -142,7 +142,7 @@ def rotated_line(
     return hit & inside
 
 
-class _RadialMask(MaskFunc):
+class _RadialMask(SquareAcsMaskFunc):
     """Shared machinery of the radial masks; subclasses fix the variant's constants."""
 
     mask_type = TrainMaskType.RADIAL
@@ -206,20 +206,6 @@ class _RadialMask(MaskFunc):
     def union_of_spokes(self, ny: int, nx: int, angles: np.ndarray) -> np.ndarray:
         """Union of the spokes at ``angles``, ``bool`` ``(ky, kx)``."""
         return self.spokes(ny, nx, angles).any(axis=0)
-
-    # -- template parts ---------------------------------------------------------------------------
-    def check_shape(self, shape: tuple[int, int, int]) -> None:
-        """The ACS square must fit both axes."""
-        _, ny, nx = shape
-        if self.acs > min(nx, ny):
-            raise MaskError(f"ACS square {self.acs} x {self.acs} does not fit ny={ny}, nx={nx}")
-
-    def acs_mask(self, shape: tuple[int, int, int]) -> np.ndarray:
-        """Central ``acs x acs`` square in every frame, ``bool`` ``(t, ky, kx)``."""
-        nt, ny, nx = shape
-        mask = np.zeros(shape, dtype=bool)
-        mask[:, centre_slice(ny, self.acs, self.centring), centre_slice(nx, self.acs, self.centring)] = True
-        return mask
 
 
 class KtRadialMask(_RadialMask):
