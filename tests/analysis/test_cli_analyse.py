@@ -148,3 +148,73 @@ def test_cli_mapping_and_phenotypes_from_simulate_sidecar(
     assert res["HR (bpm)"] == pytest.approx(60 / (4 * ph.frame_dt_s))
     # spacing and frame time came from the sidecar's metadata
     assert res["LVEDV (mL)"] == pytest.approx((ph.labels[0] == 1).sum() * np.prod(ph.spacing_mm) * 1e-3)
+
+
+@pytest.mark.parametrize("ti_in_comments", [False, True])
+def test_cli_mapping_t1_from_a_dicom_molli_series(
+    tmp_path: Path, phantom: Callable[..., object], write_dicom_series: Callable[..., None],
+    ti_in_comments: bool,
+) -> None:
+    """A DICOM MOLLI series (TIs in ``InversionTime`` or Siemens-style ``ImageComments``): no --times."""
+    ph = phantom(n_frames=1, n_slices=2, size=32, r_ed=6, r_epi=9)
+    labels = ph.labels[0]
+    t1 = np.where(labels == 2, 1.2, np.where(labels == 1, 1.8, 0.9))
+    ti = np.array(TI_MS)[:, None, None, None] / 1e3
+    series = np.rint(np.abs(molli_signal(ti, 2000.0, 3800.0, t1 / 0.9))).astype(np.uint16)  # B/A = 1.9
+    write_dicom_series(tmp_path / "molli", series, positions=[0.0, 8.0], inversion_times_ms=TI_MS,
+                       ti_in_comments=ti_in_comments)
+    np.save(tmp_path / "labels.npy", labels)
+    argv = ["analyse", "mapping", str(tmp_path / "molli"), "--labels", str(tmp_path / "labels.npy"),
+            "--out-dir", str(tmp_path / "out")]
+    assert main(argv) == 0
+    glob = pd.read_csv(tmp_path / "out" / "molli_t1.csv").iloc[-1]
+    assert glob["mean_ms"] == pytest.approx(1200.0, rel=2e-3) and glob["n_pixels"] == int((labels == 2).sum())
+
+
+def test_cli_mapping_t2star_from_dicom_echo_times_and_missing_times(
+    tmp_path: Path, write_dicom_series: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    te_ms = [2.0, 5.0, 9.0, 14.0, 20.0]
+    te = np.array(te_ms)[:, None, None, None] / 1e3
+    decay = np.rint(exponential_decay_signal(te, 3000.0, np.full((1, 6, 6), 0.030))).astype(np.uint16)
+    write_dicom_series(tmp_path / "t2s", decay, positions=[0.0], echo_times_ms=te_ms)
+    argv = ["analyse", "mapping", str(tmp_path / "t2s"), "--kind", "t2star", "--out-dir", str(tmp_path)]
+    assert main(argv) == 0
+    assert pd.read_csv(tmp_path / "t2s_t2star.csv").iloc[-1]["mean_ms"] == pytest.approx(30.0, rel=5e-3)
+    # the same series has no inversion times: T1 needs --times
+    assert main(["analyse", "mapping", str(tmp_path / "t2s"), "--out-dir", str(tmp_path)]) == 2
+    assert "no inversion times" in capsys.readouterr().err
+
+
+def test_cli_phenotypes_from_a_dicom_cine_series(
+    tmp_path: Path, phantom: Callable[..., object], write_dicom_series: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DICOM cine folder is segmented (here by a stand-in segmenter that reads the labels back from the
+    intensities) with the geometry of its headers: slice distance from the positions (10 mm, not the 8 mm
+    thickness), in-plane spacing from PixelSpacing, frame time from TriggerTime."""
+    from cardiomm.analysis.phenotypes import compute_phenotypes
+    from cardiomm.analysis.segmentation import base
+
+    ph = phantom(n_frames=6, n_slices=4, size=96, r_ed=16, r_es=11, r_epi=22)
+    seen: dict[str, object] = {}
+
+    class FromIntensity(base.Segmenter):
+        def segment(self, images: object, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+            seen["spacing"] = spacing_mm
+            return (np.asarray(images) // 500).astype(np.uint8)
+
+    monkeypatch.setitem(base._REGISTRY, "from-intensity", FromIntensity)
+    images = ph.labels.astype(np.uint16) * 500
+    positions = [0.0, 10.0, 20.0, 30.0]
+    write_dicom_series(tmp_path / "cine", images, positions=positions, thickness=8.0, trigger_dt=45.0)
+    out = tmp_path / "ph.csv"
+    argv = ["analyse", "phenotypes", str(tmp_path / "cine"), "--segmenter", "from-intensity", "--out"]
+    assert main([*argv, str(out)]) == 0
+    assert seen["spacing"] == pytest.approx((10.0, 1.5, 1.25))
+    row = pd.read_csv(out).iloc[0]
+    expected = compute_phenotypes(ph.labels, (10.0, 1.5, 1.25), 0.045).values()
+    for name in ("LVEDV", "LVESV", "LVEF", "LVM", "RVEDV", "LVCO"):
+        col = next(c for c in row.index if c.startswith(name + " "))
+        assert row[col] == pytest.approx(expected[name], rel=1e-6), name
+    assert expected["LVEDV"] == pytest.approx(np.pi * 16**2 * 4 * 10 * 1.5 * 1.25 * 1e-3, rel=0.03)

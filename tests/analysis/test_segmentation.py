@@ -130,3 +130,40 @@ def test_myopari_dice_on_sunnybrook_ed(shared_data: Path, myopari: Segmenter) ->
 def test_myopari_dice_on_sunnybrook_ed_es_full_stacks(shared_data: Path, myopari: Segmenter) -> None:
     scores = _sunnybrook_dice(shared_data, myopari, with_es=True, contoured_only=False)
     assert scores["LV ED"] > 0.85 and scores["LV ES"] > 0.8 and scores["MYO ED"] > 0.65
+
+
+@needs_myopari
+def test_cli_phenotypes_from_sunnybrook_dicom_with_the_default_segmenter(
+    shared_data: Path, myopari: Segmenter, tmp_path: Path
+) -> None:
+    """Real DICOM cine in, phenotypes out (``cardiomm analyse phenotypes FOLDER``, default segmenter): the
+    ED and ES frames of SCD0000101 against the volumes of its manual contours (data README)."""
+    import pandas as pd
+
+    from cardiomm.analysis.sunnybrook import load_sunnybrook_case
+    from cardiomm.cli.main import main
+
+    root = shared_data / "segmentation" / "sunnybrook_scd_subset"
+    if not (root / "dicoms" / "SCD0000101").is_dir():
+        pytest.skip("Sunnybrook SCD0000101 not found")
+    case = load_sunnybrook_case(root / "dicoms" / "SCD0000101", root / "contourfiles" / "SC-HF-I-1")
+    ref = case.volumes()
+    folder = tmp_path / "SCD0000101_ed_es"
+    folder.mkdir()
+    for z in range(case.image.shape[1]):  # <N>.dcm with N - 1 = slice * 20 + phase
+        for phase in (case.ed_phase, case.es_phase):
+            n = z * 20 + phase + 1
+            (folder / f"{n}.dcm").symlink_to(root / "dicoms" / "SCD0000101" / f"{n}.dcm")
+    out = tmp_path / "ph.csv"
+    assert main(["analyse", "phenotypes", str(folder), "--out", str(out)]) == 0
+    row = pd.read_csv(out).iloc[0]
+    ours = {"EDV": row["LVEDV (mL)"], "ESV": row["LVESV (mL)"], "EF": row["LVEF (%)"], "LVM": row["LVM (g)"]}
+    theirs = {"EDV": ref.edv_ml, "ESV": ref.esv_ml, "EF": ref.ef_pct, "LVM": ref.lvm_g}
+    diff = {k: f"{100 * (ours[k] / theirs[k] - 1):+.1f} %" for k in ours}
+    diff["EF"] = f"{ours['EF'] - theirs['EF']:+.1f} points"
+    print(f"SCD0000101 from DICOM with {DEFAULT_SEGMENTER}: "
+          + ", ".join(f"{k} {ours[k]:.1f} (contours {theirs[k]:.1f}, {diff[k]})" for k in ours))
+    assert abs(ours["EDV"] / theirs["EDV"] - 1) < 0.03  # measured +0.5 %
+    assert abs(ours["ESV"] / theirs["ESV"] - 1) < 0.10  # -5.8 %
+    assert abs(ours["EF"] - theirs["EF"]) < 7.0  # +4.6 points
+    assert abs(ours["LVM"] / theirs["LVM"] - 1) < 0.20  # +12.6 %

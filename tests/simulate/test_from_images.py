@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,49 +22,6 @@ def _rss(kspace: np.ndarray) -> np.ndarray:
 
 def _nmse(a: np.ndarray, ref: np.ndarray) -> float:
     return float(((a - ref) ** 2).sum() / (ref**2).sum())
-
-
-def _write_series(
-    folder: Path,
-    images: np.ndarray,
-    *,
-    positions: list[float],
-    uid: str = "1.2.3.4",
-    trigger_dt: float = 40.0,
-    shuffle: bool = True,
-    sizes: dict[int, tuple[int, int]] | None = None,
-) -> None:
-    """Write a synthetic MR DICOM series: ``images`` (t, z, y, x) uint16, slice z at ``positions[z]`` (mm)."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
-
-    folder.mkdir(parents=True, exist_ok=True)
-    n_t, n_z = images.shape[:2]
-    order = np.random.default_rng(0).permutation(n_t * n_z) if shuffle else np.arange(n_t * n_z)
-    for k, idx in enumerate(order):
-        z, t = divmod(int(idx), n_t)
-        arr = images[t, z]
-        if sizes and idx in sizes:
-            arr = np.zeros(sizes[idx], np.uint16)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = MRImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = MRImageStorage, meta.MediaStorageSOPInstanceUID, "MR"
-        ds.SeriesInstanceUID = uid
-        ds.InstanceNumber = int(idx) + 1  # acquisition order: slice-major
-        ds.TriggerTime = t * trigger_dt
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [0.0, 0.0, positions[z]]
-        ds.PixelSpacing, ds.SliceThickness = [1.5, 1.25], 6.0
-        ds.RepetitionTime, ds.EchoTime, ds.MagneticFieldStrength = 3.2, 1.4, 1.5
-        ds.Rows, ds.Columns = arr.shape
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = np.ascontiguousarray(arr, dtype=np.uint16).tobytes()
-        ds.save_as(folder / f"img{k:03d}.dcm", enforce_file_format=True)
 
 
 def _phantom(n_t: int = 3, n_z: int = 2, ny: int = 20, nx: int = 24) -> np.ndarray:
@@ -98,19 +56,22 @@ def test_sunnybrook_from_images_rss_equals_magnitude(shared_data: Path, tmp_path
     assert params.extras["SliceSpacing"] == pytest.approx(10.0, abs=0.05)
 
 
-def test_dicom_series_sorted_by_position_and_time(tmp_path: Path) -> None:
+def test_dicom_series_sorted_by_position_and_time(
+    write_dicom_series: Callable[..., None],
+    tmp_path: Path,
+) -> None:
     imgs = _phantom()
     # slice 0 (first acquired) lies at the *highest* position: sorting must follow acquisition order
-    _write_series(tmp_path / "s", imgs, positions=[20.0, 14.0])
+    write_dicom_series(tmp_path / "s", imgs, positions=[20.0, 14.0])
     series = read_dicom_series(tmp_path / "s")
     np.testing.assert_array_equal(series.magnitude, imgs.astype(np.float32))
     assert series.spacing == (6.0, 1.5, 1.25) and series.slice_spacing == pytest.approx(6.0)
     assert series.frame_dt == pytest.approx(0.040)
 
 
-def test_from_images_dicom_writes_cmrxrecon(tmp_path: Path) -> None:
+def test_from_images_dicom_writes_cmrxrecon(write_dicom_series: Callable[..., None], tmp_path: Path) -> None:
     imgs = _phantom()
-    _write_series(tmp_path / "s", imgs, positions=[0.0, 6.0])
+    write_dicom_series(tmp_path / "s", imgs, positions=[0.0, 6.0])
     out = tmp_path / "out" / "x.mat"
     mat, csv = images_to_kspace_file(tmp_path / "s", out, n_coils=3, seed=1, noise=False)
     k = read_cmrxrecon(mat).kspace.numpy()
@@ -156,18 +117,18 @@ def test_from_images_empty_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "o.mat").exists()
 
 
-def test_from_images_mixed_series(tmp_path: Path) -> None:
+def test_from_images_mixed_series(write_dicom_series: Callable[..., None], tmp_path: Path) -> None:
     imgs = _phantom(n_t=1, n_z=1)
-    _write_series(tmp_path / "m", imgs, positions=[0.0], uid="1.2.3")
-    _write_series(tmp_path / "m" / "other", imgs, positions=[0.0], uid="1.2.4")
+    write_dicom_series(tmp_path / "m", imgs, positions=[0.0], uid="1.2.3")
+    write_dicom_series(tmp_path / "m" / "other", imgs, positions=[0.0], uid="1.2.4")
     with pytest.raises(InputFileError, match="mixed series"):
         images_to_kspace_file(tmp_path / "m", tmp_path / "out" / "o.mat")
     assert not (tmp_path / "out").exists()
 
 
-def test_from_images_mixed_sizes(tmp_path: Path) -> None:
+def test_from_images_mixed_sizes(write_dicom_series: Callable[..., None], tmp_path: Path) -> None:
     imgs = _phantom(n_t=2, n_z=1)
-    _write_series(tmp_path / "m", imgs, positions=[0.0], sizes={1: (16, 16)})
+    write_dicom_series(tmp_path / "m", imgs, positions=[0.0], sizes={1: (16, 16)})
     with pytest.raises(ShapeError, match="mixed image sizes"):
         images_to_kspace_file(tmp_path / "m", tmp_path / "o.mat")
     assert list(tmp_path.iterdir()) == [tmp_path / "m"]
@@ -182,8 +143,8 @@ def test_cli_from_images_bad_input_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_from_images_ok(tmp_path: Path) -> None:
-    _write_series(tmp_path / "s", _phantom(), positions=[0.0, 6.0])
+def test_cli_from_images_ok(write_dicom_series: Callable[..., None], tmp_path: Path) -> None:
+    write_dicom_series(tmp_path / "s", _phantom(), positions=[0.0, 6.0])
     assert main(["simulate", "from-images", str(tmp_path / "s"), str(tmp_path / "k.mat"), "--coils", "2",
                  "--no-noise"]) == 0
     assert read_cmrxrecon(tmp_path / "k.mat").n_coils == 2 and (tmp_path / "k_info.csv").is_file()

@@ -54,6 +54,18 @@ def _load_volume(path: Path, key: str | None = None, *, series: bool = False) ->
     if not path.exists():
         raise InputFileError("file not found", path=path)
     meta: dict[str, Any] = {}
+    if path.is_dir():  # a DICOM series: images with geometry and per-image TI / TE
+        from cardiomm.io.image_series import read_dicom_series
+
+        dicom = read_dicom_series(path)
+        dz = dicom.slice_spacing or dicom.spacing[0]  # volumes need the centre-to-centre distance
+        meta.update(spacing_mm=(dz, dicom.spacing[1], dicom.spacing[2]), images=True)
+        if dicom.frame_dt:
+            meta["frame_dt_s"] = dicom.frame_dt
+        for name, times in (("ti_s", dicom.inversion_times), ("te_s", dicom.echo_times)):
+            if times is not None and np.ptp(times[:, 0]) > 0:  # varies over the series: a mapping axis
+                meta[name] = times
+        return dicom.magnitude, meta
     if path.suffix == ".npy":
         arr = np.load(path, allow_pickle=False)
         if arr.ndim == 3:
@@ -78,7 +90,7 @@ def _load_volume(path: Path, key: str | None = None, *, series: bool = False) ->
         return vol.volume.numpy(), meta
     if path.name.endswith("_gt.h5"):
         return _read_gt(path)["labels"], _gt_meta(path)
-    msg = "unsupported file type (use .mat, .npy, .nii/.nii.gz or a simulate _gt.h5)"
+    msg = "unsupported file type (use .mat, .npy, .nii/.nii.gz, a DICOM series folder or a simulate _gt.h5)"
     raise UnknownChoiceError(msg, path=path)
 
 
@@ -165,9 +177,21 @@ def _map_png(path: Path, maps: Any, title: str) -> None:
         fig.savefig(tmp, format="png", dpi=100)
 
 
+def _common_times(times: Any, path: Path) -> Any:
+    """``(t, z)`` per-image times -> ``(t,)``; slices of one series must share them (within 0.5 ms)."""
+    import numpy as np
+
+    if np.ptp(times, axis=1).max() > 5e-4:
+        raise DataValueError("slices of this series have different inversion / echo times: "
+                             "fit them one slice at a time (one DICOM folder per slice)", path=path)
+    return times[:, 0]
+
+
 @analyse_app.command("mapping")
 def mapping(
-    series: Path = typer.Argument(..., help="Series (t, z, y, x), t = contrasts: .mat, .npy or .nii(.gz)."),
+    series: Path = typer.Argument(
+        ..., help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz) or a DICOM folder (TI / TE read).",
+    ),
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
     kind: str | None = typer.Option(None, "--kind", help=f"{', '.join(_KINDS)} (default: from --gt, t1)."),
     times: str | None = typer.Option(None, "--times", help="TI / TE / spin-lock times, comma-separated."),
@@ -191,7 +215,7 @@ def mapping(
     from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
     from cardiomm.utils.atomic import atomic_path
 
-    vol, _ = _load_volume(series, key, series=True)
+    vol, vol_meta = _load_volume(series, key, series=True)
     truth = _read_gt(gt) if gt is not None else None
     md = truth["metadata"] if truth else {}
     mod_kind, time_key = _MODALITY_KIND.get(md.get("modality", ""), ("t1", "ti_s"))
@@ -206,6 +230,12 @@ def mapping(
         t_s = np.asarray(_floats(times, "--times")) * (1e-3 if time_unit == "ms" else 1.0)
     elif truth is not None:
         t_s = np.asarray(md.get(time_key) or md.get("ti_s") or md.get("prep_times_s") or [], dtype=float)
+    elif vol_meta.get("images"):  # DICOM: TI for T1, TE for T2* / multi-echo T2 (T2-prep times: not in tags)
+        found = vol_meta.get("ti_s" if kind == "t1" else "te_s")
+        if found is None:
+            what = "inversion times" if kind == "t1" else "echo times that vary over the series"
+            raise ConfigError(f"the DICOM series has no {what}: give --times (and --kind)", path=series)
+        t_s = _common_times(found, series)
     else:
         csv = find_scan_csv(series)
         params = read_scan_csv(csv) if csv else None
@@ -268,11 +298,15 @@ def mapping(
 # ------------------------------------------------------------------------------------------- phenotypes
 @analyse_app.command("phenotypes")
 def phenotypes(
-    source: Path = typer.Argument(..., help="Labels (.npy, .nii(.gz), _gt.h5) or images with --segmenter."),
+    source: Path = typer.Argument(
+        ..., help="Labels (.npy, .nii(.gz), _gt.h5), images with --segmenter, or a DICOM cine series folder."
+    ),
     out: Path = typer.Option(Path("phenotypes.csv"), "--out", help="Output CSV (one row)."),
     segmenter: str | None = typer.Option(None, "--segmenter", help="Segment images first (e.g. myopari)."),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
-    weights: Path | None = typer.Option(None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."
+    ),
     spacing: str | None = typer.Option(None, "--spacing", help="Voxel spacing dz,dy,dx in mm."),
     frame_dt: float | None = typer.Option(None, "--frame-dt", help="Time between frames [s]."),
     info: Path | None = typer.Option(None, "--info", help="<name>_info.csv (default: next to the input)."),
@@ -290,6 +324,11 @@ def phenotypes(
     from cardiomm.utils.atomic import atomic_path
 
     arr, meta = _load_volume(source, key)
+    if meta.get("images") and segmenter is None:  # a DICOM cine series: segment it
+        from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER
+
+        segmenter = DEFAULT_SEGMENTER
+        console.print(f"DICOM images: segmenting with the default segmenter {segmenter!r} (see --segmenter)")
     csv = info or find_scan_csv(source)
     if info is not None and not info.is_file():
         raise InputFileError("scan-parameter CSV not found", path=info)

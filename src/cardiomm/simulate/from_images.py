@@ -1,11 +1,8 @@
 """Multi-coil k-space from real magnitude images (how image-only cohorts enter a k-space database).
 
-Input: a DICOM series folder (read with pydicom) or a NIfTI file (nibabel). DICOM images are grouped
-into slices by their position along the slice normal (``ImagePositionPatient`` projected on the
-normal of ``ImageOrientationPatient``) and ordered in time by ``TriggerTime`` then ``InstanceNumber``.
-Slices are spatially sorted, in the direction that puts the slice holding the lowest
-``InstanceNumber`` first (the scanner's acquisition order). Pixel rows become ``y`` (phase encode
-axis of the output), columns ``x`` (readout); no transpose is applied.
+Input: a DICOM series folder or a NIfTI file, read by :mod:`cardiomm.io.image_series` (slice grouping
+and frame order there). Pixel rows become ``y`` (phase encode axis of the output), columns ``x``
+(readout).
 
 Synthesis: ``img = m exp(i phi_z)`` with a smooth random background phase per slice, Biot-Savart coil
 maps normalised to ``sum_c |S_c|^2 = 1`` (so the coil RSS of the noise-free k-space equals ``m``),
@@ -20,14 +17,13 @@ atomically and only after every check has passed.
 from __future__ import annotations
 
 import os
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
+from cardiomm.errors import DataValueError, ShapeError
+from cardiomm.io.image_series import ImageSeries, read_dicom_series, read_image_series, read_nifti_series
 from cardiomm.io.mat import save_mat
 from cardiomm.io.scan_csv import ScanParameters, write_scan_csv
 from cardiomm.simulate.coils import biot_savart_csm, smooth_phase
@@ -36,180 +32,9 @@ from cardiomm.simulate.writer import matlab_squeeze
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_series", "kspace_from_images",
-           "images_to_kspace_file"]
+           "images_to_kspace_file"]  # the readers are re-exported from cardiomm.io.image_series
 
 PathLike = str | os.PathLike[str]
-
-
-@dataclass
-class ImageSeries:
-    """Magnitude images with geometry.
-
-    Attributes
-    ----------
-    magnitude
-        ``(t, z, y, x)`` float32, non-negative.
-    spacing
-        ``(dz, dy, dx)`` [mm]; ``dz`` = slice thickness.
-    slice_spacing
-        Centre-to-centre slice distance [mm] (``None`` for one slice).
-    frame_dt
-        Frame interval [s] (``None`` for one frame).
-    tr, te
-        Sequence repetition / echo time [s] when known.
-    extras
-        Other header facts for the CSV (vendor, field strength, ...).
-    source
-        Input path.
-    """
-
-    magnitude: NDArray[np.float32]
-    spacing: tuple[float, float, float]
-    slice_spacing: float | None
-    frame_dt: float | None
-    tr: float | None
-    te: float | None
-    extras: dict[str, float | str]
-    source: Path
-
-
-def _float(ds: object, name: str) -> float | None:
-    value = getattr(ds, name, None)
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def read_dicom_series(folder: PathLike) -> ImageSeries:
-    """Read one DICOM series from a folder (see the module docstring for the ordering rules).
-
-    Raises
-    ------
-    InputFileError
-        Missing folder, no readable DICOM image in it, or images of several series.
-    ShapeError
-        Images of different sizes, or slices with different frame counts.
-    """
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputFileError("DICOM folder not found", path=root)
-    with warnings.catch_warnings():  # pydicom warns about non-conformant values (e.g. UIDs) of real data
-        warnings.simplefilter("ignore")
-        return _read_dicom_series(root)
-
-
-def _read_dicom_series(root: Path) -> ImageSeries:
-    import pydicom
-
-    datasets = []
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(f)
-        except Exception:  # not DICOM: skipped
-            continue
-        if "PixelData" in ds:
-            datasets.append((f, ds))
-    if not datasets:
-        raise InputFileError("no DICOM image files in folder", path=root)
-    uids = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in datasets}
-    if len(uids) > 1:
-        raise InputFileError(
-            f"mixed series: {len(uids)} different SeriesInstanceUID values; give one series", path=root
-        )
-    sizes = {(int(ds.Rows), int(ds.Columns)) for _, ds in datasets}
-    if len(sizes) > 1:
-        raise ShapeError(f"mixed image sizes {sorted(sizes)} (rows, columns) in one series", path=root)
-    first = datasets[0][1]
-    iop = np.asarray(getattr(first, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float)
-    normal = np.cross(iop[:3], iop[3:])
-    groups: dict[float, list[tuple[float, int, Path, object]]] = {}
-    for f, ds in datasets:
-        ipp = getattr(ds, "ImagePositionPatient", None)
-        if ipp is not None:
-            pos = float(np.dot(np.asarray(ipp, float), normal))
-        else:
-            pos = _float(ds, "SliceLocation") or 0.0
-        key = round(pos, 2)
-        trig = _float(ds, "TriggerTime") or 0.0
-        groups.setdefault(key, []).append((trig, int(getattr(ds, "InstanceNumber", 0) or 0), f, ds))
-    counts = {len(v) for v in groups.values()}
-    if len(counts) > 1:
-        raise ShapeError(f"slices have different numbers of frames {sorted(counts)}", path=root)
-    positions = sorted(groups)
-    if min(groups[positions[-1]], key=lambda r: r[1])[1] < min(groups[positions[0]], key=lambda r: r[1])[1]:
-        positions = positions[::-1]
-    n_t = counts.pop()
-    mag = np.empty((n_t, len(positions), *sizes.pop()), np.float32)
-    for z, key in enumerate(positions):
-        for t, (_, _, f, ds) in enumerate(sorted(groups[key], key=lambda r: (r[0], r[1]))):
-            try:
-                arr = ds.pixel_array.astype(np.float32)  # type: ignore[attr-defined]
-            except Exception as err:
-                raise FileFormatError(f"cannot decode pixel data ({type(err).__name__})", path=f) from None
-            slope, inter = _float(ds, "RescaleSlope") or 1.0, _float(ds, "RescaleIntercept") or 0.0
-            mag[t, z] = np.abs(arr * slope + inter)
-    spacing_rc = [float(v) for v in getattr(first, "PixelSpacing", [1.0, 1.0])]
-    thick = _float(first, "SliceThickness") or 8.0
-    slice_spacing = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else None
-    trig = sorted(r[0] for r in groups[positions[0]])
-    frame_dt = float(np.median(np.diff(trig))) * 1e-3 if n_t > 1 else None
-    tr, te = _float(first, "RepetitionTime"), _float(first, "EchoTime")
-    extras: dict[str, float | str] = {}
-    for tag, name in (("MagneticFieldStrength", "FieldStrength(T)"), ("FlipAngle", "FlipAngle(deg)")):
-        if (v := _float(first, tag)) is not None:
-            extras[name] = v
-    for tag in ("Manufacturer", "ManufacturerModelName", "InPlanePhaseEncodingDirection"):
-        if getattr(first, tag, ""):
-            extras[tag] = str(getattr(first, tag))
-    return ImageSeries(
-        magnitude=mag, spacing=(thick, spacing_rc[0], spacing_rc[1]), slice_spacing=slice_spacing,
-        frame_dt=frame_dt, tr=None if tr is None else tr * 1e-3, te=None if te is None else te * 1e-3,
-        extras=extras, source=root,
-    )
-
-
-def read_nifti_series(path: PathLike) -> ImageSeries:
-    """Read a 2-D to 4-D NIfTI magnitude image: NIfTI ``(i, j, k, l)`` -> ``(t, z, y, x)`` = ``(l, k, j, i)``.
-
-    Raises
-    ------
-    InputFileError, FileFormatError, ShapeError
-        Missing / unreadable file, or more than 4 dimensions.
-    """
-    import nibabel as nib
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError("file not found", path=p)
-    try:
-        img = nib.load(str(p))
-        data = np.asarray(img.dataobj, dtype=np.float32)
-    except Exception as err:
-        raise FileFormatError(f"cannot read NIfTI ({type(err).__name__})", path=p) from None
-    if not 2 <= data.ndim <= 4:
-        raise ShapeError(f"NIfTI image has {data.ndim} dimensions; expected 2 to 4", path=p)
-    data = data.reshape(data.shape + (1,) * (4 - data.ndim))
-    zooms = list(img.header.get_zooms()) + [1.0] * 4
-    space_unit, time_unit = img.header.get_xyzt_units()
-    t_scale = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}.get(time_unit or "sec", 1.0)
-    mag = np.abs(np.ascontiguousarray(data.transpose(3, 2, 1, 0)))
-    return ImageSeries(magnitude=mag, spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
-                       slice_spacing=float(zooms[2]) if mag.shape[1] > 1 else None,
-                       frame_dt=float(zooms[3]) * t_scale if mag.shape[0] > 1 else None, tr=None, te=None,
-                       extras={}, source=p)
-
-
-def read_image_series(path: PathLike) -> ImageSeries:
-    """Read a DICOM folder or a ``.nii`` / ``.nii.gz`` file."""
-    p = Path(path)
-    if p.is_dir():
-        return read_dicom_series(p)
-    if not p.exists():
-        raise InputFileError("input not found (expected a DICOM folder or a NIfTI file)", path=p)
-    if not p.name.endswith((".nii", ".nii.gz")):
-        raise FileFormatError("unsupported input: give a DICOM series folder or a .nii/.nii.gz file", path=p)
-    return read_nifti_series(p)
 
 
 def kspace_from_images(
