@@ -21,7 +21,14 @@ from typing import Any
 import typer
 
 from cardiomm.cli.app import app, console
-from cardiomm.errors import ConfigError, DataValueError, InputFileError, MissingKeyError, UnknownChoiceError
+from cardiomm.errors import (
+    ConfigError,
+    DataValueError,
+    InputFileError,
+    MissingKeyError,
+    ShapeError,
+    UnknownChoiceError,
+)
 
 __all__ = ["analyse_app", "mapping", "phenotypes", "agreement"]
 
@@ -153,7 +160,7 @@ def _floats(text: str, what: str) -> list[float]:
 
 
 # ------------------------------------------------------------------------------------------- mapping
-def _map_png(path: Path, maps: Any, title: str) -> None:
+def _map_png(path: Path, maps: Any, title: str, unit: str = "ms") -> None:
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -172,7 +179,7 @@ def _map_png(path: Path, maps: Any, title: str) -> None:
         ax.set_title(f"slice {z}")
         ax.axis("off")
     if im is not None:
-        fig.colorbar(im, ax=list(axes), label=f"{title} [ms]")
+        fig.colorbar(im, ax=list(axes), label=f"{title} [{unit}]")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
 
@@ -190,7 +197,7 @@ def _common_times(times: Any, path: Path) -> Any:
 @analyse_app.command("mapping")
 def mapping(
     series: Path = typer.Argument(
-        ..., help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz) or a DICOM folder (TI / TE read).",
+        ..., help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz) or a DICOM folder (TI/TE read).",
     ),
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
     kind: str | None = typer.Option(None, "--kind", help=f"{', '.join(_KINDS)} (default: from --gt, t1)."),
@@ -292,6 +299,75 @@ def mapping(
     _map_png(base.with_suffix(".png"), tmap * 1e3, kind.upper())
     glob = rows[-1]
     console.print(f"{kind}: myocardial mean {glob['mean_ms']:.1f} ms (n = {glob['n_pixels']})")
+    console.print(f"wrote {base}.csv, .png, .npy")
+
+
+@analyse_app.command("ecv")
+def ecv_command(
+    pre: Path = typer.Argument(..., help="Native T1 map (z,y,x): .npy (analyse mapping), .nii, .mat, DICOM"),
+    post: Path = typer.Argument(..., help="Post-contrast T1 map of the same slices (same geometry)."),
+    labels: Path = typer.Option(..., "--labels", help="Segmentation of the native map (LV 1, MYO 2, RV 3)."),
+    hct: float = typer.Option(..., "--hct", help="Haematocrit as a fraction, e.g. 0.42."),
+    labels_post: Path | None = typer.Option(None, "--labels-post", help="Segmentation of the post map."),
+    unit: str = typer.Option("auto", "--unit", help="Map unit: s, ms or auto (ms if myocardial T1 > 20)."),
+    level: str | None = typer.Option(None, "--level", help="AHA level of all slices: base, mid or apex."),
+    key: str | None = typer.Option(None, "--key", help="Variable name in .mat maps."),
+    blood_erosion: int = typer.Option(1, "--blood-erosion", help="Blood-pool erosion [px] before median."),
+    out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
+) -> None:
+    """Extracellular volume from native and post-contrast T1 maps: ROI ECV, pixel map, AHA segments."""
+    import numpy as np
+    import pandas as pd
+
+    from cardiomm.analysis.mapping import ecv_from_maps, myocardial_stats
+    from cardiomm.utils.atomic import atomic_path
+
+    if not 0.0 < hct < 1.0:
+        raise ConfigError(f"--hct must be a fraction in (0, 1), e.g. 0.42, got {hct}")
+    if unit not in ("auto", "s", "ms"):
+        raise UnknownChoiceError(f"unknown --unit {unit!r}; choose auto, s or ms")
+    if level is not None and level not in _LEVELS:
+        raise UnknownChoiceError(f"unknown --level {level!r}; choose base, mid or apex")
+    maps, segs = [], []
+    for path, lab_path in ((pre, labels), (post, labels_post or labels)):
+        arr, _ = _load_volume(path, key)
+        if arr.shape[0] != 1:
+            raise ShapeError(f"expected one T1 map (z, y, x), got {arr.shape[0]} images", path=path)
+        lab_arr, _ = _load_volume(lab_path)
+        lab = _as_labels(lab_arr[0], lab_path)
+        if lab.shape != arr.shape[1:]:
+            raise ShapeError(f"labels {lab.shape} do not match the map {arr.shape[1:]}", path=lab_path)
+        maps.append(np.asarray(arr[0], dtype=np.float64))
+        segs.append(lab)
+    myo_values = maps[0][(segs[0] == 2) & np.isfinite(maps[0])]
+    in_ms = unit == "ms" or (unit == "auto" and myo_values.size > 0 and float(np.median(myo_values)) > 20.0)
+    scale = 1e-3 if in_ms else 1.0
+    levels = [_LEVELS[level]] * maps[0].shape[0] if level is not None else None
+    res = ecv_from_maps(maps[0] * scale, maps[1] * scale, segs[0], hct, labels_post=segs[1], levels=levels,
+                        blood_erosion=blood_erosion)
+    rows = []
+    for z in range(res.ecv_map.shape[0]):
+        st = myocardial_stats(res.ecv_map[z], segs[0][z] == 2)
+        rows.append({"slice": z, "n_pixels": st.n_pixels, "ecv_pct": 100 * st.mean, "sd_pct": 100 * st.sd,
+                     "median_pct": 100 * st.median})
+    glob = res.stats
+    rows.append({
+        "slice": "all", "n_pixels": glob.n_pixels, "ecv_pct": 100 * glob.mean, "sd_pct": 100 * glob.sd,
+        "median_pct": 100 * glob.median, "roi_ecv_pct": 100 * res.roi_ecv, "hct": hct,
+        "myo_t1_pre_ms": 1e3 * res.myo_pre, "myo_t1_post_ms": 1e3 * res.myo_post,
+        "blood_t1_pre_ms": 1e3 * res.blood_pre, "blood_t1_post_ms": 1e3 * res.blood_post,
+        **{k: v for k, v in glob.as_dict(scale=100.0, prefix="ECV").items() if "AHA" in k},
+    })
+    base = out_dir / f"{pre.name.split('.')[0]}_ecv"
+    with atomic_path(base.with_suffix(".csv")) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    with atomic_path(base.with_suffix(".npy")) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, res.ecv_map.astype(np.float32))
+    _map_png(base.with_suffix(".png"), res.ecv_map * 100.0, "ECV", unit="%")
+    console.print(f"ECV {100 * res.roi_ecv:.1f} % (ROI; pixel-wise mean {100 * glob.mean:.1f} %, "
+                  f"n = {glob.n_pixels}); "
+                  f"blood T1 {1e3 * res.blood_pre:.0f} -> {1e3 * res.blood_post:.0f} ms, "
+                  f"myocardium {1e3 * res.myo_pre:.0f} -> {1e3 * res.myo_post:.0f} ms")
     console.print(f"wrote {base}.csv, .png, .npy")
 
 

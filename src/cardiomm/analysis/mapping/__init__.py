@@ -3,6 +3,7 @@
 Times are in seconds inside the package; fits accept ``time_unit="ms"`` for millisecond inputs.
 """
 
+from cardiomm.analysis.mapping.ecv_maps import EcvResult, blood_pool_t1, ecv_from_maps
 from cardiomm.analysis.mapping.fitting import (
     DecayFit,
     T1Fit,
@@ -33,6 +34,9 @@ __all__ = [
     "look_locker_correction",
     "exponential_decay_signal",
     "ecv",
+    "EcvResult",
+    "ecv_from_maps",
+    "blood_pool_t1",
     "to_seconds",
     "MyocardialStats",
     "myocardial_stats",
