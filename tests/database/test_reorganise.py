@@ -94,6 +94,42 @@ def test_prepare_reports_bad_input(mini_root: Path, tmp_path: Path, mini_spec: d
     assert not any(p.stem in bad_ids for p in out.rglob("*.h5"))
 
 
+def test_prepare_converts_real_twix(shared_data: Path, tmp_path: Path) -> None:
+    """A real Siemens twix scan is indexed and converted; the shard k-space is twixtools' own reading
+    (readout oversampling removed), its RSS the numpy reference, and no header text reaches it."""
+    import contextlib
+    import io
+
+    import twixtools
+
+    from cardiomm.database.phi import find_strings
+
+    src = shared_data / "kspace/fallback_noncardiac/twixtools_gre_brain_2ch.dat"
+    if not src.is_file():
+        pytest.skip(f"real twix file {src.name} not found in the shared data folder; skipping")
+    root = tmp_path / "raw"
+    (root / "twix").mkdir(parents=True)
+    shutil.copyfile(src, root / "twix" / "meas_gre.dat")  # a temporary copy, outside the repository
+    cat, out = tmp_path / "cat" / "c.parquet", tmp_path / "out"
+    index_tree(root, cat)
+    row = read_catalog(cat).iloc[0]
+    assert (row.source_format, bool(row.has_kspace)) == ("twix-dat", True)
+    rep = prepare_shards(root, out, cat, workers=1)
+    assert (rep.n_written, rep.n_failed, rep.n_unsupported) == (1, 0, 0), rep.failures
+    entry = read_manifest(out)["shards"][0]
+    assert entry["shape"] == [row.nt * row.nz, row.nc, row.ny, row.nx] == [1, 2, 160, 160]
+    with contextlib.redirect_stdout(io.StringIO()):
+        image = twixtools.map_twix(str(src), verbose=False)[-1]["image"]
+    image.flags["remove_os"] = True
+    expected = np.moveaxis(image[:].reshape(160, 2, 160), 1, 0)[None]  # (b, c, ky, kx); centre line 80
+    with h5py.File(out / entry["path"], "r") as f:
+        k, rss = f["kspace"][()], f["reconstruction_rss"][()]
+        assert f.attrs["source_format"] == "twix-dat"
+    np.testing.assert_allclose(k, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+    np.testing.assert_allclose(rss, _rss_reference(k), rtol=1e-5, atol=1e-6 * rss.max())
+    assert find_strings([out, cat.parent], ("DZNE", "Venusberg", "Freud")) == []  # header PHI stays out
+
+
 def flip_chunk_byte(shard: Path) -> None:
     """Invert one byte inside the first k-space chunk of a shard."""
     with h5py.File(shard, "r") as f:

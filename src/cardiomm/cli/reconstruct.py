@@ -16,7 +16,7 @@ __all__ = ["reconstruct"]
 
 @app.command("reconstruct")
 def reconstruct(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="CMRxRecon .mat, ISMRMRD/fastMRI .h5, or a TestSet folder (FullSample + Mask_TaskAll)."),
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="CMRxRecon .mat, ISMRMRD/fastMRI .h5, Siemens twix .dat, or a TestSet folder (FullSample + Mask_TaskAll)."),
     out: Path = typer.Option(..., "--out", help="Output .mat (single file) or folder."),
     mask: Path | None = typer.Option(None, "--mask", help="Mask .mat (key `mask`) for retrospective undersampling of a single file."),
     method: str = typer.Option("cardiomm", "--method", help="cardiomm | zf | sense | cs | varnet | promptmr (comma-separated for several)."),

@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 _LOCK_NAME = ".cardiomm-prepare.lock"
-_READABLE = ("cmrxrecon-mat", "ismrmrd-h5", "fastmri-h5")
+_READABLE = ("cmrxrecon-mat", "ismrmrd-h5", "fastmri-h5", "twix-dat")
 _STR_ATTRS = (
     "center", "vendor", "scanner", "modality", "subtype", "view", "lifespan", "disease", "population",
     "patient_id", "scan_id", "source_format", "sampling_pattern",
@@ -129,6 +129,10 @@ def _read_frames(task: ShardTask) -> tuple[Any, int, int, tuple[int, ...]]:
         from cardiomm.io import read_ismrmrd
 
         vol = read_ismrmrd(task.src)
+    elif task.source_format == "twix-dat":
+        from cardiomm.io import read_twix_kspace
+
+        vol = read_twix_kspace(task.src)
     else:
         from cardiomm.io import read_fastmri_h5
 

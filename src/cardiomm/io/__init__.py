@@ -1,9 +1,9 @@
-"""Format readers and writers: MATLAB ``.mat``, training HDF5, fastMRI/ISMRMRD, scan CSV, NIfTI, PNG/GIF.
+"""Format readers and writers: MATLAB ``.mat``, training HDF5, fastMRI/ISMRMRD/twix, scan CSV, NIfTI, PNG/GIF.
 
 Every array is in cardiomm's axis order (``docs/conventions.md``): volume k-space ``(t, z, c, ky, kx)``,
 frames ``(b, c, ky, kx)`` t-major, masks ``(t, ky, kx)``, magnitude volumes ``(t, z, y, x)``.
-Importing this package loads only numpy, torch and h5py; scipy, nibabel, Pillow and ismrmrd are
-imported inside the functions that need them.
+Importing this package loads only numpy, torch and h5py; scipy, nibabel, Pillow, ismrmrd and
+twixtools are imported inside the functions that need them.
 """
 
 from cardiomm.io.h5 import (
@@ -28,6 +28,7 @@ from cardiomm.io.mat import list_mat_variables, load_mat_variables, mat_version,
 from cardiomm.io.nifti import NiftiVolume, read_nifti, write_nifti
 from cardiomm.io.recon import IMAGE_KEYS, as_volume, read_image_mat, write_recon_mat
 from cardiomm.io.scan_csv import ScanParameters, find_scan_csv, read_scan_csv, write_scan_csv
+from cardiomm.io.twix import read_twix_kspace
 
 __all__ = [
     # mat
@@ -55,6 +56,7 @@ __all__ = [
     "read_fastmri_h5",
     "rss_from_kspace",
     "read_ismrmrd",
+    "read_twix_kspace",
     # scan parameters
     "ScanParameters",
     "read_scan_csv",

@@ -5,7 +5,7 @@ Inputs
 * a CMRxRecon ``.mat`` with fully sampled k-space (``kspace_full`` / ``kspace``) plus a mask file
   (retrospective undersampling ``k * mask``), or already undersampled data (``kus``, or zeros where not
   sampled) whose mask is read from ``--mask`` or inferred from the non-zero samples;
-* an ISMRMRD/OCMR ``.h5`` or a fastMRI ``.h5`` (same rules);
+* an ISMRMRD/OCMR ``.h5``, a fastMRI ``.h5`` or a Siemens twix ``.dat`` (same rules);
 * a folder in the MMCMR TestSet layout (``.../FullSample/...`` + ``.../Mask_TaskAll/...``): every mask
   file gives one task, reconstructed into a mirrored tree
   ``OUT/<method>/<path of the mask file below INPUT, with Mask_TaskAll -> TaskAll>`` (the published
@@ -26,7 +26,15 @@ from pathlib import Path
 import torch
 
 from cardiomm.errors import InputFileError, MaskError
-from cardiomm.io import KSpaceVolume, check_mask_fits, read_cmrxrecon, read_fastmri_h5, read_ismrmrd, read_mask
+from cardiomm.io import (
+    KSpaceVolume,
+    check_mask_fits,
+    read_cmrxrecon,
+    read_fastmri_h5,
+    read_ismrmrd,
+    read_mask,
+    read_twix_kspace,
+)
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename
 from cardiomm.types import MaskPattern
@@ -136,6 +144,8 @@ def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
         raise InputFileError("k-space file not found (FullSample counterpart of the mask?)", path=path)
     if path.suffix == ".h5":
         volume = _read_h5(path)
+    elif path.suffix.lower() == ".dat":
+        volume = read_twix_kspace(path)
     else:
         volume = read_cmrxrecon(path)
     if task.mask_path is not None:
