@@ -1,9 +1,9 @@
-"""Format readers and writers: MATLAB ``.mat``, training HDF5, fastMRI/ISMRMRD/twix, scan CSV, NIfTI, PNG/GIF.
+"""Format readers and writers: MATLAB ``.mat``, training HDF5, fastMRI/ISMRMRD/twix, DICOM, NIfTI, CSV, PNG/GIF.
 
 Every array is in cardiomm's axis order (``docs/conventions.md``): volume k-space ``(t, z, c, ky, kx)``,
 frames ``(b, c, ky, kx)`` t-major, masks ``(t, ky, kx)``, magnitude volumes ``(t, z, y, x)``.
-Importing this package loads only numpy, torch and h5py; scipy, nibabel, Pillow, ismrmrd and
-twixtools are imported inside the functions that need them.
+Importing this package loads only numpy, torch and h5py; scipy, nibabel, Pillow, pydicom, ismrmrd
+and twixtools are imported inside the functions that need them.
 """
 
 from cardiomm.io.h5 import (
@@ -25,6 +25,7 @@ from cardiomm.io.kspace import (
     read_mask,
 )
 from cardiomm.io.mat import list_mat_variables, load_mat_variables, mat_version, save_mat
+from cardiomm.io.image_series import ImageSeries, read_dicom_series, read_image_series, read_nifti_series
 from cardiomm.io.nifti import NiftiVolume, read_nifti, write_nifti
 from cardiomm.io.recon import IMAGE_KEYS, as_volume, read_image_mat, write_recon_mat
 from cardiomm.io.scan_csv import ScanParameters, find_scan_csv, read_scan_csv, write_scan_csv
@@ -48,6 +49,10 @@ __all__ = [
     "read_image_mat",
     "write_recon_mat",
     "as_volume",
+    "ImageSeries",
+    "read_dicom_series",
+    "read_nifti_series",
+    "read_image_series",
     # HDF5
     "TrainingH5Record",
     "FastMRIRecord",
