@@ -1,4 +1,4 @@
-"""Format readers and writers: MATLAB ``.mat``, training HDF5, fastMRI/ISMRMRD/twix, DICOM, NIfTI, CSV, PNG/GIF.
+"""Format readers and writers: .mat, training HDF5, fastMRI/ISMRMRD/twix, DICOM, NIfTI, CSV, PNG/GIF.
 
 Every array is in cardiomm's axis order (``docs/conventions.md``): volume k-space ``(t, z, c, ky, kx)``,
 frames ``(b, c, ky, kx)`` t-major, masks ``(t, ky, kx)``, magnitude volumes ``(t, z, y, x)``.
