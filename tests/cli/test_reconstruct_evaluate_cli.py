@@ -141,3 +141,35 @@ def test_reconstruct_fully_sampled_without_mask_is_an_error(tree: Path, tmp_path
     full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
     assert main(["reconstruct", str(full), "--out", str(tmp_path / "o.mat"), "--method", "zf"]) == 2
     assert "fully sampled" in capsys.readouterr().err
+
+
+def test_reconstruct_generated_mask_equals_the_mask_file(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--pattern Uniform --accel 8`` builds the same mask as the protocol's mask file, so the two
+    reconstructions are identical; a random pattern without --seed is the same on every run."""
+    from cardiomm.io import read_image_mat
+
+    full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
+    rel = full.parent.relative_to(tree / "Cine" / "TestSet" / "FullSample")
+    mask = tree / "Cine" / "TestSet" / "Mask_TaskAll" / rel / "cine_sax_mask_Uniform8.mat"
+    base = ["reconstruct", str(full), "--method", "zf", "--out"]
+    assert main([*base, str(tmp_path / "file.mat"), "--mask", str(mask)]) == 0
+    assert main([*base, str(tmp_path / "gen"), "--pattern", "uniform", "--accel", "8"]) == 0
+    generated = tmp_path / "gen" / "cine_sax_Uniform8.mat"  # named after the pattern token
+    np.testing.assert_array_equal(read_image_mat(generated).numpy(), read_image_mat(tmp_path / "file.mat").numpy())
+    for run in ("r1", "r2"):
+        assert main([*base, str(tmp_path / run), "--pattern", "ktGaussian", "--accel", "16"]) == 0
+    a, b = (read_image_mat(tmp_path / r / "cine_sax_ktGaussian16.mat").numpy() for r in ("r1", "r2"))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, read_image_mat(generated).numpy())
+    assert main(["compare", str(full), "--pattern", "ktRadial", "--accel", "8", "--methods", "zf"]) == 0
+    assert "ktRadial8" in capsys.readouterr().out
+    # option errors: exit 2 before anything is read or written
+    bad = [["--pattern", "Uniform"], ["--accel", "8"], ["--pattern", "Spiral", "--accel", "8"],
+           ["--pattern", "Uniform", "--accel", "8", "--mask", str(mask)]]
+    for args in bad:
+        assert main([*base, str(tmp_path / "bad"), *args]) == 2
+    folder = ["reconstruct", str(tree / "Cine" / "TestSet"), "--out", str(tmp_path / "bad"), "--method", "zf"]
+    assert main([*folder, "--pattern", "Uniform", "--accel", "8"]) == 2
+    assert not (tmp_path / "bad").exists()

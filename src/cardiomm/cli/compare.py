@@ -14,7 +14,12 @@ __all__ = ["compare"]
 @app.command("compare")
 def compare(
     kspace: Path = typer.Argument(..., help="Fully sampled CMRxRecon .mat (kspace_full / kspace) or .h5."),
-    mask: Path = typer.Option(..., "--mask", help="Mask .mat (key `mask`), e.g. an official CMRxRecon mask."),
+    mask: Path | None = typer.Option(None, "--mask", help="Mask .mat (key `mask`), e.g. a CMRxRecon mask."),
+    pattern: str | None = typer.Option(
+        None, "--pattern", help="Or a generated mask: Uniform, ktGaussian, ktRadial, ktUniform."
+    ),
+    accel: int | None = typer.Option(None, "--accel", help="Acceleration R of --pattern (ACS not counted)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of a random --pattern (default: from the file name)."),
     methods: str = typer.Option("zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."),
     acs: int = typer.Option(20, "--acs", help="Calibration region size (16 for CMRxRecon2024 masks)."),
     prompt: str | None = typer.Option(None, "--prompt", help="Metadata prompt (default: from path and header)."),
@@ -22,11 +27,17 @@ def compare(
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
     from rich.table import Table
 
+    from cardiomm.cli.reconstruct import mask_spec_from_options
+    from cardiomm.errors import ConfigError
     from cardiomm.recon.compare import compare_methods
 
+    spec = mask_spec_from_options(kspace, mask, pattern, accel, seed, acs)
+    if mask is None and spec is None:
+        raise ConfigError("give --mask FILE or --pattern P --accel R")
     scores, meta, us = compare_methods(kspace, mask, [m.strip() for m in methods.split(",") if m.strip()],
-                                       n_acs=acs, prompt=prompt)
-    table = Table(title=f"{kspace.name} under {mask.name}")
+                                       n_acs=acs, prompt=prompt, mask_spec=spec)
+    under = mask.name if mask is not None else spec.token if spec is not None else ""
+    table = Table(title=f"{kspace.name} under {under}")
     for col in ("method", "PSNR (dB)", "SSIM", "NMSE", "s / frame"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for s in scores:

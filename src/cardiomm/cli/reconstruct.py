@@ -5,13 +5,17 @@ from __future__ import annotations
 import fnmatch
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cardiomm.cli.app import app, console
-from cardiomm.errors import InputFileError
+from cardiomm.errors import ConfigError, InputFileError
 
-__all__ = ["reconstruct"]
+if TYPE_CHECKING:
+    from cardiomm.recon.pipeline import MaskSpec
+
+__all__ = ["reconstruct", "mask_spec_from_options"]
 
 
 @app.command("reconstruct")
@@ -19,6 +23,14 @@ def reconstruct(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="CMRxRecon .mat, ISMRMRD/fastMRI .h5, Siemens twix .dat, or a TestSet folder (FullSample + Mask_TaskAll)."),
     out: Path = typer.Option(..., "--out", help="Output .mat (single file) or folder."),
     mask: Path | None = typer.Option(None, "--mask", help="Mask .mat (key `mask`) for retrospective undersampling of a single file."),
+    pattern: str | None = typer.Option(
+        None, "--pattern",
+        help="Undersample a fully sampled file with a generated mask: Uniform, ktGaussian, ktRadial or ktUniform.",
+    ),
+    accel: int | None = typer.Option(None, "--accel", help="Acceleration R of --pattern (ACS not counted)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of a random --pattern (default: from the file name: same file, same mask)."
+    ),
     method: str = typer.Option("cardiomm", "--method", help="cardiomm | zf | sense | cs | varnet | promptmr (comma-separated for several)."),
     model: Path | None = typer.Option(None, "--model", help="Checkpoint for learned methods (default: the shipped one)."),
     prompt: str | None = typer.Option(None, "--prompt", help="Metadata prompt text (default: built from path and header metadata)."),
@@ -38,6 +50,7 @@ def reconstruct(
     from cardiomm.recon.prompts import task_prompts
     from cardiomm.recon.registry import get_reconstructor
 
+    mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = [m.strip() for m in method.split(",") if m.strip()]
     recons = {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
@@ -47,7 +60,7 @@ def reconstruct(
     with Progress(*columns, console=console) as progress:
         for name, recon in recons.items():
             target = out if (single and len(methods) == 1) else (out / name if single else out)
-            tasks = discover_tasks(input_path, target, name, mask)
+            tasks = discover_tasks(input_path, target, name, mask, mask_spec)
             if include and input_path.is_dir():
                 tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
                 if not tasks:
@@ -55,12 +68,12 @@ def reconstruct(
             bar = progress.add_task(f"{name}", total=len(tasks))
             for task in tasks:
                 volume, m = load_task(task)
-                mask_type, accel = infer_pattern(m, task.mask_path)
-                meta_prompt, us_prompt = task_prompts(task, mask_type, accel, override=prompt)
+                mask_type, r = infer_pattern(m, task.mask_path, task.mask_spec)
+                meta_prompt, us_prompt = task_prompts(task, mask_type, r, override=prompt)
                 if show_prompt:
                     console.print(f"[dim]{task.rel_path}[/]\n  metadata: {meta_prompt!r}\n  undersampling: {us_prompt!r}")
                 vol, per_frame = reconstruct_volume(
-                    volume, m, recon, mask_type=mask_type, acceleration=accel, n_acs=acs,
+                    volume, m, recon, mask_type=mask_type, acceleration=r, n_acs=acs,
                     metadata_prompt=meta_prompt, undersampling_prompt=us_prompt, batch_size=batch_size,
                 )
                 logging.getLogger("cardiomm").info("%s  %s: %.3f s/frame", name, task.out_path.name, per_frame)
@@ -68,6 +81,26 @@ def reconstruct(
                 n_written += 1
                 progress.advance(bar)
     console.print(f"wrote {n_written} reconstruction(s) under {out}")
+
+
+def mask_spec_from_options(
+    input_path: Path, mask: Path | None, pattern: str | None, accel: int | None, seed: int | None, acs: int
+) -> MaskSpec | None:
+    """The generated-mask request of ``--pattern/--accel/--seed``, checked before any file is read."""
+    from cardiomm.recon.pipeline import MaskSpec
+    from cardiomm.sampling import parse_pattern
+
+    if pattern is None:
+        if accel is not None or seed is not None:
+            raise ConfigError("--accel and --seed go with --pattern")
+        return None
+    if accel is None:
+        raise ConfigError("--pattern needs --accel (e.g. 8, 16 or 24)")
+    if mask is not None:
+        raise ConfigError("give --mask or --pattern, not both")
+    if input_path.is_dir():
+        raise ConfigError("--pattern undersamples one fully sampled file; TestSet folders bring their masks")
+    return MaskSpec(parse_pattern(pattern).value, accel, acs=acs, seed=seed)
 
 
 def _rich_handler() -> logging.Handler:

@@ -11,7 +11,7 @@ import torch
 
 from cardiomm.evaluation.metrics import evaluate_volume
 from cardiomm.io import rss_from_kspace
-from cardiomm.recon.pipeline import ReconTask, infer_pattern, load_task, reconstruct_volume
+from cardiomm.recon.pipeline import MaskSpec, ReconTask, infer_pattern, load_task, reconstruct_volume
 from cardiomm.recon.prompts import task_prompts
 
 __all__ = ["MethodScore", "compare_methods"]
@@ -28,15 +28,24 @@ class MethodScore:
     seconds_per_frame: float
 
 
-def compare_methods(kspace_path: Path, mask_path: Path, methods: Sequence[str], *, n_acs: int = 20,
-                    prompt: str | None = None) -> tuple[list[MethodScore], str, str]:
-    """Reconstruct ``kspace_path`` under ``mask_path`` with each method and score it (reference: RSS of
-    the fully sampled k-space). Returns the scores and the two prompts used."""
+def compare_methods(
+    kspace_path: Path,
+    mask_path: Path | None,
+    methods: Sequence[str],
+    *,
+    n_acs: int = 20,
+    prompt: str | None = None,
+    mask_spec: MaskSpec | None = None,
+) -> tuple[list[MethodScore], str, str]:
+    """Reconstruct ``kspace_path`` under ``mask_path`` (or a generated ``mask_spec`` mask) with each method
+    and score it (reference: RSS of the fully sampled k-space). Returns the scores and the two prompts."""
     from cardiomm.recon.registry import get_reconstructor
 
-    task = ReconTask(Path(kspace_path), Path(mask_path), Path("unused.mat"), Path(mask_path).as_posix())
+    mask_file = None if mask_path is None else Path(mask_path)
+    rel = (mask_file or Path(kspace_path)).as_posix()
+    task = ReconTask(Path(kspace_path), mask_file, Path("unused.mat"), rel, mask_spec=mask_spec)
     volume, mask = load_task(task)
-    mask_type, accel = infer_pattern(mask, task.mask_path)
+    mask_type, accel = infer_pattern(mask, task.mask_path, task.mask_spec)
     meta, us = task_prompts(task, mask_type, accel, override=prompt)
     reference = rss_from_kspace(volume.frames()).view(volume.n_frames, volume.n_slices, volume.ny, volume.nx)
     scores = []

@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from cardiomm.errors import InputFileError, MaskError
+from cardiomm.errors import ConfigError, InputFileError, MaskError
 from cardiomm.io import (
     KSpaceVolume,
     check_mask_fits,
@@ -36,11 +37,12 @@ from cardiomm.io import (
     read_twix_kspace,
 )
 from cardiomm.recon.base import ReconInput, Reconstructor
-from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename
+from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename, parse_pattern
 from cardiomm.types import MaskPattern
 
 __all__ = [
     "ReconTask",
+    "MaskSpec",
     "discover_tasks",
     "load_task",
     "reconstruct_volume",
@@ -70,6 +72,9 @@ class ReconTask:
         Output ``.mat`` path.
     rel_path
         Path used for metadata (prompt): the mask path for tree tasks, else the k-space path.
+    mask_spec
+        Retrospective undersampling of fully sampled data with a generated test-protocol mask instead of
+        a mask file (see :class:`MaskSpec`).
     """
 
     kspace_path: Path
@@ -77,6 +82,44 @@ class ReconTask:
     out_path: Path
     rel_path: str
     extra: dict[str, str] = field(default_factory=dict)
+    mask_spec: MaskSpec | None = None
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """A test-protocol mask generated for the file's own ``(t, ky, kx)`` size.
+
+    Attributes
+    ----------
+    pattern
+        ``Uniform``, ``ktGaussian``, ``ktRadial`` or ``ktUniform``.
+    accel
+        Nominal acceleration ``R`` (ACS not counted).
+    acs
+        ACS lines / square side.
+    seed
+        Seed of random patterns; ``None`` derives one from the file name
+        (:func:`~cardiomm.sampling.seed_from_string`), so a file always gets the same mask.
+    """
+
+    pattern: str
+    accel: int
+    acs: int = DEFAULT_ACS
+    seed: int | None = None
+
+    def make(self, volume: KSpaceVolume) -> torch.Tensor:
+        """The mask ``(t, ky, kx)`` bool for ``volume``."""
+        from cardiomm.sampling import make_test_mask, seed_from_string
+
+        n_t, _, _, n_y, n_x = volume.kspace.shape
+        seed = self.seed if self.seed is not None else seed_from_string(Path(volume.source).name)
+        mask = make_test_mask(self.pattern, self.accel, n_x, n_y, n_t, acs=self.acs, seed=seed)
+        return torch.from_numpy(np.ascontiguousarray(mask))
+
+    @property
+    def token(self) -> str:
+        """File-name token, e.g. ``ktGaussian8``."""
+        return f"{parse_pattern(self.pattern).value}{self.accel}"
 
 
 def mask_file_to_fullsample(mask_file: Path) -> Path:
@@ -89,8 +132,13 @@ def mask_file_to_fullsample(mask_file: Path) -> Path:
     return Path(*parts[:i], FULL_DIR, *parts[i + 1 : -1], stem + ".mat")
 
 
-def discover_tasks(input_path: Path, out: Path, method: str, mask: Path | None = None) -> list[ReconTask]:
-    """List the reconstruction tasks for a file or an MMCMR TestSet folder (sorted, deterministic)."""
+def discover_tasks(
+    input_path: Path, out: Path, method: str, mask: Path | None = None, mask_spec: MaskSpec | None = None
+) -> list[ReconTask]:
+    """List the reconstruction tasks for a file or an MMCMR TestSet folder (sorted, deterministic).
+
+    ``mask`` (a mask file) or ``mask_spec`` (a generated mask) undersample a single fully sampled file.
+    """
     input_path = Path(input_path)
     if not input_path.exists():
         raise InputFileError("no such file or folder", path=input_path)
@@ -104,9 +152,12 @@ def discover_tasks(input_path: Path, out: Path, method: str, mask: Path | None =
             out_rel = Path(*[RESULT_DIR if p == MASK_DIR else p for p in rel.parts])
             tasks.append(ReconTask(mask_file_to_fullsample(m), m, out / method / out_rel, rel.as_posix()))
         return tasks
-    out_path = out if out.suffix == ".mat" else out / f"{input_path.stem}{'_' + mask.stem.split('_mask_')[-1] if mask else ''}.mat"
+    if mask is not None and mask_spec is not None:
+        raise ConfigError("give a mask file or a generated mask (pattern and acceleration), not both")
+    token = mask.stem.split("_mask_")[-1] if mask else mask_spec.token if mask_spec else ""
+    out_path = out if out.suffix == ".mat" else out / f"{input_path.stem}{'_' + token if token else ''}.mat"
     rel = (mask or input_path).as_posix()
-    return [ReconTask(input_path, mask, out_path, rel)]
+    return [ReconTask(input_path, mask, out_path, rel, mask_spec=mask_spec)]
 
 
 def infer_mask(volume: KSpaceVolume) -> torch.Tensor:
@@ -114,12 +165,17 @@ def infer_mask(volume: KSpaceVolume) -> torch.Tensor:
     return (volume.kspace.abs() > 0).any(dim=2).any(dim=1)
 
 
-def infer_pattern(mask: torch.Tensor, mask_path: Path | None) -> tuple[str, int]:
-    """``(mask_type, R)`` from the mask file name, else guessed from the mask geometry.
+def infer_pattern(
+    mask: torch.Tensor, mask_path: Path | None, mask_spec: MaskSpec | None = None
+) -> tuple[str, int]:
+    """``(mask_type, R)`` of a generated mask's spec, else from the mask file name, else guessed from the
+    mask geometry.
 
     Without a file name: a mask varying along kx is ``radial``; lines are ``uniform`` when equispaced
     outside the centre, else ``random``; R is the sampled-line fraction's inverse, rounded.
     """
+    if mask_spec is not None:
+        return str(mask_type_of(parse_pattern(mask_spec.pattern))), int(mask_spec.accel)
     if mask_path is not None:
         try:
             pattern, accel = parse_mask_filename(mask_path)
@@ -148,7 +204,12 @@ def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
         volume = read_twix_kspace(path)
     else:
         volume = read_cmrxrecon(path)
-    if task.mask_path is not None:
+    if task.mask_spec is not None:
+        if volume.undersampled or (volume.mask is not None and not bool(volume.mask.all())):
+            msg = "the k-space is already undersampled: a generated mask needs fully sampled data"
+            raise MaskError(msg, path=path)
+        mask = check_mask_fits(volume, task.mask_spec.make(volume))
+    elif task.mask_path is not None:
         mask = check_mask_fits(volume, read_mask(task.mask_path), mask_source=task.mask_path)
     elif volume.mask is not None:
         mask = volume.mask.bool()
