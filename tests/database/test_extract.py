@@ -139,3 +139,23 @@ def test_real_dicom_series(shared_data: Path, tmp_path: Path) -> None:
     raws = extract_dicom_series(sorted(tmp_path.iterdir()), lambda uid: uid[-6:])
     assert raws and raws[0].fields["vendor"] == "GE" and raws[0].fields["field_t"] == 1.5
     assert raws[0].fields["nx"] == 256 and raws[0].fields["fov_x_mm"] == pytest.approx(256 * 1.367, rel=1e-2)
+    # no series description in these files: 20 cardiac phases make it a cine
+    assert raws[0].fields["modality"] == "Cine"
+
+
+def test_structural_modality_hint() -> None:
+    from types import SimpleNamespace as NS
+
+    from cardiomm.database.extract.dicom import structural_hint
+
+    tis = (100, 180, 900, 980, 1700)
+    molli = [NS(InversionTime=ti, TriggerTime=400.0, CardiacNumberOfImages=1) for ti in tis]
+    cine = [NS(TriggerTime=40.0 * k, CardiacNumberOfImages=25) for k in range(25)]
+    few = [NS(TriggerTime=40.0 * k) for k in range(3)]  # e.g. an ED/ES-only export without the tag
+    assert structural_hint(molli) == "T1map"
+    assert structural_hint(cine) == "Cine"
+    assert structural_hint([NS(TriggerTime=40.0 * k) for k in range(12)]) == "Cine"  # phases from triggers
+    assert structural_hint(few) == "" and structural_hint([NS()]) == ""
+    # an inversion-prepared multi-phase series is not a plain cine
+    prepared = [NS(TriggerTime=40.0 * k, InversionTime=300 + 200 * (k % 2)) for k in range(12)]
+    assert structural_hint(prepared) == ""

@@ -6,7 +6,9 @@ restricted to :data:`~cardiomm.database.phi.DICOM_ALLOWED_KEYWORDS` and grouped 
 rows/columns (``ny``/``nx``), pixel spacing x matrix = FOV, slice thickness, TR/TE [ms -> s], the
 sorted distinct inversion times (e.g. MOLLI), ``nz`` = distinct slice locations and
 ``nt`` = images / ``nz``. ``SeriesDescription``/``ProtocolName`` are matched against modality
-keywords (hint, never stored); ``PatientID`` is hashed by the caller.
+keywords (hint, never stored); without a keyword the modality comes from the series structure
+(:func:`structural_hint`: several inversion times -> T1map, many cardiac phases -> Cine).
+``PatientID`` is hashed by the caller.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from cardiomm.database.header import nominal_field_t
 from cardiomm.database.phi import DICOM_ALLOWED_KEYWORDS, clean_token, normalise_vendor
 from cardiomm.errors import FileFormatError
 
-__all__ = ["extract_dicom_series", "is_dicom_file", "dicom_hint"]
+__all__ = ["extract_dicom_series", "is_dicom_file", "dicom_hint", "structural_hint"]
 
 #: Lower-case keywords of series descriptions -> modality key (checked in order).
 _HINTS: tuple[tuple[str, str], ...] = (
@@ -51,6 +53,28 @@ def dicom_hint(text: str) -> str:
     """Database modality key from a free-text series description (lower-case keywords), or ``""``."""
     low = text.lower()
     return next((mod for key, mod in _HINTS if key in low), "")
+
+
+#: Fewest cardiac phases (``CardiacNumberOfImages`` or distinct ``TriggerTime``) that make a cine.
+MIN_CINE_PHASES = 8
+#: Fewest distinct inversion times that make a T1-mapping (MOLLI / ShMOLLI / SASHA-like) series.
+MIN_MAPPING_TIS = 4
+
+
+def structural_hint(items: Sequence[Any]) -> str:
+    """Modality key from the structure of a series whose description says nothing: ``T1map`` with at
+    least :data:`MIN_MAPPING_TIS` distinct inversion times; ``Cine`` with at least
+    :data:`MIN_CINE_PHASES` cardiac phases (a retrospectively gated multi-phase series) and no
+    inversion-time variation; else ``""``."""
+    tis = {round(v, 1) for v in (_float(getattr(d, "InversionTime", None)) for d in items) if v}
+    if len(tis) >= MIN_MAPPING_TIS:
+        return "T1map"
+    phases = max((int(_float(getattr(d, "CardiacNumberOfImages", None)) or 0) for d in items), default=0)
+    trigger_times = (_float(getattr(d, "TriggerTime", None)) for d in items)
+    triggers = {round(v, 1) for v in trigger_times if v is not None}
+    if max(phases, len(triggers)) >= MIN_CINE_PHASES and len(tis) <= 1:
+        return "Cine"
+    return ""
 
 
 @contextlib.contextmanager
@@ -141,7 +165,7 @@ def _series(key: str, items: list[Any]) -> RawScan:
         "source_format": "dicom",
     }  # fmt: skip
     text = " ".join(str(getattr(first, k, "") or "") for k in ("SeriesDescription", "ProtocolName"))
-    mod = dicom_hint(text)
+    mod = dicom_hint(text) or structural_hint(items)
     if mod:
         fields["modality"] = mod
     patient = str(getattr(first, "PatientID", "") or "") or None
