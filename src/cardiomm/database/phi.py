@@ -148,7 +148,7 @@ DICOM_ALLOWED_KEYWORDS: tuple[str, ...] = (
     "PixelSpacing", "SliceThickness", "RepetitionTime", "EchoTime", "InversionTime", "NumberOfFrames",
     "CardiacNumberOfImages", "AcquisitionMatrix", "SliceLocation", "InstanceNumber",
     "PatientID", "SeriesInstanceUID", "SeriesDescription", "ProtocolName",
-    "TriggerTime", "ScanningSequence", "SequenceVariant",
+    "TriggerTime",
 )  # fmt: skip
 
 #: ISMRMRD XML header fields dropped (PHI). Paths are relative to ``ismrmrdHeader``.
