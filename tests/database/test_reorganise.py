@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -94,9 +95,12 @@ def test_prepare_reports_bad_input(mini_root: Path, tmp_path: Path, mini_spec: d
     assert not any(p.stem in bad_ids for p in out.rglob("*.h5"))
 
 
-def test_prepare_converts_real_twix(shared_data: Path, tmp_path: Path) -> None:
+def test_prepare_converts_real_twix(
+    shared_data: Path, tmp_path: Path, write_dicom_series: Callable[..., None]
+) -> None:
     """A real Siemens twix scan is indexed and converted; the shard k-space is twixtools' own reading
-    (readout oversampling removed), its RSS the numpy reference, and no header text reaches it."""
+    (readout oversampling removed), its RSS the numpy reference, and no header text reaches it. A DICOM
+    series beside it is catalogued but, without k-space, counted as skipped."""
     import contextlib
     import io
 
@@ -110,12 +114,15 @@ def test_prepare_converts_real_twix(shared_data: Path, tmp_path: Path) -> None:
     root = tmp_path / "raw"
     (root / "twix").mkdir(parents=True)
     shutil.copyfile(src, root / "twix" / "meas_gre.dat")  # a temporary copy, outside the repository
+    write_dicom_series(root / "dicom", np.zeros((2, 1, 8, 8), np.uint16), positions=[0.0])
     cat, out = tmp_path / "cat" / "c.parquet", tmp_path / "out"
     index_tree(root, cat)
-    row = read_catalog(cat).iloc[0]
-    assert (row.source_format, bool(row.has_kspace)) == ("twix-dat", True)
+    frame = read_catalog(cat)
+    assert sorted(frame.source_format) == ["dicom", "twix-dat"]
+    row = frame[frame.source_format == "twix-dat"].iloc[0]
+    assert bool(row.has_kspace)
     rep = prepare_shards(root, out, cat, workers=1)
-    assert (rep.n_written, rep.n_failed, rep.n_unsupported) == (1, 0, 0), rep.failures
+    assert (rep.n_written, rep.n_failed, rep.n_unsupported, rep.n_image_only) == (1, 0, 0, 1), rep.failures
     entry = read_manifest(out)["shards"][0]
     assert entry["shape"] == [row.nt * row.nz, row.nc, row.ny, row.nx] == [1, 2, 160, 160]
     with contextlib.redirect_stdout(io.StringIO()):

@@ -158,6 +158,9 @@ def prepare_cmd(
         f"{rep.n_failed} failed, {rep.n_unsupported} without k-space reader, in {rep.elapsed_s:.1f} s",
         highlight=False,
     )
+    if rep.n_image_only:
+        console.print(f"{rep.n_image_only} image-only series (DICOM, no k-space) skipped; "
+                      "`cardiomm simulate from-images` synthesises multi-coil k-space from them", highlight=False)
     _print_failures(rep.failures, "scan(s)")
 
 

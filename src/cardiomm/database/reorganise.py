@@ -105,7 +105,8 @@ class ShardTask:
 
 @dataclass(frozen=True)
 class PrepareReport:
-    """Summary of a ``prepare_shards`` run (counts, failures ``(scan_id, message)``, byte totals)."""
+    """Summary of a ``prepare_shards`` run (counts, failures ``(scan_id, message)``, byte totals;
+    ``n_image_only``: selected catalog rows without k-space, e.g. DICOM series, which are skipped)."""
 
     out: Path
     n_scans: int
@@ -117,6 +118,7 @@ class PrepareReport:
     bytes_in: int = 0
     bytes_out: int = 0
     elapsed_s: float = 0.0
+    n_image_only: int = 0
 
 
 def _read_frames(task: ShardTask) -> tuple[Any, int, int, tuple[int, ...]]:
@@ -338,6 +340,7 @@ def prepare_shards(
     frame = read_catalog(catalog)
     if where:
         frame = filter_frame(frame, where)
+    n_image_only = int((~frame["has_kspace"].astype(bool)).sum())
     frame = frame[frame["has_kspace"].astype(bool)]
     out_p.mkdir(parents=True, exist_ok=True)
     lock = open(out_p / _LOCK_NAME, "w")  # noqa: SIM115 - held for the whole run
@@ -370,5 +373,5 @@ def prepare_shards(
         n_failed=count["failed"], n_unsupported=count["unsupported"], failures=tuple(failures),
         bytes_in=sum(r["bytes_in"] for r in results),
         bytes_out=sum((out_p / e["path"]).stat().st_size for e in entries),
-        elapsed_s=time.perf_counter() - t0,
+        elapsed_s=time.perf_counter() - t0, n_image_only=n_image_only,
     )  # fmt: skip
