@@ -218,3 +218,18 @@ def test_cli_phenotypes_from_a_dicom_cine_series(
         col = next(c for c in row.index if c.startswith(name + " "))
         assert row[col] == pytest.approx(expected[name], rel=1e-6), name
     assert expected["LVEDV"] == pytest.approx(np.pi * 16**2 * 4 * 10 * 1.5 * 1.25 * 1e-3, rel=0.03)
+
+
+def test_cli_phenotypes_use_the_slice_spacing_of_the_info_csv(
+    tmp_path: Path, phantom: Callable[..., object]
+) -> None:
+    """Volumes take the centre-to-centre distance (``SliceSpacing``, written by ``simulate from-images``)
+    over the thickness when the CSV has both (8 mm slices with a 2 mm gap)."""
+    ph = phantom(n_frames=4, n_slices=3, size=64, r_ed=12, r_es=8, r_epi=18)
+    np.save(tmp_path / "seg.npy", ph.labels)
+    csv = ("Parameter,Value\nFOVx(mm),96\nFOVy(mm),96\nReconMatrix_X,64\nReconMatrix_Y,64\n"
+           "SliceThickness(mm),8\nSliceSpacing(mm),10\nTR(ms),50\n")
+    (tmp_path / "seg_info.csv").write_text(csv)
+    assert main(["analyse", "phenotypes", str(tmp_path / "seg.npy"), "--out", str(tmp_path / "p.csv")]) == 0
+    row = pd.read_csv(tmp_path / "p.csv").iloc[0]
+    assert row["LVEDV (mL)"] == pytest.approx((ph.labels[0] == 1).sum() * 10 * 1.5 * 1.5 * 1e-3)

@@ -32,6 +32,9 @@ def test_read_scan_csv_units_and_spacing(tmp_path: Path) -> None:
     assert p.defaulted == frozenset()
     assert find_scan_csv(tmp_path / "cine_sax.mat") == tmp_path / "cine_sax_info.csv"
     assert find_scan_csv(tmp_path / "other.mat") is None
+    assert p.slice_spacing_mm == 8.0  # no SliceSpacing: the thickness (CMRxRecon CSVs)
+    (tmp_path / "gap_info.csv").write_text(CSV + "SliceSpacing(mm),10\n")
+    assert read_scan_csv(tmp_path / "gap_info.csv").slice_spacing_mm == 10.0  # 8 mm slices, 2 mm gap
 
 
 def test_read_scan_csv_value_columns_lists_and_seconds(tmp_path: Path) -> None:

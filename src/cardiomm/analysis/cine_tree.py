@@ -78,7 +78,7 @@ def cine_geometry(kspace_path: Path, image_shape: Sequence[int]) -> CineGeometry
     dt = p.tr_s
     if dt is not None and info.vendor in _TR_X10_VENDORS:
         dt *= 10.0
-    return CineGeometry((p.slice_thickness_mm, dy, dx), dt)
+    return CineGeometry((p.slice_spacing_mm, dy, dx), dt)
 
 
 def is_excluded(path: Path, exclusions: Sequence[str] = PAPER_EXCLUSIONS) -> bool:

@@ -410,7 +410,7 @@ def phenotypes(
         raise InputFileError("scan-parameter CSV not found", path=info)
     if csv is not None:
         params = read_scan_csv(csv)
-        sp_csv = (params.slice_thickness_mm, params.pixel_spacing_y_mm, params.pixel_spacing_x_mm)
+        sp_csv = (params.slice_spacing_mm, params.pixel_spacing_y_mm, params.pixel_spacing_x_mm)
         meta.setdefault("spacing_mm", sp_csv)
         if params.tr_s:
             meta.setdefault("frame_dt_s", params.tr_s)

@@ -93,6 +93,18 @@ class ScanParameters:
     source: Path | None = None
 
     @property
+    def slice_spacing_mm(self) -> float:
+        """Centre-to-centre slice distance [mm]: ``SliceSpacing(mm)`` when the CSV has it (written by
+        ``simulate from-images`` from the DICOM positions), else the slice thickness (CMRxRecon CSVs
+        have no gap). Volumes (Simpson's rule) need this, not the thickness."""
+        value = self.extras.get("SliceSpacing")
+        try:
+            spacing = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return self.slice_thickness_mm
+        return spacing if spacing > 0 else self.slice_thickness_mm
+
+    @property
     def voxel_size_mm(self) -> tuple[float, float, float]:
         """``(dx, dy, dz)`` [mm] for NIfTI export (x = readout, y = phase encode, z = slice)."""
         return (self.pixel_spacing_x_mm, self.pixel_spacing_y_mm, self.slice_thickness_mm)
