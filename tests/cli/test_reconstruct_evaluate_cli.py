@@ -158,6 +158,9 @@ def test_reconstruct_generated_mask_equals_the_mask_file(
     assert main([*base, str(tmp_path / "gen"), "--pattern", "uniform", "--accel", "8"]) == 0
     generated = tmp_path / "gen" / "cine_sax_Uniform8.mat"  # named after the pattern token
     np.testing.assert_array_equal(read_image_mat(generated).numpy(), read_image_mat(tmp_path / "file.mat").numpy())
+    # the scan's geometry travels with a single-file reconstruction, for `cardiomm analyse`
+    info = full.with_name("cine_sax_info.csv")
+    assert (tmp_path / "gen" / "cine_sax_Uniform8_info.csv").read_text() == info.read_text()
     for run in ("r1", "r2"):
         assert main([*base, str(tmp_path / run), "--pattern", "ktGaussian", "--accel", "16"]) == 0
     a, b = (read_image_mat(tmp_path / r / "cine_sax_ktGaussian16.mat").numpy() for r in ("r1", "r2"))

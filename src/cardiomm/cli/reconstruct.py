@@ -77,7 +77,7 @@ def reconstruct(
                     metadata_prompt=meta_prompt, undersampling_prompt=us_prompt, batch_size=batch_size,
                 )
                 logging.getLogger("cardiomm").info("%s  %s: %.3f s/frame", name, task.out_path.name, per_frame)
-                write_outputs(task, vol, nifti=nifti, png=png, gif=gif)
+                write_outputs(task, vol, nifti=nifti, png=png, gif=gif, info_csv=single)
                 n_written += 1
                 progress.advance(bar)
     console.print(f"wrote {n_written} reconstruction(s) under {out}")

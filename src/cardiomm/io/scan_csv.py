@@ -106,8 +106,8 @@ class ScanParameters:
 
     @property
     def voxel_size_mm(self) -> tuple[float, float, float]:
-        """``(dx, dy, dz)`` [mm] for NIfTI export (x = readout, y = phase encode, z = slice)."""
-        return (self.pixel_spacing_x_mm, self.pixel_spacing_y_mm, self.slice_thickness_mm)
+        """``(dx, dy, dz)`` [mm] for NIfTI export (x = readout, y = phase encode, z = slice distance)."""
+        return (self.pixel_spacing_x_mm, self.pixel_spacing_y_mm, self.slice_spacing_mm)
 
 
 def find_scan_csv(kspace_path: PathLike) -> Path | None:
