@@ -74,12 +74,14 @@ def test_cli_phenotypes_from_labels(tmp_path: Path, phantom: Callable[..., objec
     vox = 8 * 1.5 * 1.5 * 1e-3
     assert row["LVEDV (mL)"] == pytest.approx(np.pi * 20**2 * 10 * vox, rel=0.015)
     assert row["HR (bpm)"] == pytest.approx(75.0) and row["case"] == "seg.npy"
+    assert (tmp_path / "ph_qc.png").read_bytes()[:4] == b"\x89PNG"  # the QC figure beside the CSV
     assert "WT_AHA_16 (mm)" in row.index
     # ACDC numbering is converted on request
     acdc = np.choose(ph.labels, [0, 3, 2, 1]).astype(np.uint8)
     np.save(tmp_path / "acdc.npy", acdc)
     argv[2], argv[-1] = str(tmp_path / "acdc.npy"), str(tmp_path / "acdc.csv")
-    assert main([*argv, "--acdc-labels"]) == 0
+    assert main([*argv, "--acdc-labels", "--no-qc-png"]) == 0
+    assert not (tmp_path / "acdc_qc.png").exists()
     assert pd.read_csv(tmp_path / "acdc.csv").iloc[0]["LVEDV (mL)"] == pytest.approx(row["LVEDV (mL)"])
 
 

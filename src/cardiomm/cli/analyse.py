@@ -389,6 +389,7 @@ def phenotypes(
     key: str | None = typer.Option(None, "--key", help="Variable name in a .mat image file."),
     save_labels: Path | None = typer.Option(None, "--save-labels", help="Write the segmentation as .npy."),
     acdc_labels: bool = typer.Option(False, "--acdc-labels", help="Labels use ACDC numbers (RV 1, LV 3)."),
+    qc_png: bool = typer.Option(True, "--qc-png/--no-qc-png", help="Write <out>_qc.png (contours, curves)."),
 ) -> None:
     """Compute the 11 cine phenotypes (LV/RV volumes, EF, SV, LVCO, LVM, wall thickness) with QC flags."""
     import numpy as np
@@ -440,10 +441,17 @@ def phenotypes(
     row = {"case": source.name, **res.as_dict(with_segments=True)}
     with atomic_path(out) as tmp:
         pd.DataFrame([row]).to_csv(tmp, index=False)
+    if qc_png:
+        from cardiomm.analysis.qc_figure import phenotype_qc_figure
+
+        figure = out.with_name(out.stem + "_qc.png")
+        images = arr if segmenter is not None else None  # (t, z, y, x) like the labels
+        phenotype_qc_figure(figure, lab, res, meta["spacing_mm"], images=images,
+                            frame_dt_s=meta.get("frame_dt_s"), title=source.name)
     vals = res.values()
     qc = f"  QC: {', '.join(res.qc_flags)}" if res.qc_flags else ""
     console.print(", ".join(f"{k} {v:.1f}" for k, v in vals.items()) + qc)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}" + (f" and {out.stem}_qc.png" if qc_png else ""))
 
 
 # ------------------------------------------------------------------------------------------- agreement
