@@ -83,6 +83,18 @@ def test_qc_flags_missing_labels_and_few_slices(phantom: Callable[..., object]) 
     assert np.isnan(single.wt_global_mm)
 
 
+def test_qc_flag_irregular_lv_curve(phantom: Callable[..., object]) -> None:
+    """A smooth cycle passes (total variation = 2 x range); a segmentation that loses the cavity in
+    every other frame is flagged; short stacks are not judged."""
+    ph = phantom(n_frames=12, n_slices=6, size=64, r_ed=14, r_es=9, r_epi=20)
+    assert "irregular_lv_curve" not in qc_flags(ph.labels, 0, 6)
+    jumpy = ph.labels.copy()
+    for t in range(1, 12, 2):
+        jumpy[t, :3][jumpy[t, :3] == 1] = 2  # half the cavity drawn as myocardium in odd frames
+    assert "irregular_lv_curve" in qc_flags(jumpy, 0, 6)
+    assert "irregular_lv_curve" not in qc_flags(jumpy[:6], 0, 3)
+
+
 def test_phenotypes_input_errors(phantom: Callable[..., object]) -> None:
     ph = phantom(n_frames=2, n_slices=6)
     with pytest.raises(ShapeError):

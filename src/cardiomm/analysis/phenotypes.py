@@ -54,6 +54,12 @@ PHENOTYPES: tuple[str, ...] = tuple(PHENOTYPE_UNITS)
 
 MIN_LABEL_PIXELS = 10
 MIN_CONTIGUOUS_LV_SLICES = 6
+#: ``irregular_lv_curve`` when the cyclic total variation of the LV-cavity volume curve exceeds this many
+#: times its range (one emptying and one filling give exactly 2; smooth curves of simulated cine stay at
+#: 2.0-2.5, a segmenter failing frame by frame gives 3.5 and more), for stacks of at least
+#: :data:`MIN_FRAMES_FOR_CURVE_QC` frames.
+IRREGULAR_CURVE_RATIO = 3.0
+MIN_FRAMES_FOR_CURVE_QC = 8
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,8 @@ def qc_flags(labels: ArrayLike, ed_frame: int, es_frame: int) -> tuple[str, ...]
 
     Flags: ``missing_<LABEL>_<ED|ES>`` (label absent), ``small_<LABEL>_<ED|ES>`` (fewer than 10
     pixels), ``few_slices`` (fewer than 6 contiguous slices with LV blood pool at ED),
-    ``single_frame`` (no cardiac cycle: ED = ES).
+    ``single_frame`` (no cardiac cycle: ED = ES), ``irregular_lv_curve`` (the LV volume jumps from frame
+    to frame, see :data:`IRREGULAR_CURVE_RATIO`).
     """
     lab = np.asarray(labels)
     if lab.ndim == 3:
@@ -180,6 +187,11 @@ def qc_flags(labels: ArrayLike, ed_frame: int, es_frame: int) -> tuple[str, ...]
         flags.append("few_slices")
     if lab.shape[0] == 1:
         flags.append("single_frame")
+    if lab.shape[0] >= MIN_FRAMES_FOR_CURVE_QC:
+        curve = (lab == LV).sum(axis=(1, 2, 3)).astype(np.float64)
+        span = curve.max() - curve.min()
+        if span > 0 and np.abs(np.diff(np.append(curve, curve[0]))).sum() > IRREGULAR_CURVE_RATIO * span:
+            flags.append("irregular_lv_curve")
     return tuple(flags)
 
 
