@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import time
+import timeit
 import warnings
 from pathlib import Path
 
 
 def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    """Best of ``repeat`` timed calls after one warm-up call [s]."""
     fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return min(timeit.repeat(fn, repeat=repeat, number=1))
 
 
 def run() -> str:
