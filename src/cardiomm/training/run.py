@@ -70,6 +70,9 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> 
     # known and harmless: our module moves its typed batches itself; a deprecation inside Lightning
     warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # a run that stops (max_steps, max_time) before its first validation: the top-k checkpoint has no
+    # val/loss yet and last.ckpt is still written; Lightning raises instead once validation has run
+    warnings.filterwarnings("ignore", message=".*could not find the monitored key.*")
     run = config.run
     out = Path(run.output_dir)
     kwargs = dict(config.trainer)
