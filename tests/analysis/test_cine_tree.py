@@ -104,6 +104,26 @@ def test_oracle_segmentation_reproduces_truth_and_pairs(tree: tuple[Path, Path])
     assert summary.set_index("phenotype").loc["WT_Global", "max_abs_pct"] < 5.0
 
 
+def test_flagged_segmentations_get_qc_figures(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    """An oracle without RV raises missing_RV_* everywhere: one figure per reference and per
+    reconstruction, named after case, method, pattern and acceleration."""
+
+    class NoRV(OracleSegmenter):
+        def segment(self, images: ArrayLike, spacing_mm: tuple[float, float, float]) -> NDArray[np.uint8]:
+            lab = super().segment(images, spacing_mm)
+            lab[lab == 3] = 0
+            return lab
+
+    data, recon = tree
+    pairs, _ = cine_phenotype_tables(recon, data, NoRV(data), exclusions=(), qc_dir=tmp_path / "qc")
+    cases = sorted(pairs["case"].unique())
+    names = sorted(p.name for p in (tmp_path / "qc").glob("*.png"))
+    expected = sorted(f"{c.replace('/', '__')}_{tag}_qc.png" for c in cases
+                      for tag in ("FullSample", "zf_ktGaussian8", "zf_ktGaussian24"))
+    assert names == expected
+    assert all("missing_RV_ED" in q for q in pairs["qc"])
+
+
 def test_paper_exclusions_drop_cases(tree: tuple[Path, Path]) -> None:
     data, recon = tree
     pairs, _ = cine_phenotype_tables(recon, data, OracleSegmenter(data))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cardiomm.analysis.phenotypes import CardiacPhenotypes, compute_phenotypes
 from cardiomm.errors import InputFileError
@@ -112,6 +113,7 @@ def cine_phenotype_tables(
     stem: str = "cine_sax",
     exclusions: Sequence[str] = PAPER_EXCLUSIONS,
     on_file: Callable[[PredFile], None] | None = None,
+    qc_dir: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Phenotypes of every ``<stem>`` reconstruction and its fully sampled reference.
 
@@ -129,6 +131,11 @@ def cine_phenotype_tables(
         Centers / field tokens to skip (default: the paper's); ``()`` keeps everything.
     on_file
         Called after each reconstruction (progress bars).
+    qc_dir
+        When given, a QC figure (:func:`~cardiomm.analysis.qc_figure.phenotype_qc_figure`) of every
+        segmentation with a missing / small label or an irregular LV curve is written there:
+        ``<case>_FullSample_qc.png`` for references,
+        ``<case>_<method>_<pattern><R>_qc.png`` for reconstructions (``/`` in the case path -> ``__``).
 
     Returns
     -------
@@ -158,19 +165,47 @@ def cine_phenotype_tables(
             ref_path = Path(ref_root) / pf.ref_rel
             ref_img = reference_volume(Path(ref_root), pf.ref_rel)
             geom = cine_geometry(ref_path, ref_img.shape)
-            ref_ph = compute_phenotypes(segmenter.segment(ref_img, geom.spacing_mm), geom.spacing_mm, geom.frame_dt_s)
+            ref_lab = segmenter.segment(ref_img, geom.spacing_mm)
+            ref_ph = compute_phenotypes(ref_lab, geom.spacing_mm, geom.frame_dt_s)
             ref_cache[pf.ref_rel] = (ref_ph, geom)
+            _flagged_figure(qc_dir, f"{_slug(pf.ref_rel.parent)}_FullSample", ref_lab, ref_ph, geom, ref_img)
             truth_rows.extend(_truth_rows(ref_path, pf.ref_rel.parent.as_posix(), ref_ph))
         ref_ph, geom = ref_cache[pf.ref_rel]
         img = np.abs(read_image_mat(pf.path, "reconimage").numpy())
-        rec_ph = compute_phenotypes(segmenter.segment(img, geom.spacing_mm), geom.spacing_mm, geom.frame_dt_s)
+        rec_lab = segmenter.segment(img, geom.spacing_mm)
+        rec_ph = compute_phenotypes(rec_lab, geom.spacing_mm, geom.frame_dt_s)
         info = parse_path(pf.path)
+        tag = f"{pf.method}_{info.sampling_pattern}{int(info.acceleration or 0)}"
+        _flagged_figure(qc_dir, f"{_slug(pf.ref_rel.parent)}_{tag}", rec_lab, rec_ph, geom, img)
         rows.extend(_rows(pf.ref_rel.parent.as_posix(), pf.method, info.sampling_pattern,
                           int(info.acceleration or 0), rec_ph, ref_ph))
         if on_file is not None:
             on_file(pf)
     truth_cols = ["case", "phenotype", "value_ref", "value_truth", "rel_error_pct"]
     return pd.DataFrame(rows), pd.DataFrame(truth_rows, columns=truth_cols)
+
+
+#: QC-flag prefixes that point at the segmentation rather than at the stack's coverage.
+_SEGMENTATION_FLAGS = ("missing_", "small_", "irregular_")
+
+
+def _slug(case: Path) -> str:
+    return "__".join(case.parts)
+
+
+def _flagged_figure(
+    qc_dir: Path | None, name: str, labels: NDArray[np.uint8], ph: CardiacPhenotypes, geom: CineGeometry,
+    images: NDArray[np.floating],
+) -> None:
+    """The QC figure of a segmentation with a label QC flag (missing / small labels, irregular LV curve;
+    not the stack-coverage flags ``few_slices`` / ``single_frame``). Nothing when ``qc_dir`` is None."""
+    if qc_dir is None or not any(f.startswith(_SEGMENTATION_FLAGS) for f in ph.qc_flags):
+        return
+    from cardiomm.analysis.qc_figure import phenotype_qc_figure
+
+    qc_dir.mkdir(parents=True, exist_ok=True)
+    phenotype_qc_figure(qc_dir / f"{name}_qc.png", labels, ph, geom.spacing_mm, images=images,
+                        frame_dt_s=geom.frame_dt_s, title=name.replace("__", "/"))
 
 
 def _truth_rows(ref_path: Path, case: str, ref_ph: CardiacPhenotypes) -> list[dict[str, object]]:

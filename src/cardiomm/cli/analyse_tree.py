@@ -25,6 +25,9 @@ def recon_agreement(
     method: str | None = typer.Option(None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."),
     all_centers: bool = typer.Option(False, "--all-centers", help="Keep the centers the paper excluded from cine phenotyping (pediatric, 0.55 T, 5.0 T)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the radar, scatter and Bland-Altman PNGs."),
+    qc_figures: bool = typer.Option(
+        True, "--qc-figures/--no-qc-figures", help="QC figure of each cine segmentation with a label QC flag (OUT/qc)."
+    ),
 ) -> None:
     """Segment short-axis cine (11 phenotypes) and fit T1/T2 maps (myocardial mean) on reconstructions and
     fully sampled references; write agreement tables (r, Bland-Altman, ICC, MAE), figures and report.md."""
@@ -51,7 +54,8 @@ def recon_agreement(
             seg = get_segmenter(name, **segmenter_kwargs(name, model_folder, weights))
             bar = progress.add_task(f"cine: segment + phenotypes ({name})", total=n_cine)
             p, t = cine_phenotype_tables(pred_root, ref_root, seg, method=method, exclusions=exclusions,
-                                         on_file=lambda _: progress.advance(bar))
+                                         on_file=lambda _: progress.advance(bar),
+                                         qc_dir=out_dir / "qc" if qc_figures else None)
             pairs.append(p)
             truth.append(t)
         if n_map:
@@ -65,3 +69,6 @@ def recon_agreement(
     notes = f"Cine segmenter: `{name}`. Excluded from cine phenotyping (paper protocol): {excl}; mapping: all centers."
     report = write_agreement_report(all_pairs, all_truth, out_dir, notes=notes, plots=plots)
     console.print(f"{all_pairs['case'].nunique()} cases, {len(all_pairs)} pairs -> {report}")
+    n_qc = len(list((out_dir / "qc").glob("*_qc.png"))) if qc_figures else 0
+    if n_qc:
+        console.print(f"{n_qc} QC figure(s) of flagged segmentations under {out_dir / 'qc'}")
