@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +48,14 @@ def _write_dicom_series(
     shuffle: bool = True,
     sizes: dict[int, tuple[int, int]] | None = None,
     thickness: float = 6.0,
-    inversion_times_ms: list[float] | None = None,
+    inversion_times_ms: Sequence[float] | np.ndarray | None = None,
     ti_in_comments: bool = False,
     echo_times_ms: list[float] | None = None,
 ) -> None:
     """Write a synthetic MR DICOM series: ``images`` (t, z, y, x) uint16, slice z at ``positions[z]`` (mm).
 
-    ``inversion_times_ms`` / ``echo_times_ms`` give frame t its ``InversionTime`` / ``EchoTime`` (with
+    ``inversion_times_ms`` ``(t,)`` or ``(t, z)`` / ``echo_times_ms`` give image (t, z) its
+    ``InversionTime`` / ``EchoTime`` (with
     ``ti_in_comments`` the TI goes into ``ImageComments`` as ``"TI <ms>"``, as Siemens MOLLI writes it).
     """
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -85,10 +86,12 @@ def _write_dicom_series(
         if echo_times_ms is not None:
             ds.EchoTime = echo_times_ms[t]
         if inversion_times_ms is not None:
+            tis = np.asarray(inversion_times_ms, dtype=float)
+            ti = float(tis[t] if tis.ndim == 1 else tis[t, z])
             if ti_in_comments:
-                ds.ImageComments = f"T1 MOLLI TI {inversion_times_ms[t]:g} ms"
+                ds.ImageComments = f"T1 MOLLI TI {ti:g} ms"
             else:
-                ds.InversionTime = inversion_times_ms[t]
+                ds.InversionTime = ti
         ds.Rows, ds.Columns = arr.shape
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0

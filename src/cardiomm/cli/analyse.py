@@ -184,14 +184,12 @@ def _map_png(path: Path, maps: Any, title: str, unit: str = "ms") -> None:
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def _common_times(times: Any, path: Path) -> Any:
-    """``(t, z)`` per-image times -> ``(t,)``; slices of one series must share them (within 0.5 ms)."""
+def _per_slice_times(times: Any) -> Any:
+    """``(t, z)`` per-image times -> ``(t,)`` when all slices share them (within 0.5 ms), else ``(t, z)``
+    (multi-slice series whose slices were prepared at different times: fitted slice by slice)."""
     import numpy as np
 
-    if np.ptp(times, axis=1).max() > 5e-4:
-        raise DataValueError("slices of this series have different inversion / echo times: "
-                             "fit them one slice at a time (one DICOM folder per slice)", path=path)
-    return times[:, 0]
+    return times[:, 0] if np.ptp(times, axis=1).max() <= 5e-4 else times
 
 
 @analyse_app.command("mapping")
@@ -242,21 +240,28 @@ def mapping(
         if found is None:
             what = "inversion times" if kind == "t1" else "echo times that vary over the series"
             raise ConfigError(f"the DICOM series has no {what}: give --times (and --kind)", path=series)
-        t_s = _common_times(found, series)
+        t_s = _per_slice_times(found)
     else:
         csv = find_scan_csv(series)
         params = read_scan_csv(csv) if csv else None
         found = (params.ti_list_s if kind == "t1" else params.prep_times_s) if params else ()
         t_s = np.asarray(found, dtype=float)
-    if t_s.size != vol.shape[0]:
-        raise ConfigError(f"{t_s.size} times for a series of {vol.shape[0]} contrasts (give --times or --gt)")
-    if kind == "t1":
-        fit = fit_molli_t1(vol, t_s, magnitude=magnitude, ti_scale=ti_scale)
-        tmap, r2 = fit.t1, fit.r2
-    else:
+    if t_s.shape[0] != vol.shape[0]:
+        raise ConfigError(f"{t_s.shape[0]} times for a series of {vol.shape[0]} contrasts (give --times or --gt)")
+
+    def fit_series(v: Any, t: Any) -> tuple[Any, Any]:
+        if kind == "t1":
+            fit = fit_molli_t1(v, t, magnitude=magnitude, ti_scale=ti_scale)
+            return fit.t1, fit.r2
         fitter = fit_t2star if kind == "t2star" else fit_exponential_decay
-        dfit = fitter(vol, t_s, offset=kind == "t2-offset")
-        tmap, r2 = dfit.t2, dfit.r2
+        dfit = fitter(v, t, offset=kind == "t2-offset")
+        return dfit.t2, dfit.r2
+
+    if t_s.ndim == 1:
+        tmap, r2 = fit_series(vol, t_s)
+    else:  # each slice with its own times
+        fits = [fit_series(vol[:, z : z + 1], t_s[:, z]) for z in range(vol.shape[1])]
+        tmap, r2 = (np.concatenate(parts) for parts in zip(*fits, strict=True))
     seg = None
     if labels is not None:
         lab_arr, _ = _load_volume(labels)
