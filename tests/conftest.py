@@ -51,6 +51,7 @@ def _write_dicom_series(
     inversion_times_ms: Sequence[float] | np.ndarray | None = None,
     ti_in_comments: bool = False,
     echo_times_ms: list[float] | None = None,
+    nominal_interval_ms: float | None = None,
 ) -> None:
     """Write a synthetic MR DICOM series: ``images`` (t, z, y, x) uint16, slice z at ``positions[z]`` (mm).
 
@@ -85,6 +86,8 @@ def _write_dicom_series(
         ds.RepetitionTime, ds.EchoTime, ds.MagneticFieldStrength = 3.2, 1.4, 1.5
         if echo_times_ms is not None:
             ds.EchoTime = echo_times_ms[t]
+        if nominal_interval_ms is not None:
+            ds.NominalInterval = nominal_interval_ms
         if inversion_times_ms is not None:
             tis = np.asarray(inversion_times_ms, dtype=float)
             ti = float(tis[t] if tis.ndim == 1 else tis[t, z])

@@ -241,6 +241,12 @@ def test_cli_phenotypes_from_a_dicom_cine_series(
         col = next(c for c in row.index if c.startswith(name + " "))
         assert row[col] == pytest.approx(expected[name], rel=1e-6), name
     assert expected["LVEDV"] == pytest.approx(np.pi * 16**2 * 4 * 10 * 1.5 * 1.25 * 1e-3, rel=0.03)
+    # prospective gating: 6 frames 45 ms apart in an R-R interval of 300 ms -> HR 200 bpm, not 222
+    write_dicom_series(tmp_path / "pro", images, positions=positions, thickness=8.0, trigger_dt=45.0,
+                       nominal_interval_ms=300.0)
+    assert main([*argv[:2], str(tmp_path / "pro"), *argv[3:], str(tmp_path / "pro.csv")]) == 0
+    assert pd.read_csv(tmp_path / "pro.csv").iloc[0]["HR (bpm)"] == pytest.approx(200.0)
+    assert row["HR (bpm)"] == pytest.approx(60 / (6 * 0.045))
 
 
 def test_cli_phenotypes_use_the_slice_spacing_of_the_info_csv(

@@ -67,8 +67,10 @@ def _load_volume(path: Path, key: str | None = None, *, series: bool = False) ->
         dicom = read_dicom_series(path)
         dz = dicom.slice_spacing or dicom.spacing[0]  # volumes need the centre-to-centre distance
         meta.update(spacing_mm=(dz, dicom.spacing[1], dicom.spacing[2]), images=True)
-        if dicom.frame_dt:
-            meta["frame_dt_s"] = dicom.frame_dt
+        if dicom.frame_dt:  # frames span the R-R interval: prefer it when recorded (prospective gating
+            # leaves a gap after the last frame, so trigger-time steps would overstate the heart rate)
+            n_t = dicom.magnitude.shape[0]
+            meta["frame_dt_s"] = dicom.rr_interval / n_t if dicom.rr_interval else dicom.frame_dt
         for name, times in (("ti_s", dicom.inversion_times), ("te_s", dicom.echo_times)):
             if times is not None and np.ptp(times[:, 0]) > 0:  # varies over the series: a mapping axis
                 meta[name] = times

@@ -60,6 +60,8 @@ class ImageSeries:
         every image), else ``None``.
     echo_times
         ``(t, z)`` echo time [s] of every image (DICOM with ``EchoTime`` on every image), else ``None``.
+    rr_interval
+        The R-R interval [s] the scanner recorded (DICOM ``NominalInterval``), else ``None``.
     """
 
     magnitude: NDArray[np.float32]
@@ -72,6 +74,7 @@ class ImageSeries:
     source: Path
     inversion_times: NDArray[np.float64] | None = field(default=None, repr=False)
     echo_times: NDArray[np.float64] | None = field(default=None, repr=False)
+    rr_interval: float | None = None
 
 
 def _float(ds: object, name: str) -> float | None:
@@ -186,6 +189,7 @@ def _read_dicom_series(root: Path) -> ImageSeries:
         frame_dt=frame_dt, tr=None if tr is None else tr * 1e-3, te=None if te is None else te * 1e-3,
         extras=extras, source=root,
         inversion_times=_per_image_seconds(ti_ms), echo_times=_per_image_seconds(te_ms),
+        rr_interval=rr * 1e-3 if (rr := _float(first, "NominalInterval")) else None,
     )
 
 
