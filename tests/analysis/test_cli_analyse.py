@@ -85,13 +85,34 @@ def test_cli_phenotypes_from_labels(tmp_path: Path, phantom: Callable[..., objec
     assert pd.read_csv(tmp_path / "acdc.csv").iloc[0]["LVEDV (mL)"] == pytest.approx(row["LVEDV (mL)"])
 
 
+def test_cli_phenotypes_images_without_segmenter_use_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Float images without --segmenter are segmented with the default segmenter, not read as labels."""
+    import cardiomm.analysis.segmentation as segmentation
+    from cardiomm.analysis.segmentation import base
+
+    class Threshold(base.Segmenter):
+        def segment(self, images: object, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+            return (np.asarray(images) > 0.5).astype(np.uint8)  # "LV" wherever bright
+
+    monkeypatch.setitem(base._REGISTRY, "threshold-stub", Threshold)
+    monkeypatch.setattr(segmentation, "DEFAULT_SEGMENTER", "threshold-stub")
+    img = np.random.default_rng(0).random((2, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "img.npy", img)
+    out = tmp_path / "p.csv"
+    argv = ["analyse", "phenotypes", str(tmp_path / "img.npy"), "--spacing", "8,1,1", "--out", str(out)]
+    assert main(argv) == 0
+    assert "the default segmenter 'threshold-stub'" in " ".join(capsys.readouterr().out.split())
+    lv_voxels = (img > 0.5).sum(axis=(1, 2, 3)).max()
+    assert pd.read_csv(out).iloc[0]["LVEDV (mL)"] == pytest.approx(lv_voxels * 8e-3)
+
+
 def test_cli_phenotypes_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.save(tmp_path / "seg.npy", np.zeros((2, 3, 8, 8), np.uint8))
     assert main(["analyse", "phenotypes", str(tmp_path / "seg.npy")]) == 2
     assert "spacing unknown" in capsys.readouterr().err
     np.save(tmp_path / "img.npy", np.random.default_rng(0).random((2, 3, 8, 8)).astype(np.float32))
-    assert main(["analyse", "phenotypes", str(tmp_path / "img.npy"), "--spacing", "8,1,1"]) == 2
-    assert "non-integer" in capsys.readouterr().err
     argv = ["analyse", "phenotypes", str(tmp_path / "img.npy"), "--spacing", "8,1,1", "--segmenter", "nope"]
     assert main(argv) == 2
     assert "unknown segmenter" in capsys.readouterr().err

@@ -249,7 +249,8 @@ def mapping(
         found = (params.ti_list_s if kind == "t1" else params.prep_times_s) if params else ()
         t_s = np.asarray(found, dtype=float)
     if t_s.shape[0] != vol.shape[0]:
-        raise ConfigError(f"{t_s.shape[0]} times for a series of {vol.shape[0]} contrasts (give --times or --gt)")
+        msg = f"{t_s.shape[0]} times for a series of {vol.shape[0]} contrasts (give --times or --gt)"
+        raise ConfigError(msg)
 
     def fit_series(v: Any, t: Any) -> tuple[Any, Any]:
         if kind == "t1":
@@ -382,7 +383,7 @@ def ecv_command(
 @analyse_app.command("phenotypes")
 def phenotypes(
     source: Path = typer.Argument(
-        ..., help="Labels (.npy, .nii(.gz), _gt.h5), images with --segmenter, or a DICOM cine series folder."
+        ..., help="Labels (.npy, .nii(.gz), _gt.h5), or images (also a DICOM cine folder) to segment."
     ),
     out: Path = typer.Option(Path("phenotypes.csv"), "--out", help="Output CSV (one row)."),
     segmenter: str | None = typer.Option(None, "--segmenter", help="Segment images first (e.g. myopari)."),
@@ -408,11 +409,13 @@ def phenotypes(
     from cardiomm.utils.atomic import atomic_path
 
     arr, meta = _load_volume(source, key)
-    if meta.get("images") and segmenter is None:  # a DICOM cine series: segment it
-        from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER
+    values = np.asarray(arr)
+    integral = values.dtype.kind != "c" and np.array_equal(values, np.round(values))
+    if segmenter is None and (meta.get("images") or not integral or values.max(initial=0) > 255):
+        from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER  # images, not labels: segment them
 
         segmenter = DEFAULT_SEGMENTER
-        console.print(f"DICOM images: segmenting with the default segmenter {segmenter!r} (see --segmenter)")
+        console.print(f"images, not labels: segmenting with the default segmenter {segmenter!r} (--segmenter)")
     csv = info or find_scan_csv(source)
     if info is not None and not info.is_file():
         raise InputFileError("scan-parameter CSV not found", path=info)
