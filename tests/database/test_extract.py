@@ -153,6 +153,7 @@ def test_structural_modality_hint() -> None:
     cine = [NS(TriggerTime=40.0 * k, CardiacNumberOfImages=25) for k in range(25)]
     few = [NS(TriggerTime=40.0 * k) for k in range(3)]  # e.g. an ED/ES-only export without the tag
     assert structural_hint(molli) == "T1map"
+    assert structural_hint([NS(EchoTime=te) for te in (1.5, 3.2, 5.0, 6.8, 8.6)]) == "T2map"  # multi-echo
     assert structural_hint(cine) == "Cine"
     assert structural_hint([NS(TriggerTime=40.0 * k) for k in range(12)]) == "Cine"  # phases from triggers
     assert structural_hint(few) == "" and structural_hint([NS()]) == ""

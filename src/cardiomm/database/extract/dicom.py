@@ -7,7 +7,8 @@ rows/columns (``ny``/``nx``), pixel spacing x matrix = FOV, slice thickness, TR/
 sorted distinct inversion times (e.g. MOLLI), ``nz`` = distinct slice locations and
 ``nt`` = images / ``nz``. ``SeriesDescription``/``ProtocolName`` are matched against modality
 keywords (hint, never stored); without a keyword the modality comes from the series structure
-(:func:`structural_hint`: several inversion times -> T1map, many cardiac phases -> Cine).
+(:func:`structural_hint`: several inversion times -> T1map, several echo times -> T2map, many cardiac
+phases -> Cine).
 ``PatientID`` is hashed by the caller.
 """
 
@@ -63,12 +64,16 @@ MIN_MAPPING_TIS = 4
 
 def structural_hint(items: Sequence[Any]) -> str:
     """Modality key from the structure of a series whose description says nothing: ``T1map`` with at
-    least :data:`MIN_MAPPING_TIS` distinct inversion times; ``Cine`` with at least
+    least :data:`MIN_MAPPING_TIS` distinct inversion times, ``T2map`` with as many distinct echo times
+    (multi-echo T2* / T2; the catalog groups T2* with T2 mapping); ``Cine`` with at least
     :data:`MIN_CINE_PHASES` cardiac phases (a retrospectively gated multi-phase series) and no
     inversion-time variation; else ``""``."""
     tis = {round(v, 1) for v in (_float(getattr(d, "InversionTime", None)) for d in items) if v}
     if len(tis) >= MIN_MAPPING_TIS:
         return "T1map"
+    tes = {round(v, 2) for v in (_float(getattr(d, "EchoTime", None)) for d in items) if v}
+    if len(tes) >= MIN_MAPPING_TIS:  # multi-echo (T2* / T2): grouped with T2 mapping, as T2smap is
+        return "T2map"
     phases = max((int(_float(getattr(d, "CardiacNumberOfImages", None)) or 0) for d in items), default=0)
     trigger_times = (_float(getattr(d, "TriggerTime", None)) for d in items)
     triggers = {round(v, 1) for v in trigger_times if v is not None}
