@@ -30,7 +30,7 @@ from cardiomm.errors import (
     UnknownChoiceError,
 )
 
-__all__ = ["analyse_app", "mapping", "phenotypes", "agreement"]
+__all__ = ["analyse_app", "mapping", "ecv_command", "phenotypes", "agreement"]
 
 analyse_app = typer.Typer(
     help="Downstream analysis: parametric maps, cine phenotypes, agreement.", no_args_is_help=True
