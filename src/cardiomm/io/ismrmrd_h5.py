@@ -28,8 +28,8 @@ import h5py
 import numpy as np
 import torch
 
-from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError, ShapeError
-from cardiomm.io.kspace import KSpaceVolume
+from cardiomm.errors import FileFormatError, InputFileError, MissingKeyError, ShapeError
+from cardiomm.io.kspace import KSpaceVolume, average_acquired_lines
 
 __all__ = ["read_ismrmrd"]
 
@@ -178,17 +178,12 @@ def read_ismrmrd(path: PathLike, *, encoding: int = 0, dataset: str = "dataset")
         start = min(max(start, 0), nx - line.shape[1])
         kspace[t[j], z[j], :n_ch, ky[j], start : start + line.shape[1]] += line
         hits[t[j], z[j], ky[j]] += 1
-    kspace /= np.maximum(hits, 1).astype(np.float32)[:, :, None, :, None]  # average repeated lines
-    if not np.isfinite(kspace).all():
-        raise DataValueError("acquisitions contain NaN/Inf samples", path=p)
-
-    lines = (hits > 0).any(axis=1)  # (t, ky)
-    mask = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(lines[:, :, None], (nt, ny, nx))))
+    mask, undersampled = average_acquired_lines(kspace, hits, p, "acquisitions")
     return KSpaceVolume(
         kspace=torch.from_numpy(kspace),
         source=p,
         key=f"{dataset}/data",
         matlab_shape=(nx, ny, nc, nz, nt),
-        undersampled=not bool((hits > 0).all()),
+        undersampled=undersampled,
         mask=mask,
     )

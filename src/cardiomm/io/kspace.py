@@ -40,6 +40,7 @@ from cardiomm.errors import DataValueError, MaskError, MissingKeyError, ShapeErr
 from cardiomm.io.mat import list_mat_variables, load_mat_variables
 
 __all__ = [
+    "average_acquired_lines",
     "KSpaceVolume",
     "KSPACE_KEYS",
     "read_cmrxrecon",
@@ -352,3 +353,39 @@ def check_mask_fits(
     if not bool(mask.any()):
         raise MaskError("mask samples no k-space point", path=where)
     return mask.expand(volume.n_frames, ky, kx).contiguous()
+
+
+def average_acquired_lines(
+    kspace: np.ndarray, hits: np.ndarray, path: PathLike, what: str = "samples"
+) -> tuple[torch.Tensor, bool]:
+    """Finish a line-by-line raw-data read (ISMRMRD, twix): average repeated lines in place and build the mask.
+
+    Parameters
+    ----------
+    kspace
+        ``(t, z, c, ky, kx)`` complex64 sums of the acquired lines (modified in place).
+    hits
+        ``(t, z, ky)`` number of acquisitions summed into each line.
+    path
+        The file, for the error message.
+    what
+        Noun for the error message (``"acquisitions"``, ``"image data"``).
+
+    Returns
+    -------
+    tuple
+        ``mask`` ``(t, ky, kx)`` bool (a line is sampled in frame t when any slice has it) and
+        ``undersampled`` (some line is missing in some frame and slice).
+
+    Raises
+    ------
+    DataValueError
+        NaN/Inf samples.
+    """
+    kspace /= np.maximum(hits, 1).astype(np.float32)[:, :, None, :, None]
+    if not np.isfinite(kspace).all():
+        raise DataValueError(f"{what} contain NaN/Inf samples", path=path)
+    nt, _, _, ny, nx = kspace.shape
+    lines = (hits > 0).any(axis=1)  # (t, ky)
+    mask = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(lines[:, :, None], (nt, ny, nx))))
+    return mask, not bool((hits > 0).all())

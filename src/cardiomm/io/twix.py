@@ -62,13 +62,12 @@ import torch
 
 from cardiomm.errors import (
     CardiommError,
-    DataValueError,
     FileFormatError,
     InputFileError,
     MissingKeyError,
     ShapeError,
 )
-from cardiomm.io.kspace import KSpaceVolume
+from cardiomm.io.kspace import KSpaceVolume, average_acquired_lines
 
 __all__ = ["read_twix_kspace"]
 
@@ -285,12 +284,7 @@ def _read(p: Path, *, remove_os: bool) -> KSpaceVolume:
             s0 = int(start[j])
             kspace[t[j], z[j], : n_ch[j], ky[j], s0 : s0 + data.shape[-1]] += data.astype(np.complex64)
             hits[t[j], z[j], ky[j]] += 1
-    kspace /= np.maximum(hits, 1).astype(np.float32)[:, :, None, :, None]  # average repeated lines
-    if not np.isfinite(kspace).all():
-        raise DataValueError("image data contain NaN/Inf samples", path=p)
-
-    lines = (hits > 0).any(axis=1)  # (t, ky)
-    mask = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(lines[:, :, None], (nt, ny, nx))))
+    mask, undersampled = average_acquired_lines(kspace, hits, p, "image data")
     matlab_shape = [nx, ny, nc, nz, nt]
     while len(matlab_shape) > 2 and matlab_shape[-1] == 1:
         matlab_shape.pop()
@@ -299,6 +293,6 @@ def _read(p: Path, *, remove_os: bool) -> KSpaceVolume:
         source=p,
         key="image",
         matlab_shape=tuple(matlab_shape),
-        undersampled=not bool((hits > 0).all()),
+        undersampled=undersampled,
         mask=mask,
     )
