@@ -1,20 +1,49 @@
 #!/usr/bin/env bash
-# Re-create the shipped demonstration checkpoints on a CPU (one command):
-#   bash scripts/train_demo_models.sh [MINUTES_PER_MODEL]
-# 1. simulates the training tree (`cardiomm simulate mini data/mini_small --size small --seed 0`, ~1.5 GB);
-# 2. trains CardioMM, the PromptMR-style variant and E2E-VarNet (`small` presets, configs/*_cpu.yaml)
-#    for MINUTES_PER_MODEL minutes each (default: the configs' 45 min);
-# 3. copies each release (safetensors + config.json + model_card.md) to src/cardiomm/assets/checkpoints/.
+# Re-create the shipped checkpoints on a CPU (one command; needs ../shared/data for the real anatomy):
+#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES]]
+# Stage 1 (phantom world): `cardiomm simulate mini --size small` (~1.5 GB, ~30 s); CardioMM, the
+#   PromptMR-style twin and E2E-VarNet (`small` presets, configs/*small_cpu.yaml) train side by side for
+#   STAGE1_MINUTES (default: the configs' 45 min).
+# Stage 2 (real anatomy): the ACDC HDF5 files become NIfTI (scripts/acdc_to_nifti.py), then
+#   `cardiomm simulate real-anatomy` writes the training and validation patients of
+#   configs/splits/real_anatomy.json over five synthetic centers (~6.5 GB, ~5 min; the test split is
+#   never written); each model is fine-tuned from its stage-1 release on real anatomy + the simulator
+#   (configs/*_real_cpu.yaml, balanced over centers) for STAGE2_MINUTES (default: the configs' 60 min),
+#   the three side by side (one intra-op thread each; ~16 GB of memory together).
+# Finally each stage-2 release (safetensors + config.json + model_card.md) is copied to
+# src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
+# non-commercial research use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARDIOMM=${CARDIOMM:-.venv/bin/cardiomm}
-DATA=data/mini_small
-[ -f "$DATA/manifest.json" ] || "$CARDIOMM" simulate mini "$DATA" --size small --seed 0
-limit=()
-if [ $# -ge 1 ]; then limit=(--set "trainer.max_time=\"00:00:$1:00\""); fi
+PYTHON=${PYTHON:-.venv/bin/python}
+SHARED=${CARDIOMM_SHARED_DATA:-../shared/data}
+SIM=data/mini_small
+REAL=data/real_train
+[ -f "$SIM/manifest.json" ] || "$CARDIOMM" simulate mini "$SIM" --size small --seed 0
+[ -d data/acdc_nifti ] || "$PYTHON" scripts/acdc_to_nifti.py "$SHARED/acdc" data/acdc_nifti
+[ -f "$REAL/manifest.json" ] || "$CARDIOMM" simulate real-anatomy data/acdc_nifti --out "$REAL" \
+  --split configs/splits/real_anatomy.json --role train --role val --seed 0
+
+stage1=(); stage2=()
+if [ $# -ge 1 ]; then stage1=(--set "trainer.max_time=\"00:00:$1:00\""); fi
+if [ $# -ge 2 ]; then stage2=(--set "trainer.max_time=\"00:00:$2:00\""); fi
+mkdir -p runs; pids=()
+for cfg in small_cpu promptmr_small_cpu varnet_small_cpu; do
+  "$CARDIOMM" train --config "configs/$cfg.yaml" --set data.data="$SIM" --set run.threads=1 \
+    --set run.progress_bar=false "${stage1[@]}" > "runs/$cfg.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+mkdir -p runs; pids=()
 for pair in "cardiomm:small_cpu" "promptmr:promptmr_small_cpu" "varnet:varnet_small_cpu"; do
-  method=${pair%%:*}; cfg=${pair##*:}
-  "$CARDIOMM" train --config "configs/$cfg.yaml" --set data.data="$DATA" --set run.progress_bar=false "${limit[@]}"
+  method=${pair%%:*}; first=${pair##*:}
+  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/$first/release" \
+    --set run.progress_bar=false "${stage2[@]}" > "runs/${method}_real_cpu.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for method in cardiomm promptmr varnet; do
   mkdir -p "src/cardiomm/assets/checkpoints/$method"
-  cp "runs/$cfg/release/"* "src/cardiomm/assets/checkpoints/$method/"
+  cp "runs/${method}_real_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
 done

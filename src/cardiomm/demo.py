@@ -6,7 +6,9 @@
 2. Reconstruct every (file, mask) with the shipped CardioMM checkpoint and every baseline.
 3. Evaluate with the CMRxRecon2025 / CardioMM metric protocol and write the report (tables, radar
    charts, example images).
-4. Clinical measurements: one subject's full short-axis cine stack at 8x / 16x / 24x (CardioMM and zero
+4. Real anatomy: one real CC0 heart (three slices, ED / ES) turned into k-space at an unseen center and
+   reconstructed zero-shot by every method (:mod:`cardiomm.demo_real`).
+5. Clinical measurements: one subject's full short-axis cine stack at 8x / 16x / 24x (CardioMM and zero
    filling), segmented with ``simunet``; phenotypes vs fully sampled and truth
    (:mod:`cardiomm.demo_phenotypes`).
 """
@@ -14,16 +16,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from cardiomm.recon.base import Reconstructor
-    from cardiomm.recon.pipeline import ReconTask
-
-__all__ = ["DemoResult", "run_demo", "reconstruct_tasks", "DEMO_METHODS", "DEMO_SEED"]
+__all__ = ["DemoResult", "run_demo", "DEMO_METHODS", "DEMO_SEED"]
 
 #: Methods of the demo, in report order.
 DEMO_METHODS: tuple[str, ...] = ("zf", "sense", "cs", "varnet", "promptmr", "cardiomm")
@@ -42,6 +39,8 @@ class DemoResult:
     table_markdown: str
     seconds: float
     skipped: list[str]
+    real_table_markdown: str = ""
+    real_report: Path | None = None
     phenotypes_csv: Path | None = None
     phenotypes_markdown: str = ""
 
@@ -54,88 +53,49 @@ def run_demo(
     log: Callable[[str], None] = print,
     progress: object | None = None,
     phenotypes: bool = True,
+    real: bool = True,
 ) -> DemoResult:
-    """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``clinical/``)."""
-    import pandas as pd
-
-    from cardiomm.errors import ModelNotFoundError
+    """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``real/``,
+    ``clinical/``)."""
     from cardiomm.evaluation.aggregate import group_table, markdown_table
-    from cardiomm.evaluation.examples import collect_examples
-    from cardiomm.evaluation.report import write_report
-    from cardiomm.evaluation.tree import COLUMNS, evaluate_tree
     from cardiomm.recon.pipeline import discover_tasks
-    from cardiomm.recon.registry import get_reconstructor
+    from cardiomm.scoring import build_methods, score_tree
     from cardiomm.simulate import generate_mini
 
     t0 = time.perf_counter()
     out = Path(out)
-    data, recon_root = out / "data", out / "recon"
+    data = out / "data"
     if not (data / "manifest.json").is_file():
-        log(f"[1/5] simulating the multi-center test set -> {data}")
+        log(f"[1/6] simulating the multi-center test set -> {data}")
         generate_mini(data, size="demo", seed=seed)
     else:
-        log(f"[1/5] reusing the simulated test set in {data}")
-    recons, skipped = {}, []
-    for name in methods:
-        try:
-            recons[name] = get_reconstructor(name)
-        except ModelNotFoundError as exc:
-            skipped.append(name)
-            log(f"      skipping {name}: {exc.message}")
-    tasks = discover_tasks(data, recon_root, "_")  # one task per (file, mask); outputs per method below
-    total = len(tasks) * len(recons)
-    log(f"[2/5] reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
-    reconstruct_tasks(tasks, recons, recon_root, on_recon=_Bar(progress, total).advance)
-    log("[3/5] evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
-    rows = evaluate_tree(recon_root, data)
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
-    metrics_csv = out / "metrics.csv"
-    from cardiomm.utils.atomic import atomic_path
-
-    with atomic_path(metrics_csv) as tmp:
-        df.to_csv(tmp, index=False)
-    log("[4/5] writing the report")
-    examples = collect_examples(df, recon_root, data)
-    report = write_report(df, out / "report", examples=examples, title="cardiomm demo: zero-shot multi-center reconstruction")
+        log(f"[1/6] reusing the simulated test set in {data}")
+    recons, skipped = build_methods(methods, log=log)
+    total = len(discover_tasks(data, out / "recon", "_")) * len(recons)
+    log("[2-4/6] reconstructing with every method, evaluating, writing the report")
+    scores = score_tree(data, out, recons, title="cardiomm demo: zero-shot multi-center reconstruction",
+                        on_recon=_Bar(progress, total).advance, log=log)
+    df, recon_root, metrics_csv, report = scores.metrics, scores.recon, scores.metrics_csv, scores.report
     table = markdown_table(group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2)
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
+    if real and recons:
+        from cardiomm.demo_real import run_real_demo
+
+        log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
+        bar_real = _Bar(progress, 9 * len(recons), "reconstructing the real heart")
+        rd = run_real_demo(out / "real", recons, method_order=DEMO_METHODS, seed=seed, log=log,
+                           on_recon=bar_real.advance)
+        result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
     clinical = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
     if phenotypes and clinical:
         from cardiomm.demo_phenotypes import run_phenotype_demo
 
-        log("[5/5] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
+        log("[6/6] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
         bar5 = _Bar(progress, 3 * len(clinical), "reconstructing the cine stack")
         ph = run_phenotype_demo(out / "clinical", clinical, seed=seed, log=log, on_recon=bar5.advance)
         result.phenotypes_csv, result.phenotypes_markdown = ph.csv, ph.table_markdown
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def reconstruct_tasks(
-    tasks: Sequence[ReconTask],
-    recons: Mapping[str, Reconstructor],
-    recon_root: Path,
-    *,
-    on_recon: Callable[[str], None] | None = None,
-) -> None:
-    """Reconstruct every task (listed with method ``"_"`` under ``recon_root``) with every method; each
-    file is loaded once and written to ``recon_root/<method>/...``."""
-    from cardiomm.recon.outputs import write_outputs
-    from cardiomm.recon.pipeline import infer_pattern, load_task, reconstruct_volume
-    from cardiomm.recon.prompts import task_prompts
-
-    for task in tasks:
-        volume, mask = load_task(task)
-        mask_type, accel = infer_pattern(mask, task.mask_path)
-        meta, us = task_prompts(task, mask_type, accel)
-        for name, recon in recons.items():
-            vol, _ = reconstruct_volume(
-                volume, mask, recon, mask_type=mask_type, acceleration=accel,
-                metadata_prompt=meta, undersampling_prompt=us, batch_size=8,
-            )
-            write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
-            if on_recon is not None:
-                on_recon(name)
 
 
 class _Bar:

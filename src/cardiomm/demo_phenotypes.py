@@ -45,7 +45,7 @@ def run_phenotype_demo(
     from cardiomm.analysis.cine_tree import cine_phenotype_tables
     from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
     from cardiomm.analysis.segmentation import get_segmenter
-    from cardiomm.demo import reconstruct_tasks
+    from cardiomm.scoring import reconstruct_tasks
     from cardiomm.recon.pipeline import discover_tasks
     from cardiomm.simulate import generate_mini
     from cardiomm.simulate.centers import get_center

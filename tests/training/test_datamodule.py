@@ -42,3 +42,26 @@ def test_datamodule_errors(tiny_tree: Path, tmp_path: Path) -> None:
         FrameDataModule(tiny_tree, source="zip")
     with pytest.raises(ConfigError, match="catalog"):
         FrameDataModule(tiny_tree, source="shards").setup()
+
+
+def test_several_roots_and_a_validation_set(tiny_tree: Path, tmp_path: Path) -> None:
+    """A second tree with its own ValidationSet: its val patients validate, the first tree is split by patient."""
+    from tests.training.conftest import write_tree
+
+    scans = (
+        ("Center101", "Siemens_15T_Avanto", "P001", "TrainingSet", (2, 1, 3, 24, 32)),
+        ("Center101", "Siemens_15T_Avanto", "P001", "ValidationSet", (2, 2, 3, 24, 32)),
+    )
+    real = write_tree(tmp_path / "real", scans, seed=3)
+    dm = FrameDataModule([tiny_tree, real], val_fraction=0.5)
+    dm.setup()
+    train = {dm.datasets["train"][i].fname for i in range(len(dm.datasets["train"]))}
+    val = {dm.datasets["val"][i].fname for i in range(len(dm.datasets["val"]))}
+    assert any("Center101" in f and "/TrainingSet/" in f for f in train)
+    assert any("/ValidationSet/" in f for f in val) and not any("/ValidationSet/" in f for f in train)
+    assert any("Center001" in f or "Center002" in f for f in val)  # the first tree still splits its patients
+    assert dm.summary()["train"] + dm.summary()["val"] == 12 + 2 + 4
+    with pytest.raises(ConfigError, match="same relative path"):
+        FrameDataModule([tiny_tree, tiny_tree]).setup()
+    with pytest.raises(ConfigError):
+        FrameDataModule([])

@@ -91,3 +91,33 @@ def test_mid_epoch_resume_replays_nothing(tiny_tree: Path, tmp_path: Path) -> No
     del pairs[3]  # the batch the crash interrupted (logged, never trained)
     ref = (tmp_path / "reference" / "samples" / "rank0.txt").read_text().split()
     assert pairs == list(zip(ref[::2], ref[1::2], strict=True))  # same frames, same order, no replay
+
+
+def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> None:
+    """``run.init_from`` starts from a release's weights (validation before fit equals the release's
+    final validation); another model kind is a typed error naming the release."""
+    import torch
+
+    from cardiomm.errors import CheckpointError
+    from cardiomm.training.module import ReconModule
+    from cardiomm.training.run import init_weights
+
+    first = tmp_path / "first"
+    assert main(["train", "--config", str(CONFIG), *_sets(tiny_tree, first, **{"trainer.max_steps": 2})]) == 0
+    second = tmp_path / "second"
+    rc = main(["train", "--config", str(CONFIG),
+               *_sets(tiny_tree, second, **{"trainer.max_steps": 1, "run.init_from": first / "release"})])
+    assert rc == 0
+    card1 = json.loads((first / "metrics.json").read_text())
+    card2 = json.loads((second / "metrics.json").read_text())
+    assert card2["val_start"]["loss"] == pytest.approx(card1["val_final"]["loss"], rel=1e-5)
+    assert card2["initialised_from"] == str(first / "release")
+    module = ReconModule(model="cardiomm", preset="tiny", text_encoder="hash")
+    init_weights(module, first / "release")
+    released = load_release(first / "release").model.state_dict()
+    for key, value in module.model.state_dict().items():
+        torch.testing.assert_close(value, released[key])
+    with pytest.raises(CheckpointError, match="varnet"):
+        init_weights(ReconModule(model="varnet", preset="small"), first / "release")
+    with pytest.raises(CheckpointError, match="preset"):
+        init_weights(ReconModule(model="cardiomm", preset="small"), first / "release")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +36,11 @@ def compare_methods(
     n_acs: int = 20,
     prompt: str | None = None,
     mask_spec: MaskSpec | None = None,
+    models: Mapping[str, str | Path] | None = None,
 ) -> tuple[list[MethodScore], str, str]:
     """Reconstruct ``kspace_path`` under ``mask_path`` (or a generated ``mask_spec`` mask) with each method
-    and score it (reference: RSS of the fully sampled k-space). Returns the scores and the two prompts."""
+    and score it (reference: RSS of the fully sampled k-space). Returns the scores and the two prompts.
+    ``models`` maps a learned method to its checkpoint (default: the shipped one)."""
     from cardiomm.recon.registry import get_reconstructor
 
     mask_file = None if mask_path is None else Path(mask_path)
@@ -50,7 +52,7 @@ def compare_methods(
     reference = rss_from_kspace(volume.frames()).view(volume.n_frames, volume.n_slices, volume.ny, volume.nx)
     scores = []
     for name in methods:
-        recon = get_reconstructor(name)
+        recon = get_reconstructor(name, (models or {}).get(name))
         t0 = time.perf_counter()
         out, _ = reconstruct_volume(volume, mask, recon, mask_type=mask_type, acceleration=accel, n_acs=n_acs,
                                     metadata_prompt=meta, undersampling_prompt=us)

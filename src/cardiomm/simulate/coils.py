@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["biot_savart_csm", "normalise_csm", "smooth_phase"]
+__all__ = ["biot_savart_csm", "loop_field", "normalise_csm", "smooth_phase"]
 
 C64 = NDArray[np.complex64]
 
@@ -49,7 +49,7 @@ def _loop_geometry(
     return np.asarray(centres), np.asarray(normals), np.asarray(radii)
 
 
-def _field(points: NDArray[np.float64], centre: NDArray[np.float64], normal: NDArray[np.float64],
+def loop_field(points: NDArray[np.float64], centre: NDArray[np.float64], normal: NDArray[np.float64],
            radius: float, n_segments: int) -> NDArray[np.complex128]:
     """Biot-Savart ``B_x - i B_y`` of one loop at ``points`` (P, 3)."""
     e1 = np.cross(normal, [0.0, 0.0, 1.0])
@@ -127,7 +127,7 @@ def biot_savart_csm(
     phases = np.exp(1j * rng.uniform(0, 2 * np.pi, n_coils))
     out = np.empty((n_coils, ny, nx), np.complex64)
     fields = [
-        (_field(pts, centres[k], normals[k], radii[k], n_segments) * phases[k]).reshape(cy, cx)
+        (loop_field(pts, centres[k], normals[k], radii[k], n_segments) * phases[k]).reshape(cy, cx)
         for k in range(n_coils)
     ]
     scale = max(float(np.max(np.abs(np.stack(fields)))), 1e-30)

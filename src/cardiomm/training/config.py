@@ -64,6 +64,10 @@ class RunOptions:
     threads
         ``torch.set_num_threads`` for CPU runs (``None``: torch's default). On a busy small CPU one
         thread per process is often faster than oversubscribed intra-op threads.
+    init_from
+        A release folder (or ``model.safetensors``) whose weights start the run (fine-tuning); its
+        model kind and network configuration must equal the configured ones. Ignored by ``--resume``
+        (the checkpoint holds the weights). Only safetensors and JSON are read.
     """
 
     seed: int = 42
@@ -78,6 +82,7 @@ class RunOptions:
     log_samples: bool = False
     dump_rank_weights: bool = False
     threads: int | None = None
+    init_from: str | None = None
 
 
 @dataclass
@@ -189,10 +194,14 @@ def load_config(path: str | os.PathLike[str] | None = None, sets: Sequence[str] 
         raise ConfigError("data.data (tree root or shard folder) is required", path=source)
     data = dict(merged["data"])
     for key in ("data", "catalog", "splits"):
-        if data.get(key) is not None:
+        if isinstance(data.get(key), list):
+            data[key] = [_resolve(v) for v in data[key]]
+        elif data.get(key) is not None:
             data[key] = _resolve(data[key])
     run = RunOptions(**merged["run"])
     if run.release_from not in ("last", "best"):
         raise ConfigError(f"run.release_from must be 'last' or 'best', got {run.release_from!r}", path=source)
     run.output_dir = str(_resolve(run.output_dir))
+    if run.init_from is not None:
+        run.init_from = str(_resolve(run.init_from))
     return TrainConfig(model=dict(merged["model"]), data=data, trainer=dict(merged["trainer"]), run=run, source=source)

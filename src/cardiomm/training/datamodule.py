@@ -100,7 +100,7 @@ class FrameDataModule(L.LightningDataModule):
     Parameters
     ----------
     data
-        Tree root or shard folder.
+        Tree root or shard folder, or a list of tree roots (pooled).
     source
         ``auto``, ``tree`` or ``shards``.
     catalog, splits
@@ -134,7 +134,7 @@ class FrameDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        data: str | os.PathLike[str],
+        data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         source: str = "auto",
         catalog: str | os.PathLike[str] | None = None,
         splits: str | os.PathLike[str] | None = None,
@@ -167,7 +167,11 @@ class FrameDataModule(L.LightningDataModule):
             raise ConfigError(f"val_from must be 'split' or 'testset', got {val_from!r}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.data = Path(data)
+        roots = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+        if not roots:
+            raise ConfigError("data lists no tree")
+        self.roots = [Path(r) for r in roots]
+        self.data = self.roots[0]
         self.source = source
         self.catalog, self.splits, self.where = catalog, splits, where
         self.modalities = list(modalities) if modalities is not None else None
@@ -184,27 +188,46 @@ class FrameDataModule(L.LightningDataModule):
     # ------------------------------------------------------------------------------------ setup
     def resolved_source(self) -> str:
         """``tree`` or ``shards``."""
-        if not self.data.exists():
-            raise InputFileError("training data folder not found", path=self.data)
-        return _detect_source(self.data) if self.source == "auto" else self.source
+        for root in self.roots:
+            if not root.exists():
+                raise InputFileError("training data folder not found", path=root)
+        kind = _detect_source(self.data) if self.source == "auto" else self.source
+        if kind == "shards" and len(self.roots) > 1:
+            raise ConfigError("several data roots are supported for trees only, not shards", path=self.data)
+        return kind
 
     def _tree_sources(self) -> dict[str, Any]:
         from cardiomm.training.tree import TreeFrameDataset, discover_scans, split_scans
 
-        train_scans = discover_scans(self.data, "TrainingSet", modalities=self.modalities)
-        test_scans = discover_scans(self.data, "TestSet", modalities=self.modalities)
-        if not train_scans:
-            raise InputFileError("no TrainingSet/FullSample .mat scans found", path=self.data)
-        if self.val_from == "testset":
-            train, val = train_scans, test_scans
-        else:
-            train, val = split_scans(train_scans, val_fraction=self.val_fraction, seed=self.split_seed)
-            if self.val_fraction > 0 and (not train or not val):
-                raise ConfigError(
-                    f"patient split of {len(train_scans)} training scans with val_fraction {self.val_fraction} "
-                    "leaves an empty part (too few patients); use val_from: testset",
-                    path=self.data,
-                )
+        train: list[Any] = []
+        val: list[Any] = []
+        test_scans: list[Any] = []
+        for root in self.roots:
+            root_train = discover_scans(root, "TrainingSet", modalities=self.modalities)
+            root_test = discover_scans(root, "TestSet", modalities=self.modalities)
+            root_val = discover_scans(root, "ValidationSet", modalities=self.modalities)
+            if not root_train:
+                raise InputFileError("no TrainingSet/FullSample .mat scans found", path=root)
+            test_scans += root_test
+            if self.val_from == "testset":
+                train += root_train
+                val += root_test
+            elif root_val:
+                train += root_train
+                val += root_val
+            else:
+                part_train, part_val = split_scans(root_train, val_fraction=self.val_fraction, seed=self.split_seed)
+                if self.val_fraction > 0 and (not part_train or not part_val):
+                    raise ConfigError(
+                        f"patient split of {len(root_train)} training scans with val_fraction {self.val_fraction} "
+                        "leaves an empty part (too few patients); use val_from: testset",
+                        path=root,
+                    )
+                train += part_train
+                val += part_val
+        ids = [s.relpath for s in train + val + test_scans]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("two data roots hold scans with the same relative path; give each tree its own centers")
         kw = {"cache_bytes": self.cache_bytes}
         return {
             "train": TreeFrameDataset(train, **kw),

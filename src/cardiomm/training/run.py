@@ -16,6 +16,7 @@ Precision ``auto`` (default): ``bf16-mixed`` on GPUs that support bf16, ``16-mix
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,26 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> 
     return L.Trainer(**kwargs)
 
 
+def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
+    """Copy a release's weights into ``module.model`` (fine-tuning start).
+
+    Raises
+    ------
+    CheckpointError
+        Unreadable release, or another model kind / network configuration than the module's.
+    """
+    from cardiomm.errors import CheckpointError
+    from cardiomm.models.release import load_release
+
+    loaded = load_release(release)
+    if loaded.kind != module.kind:
+        raise CheckpointError(f"init_from holds a {loaded.kind!r} model, the run trains {module.kind!r}", path=release)
+    mine = module.model.config
+    if mine != loaded.config:
+        raise CheckpointError("init_from holds another network configuration (preset) than the run's", path=release)
+    module.model.load_state_dict(loaded.model.state_dict())
+
+
 def _metrics(trainer: Any, prefix: str) -> dict[str, float]:
     return {
         k[len(prefix) + 1 :]: round(float(v), 6)
@@ -146,6 +167,8 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
         torch.set_num_threads(int(run.threads))
     L.seed_everything(run.seed, workers=True, verbose=False)
     module = ReconModule(**config.model)
+    if run.init_from is not None and not resume:
+        init_weights(module, run.init_from)
     data_kwargs = dict(config.data)
     data_kwargs.setdefault("with_prompts", module.uses_text)
     data_kwargs.setdefault("progress", run.progress_bar)
@@ -202,6 +225,7 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             "val_final": final,
             "test_final": test,
             "released_from": run.release_from,
+            "initialised_from": run.init_from,
         }
         if run.release:
             from cardiomm.models.release import save_release

@@ -1,0 +1,197 @@
+"""Real-anatomy benchmark: every method on the project's real-anatomy test split, by the protocol.
+
+The test split (``configs/splits/real_anatomy.json``: 15 ACDC patients, 3 per pathology group, and the 3
+Sunnybrook subjects; never used for training or model selection) is turned into k-space by
+``cardiomm simulate real-anatomy`` over all six synthetic centers (five internal, one external: a Canon
+1.5 T two-ring array seen nowhere in training), both frames (ED / ES; two frames spread over the cycle for
+the 20-phase Sunnybrook cine), every slice. Each method reconstructs every file under the nine protocol
+masks (Uniform / ktGaussian / ktRadial at 8x / 16x / 24x, ACS 20); PSNR / SSIM / NMSE per the CMRxRecon2025
+/ CardioMM protocol. The real CMRxRecon single-coil slice with its official Uniform8 mask is scored too.
+
+Writes ``docs/real_anatomy_benchmark.md`` (tables, margins, per-method example images with error maps under
+``docs/figures/real_anatomy/``) and returns the BENCHMARKS.md section.
+
+    python benchmarks/run.py real_anatomy
+
+Environment: ``CARDIOMM_REAL_SLICES=N`` keeps N slices per stack (a quicker subset; default all);
+``CARDIOMM_REAL_MODELS="cardiomm=runs/x/release,varnet=..."`` scores other checkpoints than the shipped
+ones. Needs ``../shared/data`` (or ``CARDIOMM_SHARED_DATA``); without it the section says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+
+from cardiomm.demo import DEMO_METHODS  # noqa: E402
+from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: E402
+from cardiomm.utils.shared_data import shared_data_dir  # noqa: E402
+
+SPLIT = ROOT / "configs" / "splits" / "real_anatomy.json"
+DOC = ROOT / "docs" / "real_anatomy_benchmark.md"
+FIGURES = ROOT / "docs" / "figures" / "real_anatomy"
+WORK = ROOT / "data"
+
+
+def _models() -> dict[str, str]:
+    spec = os.environ.get("CARDIOMM_REAL_MODELS", "")
+    return dict(item.split("=", 1) for item in spec.split(",") if "=" in item)
+
+
+def build_test_tree(shared: Path, max_slices: int | None) -> Path:
+    """The test split as an MMCMR k-space tree (built once, reused)."""
+    from acdc_to_nifti import convert
+
+    from cardiomm.simulate.real_anatomy import build_corpus
+
+    nifti = WORK / "acdc_nifti"
+    if not any(nifti.glob("patient*.nii.gz")):
+        convert(shared / "acdc", nifti, labels=False)
+    tree = WORK / ("real_anatomy_test" + (f"_s{max_slices}" if max_slices else ""))
+    if not (tree / "manifest.json").is_file():
+        sources = [nifti, shared / "segmentation" / "sunnybrook_scd_subset" / "dicoms"]
+        build_corpus(sources, tree, split=SPLIT, roles=["test"], max_frames=2, max_slices=max_slices)
+    return tree
+
+
+def _sources(tree: Path) -> dict[str, str]:
+    """File -> data source (ACDC / Sunnybrook), from the hashed subject names of the manifest."""
+    names = json.loads(SPLIT.read_text())["subjects"]["test"]
+    by_hash = {hashlib.sha256(n.encode()).hexdigest()[:16]: ("Sunnybrook" if n.startswith("SCD") else "ACDC")
+               for n in names}
+    manifest = json.loads((tree / "manifest.json").read_text())
+    return {Path(e["path"]).parent.as_posix(): by_hash.get(e["subject_sha256"], "?") for e in manifest["files"]}
+
+
+def _margins(table, a: str, b: str) -> list[float]:  # noqa: ANN001 - pandas
+    return [float(v) for v in (table[a] - table[b]).values] if a in table and b in table else []
+
+
+def run() -> str:
+    shared = shared_data_dir()
+    if shared is None:
+        return "## Real anatomy\n\nSkipped: `../shared/data` not found (set CARDIOMM_SHARED_DATA).\n"
+    from cardiomm.recon.compare import compare_methods
+    from cardiomm.scoring import build_methods, score_tree
+
+    max_slices = int(os.environ["CARDIOMM_REAL_SLICES"]) if os.environ.get("CARDIOMM_REAL_SLICES") else None
+    tree = build_test_tree(shared, max_slices)
+    manifest = json.loads((tree / "manifest.json").read_text())
+    roles = {c["code"]: "internal" if c["internal"] else "external" for c in manifest["centers"]}
+    models = _models()
+    recons, _ = build_methods(DEMO_METHODS, models)
+    seconds: dict[str, float] = dict.fromkeys(recons, 0.0)
+    last = [time.perf_counter()]
+
+    def tick(name: str) -> None:
+        now = time.perf_counter()
+        seconds[name] += now - last[0]
+        last[0] = now
+
+    out = WORK / "real_anatomy_bench"
+    if out.exists():
+        shutil.rmtree(out)
+    scores = score_tree(tree, out, recons, title="cardiomm: real-anatomy test split", roles=roles, on_recon=tick)
+    df = scores.metrics
+    src = _sources(tree)
+    df["Source"] = [src.get(Path(f).parent.as_posix().replace("/TaskAll/", "/FullSample/"), "?") for f in df["File"]]
+    methods = [m for m in DEMO_METHODS if m in recons]
+    n_frames = sum(e["shape_tzcyx"][0] * e["shape_tzcyx"][1] for e in manifest["files"])
+
+    psnr = group_table(df, ["Mask", "AF"], "PSNR", methods)
+    ssim = group_table(df, ["Mask", "AF"], "SSIM", methods)
+    margin = psnr[[]].copy()
+    for other in ("sense", "varnet", "promptmr"):
+        if "cardiomm" in psnr and other in psnr:
+            margin[f"PSNR vs {other}"] = psnr["cardiomm"] - psnr[other]
+    if "cardiomm" in ssim and "sense" in ssim:
+        margin["SSIM vs sense"] = ssim["cardiomm"] - ssim["sense"]
+
+    cmrx_k = shared / "kspace" / "cmrxrecon2024_demo_cine_sax_1coil_1slice_1frame.mat"
+    cmrx_m = shared / "kspace" / "cmrxrecon2024_demo_cine_sax_mask_Uniform8.mat"
+    cmrx, _, _ = compare_methods(cmrx_k, cmrx_m, [m for m in methods if m != "cs"], n_acs=16, models=models)
+    cmrx_rows = ["| method | PSNR | SSIM |", "|---|---:|---:|"] + [f"| {s.method} | {s.psnr:.2f} | {s.ssim:.4f} |"
+                                                                  for s in cmrx]
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for old in FIGURES.glob("*.png"):
+        old.unlink()
+    figs = []
+    for png in sorted(scores.report.parent.glob("*.png")):
+        shutil.copy(png, FIGURES / png.name)
+        figs.append(png.name)
+    per_frame = {m: seconds[m] / max(1, n_frames * 9) for m in methods}
+    model_note = ", ".join(f"{k}: `{v}`" for k, v in models.items()) or "the shipped checkpoints"
+    subset = f"{max_slices} slices per stack" if max_slices else "every slice"
+    text = [
+        "# Real-anatomy benchmark",
+        "",
+        "Written by `python benchmarks/run.py real_anatomy` (see `benchmarks/bench_real_anatomy.py`). The test split "
+        "of `configs/splits/real_anatomy.json` (15 ACDC patients, 3 per pathology group, plus 3 Sunnybrook "
+        "subjects; never used for training or model selection) through `cardiomm simulate real-anatomy` over the "
+        f"six synthetic centers; {len(manifest['files'])} stacks, {subset}, two frames each ({n_frames} frames), "
+        f"nine protocol masks, {len(df)} reconstructions. Models: {model_note}.",
+        "",
+        "## PSNR (dB) by mask and acceleration",
+        "",
+        markdown_table(psnr, 2),
+        "",
+        "## SSIM by mask and acceleration",
+        "",
+        markdown_table(ssim, 4),
+        "",
+        "## CardioMM margins (positive: CardioMM better)",
+        "",
+        markdown_table(margin, 2, bold_max=False),
+        "",
+        "## PSNR by center role (internal centers are in training with other patients; the external Canon "
+        "two-ring center is not)",
+        "",
+        markdown_table(group_table(df, ["Role", "AF"], "PSNR", methods), 2),
+        "",
+        "## PSNR by data source",
+        "",
+        markdown_table(group_table(df, ["Source", "AF"], "PSNR", methods), 2),
+        "",
+        "## Real CMRxRecon single-coil slice, official Uniform8 mask (16 ACS lines)",
+        "",
+        *cmrx_rows,
+        "",
+        "## Reconstruction time (2 CPU cores, s per frame incl. file I/O; the first method also reads the file)",
+        "",
+        "| " + " | ".join(per_frame) + " |",
+        "|" + "---:|" * len(per_frame),
+        "| " + " | ".join(f"{v:.3f}" for v in per_frame.values()) + " |",
+        "",
+        "## Figures",
+        "",
+        *[f"![{f}](figures/real_anatomy/{f})" for f in figs],
+        "",
+    ]
+    DOC.write_text("\n".join(text))
+    summary = group_table(df, ["Mask", "AF"], "PSNR", methods)
+    return "\n".join([
+        "## Real anatomy",
+        "",
+        f"`python benchmarks/run.py real_anatomy`: {len(df)} reconstructions of the real-anatomy test split "
+        f"({subset}, {n_frames} frames, 9 masks; models: {model_note}); full tables in `docs/real_anatomy_benchmark.md`.",
+        "",
+        markdown_table(summary, 2),
+        "",
+        "Reconstruction time per frame (s): " + ", ".join(f"{m} {v:.3f}" for m, v in per_frame.items()) + ".",
+    ])
+
+
+if __name__ == "__main__":
+    print(run())

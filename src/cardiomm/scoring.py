@@ -1,0 +1,135 @@
+"""Score reconstruction methods on a TestSet tree: reconstruct every (file, mask), evaluate, report.
+
+One place for what ``cardiomm demo`` (simulated centers, and its real-anatomy part) and the real-anatomy
+benchmark (``python benchmarks/run.py real_anatomy``) both do: every method reconstructs every
+``(file, mask)`` pair of the tree (:func:`reconstruct_tasks`, each file loaded once), the
+reconstructions are scored by the CMRxRecon2025 / CardioMM protocol
+(:func:`cardiomm.evaluation.tree.evaluate_tree`), and a report with tables, radar charts and example
+images with error maps is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cardiomm.recon.base import Reconstructor
+    from cardiomm.recon.pipeline import ReconTask
+
+__all__ = ["Scores", "score_tree", "reconstruct_tasks", "build_methods"]
+
+
+@dataclass
+class Scores:
+    """What :func:`score_tree` wrote and measured."""
+
+    metrics: Any  # pandas DataFrame with the columns of cardiomm.evaluation.tree.COLUMNS
+    metrics_csv: Path
+    report: Path
+    recon: Path
+    skipped: list[str]
+
+
+def build_methods(
+    methods: Sequence[str], models: Mapping[str, str | Path] | None = None, *, log: Callable[[str], None] = print
+) -> tuple[dict[str, Reconstructor], list[str]]:
+    """Reconstructors by name (``models`` overrides a learned method's checkpoint); missing ones skipped."""
+    from cardiomm.errors import ModelNotFoundError
+    from cardiomm.recon.registry import get_reconstructor
+
+    recons: dict[str, Reconstructor] = {}
+    skipped: list[str] = []
+    for name in methods:
+        try:
+            recons[name] = get_reconstructor(name, (models or {}).get(name))
+        except ModelNotFoundError as exc:
+            skipped.append(name)
+            log(f"      skipping {name}: {exc.message}")
+    return recons, skipped
+
+
+def reconstruct_tasks(
+    tasks: Sequence[ReconTask],
+    recons: Mapping[str, Reconstructor],
+    recon_root: Path,
+    *,
+    on_recon: Callable[[str], None] | None = None,
+) -> None:
+    """Reconstruct every task (listed with method ``"_"`` under ``recon_root``) with every method; each
+    file is loaded once and written to ``recon_root/<method>/...``."""
+    from cardiomm.recon.outputs import write_outputs
+    from cardiomm.recon.pipeline import infer_pattern, load_task, reconstruct_volume
+    from cardiomm.recon.prompts import task_prompts
+
+    for task in tasks:
+        volume, mask = load_task(task)
+        mask_type, accel = infer_pattern(mask, task.mask_path)
+        meta, us = task_prompts(task, mask_type, accel)
+        for name, recon in recons.items():
+            vol, _ = reconstruct_volume(
+                volume, mask, recon, mask_type=mask_type, acceleration=accel,
+                metadata_prompt=meta, undersampling_prompt=us, batch_size=8,
+            )
+            write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
+            if on_recon is not None:
+                on_recon(name)
+
+
+def score_tree(
+    data: Path,
+    out: Path,
+    recons: Mapping[str, Reconstructor],
+    *,
+    title: str,
+    roles: Mapping[str, str] | None = None,
+    include: Sequence[str] = (),
+    on_recon: Callable[[str], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> Scores:
+    """Reconstruct, evaluate and report every method on the TestSet tree ``data``.
+
+    Parameters
+    ----------
+    data
+        Tree root with ``<Modality>/TestSet/{FullSample,Mask_TaskAll}``.
+    out
+        Writes ``recon/<method>/...``, ``metrics.csv`` and ``report/``.
+    recons
+        Method name -> reconstructor (:func:`build_methods`).
+    title
+        Report title.
+    roles
+        Center -> ``internal`` / ``external`` (default: from the tree, see ``evaluate_tree``).
+    include
+        Only mask files matching these globs (``cine_sax_mask_ktGaussian*``).
+    on_recon
+        Called after each (file, mask, method) reconstruction with the method name.
+    """
+    import fnmatch
+
+    import pandas as pd
+
+    from cardiomm.evaluation.examples import collect_examples
+    from cardiomm.evaluation.report import write_report
+    from cardiomm.evaluation.tree import COLUMNS, evaluate_tree
+    from cardiomm.recon.pipeline import discover_tasks
+    from cardiomm.utils.atomic import atomic_path
+
+    out = Path(out)
+    recon_root = out / "recon"
+    tasks = discover_tasks(data, recon_root, "_")
+    if include:
+        tasks = [t for t in tasks if t.mask_path is not None and any(fnmatch.fnmatch(t.mask_path.name, g) for g in include)]
+    log(f"      reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
+    reconstruct_tasks(tasks, recons, recon_root, on_recon=on_recon)
+    log("      evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
+    df = pd.DataFrame(evaluate_tree(recon_root, data, roles=roles), columns=list(COLUMNS))
+    metrics_csv = out / "metrics.csv"
+    with atomic_path(metrics_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    examples = collect_examples(df, recon_root, data)
+    report = write_report(df, out / "report", examples=examples, title=title)
+    return Scores(metrics=df, metrics_csv=metrics_csv, report=report, recon=recon_root, skipped=[])
