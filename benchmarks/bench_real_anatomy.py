@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,10 +67,14 @@ def build_test_tree(shared: Path, max_slices: int | None) -> Path:
 def _sources(tree: Path) -> dict[str, str]:
     """File -> data source (ACDC / Sunnybrook), from the hashed subject names of the manifest."""
     names = json.loads(SPLIT.read_text())["subjects"]["test"]
-    by_hash = {hashlib.sha256(n.encode()).hexdigest()[:16]: ("Sunnybrook" if n.startswith("SCD") else "ACDC")
-               for n in names}
+    by_hash = {
+        hashlib.sha256(n.encode()).hexdigest()[:16]: ("Sunnybrook" if n.startswith("SCD") else "ACDC")
+        for n in names
+    }
     manifest = json.loads((tree / "manifest.json").read_text())
-    return {Path(e["path"]).parent.as_posix(): by_hash.get(e["subject_sha256"], "?") for e in manifest["files"]}
+    return {
+        Path(e["path"]).parent.as_posix(): by_hash.get(e["subject_sha256"], "?") for e in manifest["files"]
+    }
 
 
 def _margins(table, a: str, b: str) -> list[float]:  # noqa: ANN001 - pandas
@@ -83,30 +86,23 @@ def run() -> str:
     if shared is None:
         return "## Real anatomy\n\nSkipped: `../shared/data` not found (set CARDIOMM_SHARED_DATA).\n"
     from cardiomm.recon.compare import compare_methods
-    from cardiomm.scoring import build_methods, score_tree
+    from cardiomm.scoring import evaluate_and_report, reconstruct_methods
 
     max_slices = int(os.environ["CARDIOMM_REAL_SLICES"]) if os.environ.get("CARDIOMM_REAL_SLICES") else None
     tree = build_test_tree(shared, max_slices)
     manifest = json.loads((tree / "manifest.json").read_text())
     roles = {c["code"]: "internal" if c["internal"] else "external" for c in manifest["centers"]}
     models = _models()
-    recons, _ = build_methods(DEMO_METHODS, models)
-    seconds: dict[str, float] = dict.fromkeys(recons, 0.0)
-    last = [time.perf_counter()]
-
-    def tick(name: str) -> None:
-        now = time.perf_counter()
-        seconds[name] += now - last[0]
-        last[0] = now
-
-    out = WORK / "real_anatomy_bench"
-    if out.exists():
-        shutil.rmtree(out)
-    scores = score_tree(tree, out, recons, title="cardiomm: real-anatomy test split", roles=roles, on_recon=tick)
+    out = WORK / f"real_anatomy_bench_{tree.name}"
+    workers = max(1, int(os.environ.get("CARDIOMM_REAL_WORKERS", "2")))
+    seconds = reconstruct_methods(tree, out, DEMO_METHODS, models, workers=workers)
+    scores = evaluate_and_report(tree, out, title="cardiomm: real-anatomy test split", roles=roles)
     df = scores.metrics
     src = _sources(tree)
-    df["Source"] = [src.get(Path(f).parent.as_posix().replace("/TaskAll/", "/FullSample/"), "?") for f in df["File"]]
-    methods = [m for m in DEMO_METHODS if m in recons]
+    df["Source"] = [
+        src.get(Path(f).parent.as_posix().replace("/TaskAll/", "/FullSample/"), "?") for f in df["File"]
+    ]
+    methods = [m for m in DEMO_METHODS if m in seconds]
     n_frames = sum(e["shape_tzcyx"][0] * e["shape_tzcyx"][1] for e in manifest["files"])
 
     psnr = group_table(df, ["Mask", "AF"], "PSNR", methods)
@@ -121,8 +117,9 @@ def run() -> str:
     cmrx_k = shared / "kspace" / "cmrxrecon2024_demo_cine_sax_1coil_1slice_1frame.mat"
     cmrx_m = shared / "kspace" / "cmrxrecon2024_demo_cine_sax_mask_Uniform8.mat"
     cmrx, _, _ = compare_methods(cmrx_k, cmrx_m, [m for m in methods if m != "cs"], n_acs=16, models=models)
-    cmrx_rows = ["| method | PSNR | SSIM |", "|---|---:|---:|"] + [f"| {s.method} | {s.psnr:.2f} | {s.ssim:.4f} |"
-                                                                  for s in cmrx]
+    cmrx_rows = ["| method | PSNR | SSIM |", "|---|---:|---:|"] + [
+        f"| {s.method} | {s.psnr:.2f} | {s.ssim:.4f} |" for s in cmrx
+    ]
 
     FIGURES.mkdir(parents=True, exist_ok=True)
     for old in FIGURES.glob("*.png"):
@@ -131,7 +128,7 @@ def run() -> str:
     for png in sorted(scores.report.parent.glob("*.png")):
         shutil.copy(png, FIGURES / png.name)
         figs.append(png.name)
-    per_frame = {m: seconds[m] / max(1, n_frames * 9) for m in methods}
+    per_frame = {m: seconds[m] / max(1, n_frames * 9) for m in methods}  # one torch thread per process
     model_note = ", ".join(f"{k}: `{v}`" for k, v in models.items()) or "the shipped checkpoints"
     subset = f"{max_slices} slices per stack" if max_slices else "every slice"
     text = [
@@ -168,7 +165,7 @@ def run() -> str:
         "",
         *cmrx_rows,
         "",
-        "## Reconstruction time (2 CPU cores, s per frame incl. file I/O; the first method also reads the file)",
+        "## Reconstruction time (one process per method group, one torch thread each; s per frame incl. file I/O)",
         "",
         "| " + " | ".join(per_frame) + " |",
         "|" + "---:|" * len(per_frame),
@@ -181,16 +178,20 @@ def run() -> str:
     ]
     DOC.write_text("\n".join(text))
     summary = group_table(df, ["Mask", "AF"], "PSNR", methods)
-    return "\n".join([
-        "## Real anatomy",
-        "",
-        f"`python benchmarks/run.py real_anatomy`: {len(df)} reconstructions of the real-anatomy test split "
-        f"({subset}, {n_frames} frames, 9 masks; models: {model_note}); full tables in `docs/real_anatomy_benchmark.md`.",
-        "",
-        markdown_table(summary, 2),
-        "",
-        "Reconstruction time per frame (s): " + ", ".join(f"{m} {v:.3f}" for m, v in per_frame.items()) + ".",
-    ])
+    return "\n".join(
+        [
+            "## Real anatomy",
+            "",
+            f"`python benchmarks/run.py real_anatomy`: {len(df)} reconstructions of the real-anatomy test split "
+            f"({subset}, {n_frames} frames, 9 masks; models: {model_note}); full tables in `docs/real_anatomy_benchmark.md`.",
+            "",
+            markdown_table(summary, 2),
+            "",
+            "Reconstruction time per frame (s): "
+            + ", ".join(f"{m} {v:.3f}" for m, v in per_frame.items())
+            + ".",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ def convert(src: Path, out: Path, labels: bool) -> int:
         nib.save(vol, out / f"{path.stem}.nii.gz")
         if segs is not None:
             (out / "labels").mkdir(exist_ok=True)
-            nib.save(nib.Nifti1Image(segs.transpose(3, 2, 1, 0).astype(np.uint8), affine),
-                     out / "labels" / f"{path.stem}.nii.gz")
+            nib.save(
+                nib.Nifti1Image(segs.transpose(3, 2, 1, 0).astype(np.uint8), affine),
+                out / "labels" / f"{path.stem}.nii.gz",
+            )
         n += 1
     return n
 

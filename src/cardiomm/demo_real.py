@@ -59,8 +59,17 @@ def run_real_demo(
     center = next(c for c in ANATOMY_CENTERS if not c.internal)
     if not (data / "manifest.json").is_file():
         build_corpus([real_subject_path()], data, default_role="test", centers=(center,), seed=seed)
-    scores = score_tree(data, out, recons, title="cardiomm demo: a real heart (Sunnybrook SCD0000101), zero-shot",
-                        roles={center.code: "external"}, on_recon=on_recon, log=log)
+    scores = score_tree(
+        data,
+        out,
+        recons,
+        title="cardiomm demo: a real heart (Sunnybrook SCD0000101), zero-shot",
+        roles={center.code: "external"},
+        on_recon=on_recon,
+        log=log,
+    )
     df = scores.metrics
-    table = markdown_table(group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in recons]), 2)
+    table = markdown_table(
+        group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in recons]), 2
+    )
     return RealDemoResult(data, scores.metrics_csv, scores.report, table, len(df))

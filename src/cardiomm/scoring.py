@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from cardiomm.recon.base import Reconstructor
     from cardiomm.recon.pipeline import ReconTask
 
-__all__ = ["Scores", "score_tree", "reconstruct_tasks", "build_methods"]
+__all__ = [
+    "Scores",
+    "score_tree",
+    "tree_tasks",
+    "reconstruct_tasks",
+    "evaluate_and_report",
+    "build_methods",
+    "reconstruct_methods",
+]
 
 
 @dataclass
@@ -34,7 +42,10 @@ class Scores:
 
 
 def build_methods(
-    methods: Sequence[str], models: Mapping[str, str | Path] | None = None, *, log: Callable[[str], None] = print
+    methods: Sequence[str],
+    models: Mapping[str, str | Path] | None = None,
+    *,
+    log: Callable[[str], None] = print,
 ) -> tuple[dict[str, Reconstructor], list[str]]:
     """Reconstructors by name (``models`` overrides a learned method's checkpoint); missing ones skipped."""
     from cardiomm.errors import ModelNotFoundError
@@ -70,12 +81,136 @@ def reconstruct_tasks(
         meta, us = task_prompts(task, mask_type, accel)
         for name, recon in recons.items():
             vol, _ = reconstruct_volume(
-                volume, mask, recon, mask_type=mask_type, acceleration=accel,
-                metadata_prompt=meta, undersampling_prompt=us, batch_size=8,
+                volume,
+                mask,
+                recon,
+                mask_type=mask_type,
+                acceleration=accel,
+                metadata_prompt=meta,
+                undersampling_prompt=us,
+                batch_size=8,
             )
-            write_outputs(replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol)
+            write_outputs(
+                replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol
+            )
             if on_recon is not None:
                 on_recon(name)
+
+
+def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> list[ReconTask]:
+    """Every ``(file, mask)`` task of the TestSet tree ``data`` (listed with method ``"_"`` under
+    ``recon_root``), only mask files matching one of ``include`` when given."""
+    import fnmatch
+
+    from cardiomm.recon.pipeline import discover_tasks
+
+    tasks = discover_tasks(data, recon_root, "_")
+    if include:
+        tasks = [
+            t
+            for t in tasks
+            if t.mask_path is not None and any(fnmatch.fnmatch(t.mask_path.name, g) for g in include)
+        ]
+    return tasks
+
+
+def _reconstruct_group(
+    data: Path, out: Path, methods: Sequence[str], models: Mapping[str, str | Path], threads: int | None
+) -> dict[str, float]:
+    """Reconstruct every task of ``data`` with ``methods`` in this process; wall seconds per method."""
+    import json
+    import time
+
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    recons, _ = build_methods(methods, models, log=lambda _: None)
+    seconds = {}
+    for name, recon in recons.items():
+        start = time.perf_counter()
+        tasks = tree_tasks(data, out / "recon")
+        reconstruct_tasks(tasks, {name: recon}, out / "recon")
+        marker = {"tasks": len(tasks), "model": str(models.get(name))}
+        (out / "recon" / name / ".complete").write_text(json.dumps(marker))
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
+def reconstruct_methods(
+    data: Path,
+    out: Path,
+    methods: Sequence[str],
+    models: Mapping[str, str | Path] | None = None,
+    *,
+    workers: int = 1,
+) -> dict[str, float]:
+    """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel.
+
+    Methods are dealt to ``workers`` processes (one torch thread each when ``workers > 1``; the slow
+    classical ``sense`` and ``cs`` go to different processes). A method whose folder holds a completion
+    marker for the same task count and checkpoint is reused. Returns wall seconds per method (``nan`` for
+    reused ones).
+    """
+    import json
+    import math
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor
+
+    models = {k: str(v) for k, v in (models or {}).items()}
+    n_tasks = len(tree_tasks(data, Path(out) / "recon"))
+    seconds: dict[str, float] = {}
+    todo = []
+    for m in methods:
+        marker = Path(out) / "recon" / m / ".complete"
+        try:
+            done = json.loads(marker.read_text()) == {"tasks": n_tasks, "model": str(models.get(m))}
+        except (OSError, ValueError):
+            done = False
+        if done:
+            seconds[m] = math.nan
+            continue
+        shutil.rmtree(Path(out) / "recon" / m, ignore_errors=True)
+        todo.append(m)
+    order = sorted(todo, key=lambda m: ("sense", "cs").index(m) if m in ("sense", "cs") else 2)
+    groups = [order[i :: max(1, workers)] for i in range(max(1, workers)) if order[i :: max(1, workers)]]
+    if len(groups) <= 1:
+        for group in groups:
+            seconds.update(_reconstruct_group(Path(data), Path(out), group, models, None))
+    else:
+        with ProcessPoolExecutor(len(groups)) as pool:
+            jobs = [pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1) for g in groups]
+            for job in jobs:
+                seconds.update(job.result())
+    return {m: seconds[m] for m in methods if m in seconds}
+
+
+def evaluate_and_report(
+    data: Path,
+    out: Path,
+    *,
+    title: str,
+    roles: Mapping[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> Scores:
+    """Evaluate every reconstruction under ``out/recon`` against ``data``; write ``metrics.csv``, ``report/``."""
+    import pandas as pd
+
+    from cardiomm.evaluation.examples import collect_examples
+    from cardiomm.evaluation.report import write_report
+    from cardiomm.evaluation.tree import COLUMNS, evaluate_tree
+    from cardiomm.utils.atomic import atomic_path
+
+    out = Path(out)
+    recon_root = out / "recon"
+    log("      evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
+    df = pd.DataFrame(evaluate_tree(recon_root, data, roles=roles), columns=list(COLUMNS))
+    metrics_csv = out / "metrics.csv"
+    with atomic_path(metrics_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    examples = collect_examples(df, recon_root, data)
+    report = write_report(df, out / "report", examples=examples, title=title)
+    return Scores(metrics=df, metrics_csv=metrics_csv, report=report, recon=recon_root, skipped=[])
 
 
 def score_tree(
@@ -108,28 +243,8 @@ def score_tree(
     on_recon
         Called after each (file, mask, method) reconstruction with the method name.
     """
-    import fnmatch
-
-    import pandas as pd
-
-    from cardiomm.evaluation.examples import collect_examples
-    from cardiomm.evaluation.report import write_report
-    from cardiomm.evaluation.tree import COLUMNS, evaluate_tree
-    from cardiomm.recon.pipeline import discover_tasks
-    from cardiomm.utils.atomic import atomic_path
-
-    out = Path(out)
-    recon_root = out / "recon"
-    tasks = discover_tasks(data, recon_root, "_")
-    if include:
-        tasks = [t for t in tasks if t.mask_path is not None and any(fnmatch.fnmatch(t.mask_path.name, g) for g in include)]
+    recon_root = Path(out) / "recon"
+    tasks = tree_tasks(data, recon_root, include)
     log(f"      reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
     reconstruct_tasks(tasks, recons, recon_root, on_recon=on_recon)
-    log("      evaluating (per-frame 99.5th-percentile normalisation, PSNR / SSIM / NMSE)")
-    df = pd.DataFrame(evaluate_tree(recon_root, data, roles=roles), columns=list(COLUMNS))
-    metrics_csv = out / "metrics.csv"
-    with atomic_path(metrics_csv) as tmp:
-        df.to_csv(tmp, index=False)
-    examples = collect_examples(df, recon_root, data)
-    report = write_report(df, out / "report", examples=examples, title=title)
-    return Scores(metrics=df, metrics_csv=metrics_csv, report=report, recon=recon_root, skipped=[])
+    return evaluate_and_report(data, out, title=title, roles=roles, log=log)

@@ -165,3 +165,9 @@ def test_cli_mini_tiny_subset(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "scans" in capsys.readouterr().out
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mat") if "FullSample" in p.parts)
     assert files and all(f.startswith("LGE/") for f in files)
+
+
+def test_from_images_output_must_be_mat(tmp_path: Path) -> None:
+    """A non-.mat output is a typed error naming the file (was a NameError)."""
+    with pytest.raises(InputFileError, match="out.nii"):
+        images_to_kspace_file(tmp_path / "missing", tmp_path / "out.nii")

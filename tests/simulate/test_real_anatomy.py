@@ -44,19 +44,35 @@ def _centre_rss(kspace: np.ndarray, nx: int) -> np.ndarray:
     return rss[..., nx // 2 : nx // 2 + nx]
 
 
-_NOISELESS = AnatomyCenter("Center901", "test", "GE", "Test", 1.5, CoilArray("8", "anterior_posterior", 2, 2, 0.2),
-                           None, 40, 3.0, snr_15t=1e12)
+_NOISELESS = AnatomyCenter(
+    "Center901",
+    "test",
+    "GE",
+    "Test",
+    1.5,
+    CoilArray("8", "anterior_posterior", 2, 2, 0.2),
+    None,
+    40,
+    3.0,
+    snr_15t=1e12,
+)
 
 
 # ------------------------------------------------------------------------------ coil arrays and noise
-@pytest.mark.parametrize(("layout", "rows", "cols", "n"), [("anterior_posterior", 3, 5, 30), ("ring", 8, 2, 16)])
+@pytest.mark.parametrize(
+    ("layout", "rows", "cols", "n"), [("anterior_posterior", 3, 5, 30), ("ring", 8, 2, 16)]
+)
 def test_array_csm_normalised_and_sized(layout: str, rows: int, cols: int, n: int) -> None:
     array = CoilArray("a", layout, rows, cols)
     assert array.n_elements == n
-    csm, centres = array_csm(array, (40, 64), (2.0, 2.0), body_semi_axes=(160.0, 110.0), seed=3, tilt_deg=(20, -10, 5))
+    csm, centres = array_csm(
+        array, (40, 64), (2.0, 2.0), body_semi_axes=(160.0, 110.0), seed=3, tilt_deg=(20, -10, 5)
+    )
     assert csm.shape == (n, 40, 64) and csm.dtype == np.complex64 and centres.shape == (n, 3)
     np.testing.assert_allclose((np.abs(csm) ** 2).sum(0), 1.0, atol=1e-5)
-    again, _ = array_csm(array, (40, 64), (2.0, 2.0), body_semi_axes=(160.0, 110.0), seed=3, tilt_deg=(20, -10, 5))
+    again, _ = array_csm(
+        array, (40, 64), (2.0, 2.0), body_semi_axes=(160.0, 110.0), seed=3, tilt_deg=(20, -10, 5)
+    )
     np.testing.assert_array_equal(csm, again)
 
 
@@ -91,7 +107,9 @@ def test_correlated_noise_has_the_requested_covariance() -> None:
 # ------------------------------------------------------------------------------ off-resonance, bSSFP phase
 def test_bssfp_phase_closed_form() -> None:
     tr = 3e-3
-    df = np.array([0.0, 50.0, 1 / (2 * tr) - 1.0, 1 / (2 * tr) + 1.0, 1 / tr])  # 0, linear, both sides of a band
+    df = np.array(
+        [0.0, 50.0, 1 / (2 * tr) - 1.0, 1 / (2 * tr) + 1.0, 1 / tr]
+    )  # 0, linear, both sides of a band
     phase = bssfp_phase(df, tr)
     np.testing.assert_allclose(phase[:2], np.pi * df[:2] * tr, rtol=1e-6)
     assert phase[2] == pytest.approx(np.pi / 2, abs=0.01) and phase[3] == pytest.approx(-np.pi / 2, abs=0.01)
@@ -134,8 +152,18 @@ def test_synthesis_is_seeded_and_the_phase_is_not_flat() -> None:
 
 def test_virtual_coils_and_noise_level() -> None:
     mag = _heart(n_t=1, n_z=2, ny=64, nx=64)
-    center = AnatomyCenter("Center902", "t", "Siemens", "T", 3.0, CoilArray("18", "anterior_posterior", 3, 3, 0.2),
-                           10, 64, 3.0, snr_15t=20.0)
+    center = AnatomyCenter(
+        "Center902",
+        "t",
+        "Siemens",
+        "T",
+        3.0,
+        CoilArray("18", "anterior_posterior", 3, 3, 0.2),
+        10,
+        64,
+        3.0,
+        snr_15t=20.0,
+    )
     scan = synthesise_scan(mag, (8.0, 2.0, 2.0), center, seed=0)
     assert scan.kspace.shape[2] == 10
     obj = mag[mag > 0.1 * np.percentile(mag[mag > 0], 99)]
@@ -144,8 +172,15 @@ def test_virtual_coils_and_noise_level() -> None:
     assert np.sqrt(np.mean(np.abs(corner) ** 2)) < 1.5 * scan.noise_std
 
 
-@pytest.mark.parametrize("bad", [np.zeros((2, 2, 32, 32)), -np.ones((1, 1, 32, 32)), np.ones((1, 32, 32)),
-                                 np.full((1, 1, 32, 32), np.nan)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((2, 2, 32, 32)),
+        -np.ones((1, 1, 32, 32)),
+        np.ones((1, 32, 32)),
+        np.full((1, 1, 32, 32), np.nan),
+    ],
+)
 def test_bad_magnitude_is_a_typed_error(bad: np.ndarray) -> None:
     with pytest.raises((ShapeError, DataValueError)):
         synthesise_scan(bad, (8.0, 1.5, 1.5), _NOISELESS, seed=0)
@@ -167,8 +202,12 @@ def test_build_corpus_layout_split_and_privacy(tmp_path: Path) -> None:
         _write_nifti(src, name, _heart(n_z=2) * (1 + 0.1 * i))
     split = {"train": ["SMITH_JOHN", "doe_jane"], "val": ["p3"], "test": ["p4"]}
     (tmp_path / "split.json").write_text(json.dumps({"subjects": split}))
-    centers = (_NOISELESS, AnatomyCenter("Center903", "ext", "Canon", "X", 1.5, CoilArray("r", "ring", 6, 1), None,
-                                         40, 3.0, internal=False))
+    centers = (
+        _NOISELESS,
+        AnatomyCenter(
+            "Center903", "ext", "Canon", "X", 1.5, CoilArray("r", "ring", 6, 1), None, 40, 3.0, internal=False
+        ),
+    )
     out = tmp_path / "tree"
     manifest = build_corpus([src], out, split=tmp_path / "split.json", centers=centers, seed=0)
     sets = sorted(e["split"] for e in manifest["files"])
@@ -198,8 +237,9 @@ def test_build_corpus_roles_and_subsets(tmp_path: Path) -> None:
     src = tmp_path / "src"
     for name in ("a", "b"):
         _write_nifti(src, name, _heart(n_t=4, n_z=5))
-    manifest = build_corpus([src], tmp_path / "t", default_role="test", centers=(_NOISELESS,), max_frames=2,
-                            max_slices=3)
+    manifest = build_corpus(
+        [src], tmp_path / "t", default_role="test", centers=(_NOISELESS,), max_frames=2, max_slices=3
+    )
     assert all(e["shape_tzcyx"][:2] == [2, 3] for e in manifest["files"])
     with pytest.raises(ConfigError):
         build_corpus([src], tmp_path / "u", split={"zzz": "train"}, centers=(_NOISELESS,))
@@ -249,8 +289,46 @@ def test_cli_real_anatomy(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _write_nifti(src, "one", _heart(n_z=1))
     out = tmp_path / "tree"
-    assert main(["simulate", "real-anatomy", str(src), "--out", str(out), "--default-role", "test", "--no-progress",
-                 "--max-frames", "1"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "real-anatomy",
+                str(src),
+                "--out",
+                str(out),
+                "--default-role",
+                "test",
+                "--no-progress",
+                "--max-frames",
+                "1",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["files"]) == 1 and manifest["files"][0]["shape_tzcyx"][0] == 1
     assert main(["simulate", "real-anatomy", str(tmp_path / "nope"), "--out", str(out), "--no-progress"]) == 2
+
+
+def test_reconstruct_methods_in_two_processes_and_reuse(tmp_path: Path) -> None:
+    """Two worker processes give the same files as one process; a finished method is reused."""
+    from cardiomm.io import read_image_mat
+    from cardiomm.scoring import reconstruct_methods
+
+    _write_nifti(tmp_path / "src", "one", _heart(n_t=1, n_z=1))
+    tree = tmp_path / "tree"
+    build_corpus([tmp_path / "src"], tree, default_role="test", centers=(_NOISELESS,))
+    two = reconstruct_methods(tree, tmp_path / "two", ["zf", "sense"], workers=2)
+    assert set(two) == {"zf", "sense"} and all(v > 0 for v in two.values())
+    one = reconstruct_methods(tree, tmp_path / "one", ["zf", "sense"], workers=1)
+    files = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.mat"))
+    assert len(files) == 18 and files == sorted(
+        p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.mat")
+    )
+    for rel in files:
+        a = read_image_mat(tmp_path / "two" / rel, "reconimage").numpy()
+        b = read_image_mat(tmp_path / "one" / rel, "reconimage").numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(np.abs(b).max()))
+    again = reconstruct_methods(tree, tmp_path / "one", ["zf", "sense"], workers=1)
+    assert all(np.isnan(v) for v in again.values()) and set(one) == set(again)

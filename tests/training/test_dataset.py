@@ -106,3 +106,24 @@ def test_frame_count_shapes_and_collate(frames: TreeFrameDataset) -> None:
     other = shapes.index((3, 24, 40))
     with pytest.raises(ShapeError):
         collate_samples([ds[(same[0], 0)], ds[(other, 0)]])
+
+
+def test_single_coil_fraction_compresses_to_one_virtual_coil(frames: TreeFrameDataset) -> None:
+    """A share of training samples becomes single-coil: one virtual coil (the dominant SVD component, which
+    keeps the most energy of any one combination), target = |its image|; evaluation samples never change."""
+
+    ds = UndersampledFrames(frames, train=True, seed=1, single_coil_fraction=0.5, with_prompts=False)
+    single = [i for i in range(len(ds)) if ds[(i, 0)].masked_kspace.shape[0] == 1]
+    assert 0 < len(single) < len(ds)
+    assert [i for i in range(len(ds)) if ds[(i, 0)].masked_kspace.shape[0] == 1] == single  # seeded
+    i = single[0]
+    sample, full = ds[(i, 0)], frames[i].kspace
+    assert sample.max_value == pytest.approx(float(sample.target.max()))
+    # the one virtual coil holds at least the energy of the best physical coil, at most all of it
+    energy = (full.abs() ** 2).sum(dim=(-2, -1))
+    target_energy = float((sample.target**2).sum())
+    assert float(energy.max()) <= target_energy * (1 + 1e-4) <= float(energy.sum()) * (1 + 1e-4)
+    never = UndersampledFrames(frames, train=False, seed=1, single_coil_fraction=1.0, with_prompts=False)
+    assert never[0].masked_kspace.shape[0] == full.shape[0]
+    with pytest.raises(Exception, match="single_coil_fraction"):
+        UndersampledFrames(frames, train=True, single_coil_fraction=1.5)

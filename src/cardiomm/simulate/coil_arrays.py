@@ -179,21 +179,30 @@ def array_csm(
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
     pts = np.stack([xx.ravel(), yy.ravel(), np.full(xx.size, slice_offset)], axis=-1)
     phases = np.exp(1j * rng.uniform(0, 2 * np.pi, len(radii)))
-    fields = np.stack([(loop_field(pts, centres[k], normals[k], radii[k], n_segments) * phases[k]).reshape(cy, cx)
-                       for k in range(len(radii))])
+    fields = np.stack(
+        [
+            (loop_field(pts, centres[k], normals[k], radii[k], n_segments) * phases[k]).reshape(cy, cx)
+            for k in range(len(radii))
+        ]
+    )
     fields /= max(float(np.abs(fields).max()), 1e-30)
     yi = np.arange(ny) * (cy - 1) / max(ny - 1, 1)
     xi = np.arange(nx) * (cx - 1) / max(nx - 1, 1)
     coords = np.stack(np.meshgrid(yi, xi, indexing="ij"))
     out = np.empty((len(radii), ny, nx), np.complex64)
     for k, f in enumerate(fields):
-        out[k] = (map_coordinates(f.real, coords, order=3, mode="nearest")
-                  + 1j * map_coordinates(f.imag, coords, order=3, mode="nearest"))
+        out[k] = map_coordinates(f.real, coords, order=3, mode="nearest") + 1j * map_coordinates(
+            f.imag, coords, order=3, mode="nearest"
+        )
     return normalise_csm(out), centres
 
 
 def noise_covariance(
-    centres: NDArray[np.float64], rho: float, rng: np.random.Generator, *, length_mm: float = 120.0,
+    centres: NDArray[np.float64],
+    rho: float,
+    rng: np.random.Generator,
+    *,
+    length_mm: float = 120.0,
     gain_spread: float = 0.15,
 ) -> NDArray[np.complex128]:
     """Channel noise covariance ``D^1/2 C D^1/2`` (see the module notes), trace ``= c``.
@@ -222,7 +231,9 @@ def add_correlated_noise(
     n_coils = kspace.shape[-3]
     scale = np.float32(sigma / np.sqrt(2.0))
     for index in np.ndindex(kspace.shape[:-3]):
-        white = (rng.standard_normal((n_coils, *kspace.shape[-2:]), dtype=np.float32)
-                 + 1j * rng.standard_normal((n_coils, *kspace.shape[-2:]), dtype=np.float32)) * scale
+        white = (
+            rng.standard_normal((n_coils, *kspace.shape[-2:]), dtype=np.float32)
+            + 1j * rng.standard_normal((n_coils, *kspace.shape[-2:]), dtype=np.float32)
+        ) * scale
         kspace[index] += np.einsum("cd,dyx->cyx", chol, white.astype(np.complex64))
     return kspace

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from cardiomm.errors import DataValueError, ShapeError
+from cardiomm.errors import DataValueError, InputFileError, ShapeError
 from cardiomm.io.image_series import ImageSeries, read_dicom_series, read_image_series, read_nifti_series
 from cardiomm.io.mat import save_mat
 from cardiomm.io.scan_csv import ScanParameters, write_scan_csv

@@ -119,18 +119,73 @@ class AnatomyCenter:
 #: Default centers: five internal (four vendors, 1.5 T and 3 T, 8-30 elements, AP panels and a ring) and
 #: one external with a vendor and an array layout seen nowhere in training.
 ANATOMY_CENTERS: tuple[AnatomyCenter, ...] = (
-    AnatomyCenter("Center101", "Siemens 1.5T, 18-ch body + spine (2 x 3 x 3) -> 10 virtual", "Siemens", "Avanto",
-                  1.5, CoilArray("18-ch body/spine", "anterior_posterior", 3, 3, 0.2), 10, 160, 3.0),
-    AnatomyCenter("Center102", "Siemens 3.0T, 30-ch body + spine (2 x 3 x 5) -> 10 virtual", "Siemens", "Skyra",
-                  3.0, CoilArray("30-ch body/spine", "anterior_posterior", 3, 5, 0.25), 10, 176, 3.2),
-    AnatomyCenter("Center103", "GE 1.5T, 8-ch cardiac (2 x 2 x 2)", "GE", "Artist", 1.5,
-                  CoilArray("8-ch cardiac", "anterior_posterior", 2, 2, 0.15), None, 160, 3.4),
-    AnatomyCenter("Center104", "Philips 3.0T, 16-ch torso (2 x 2 x 4) -> 12 virtual", "Philips", "Ingenia", 3.0,
-                  CoilArray("16-ch torso", "anterior_posterior", 2, 4, 0.2), 12, 176, 3.0),
-    AnatomyCenter("Center105", "UIH 3.0T, 12-ch ring", "UIH", "umr790", 3.0,
-                  CoilArray("12-ch ring", "ring", 12, 1, 0.3), None, 144, 3.5),
-    AnatomyCenter("Center106", "external Canon 1.5T, 16-ch two-ring array", "Canon", "Orian", 1.5,
-                  CoilArray("16-ch two-ring", "ring", 8, 2, 0.1), None, 160, 3.2, internal=False),
+    AnatomyCenter(
+        "Center101",
+        "Siemens 1.5T, 18-ch body + spine (2 x 3 x 3) -> 10 virtual",
+        "Siemens",
+        "Avanto",
+        1.5,
+        CoilArray("18-ch body/spine", "anterior_posterior", 3, 3, 0.2),
+        10,
+        160,
+        3.0,
+    ),
+    AnatomyCenter(
+        "Center102",
+        "Siemens 3.0T, 30-ch body + spine (2 x 3 x 5) -> 10 virtual",
+        "Siemens",
+        "Skyra",
+        3.0,
+        CoilArray("30-ch body/spine", "anterior_posterior", 3, 5, 0.25),
+        10,
+        176,
+        3.2,
+    ),
+    AnatomyCenter(
+        "Center103",
+        "GE 1.5T, 8-ch cardiac (2 x 2 x 2)",
+        "GE",
+        "Artist",
+        1.5,
+        CoilArray("8-ch cardiac", "anterior_posterior", 2, 2, 0.15),
+        None,
+        160,
+        3.4,
+    ),
+    AnatomyCenter(
+        "Center104",
+        "Philips 3.0T, 16-ch torso (2 x 2 x 4) -> 12 virtual",
+        "Philips",
+        "Ingenia",
+        3.0,
+        CoilArray("16-ch torso", "anterior_posterior", 2, 4, 0.2),
+        12,
+        176,
+        3.0,
+    ),
+    AnatomyCenter(
+        "Center105",
+        "UIH 3.0T, 12-ch ring",
+        "UIH",
+        "umr790",
+        3.0,
+        CoilArray("12-ch ring", "ring", 12, 1, 0.3),
+        None,
+        144,
+        3.5,
+    ),
+    AnatomyCenter(
+        "Center106",
+        "external Canon 1.5T, 16-ch two-ring array",
+        "Canon",
+        "Orian",
+        1.5,
+        CoilArray("16-ch two-ring", "ring", 8, 2, 0.1),
+        None,
+        160,
+        3.2,
+        internal=False,
+    ),
 )
 
 
@@ -176,8 +231,14 @@ def _resample(mag: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.fl
     if mag.shape[-2:] == shape:
         return mag
     t, z = mag.shape[:2]
-    out = resize(mag.reshape(t * z, *mag.shape[-2:]).transpose(1, 2, 0), shape, order=3, mode="edge",
-                 anti_aliasing=True, preserve_range=True)
+    out = resize(
+        mag.reshape(t * z, *mag.shape[-2:]).transpose(1, 2, 0),
+        shape,
+        order=3,
+        mode="edge",
+        anti_aliasing=True,
+        preserve_range=True,
+    )
     return np.clip(out.transpose(2, 0, 1).reshape(t, z, *shape), 0, None).astype(np.float32)
 
 
@@ -232,8 +293,15 @@ def synthesise_scan(
     csm = np.empty((n_z, center.array.n_elements, ny, 2 * nx), np.complex64)
     phase = np.empty((n_z, ny, 2 * nx), np.float32)
     for z in range(n_z):
-        csm[z], centres = array_csm(center.array, (ny, 2 * nx), (dy, dx), body_semi_axes=semi, seed=array_seed,
-                                    tilt_deg=tilt, slice_offset=dz * (z - (n_z - 1) / 2))
+        csm[z], centres = array_csm(
+            center.array,
+            (ny, 2 * nx),
+            (dy, dx),
+            body_semi_axes=semi,
+            seed=array_seed,
+            tilt_deg=tilt,
+            slice_offset=dz * (z - (n_z - 1) / 2),
+        )
         df = off_resonance_map((ny, 2 * nx), (dy, dx), center.field_t, rng)
         phase[z] = smooth_phase((ny, 2 * nx), rng) + bssfp_phase(df, center.tr_ms * 1e-3)
     from cardiomm.simulate.scan import coil_kspace
@@ -330,13 +398,19 @@ def _subject_roles(raw: object, path: Path | None = None) -> dict[str, str]:
         raise ConfigError("a split is a mapping {role: [subjects]} or {subject: role}", path=path)
     roles: dict[str, str] = {}
     for key, value in raw.items():
-        pairs = [(str(n), str(key)) for n in value] if isinstance(value, (list, tuple)) else [(str(key), str(value))]
+        pairs = (
+            [(str(n), str(key)) for n in value]
+            if isinstance(value, (list, tuple))
+            else [(str(key), str(value))]
+        )
         for name, role in pairs:
             if role not in ROLE_SETS:
                 if isinstance(value, (list, tuple)):
                     break  # other lists of a split file (e.g. counts) are not roles
-                raise ConfigError(f"unknown role {role!r} of subject {name!r}; choose from {', '.join(ROLE_SETS)}",
-                                  path=path)
+                raise ConfigError(
+                    f"unknown role {role!r} of subject {name!r}; choose from {', '.join(ROLE_SETS)}",
+                    path=path,
+                )
             if name in roles:
                 raise ConfigError(f"subject {name!r} is in both {roles[name]!r} and {role!r}", path=path)
             roles[name] = role
@@ -358,7 +432,9 @@ def assign_centers(
         pool = [c for c in centers if c.internal or role == "test"]
         if not pool:
             raise ConfigError(f"no center can take {role!r} subjects (all are external)")
-        names = sorted((n for n, r in subjects.items() if r == role), key=lambda n: (_subject_seed(seed, n), n))
+        names = sorted(
+            (n for n, r in subjects.items() if r == role), key=lambda n: (_subject_seed(seed, n), n)
+        )
         for i, name in enumerate(names):
             out[name] = pool[i % len(pool)]
     return out
@@ -458,26 +534,39 @@ def build_corpus(
     root.mkdir(parents=True, exist_ok=True)
     counters: dict[tuple[str, str], int] = {}
     entries: list[dict[str, Any]] = []
-    ordered = sorted(wanted, key=lambda n: (assigned[n].code, ROLE_SETS[wanted[n]], _subject_seed(seed, n), n))
+    ordered = sorted(
+        wanted, key=lambda n: (assigned[n].code, ROLE_SETS[wanted[n]], _subject_seed(seed, n), n)
+    )
     for name in ordered:
         center, data_set = assigned[name], ROLE_SETS[wanted[name]]
         counters[(center.code, data_set)] = counters.get((center.code, data_set), 0) + 1
         patient = f"P{counters[(center.code, data_set)]:03d}"
         series = read_image_series(found[name])
         mag = _select_slices(_select_frames(series.magnitude, max_frames), max_slices)
-        scan = synthesise_scan(mag, series.spacing, center, seed=_subject_seed(seed, name),
-                               slice_spacing=series.slice_spacing)
-        rel = "/".join(["Cine", data_set, "FullSample", center.code, center.scanner_folder, patient, "cine_sax.mat"])
+        scan = synthesise_scan(
+            mag, series.spacing, center, seed=_subject_seed(seed, name), slice_spacing=series.slice_spacing
+        )
+        rel = "/".join(
+            ["Cine", data_set, "FullSample", center.code, center.scanner_folder, patient, "cine_sax.mat"]
+        )
         nx, ny = scan.matrix
         extras: dict[str, float | str | tuple[float, ...]] = {
-            "FieldStrength(T)": center.field_t, "SequenceTR(ms)": center.tr_ms, "Sequence": "bSSFP",
+            "FieldStrength(T)": center.field_t,
+            "SequenceTR(ms)": center.tr_ms,
+            "Sequence": "bSSFP",
             "Source": "real magnitude images, k-space synthesised (cardiomm simulate real-anatomy)",
         }
         if series.slice_spacing is not None:
             extras["SliceSpacing(mm)"] = series.slice_spacing
         params = ScanParameters(
-            fov_x_mm=scan.spacing[2] * nx, fov_y_mm=scan.spacing[1] * ny, recon_matrix_x=nx, recon_matrix_y=ny,
-            slice_thickness_mm=scan.spacing[0], tr_s=series.frame_dt, te_s=center.tr_ms * 5e-4, extras=extras,
+            fov_x_mm=scan.spacing[2] * nx,
+            fov_y_mm=scan.spacing[1] * ny,
+            recon_matrix_x=nx,
+            recon_matrix_y=ny,
+            slice_thickness_mm=scan.spacing[0],
+            tr_s=series.frame_dt,
+            te_s=center.tr_ms * 5e-4,
+            extras=extras,
         )
         mat = root / rel
         mat.parent.mkdir(parents=True, exist_ok=True)
@@ -487,18 +576,32 @@ def build_corpus(
         n_t, _, _, ky, kx = scan.kspace.shape
         mask_seed = int(seed_from_string(rel))
         masks = write_test_masks(root, rel, n_t, ky, kx, mask_seed) if data_set == "TestSet" else []
-        entries.append({
-            "path": rel, "center": center.code, "split": data_set, "patient": patient,
-            "subject_sha256": hashlib.sha256(name.encode()).hexdigest()[:16],
-            "shape_tzcyx": list(scan.kspace.shape), "spacing_zyx_mm": list(scan.spacing),
-            "noise_std": scan.noise_std, "masks": masks, "mask_seed": mask_seed if masks else None,
-        })
+        entries.append(
+            {
+                "path": rel,
+                "center": center.code,
+                "split": data_set,
+                "patient": patient,
+                "subject_sha256": hashlib.sha256(name.encode()).hexdigest()[:16],
+                "shape_tzcyx": list(scan.kspace.shape),
+                "spacing_zyx_mm": list(scan.spacing),
+                "noise_std": scan.noise_std,
+                "masks": masks,
+                "mask_seed": mask_seed if masks else None,
+            }
+        )
         if on_subject is not None:
             on_subject(name)
     manifest = {
-        "format": MANIFEST_FORMAT, "seed": seed, "max_frames": max_frames, "max_slices": max_slices,
-        "centers": [dict(asdict(c), scanner_folder=c.scanner_folder, snr=c.snr, n_coils=c.n_coils)
-                    for c in centers if any(e["center"] == c.code for e in entries)],
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "max_frames": max_frames,
+        "max_slices": max_slices,
+        "centers": [
+            dict(asdict(c), scanner_folder=c.scanner_folder, snr=c.snr, n_coils=c.n_coils)
+            for c in centers
+            if any(e["center"] == c.code for e in entries)
+        ],
         "files": sorted(entries, key=lambda e: e["path"]),
     }
     with atomic_path(root / MANIFEST_NAME) as tmp:

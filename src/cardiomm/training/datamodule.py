@@ -128,6 +128,9 @@ class FrameDataModule(L.LightningDataModule):
         Tree only: k-space cache budget [bytes], read all scans during ``setup``.
     with_prompts
         Build prompts (needed by the text-conditioned model only).
+    single_coil_fraction
+        Fraction of training samples compressed to one virtual coil
+        (:class:`~cardiomm.training.dataset.UndersampledFrames`).
     progress
         Progress bar while preloading.
     """
@@ -158,6 +161,7 @@ class FrameDataModule(L.LightningDataModule):
         cache_bytes: int = 4 << 30,
         preload: bool = True,
         with_prompts: bool = True,
+        single_coil_fraction: float = 0.0,
         progress: bool = False,
     ) -> None:
         super().__init__()
@@ -182,6 +186,7 @@ class FrameDataModule(L.LightningDataModule):
         self.balanced, self.balance_by, self.balance_power = balanced, tuple(balance_by), float(balance_power)
         self.max_frames = {"train": max_train_frames, "val": max_val_frames, "test": max_test_frames}
         self.cache_bytes, self.preload, self.with_prompts, self.progress = int(cache_bytes), preload, with_prompts, progress
+        self.single_coil_fraction = float(single_coil_fraction)
         self.sources: dict[str, Any] = {}
         self.datasets: dict[str, UndersampledFrames] = {}
 
@@ -270,7 +275,8 @@ class FrameDataModule(L.LightningDataModule):
         common = dict(accelerations=self.accelerations, patterns=self.patterns, n_acs=self.n_acs,
                       with_prompts=self.with_prompts)  # fmt: skip
         for name, src in self.sources.items():
-            self.datasets[name] = UndersampledFrames(src, train=name == "train", seed=self.seed, **common)
+            extra = {"single_coil_fraction": self.single_coil_fraction} if name == "train" else {}
+            self.datasets[name] = UndersampledFrames(src, train=name == "train", seed=self.seed, **common, **extra)
 
     # ------------------------------------------------------------------------------------ loaders
     def _world(self) -> tuple[int, int]:

@@ -99,6 +99,10 @@ class UndersampledFrames(Dataset[ReconSample]):
         ACS size.
     with_prompts
         Build the undersampling prompt (needs the text package); False gives ``""``.
+    single_coil_fraction
+        Training only: this fraction of samples (drawn per ``(seed, epoch, index)``) is SVD-compressed
+        to one virtual coil, with the magnitude of that coil's image as the target, so that the model
+        also meets single-coil data (CMRxRecon single-coil, emulated single-coil fastMRI). 0: never.
     """
 
     def __init__(
@@ -111,7 +115,10 @@ class UndersampledFrames(Dataset[ReconSample]):
         patterns: Sequence[str] = tuple(m.value for m in TrainMaskType),
         n_acs: int = DEFAULT_ACS,
         with_prompts: bool = True,
+        single_coil_fraction: float = 0.0,
     ) -> None:
+        if not 0.0 <= single_coil_fraction <= 1.0:
+            raise ConfigError(f"single_coil_fraction must be in [0, 1], got {single_coil_fraction}")
         if n_acs < 0:
             raise ConfigError(f"n_acs must be >= 0, got {n_acs}")
         self.source = source
@@ -119,6 +126,7 @@ class UndersampledFrames(Dataset[ReconSample]):
         self.seed = int(seed)
         self.n_acs = int(n_acs)
         self.with_prompts = with_prompts
+        self.single_coil_fraction = float(single_coil_fraction)
         self.sampler = TrainingMaskSampler(accelerations, patterns, acs=n_acs, seed=self.seed)
 
     def __len__(self) -> int:
@@ -137,6 +145,14 @@ class UndersampledFrames(Dataset[ReconSample]):
             index, epoch = int(key[0]), int(key[1])
         item = self.source[index]
         kspace = item.kspace.to(torch.complex64)
+        target, max_value = item.target.to(torch.float32), float(item.max_value)
+        if self.train and self.single_coil_fraction > 0 and kspace.shape[-3] > 1:
+            if np.random.default_rng([self.seed, epoch, index, 1]).random() < self.single_coil_fraction:
+                from cardiomm.physics import coil_compress, ifft2c
+
+                kspace, _ = coil_compress(kspace, 1)
+                target = ifft2c(kspace)[0].abs()
+                max_value = float(target.max())
         ny, nx = kspace.shape[-2:]
         draw = self.draw_mask((ny, nx), index=index, epoch=epoch, fname=item.scan_id, frame=item.frame)
         mask = torch.from_numpy(np.ascontiguousarray(draw.mask))[None]  # (1, ky, kx)
@@ -148,8 +164,8 @@ class UndersampledFrames(Dataset[ReconSample]):
             mask_type=pattern,
             acceleration=int(draw.acceleration),
             n_acs=int(draw.acs),
-            target=item.target.to(torch.float32),
-            max_value=float(item.max_value),
+            target=target,
+            max_value=max_value,
             metadata_prompt=item.prompt,
             undersampling_prompt=_undersampling_prompt(pattern, draw.acceleration) if self.with_prompts else "",
             fname=item.scan_id,
