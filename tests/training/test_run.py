@@ -105,8 +105,8 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
     first = tmp_path / "first"
     assert main(["train", "--config", str(CONFIG), *_sets(tiny_tree, first, **{"trainer.max_steps": 2})]) == 0
     second = tmp_path / "second"
-    rc = main(["train", "--config", str(CONFIG),
-               *_sets(tiny_tree, second, **{"trainer.max_steps": 1, "run.init_from": first / "release"})])
+    rc = main(["train", "--config", str(CONFIG), "--init-from", str(first / "release"),
+               *_sets(tiny_tree, second, **{"trainer.max_steps": 1})])
     assert rc == 0
     card1 = json.loads((first / "metrics.json").read_text())
     card2 = json.loads((second / "metrics.json").read_text())

@@ -5,6 +5,7 @@ Examples::
     cardiomm train --config configs/small_cpu.yaml
     cardiomm train --config configs/tiny.yaml --set trainer.max_steps=20 --set run.output_dir=runs/t
     cardiomm train --config configs/small_cpu.yaml --resume          # continue from checkpoints/last.ckpt
+    cardiomm train --config configs/cardiomm_real_cpu.yaml --init-from src/cardiomm/assets/checkpoints/cardiomm
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def train_command(
         [], "--set", help="Override a config value, e.g. --set trainer.max_steps=50 (repeatable)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue from <run.output_dir>/checkpoints/last.ckpt."),
+    init_from: Path = typer.Option(
+        None, "--init-from", help="Start from a release's weights (fine-tuning; same as --set run.init_from=PATH)."
+    ),
 ) -> None:
     """Train a reconstruction model; writes checkpoints, TensorBoard logs and a safetensors release."""
     import os
@@ -38,7 +42,7 @@ def train_command(
     from cardiomm.training.config import load_config
     from cardiomm.training.run import train
 
-    cfg = load_config(config, sets)
+    cfg = load_config(config, [*sets, *([f"run.init_from={init_from}"] if init_from is not None else [])])
     result = train(cfg, resume=resume)
     if result.global_rank != 0:
         return
