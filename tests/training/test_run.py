@@ -121,3 +121,22 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
         init_weights(ReconModule(model="varnet", preset="small"), first / "release")
     with pytest.raises(CheckpointError, match="preset"):
         init_weights(ReconModule(model="cardiomm", preset="small"), first / "release")
+
+
+def test_resume_refuses_a_checkpoint_that_runs_code(tiny_tree: Path, tmp_path: Path) -> None:
+    """A crafted ``last.ckpt`` whose unpickling would run code is refused with a typed error; nothing runs."""
+    import torch
+
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204 - pickle protocol
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"state_dict": {}, "x": Payload()}, out / "checkpoints" / "last.ckpt")
+    rc = main(["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, out, **{"trainer.max_steps": 2})])
+    assert rc == 2 and not marker.exists()

@@ -207,10 +207,18 @@ class FrameDataModule(L.LightningDataModule):
         train: list[Any] = []
         val: list[Any] = []
         test_scans: list[Any] = []
+        seen: set[str] = set()
         for root in self.roots:
             root_train = discover_scans(root, "TrainingSet", modalities=self.modalities)
             root_test = discover_scans(root, "TestSet", modalities=self.modalities)
             root_val = discover_scans(root, "ValidationSet", modalities=self.modalities)
+            ids = {s.relpath for s in root_train + root_test + root_val}
+            if ids & seen:
+                raise ConfigError(
+                    "two data roots hold scans with the same relative path; give each tree its own centers",
+                    path=root,
+                )
+            seen |= ids
             if not root_train:
                 raise InputFileError("no TrainingSet/FullSample .mat scans found", path=root)
             test_scans += root_test
@@ -230,9 +238,6 @@ class FrameDataModule(L.LightningDataModule):
                     )
                 train += part_train
                 val += part_val
-        ids = [s.relpath for s in train + val + test_scans]
-        if len(set(ids)) != len(ids):
-            raise ConfigError("two data roots hold scans with the same relative path; give each tree its own centers")
         kw = {"cache_bytes": self.cache_bytes}
         return {
             "train": TreeFrameDataset(train, **kw),

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardiomm.errors import ConfigError
+from cardiomm.errors import CheckpointError, ConfigError
 from cardiomm.training.config import TrainConfig
 
 __all__ = ["TrainResult", "make_trainer", "train", "resolve_precision", "LAST_CKPT"]
@@ -125,7 +126,6 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
     CheckpointError
         Unreadable release, or another model kind / network configuration than the module's.
     """
-    from cardiomm.errors import CheckpointError
     from cardiomm.models.release import load_release
 
     loaded = load_release(release)
@@ -185,15 +185,21 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
         trainer.validate(module, datamodule=datamodule, verbose=False)
         initial = _metrics(trainer, "val")
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:  # weights_only: a checkpoint can never run code (a crafted last.ckpt is refused)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"refused to load: not a plain-data checkpoint ({exc})", path=ckpt_path) from None
     wall = time.perf_counter() - start
     if trainer.interrupted:
         raise KeyboardInterrupt
 
     if run.release_from == "best":
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-        if best:  # our own Lightning checkpoint (internal state): the one place a .ckpt is read
-            module = ReconModule.load_from_checkpoint(best, weights_only=False)
+        if best:  # our own Lightning checkpoint, read as plain data (weights_only: no code can run)
+            try:
+                module = ReconModule.load_from_checkpoint(best, weights_only=True)
+            except pickle.UnpicklingError as exc:
+                raise CheckpointError(f"refused to load: not a plain-data checkpoint ({exc})", path=best) from None
     trainer.validate(module, datamodule=datamodule, verbose=False)
     final = _metrics(trainer, "val")
     test: dict[str, float] = {}
