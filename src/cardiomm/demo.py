@@ -54,12 +54,12 @@ def run_demo(
     progress: object | None = None,
     phenotypes: bool = True,
     real: bool = True,
+    workers: int = 2,
 ) -> DemoResult:
     """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``real/``,
     ``clinical/``)."""
     from cardiomm.evaluation.aggregate import group_table, markdown_table
-    from cardiomm.recon.pipeline import discover_tasks
-    from cardiomm.scoring import build_methods, score_tree
+    from cardiomm.scoring import build_methods, evaluate_and_report, reconstruct_methods
     from cardiomm.simulate import generate_mini
 
     t0 = time.perf_counter()
@@ -71,10 +71,12 @@ def run_demo(
     else:
         log(f"[1/6] reusing the simulated test set in {data}")
     recons, skipped = build_methods(methods, log=log)
-    total = len(discover_tasks(data, out / "recon", "_")) * len(recons)
-    log("[2-4/6] reconstructing with every method, evaluating, writing the report")
-    scores = score_tree(data, out, recons, title="cardiomm demo: zero-shot multi-center reconstruction",
-                        on_recon=_Bar(progress, total).advance, log=log)
+    names = [m for m in methods if m in recons]
+    log(f"[2-4/6] reconstructing with {', '.join(names)} ({workers} worker processes), evaluating, reporting")
+    bar = _Bar(progress, None, "reconstructing the simulated centers")
+    reconstruct_methods(data, out, names, workers=workers, reuse=False)
+    bar.done()
+    scores = evaluate_and_report(data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log)
     df, recon_root, metrics_csv, report = scores.metrics, scores.recon, scores.metrics_csv, scores.report
     table = markdown_table(group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2)
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
@@ -82,9 +84,9 @@ def run_demo(
         from cardiomm.demo_real import run_real_demo
 
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
-        bar_real = _Bar(progress, 9 * len(recons), "reconstructing the real heart")
-        rd = run_real_demo(out / "real", recons, method_order=DEMO_METHODS, seed=seed, log=log,
-                           on_recon=bar_real.advance)
+        bar_real = _Bar(progress, None, "reconstructing the real heart")
+        rd = run_real_demo(out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers)
+        bar_real.done()
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
     clinical = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
     if phenotypes and clinical:
@@ -101,10 +103,15 @@ def run_demo(
 class _Bar:
     """Adapter over an optional rich Progress."""
 
-    def __init__(self, progress: object | None, total: int, label: str = "reconstructing") -> None:
+    def __init__(self, progress: object | None, total: int | None, label: str = "reconstructing") -> None:
         self.progress = progress
         self.label = label
         self.task = progress.add_task(label, total=total) if progress is not None else None  # type: ignore[attr-defined]
+
+    def done(self) -> None:
+        """Mark an open-ended (``total=None``) task finished."""
+        if self.progress is not None:
+            self.progress.update(self.task, total=1, completed=1)  # type: ignore[attr-defined]
 
     def advance(self, name: str) -> None:
         if self.progress is not None:

@@ -13,10 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cardiomm.recon.base import Reconstructor
 
 __all__ = ["RealDemoResult", "REAL_SUBJECT", "run_real_demo", "real_subject_path"]
 
@@ -42,34 +38,46 @@ def real_subject_path() -> Path:
 
 def run_real_demo(
     out: Path,
-    recons: Mapping[str, Reconstructor],
+    methods: Sequence[str],
     *,
     method_order: Sequence[str],
     seed: int,
     log: Callable[[str], None] = print,
-    on_recon: Callable[[str], None] | None = None,
+    models: Mapping[str, str | Path] | None = None,
+    workers: int = 1,
+    max_slices: int | None = 1,
 ) -> RealDemoResult:
-    """Synthesise the real subject's k-space at the external center and score every method on it."""
+    """Synthesise the real subject's k-space at the external center and score every method on it.
+
+    ``max_slices`` of the three shipped slices are used (default the middle one, both frames: the demo's
+    time budget); ``workers`` processes reconstruct (:func:`cardiomm.scoring.reconstruct_methods`).
+    """
     from cardiomm.evaluation.aggregate import group_table, markdown_table
-    from cardiomm.scoring import score_tree
+    from cardiomm.scoring import evaluate_and_report, reconstruct_methods
     from cardiomm.simulate.real_anatomy import ANATOMY_CENTERS, build_corpus
 
     out = Path(out)
     data = out / "data"
     center = next(c for c in ANATOMY_CENTERS if not c.internal)
     if not (data / "manifest.json").is_file():
-        build_corpus([real_subject_path()], data, default_role="test", centers=(center,), seed=seed)
-    scores = score_tree(
+        build_corpus(
+            [real_subject_path()],
+            data,
+            default_role="test",
+            centers=(center,),
+            seed=seed,
+            max_slices=max_slices,
+        )
+    reconstruct_methods(data, out, methods, models, workers=workers, reuse=False)
+    scores = evaluate_and_report(
         data,
         out,
-        recons,
         title="cardiomm demo: a real heart (Sunnybrook SCD0000101), zero-shot",
         roles={center.code: "external"},
-        on_recon=on_recon,
         log=log,
     )
     df = scores.metrics
     table = markdown_table(
-        group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in recons]), 2
+        group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in methods]), 2
     )
     return RealDemoResult(data, scores.metrics_csv, scores.report, table, len(df))

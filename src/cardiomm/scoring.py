@@ -144,13 +144,14 @@ def reconstruct_methods(
     models: Mapping[str, str | Path] | None = None,
     *,
     workers: int = 1,
+    reuse: bool = True,
 ) -> dict[str, float]:
     """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel.
 
     Methods are dealt to ``workers`` processes (one torch thread each when ``workers > 1``; the slow
     classical ``sense`` and ``cs`` go to different processes). A method whose folder holds a completion
-    marker for the same task count and checkpoint is reused. Returns wall seconds per method (``nan`` for
-    reused ones).
+    marker for the same task count and checkpoint is reused (``reuse=False``: everything is redone).
+    Returns wall seconds per method (``nan`` for reused ones).
     """
     import json
     import math
@@ -167,7 +168,7 @@ def reconstruct_methods(
             done = json.loads(marker.read_text()) == {"tasks": n_tasks, "model": str(models.get(m))}
         except (OSError, ValueError):
             done = False
-        if done:
+        if done and reuse:
             seconds[m] = math.nan
             continue
         shutil.rmtree(Path(out) / "recon" / m, ignore_errors=True)
