@@ -128,7 +128,7 @@ def run() -> str:
     for png in sorted(scores.report.parent.glob("*.png")):
         shutil.copy(png, FIGURES / png.name)
         figs.append(png.name)
-    per_frame = {m: seconds[m] / max(1, n_frames * 9) for m in methods}  # one torch thread per process
+    per_frame = {m: seconds[m] / max(1, n_frames * 9) for m in methods if seconds[m] == seconds[m]}  # measured now
     model_note = ", ".join(f"{k}: `{v}`" for k, v in models.items()) or "the shipped checkpoints"
     subset = f"{max_slices} slices per stack" if max_slices else "every slice"
     text = [
@@ -167,9 +167,15 @@ def run() -> str:
         "",
         "## Reconstruction time (one process per method group, one torch thread each; s per frame incl. file I/O)",
         "",
-        "| " + " | ".join(per_frame) + " |",
-        "|" + "---:|" * len(per_frame),
-        "| " + " | ".join(f"{v:.3f}" for v in per_frame.values()) + " |",
+        *(
+            [
+                "| " + " | ".join(per_frame) + " |",
+                "|" + "---:|" * len(per_frame),
+                "| " + " | ".join(f"{v:.3f}" for v in per_frame.values()) + " |",
+            ]
+            if per_frame
+            else ["Not measured in this run: every reconstruction was reused from an earlier run (`.complete` markers)."]
+        ),
         "",
         "## Figures",
         "",
@@ -188,7 +194,7 @@ def run() -> str:
             markdown_table(summary, 2),
             "",
             "Reconstruction time per frame (s): "
-            + ", ".join(f"{m} {v:.3f}" for m, v in per_frame.items())
+            + (", ".join(f"{m} {v:.3f}" for m, v in per_frame.items()) or "not measured (reused reconstructions)")
             + ".",
         ]
     )
