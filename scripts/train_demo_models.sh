@@ -8,7 +8,7 @@
 #   `cardiomm simulate real-anatomy` writes the training and validation patients of
 #   configs/splits/real_anatomy.json over five synthetic centers (~6.5 GB, ~5 min; the test split is
 #   never written); each model is fine-tuned from its stage-1 release on real anatomy + the simulator
-#   (configs/*_real_cpu.yaml, balanced over centers) for STAGE2_MINUTES (default: the configs' 60 min),
+#   (configs/*_real_cpu.yaml, balanced over centers) for STAGE2_MINUTES (default: the configs' 65 min),
 #   the three side by side (one intra-op thread each; ~16 GB of memory together).
 # Finally each stage-2 release (safetensors + config.json + model_card.md) is copied to
 # src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
