@@ -176,3 +176,36 @@ def test_reconstruct_generated_mask_equals_the_mask_file(
     folder = ["reconstruct", str(tree / "Cine" / "TestSet"), "--out", str(tmp_path / "bad"), "--method", "zf"]
     assert main([*folder, "--pattern", "Uniform", "--accel", "8"]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--batch-size", "-1"], "--batch-size"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--pattern", "Uniform", "--accel", "1000"], "--accel"),
+        (["--pattern", "Uniform", "--accel", "0"], "--accel"),
+        (["--pattern", "Uniform", "--accel", "8", "--acs", "-4"], "--acs"),
+    ],
+)
+def test_reconstruct_rejects_nonsense_numbers(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    """Sizes and ranges are checked before any work: exit 2, a message naming the option, nothing written
+    (``--batch-size -1`` used to exit 0 with an image of uninitialised memory)."""
+    full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
+    out = tmp_path / "out.mat"
+    args = ["reconstruct", str(full), "--out", str(out), "--method", "zf", *extra]
+    if "--pattern" not in extra:
+        args += ["--pattern", "Uniform", "--accel", "8"]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_reconstruct_volume_rejects_batch_size_below_one() -> None:
+    from cardiomm.errors import ConfigError
+    from cardiomm.recon.pipeline import reconstruct_volume
+
+    with pytest.raises(ConfigError, match="batch_size"):
+        reconstruct_volume(None, None, None, mask_type="uniform", acceleration=8, batch_size=0)  # type: ignore[arg-type]

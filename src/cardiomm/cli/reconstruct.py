@@ -50,6 +50,8 @@ def reconstruct(
     from cardiomm.recon.prompts import task_prompts
     from cardiomm.recon.registry import get_reconstructor
 
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = [m.strip() for m in method.split(",") if m.strip()]
@@ -83,12 +85,21 @@ def reconstruct(
     console.print(f"wrote {n_written} reconstruction(s) under {out}")
 
 
+#: Largest --accel accepted (the protocol uses 8-24; beyond 64 hardly a line is left besides the ACS).
+MAX_ACCEL = 64
+
+
 def mask_spec_from_options(
     input_path: Path, mask: Path | None, pattern: str | None, accel: int | None, seed: int | None, acs: int
 ) -> MaskSpec | None:
     """The generated-mask request of ``--pattern/--accel/--seed``, checked before any file is read."""
     from cardiomm.recon.pipeline import MaskSpec
     from cardiomm.sampling import parse_pattern
+
+    if acs < 0:
+        raise ConfigError(f"--acs must be >= 0, got {acs}")
+    if accel is not None and not 1 <= accel <= MAX_ACCEL:
+        raise ConfigError(f"--accel must be between 1 and {MAX_ACCEL}, got {accel}")
 
     if pattern is None:
         if accel is not None or seed is not None:

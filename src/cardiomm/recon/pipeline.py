@@ -287,7 +287,16 @@ def reconstruct_volume(
     -------
     tuple
         Magnitude volume ``(t, z, y, x)`` float32 and the mean wall time per frame [s].
+
+    Raises
+    ------
+    ConfigError
+        ``batch_size < 1`` or ``n_acs < 0``.
     """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if n_acs < 0:
+        raise ConfigError(f"n_acs must be >= 0, got {n_acs}")
     n_t, n_z = volume.n_frames, volume.n_slices
     out = torch.empty(n_t * n_z, volume.ny, volume.nx, dtype=torch.float32)
     t0 = time.perf_counter()
