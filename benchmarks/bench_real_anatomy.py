@@ -77,10 +77,6 @@ def _sources(tree: Path) -> dict[str, str]:
     }
 
 
-def _margins(table, a: str, b: str) -> list[float]:  # noqa: ANN001 - pandas
-    return [float(v) for v in (table[a] - table[b]).values] if a in table and b in table else []
-
-
 def run() -> str:
     shared = shared_data_dir()
     if shared is None:

@@ -4,7 +4,7 @@ The package ships three short-axis slices of a real Sunnybrook cine at end-diast
 (``assets/real_anatomy``, CC0; a subject of the project's real-anatomy test split). Its k-space is
 synthesised by :func:`cardiomm.simulate.real_anatomy.build_corpus` at the external synthetic center
 (a Canon 1.5 T 16-element two-ring array: a vendor and coil layout no shipped model was trained on), with
-the nine protocol masks, and every method reconstructs it (:func:`cardiomm.scoring.score_tree`).
+the nine protocol masks, and every method reconstructs it (:func:`cardiomm.scoring.reconstruct_methods`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Scores",
-    "score_tree",
     "tree_tasks",
     "reconstruct_tasks",
     "evaluate_and_report",
@@ -32,13 +31,12 @@ __all__ = [
 
 @dataclass
 class Scores:
-    """What :func:`score_tree` wrote and measured."""
+    """What :func:`evaluate_and_report` wrote and measured."""
 
     metrics: Any  # pandas DataFrame with the columns of cardiomm.evaluation.tree.COLUMNS
     metrics_csv: Path
     report: Path
     recon: Path
-    skipped: list[str]
 
 
 def build_methods(
@@ -211,41 +209,4 @@ def evaluate_and_report(
         df.to_csv(tmp, index=False)
     examples = collect_examples(df, recon_root, data)
     report = write_report(df, out / "report", examples=examples, title=title)
-    return Scores(metrics=df, metrics_csv=metrics_csv, report=report, recon=recon_root, skipped=[])
-
-
-def score_tree(
-    data: Path,
-    out: Path,
-    recons: Mapping[str, Reconstructor],
-    *,
-    title: str,
-    roles: Mapping[str, str] | None = None,
-    include: Sequence[str] = (),
-    on_recon: Callable[[str], None] | None = None,
-    log: Callable[[str], None] = print,
-) -> Scores:
-    """Reconstruct, evaluate and report every method on the TestSet tree ``data``.
-
-    Parameters
-    ----------
-    data
-        Tree root with ``<Modality>/TestSet/{FullSample,Mask_TaskAll}``.
-    out
-        Writes ``recon/<method>/...``, ``metrics.csv`` and ``report/``.
-    recons
-        Method name -> reconstructor (:func:`build_methods`).
-    title
-        Report title.
-    roles
-        Center -> ``internal`` / ``external`` (default: from the tree, see ``evaluate_tree``).
-    include
-        Only mask files matching these globs (``cine_sax_mask_ktGaussian*``).
-    on_recon
-        Called after each (file, mask, method) reconstruction with the method name.
-    """
-    recon_root = Path(out) / "recon"
-    tasks = tree_tasks(data, recon_root, include)
-    log(f"      reconstructing {len(tasks)} (file, mask) pairs with {', '.join(recons)}")
-    reconstruct_tasks(tasks, recons, recon_root, on_recon=on_recon)
-    return evaluate_and_report(data, out, title=title, roles=roles, log=log)
+    return Scores(metrics=df, metrics_csv=metrics_csv, report=report, recon=recon_root)

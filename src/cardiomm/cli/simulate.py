@@ -20,7 +20,11 @@ app.add_typer(simulate_app, name="simulate")
 @simulate_app.command("mini")
 def mini_command(
     out: Path = typer.Argument(..., help="Output folder of the MMCMR-style tree."),
-    size: str = typer.Option("tiny", "--size", help="tiny (tests, ~37 MB), small (demo-model training, ~1.5 GB) or demo (test scans of 6 centers for `cardiomm demo`)"),
+    size: str = typer.Option(
+        "tiny",
+        "--size",
+        help="tiny (tests, ~37 MB), small (demo-model training, ~1.5 GB) or demo (test scans of 6 centers for `cardiomm demo`)",
+    ),
     seed: int = typer.Option(0, "--seed", help="Global seed (same seed -> identical k-space bytes)."),
     modality: list[str] = typer.Option(
         None, "--modality", help="Only these modalities (repeatable): Cine, T1map, ... or a folder (Mapping)."
@@ -67,42 +71,83 @@ def from_images_command(
 
 @simulate_app.command("real-anatomy")
 def real_anatomy_command(
-    sources: list[Path] = typer.Argument(..., help="NIfTI volumes, DICOM series folders, or folders of them."),
+    sources: list[Path] = typer.Argument(
+        ..., help="NIfTI volumes, DICOM series folders, or folders of them."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder of the MMCMR-style k-space tree."),
-    split: Path = typer.Option(None, "--split", help="Split file (JSON: train / val / test subject lists); "
-                               "subjects it does not list are skipped."),
-    role: list[str] = typer.Option(None, "--role", help="Write only subjects of this role (repeatable: train, "
-                                   "val, test)."),
-    default_role: str = typer.Option("train", "--default-role", help="Role of every subject without --split."),
+    split: Path = typer.Option(
+        None,
+        "--split",
+        help="Split file (JSON: train / val / test subject lists); subjects it does not list are skipped.",
+    ),
+    role: list[str] = typer.Option(
+        None, "--role", help="Write only subjects of this role (repeatable: train, val, test)."
+    ),
+    default_role: str = typer.Option(
+        "train", "--default-role", help="Role of every subject without --split."
+    ),
     seed: int = typer.Option(0, "--seed", help="Corpus seed (center assignment, phase, coils, noise)."),
-    max_frames: int = typer.Option(None, "--max-frames", help="At most this many frames per subject, evenly "
-                                   "spread over the cycle."),
-    max_slices: int = typer.Option(None, "--max-slices", help="At most this many slices per subject, evenly "
-                                   "spread inside the stack (quick benchmark subsets)."),
+    max_frames: int = typer.Option(
+        None, "--max-frames", help="At most this many frames per subject, evenly spread over the cycle."
+    ),
+    max_slices: int = typer.Option(
+        None,
+        "--max-slices",
+        help="At most this many slices per subject, evenly "
+        "spread inside the stack (quick benchmark subsets).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Turn real magnitude images into multi-coil k-space of synthetic vendor-like centers (MMCMR layout)."""
     import time
 
-    from cardiomm.simulate.real_anatomy import build_corpus, find_subjects
+    from cardiomm.simulate.real_anatomy import build_corpus, find_subjects, select_subjects
 
     start = time.perf_counter()
     if progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        total = len(find_subjects(sources))
-        with Progress(TextColumn("real-anatomy"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as bar:
+        wanted = select_subjects(
+            find_subjects(sources), split=split, roles=role or None, default_role=default_role
+        )
+        total = len(wanted)
+        with Progress(
+            TextColumn("real-anatomy"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
             task = bar.add_task("subjects", total=total)
-            manifest = build_corpus(sources, out, split=split, roles=role or None, default_role=default_role,
-                                    seed=seed, max_frames=max_frames, max_slices=max_slices, on_subject=lambda _: bar.advance(task))
+            manifest = build_corpus(
+                sources,
+                out,
+                split=split,
+                roles=role or None,
+                default_role=default_role,
+                seed=seed,
+                max_frames=max_frames,
+                max_slices=max_slices,
+                on_subject=lambda _: bar.advance(task),
+            )
     else:
-        manifest = build_corpus(sources, out, split=split, roles=role or None, default_role=default_role,
-                                seed=seed, max_frames=max_frames, max_slices=max_slices)
+        manifest = build_corpus(
+            sources,
+            out,
+            split=split,
+            roles=role or None,
+            default_role=default_role,
+            seed=seed,
+            max_frames=max_frames,
+            max_slices=max_slices,
+        )
     files = manifest["files"]
     by_set: dict[str, int] = {}
     for entry in files:
         by_set[entry["split"]] = by_set.get(entry["split"], 0) + 1
     sets = ", ".join(f"{n} {s}" for s, n in sorted(by_set.items()))
-    console.print(f"[bold]{len(files)}[/] scans ({sets}) over {len(manifest['centers'])} centers -> {out} "
-                  f"({time.perf_counter() - start:.1f} s)", highlight=False)
+    console.print(
+        f"[bold]{len(files)}[/] scans ({sets}) over {len(manifest['centers'])} centers -> {out} "
+        f"({time.perf_counter() - start:.1f} s)",
+        highlight=False,
+    )

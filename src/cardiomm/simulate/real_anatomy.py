@@ -42,8 +42,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.errors import ConfigError, DataValueError, InputFileError, ShapeError
-from cardiomm.simulate.centers import field_token
-from cardiomm.simulate.coil_arrays import CoilArray, add_correlated_noise, array_csm, noise_covariance
+from cardiomm.simulate.anatomy_centers import ANATOMY_CENTERS, AnatomyCenter
+from cardiomm.simulate.coil_arrays import add_correlated_noise, array_csm, noise_covariance
 from cardiomm.simulate.coils import smooth_phase
 from cardiomm.simulate.offresonance import bssfp_phase, off_resonance_map
 
@@ -57,6 +57,7 @@ __all__ = [
     "assign_centers",
     "build_corpus",
     "load_split",
+    "select_subjects",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -64,129 +65,6 @@ PathLike = str | os.PathLike[str]
 #: Split role -> MMCMR set folder.
 ROLE_SETS: dict[str, str] = {"train": "TrainingSet", "val": "ValidationSet", "test": "TestSet"}
 MANIFEST_FORMAT = "cardiomm-real-anatomy/1"
-
-
-@dataclass(frozen=True)
-class AnatomyCenter:
-    """A synthetic acquisition center for real-anatomy k-space.
-
-    Attributes
-    ----------
-    code, label, vendor, model, field_t
-        Folder code, description, scanner tokens (``<Vendor>_<Field>_<Model>``) and field [T].
-    array
-        Receive array.
-    virtual_coils
-        Coils stored after SVD compression (``None``: every element).
-    matrix_x
-        Readout samples of the reconstruction matrix (before 2x oversampling).
-    tr_ms
-        bSSFP repetition time [ms] (sets the off-resonance phase wrap).
-    snr_15t
-        SNR at 1.5 T (scaled by ``(B0 / 1.5)^0.65``).
-    internal
-        Internal centers take training, validation and test subjects; external ones test subjects only.
-    """
-
-    code: str
-    label: str
-    vendor: str
-    model: str
-    field_t: float
-    array: CoilArray
-    virtual_coils: int | None
-    matrix_x: int
-    tr_ms: float
-    snr_15t: float = 20.0
-    internal: bool = True
-
-    @property
-    def snr(self) -> float:
-        """Object-mean SNR at this field."""
-        return float(self.snr_15t * (self.field_t / 1.5) ** 0.65)
-
-    @property
-    def n_coils(self) -> int:
-        """Coils stored in the k-space file."""
-        return self.virtual_coils or self.array.n_elements
-
-    @property
-    def scanner_folder(self) -> str:
-        """``<Vendor>_<Field>_<Model>``."""
-        return f"{self.vendor}_{field_token(self.field_t)}_{self.model}"
-
-
-#: Default centers: five internal (four vendors, 1.5 T and 3 T, 8-30 elements, AP panels and a ring) and
-#: one external with a vendor and an array layout seen nowhere in training.
-ANATOMY_CENTERS: tuple[AnatomyCenter, ...] = (
-    AnatomyCenter(
-        "Center101",
-        "Siemens 1.5T, 18-ch body + spine (2 x 3 x 3) -> 10 virtual",
-        "Siemens",
-        "Avanto",
-        1.5,
-        CoilArray("18-ch body/spine", "anterior_posterior", 3, 3, 0.2),
-        10,
-        160,
-        3.0,
-    ),
-    AnatomyCenter(
-        "Center102",
-        "Siemens 3.0T, 30-ch body + spine (2 x 3 x 5) -> 10 virtual",
-        "Siemens",
-        "Skyra",
-        3.0,
-        CoilArray("30-ch body/spine", "anterior_posterior", 3, 5, 0.25),
-        10,
-        176,
-        3.2,
-    ),
-    AnatomyCenter(
-        "Center103",
-        "GE 1.5T, 8-ch cardiac (2 x 2 x 2)",
-        "GE",
-        "Artist",
-        1.5,
-        CoilArray("8-ch cardiac", "anterior_posterior", 2, 2, 0.15),
-        None,
-        160,
-        3.4,
-    ),
-    AnatomyCenter(
-        "Center104",
-        "Philips 3.0T, 16-ch torso (2 x 2 x 4) -> 12 virtual",
-        "Philips",
-        "Ingenia",
-        3.0,
-        CoilArray("16-ch torso", "anterior_posterior", 2, 4, 0.2),
-        12,
-        176,
-        3.0,
-    ),
-    AnatomyCenter(
-        "Center105",
-        "UIH 3.0T, 12-ch ring",
-        "UIH",
-        "umr790",
-        3.0,
-        CoilArray("12-ch ring", "ring", 12, 1, 0.3),
-        None,
-        144,
-        3.5,
-    ),
-    AnatomyCenter(
-        "Center106",
-        "external Canon 1.5T, 16-ch two-ring array",
-        "Canon",
-        "Orian",
-        1.5,
-        CoilArray("16-ch two-ring", "ring", 8, 2, 0.1),
-        None,
-        160,
-        3.2,
-        internal=False,
-    ),
-)
 
 
 @dataclass
@@ -440,6 +318,37 @@ def assign_centers(
     return out
 
 
+def select_subjects(
+    found: Mapping[str, Path],
+    *,
+    split: PathLike | Mapping[str, Any] | None = None,
+    roles: Sequence[str] | None = None,
+    default_role: str = "train",
+) -> dict[str, str]:
+    """Subject -> role of the subjects :func:`build_corpus` writes (see its parameters).
+
+    Raises
+    ------
+    ConfigError, InputFileError
+        A bad split or role, or no subject left.
+    """
+    if default_role not in ROLE_SETS:
+        raise ConfigError(f"unknown role {default_role!r}; choose from {', '.join(ROLE_SETS)}")
+    for role in roles or ():
+        if role not in ROLE_SETS:
+            raise ConfigError(f"unknown role {role!r}; choose from {', '.join(ROLE_SETS)}")
+    if split is None:
+        wanted = {name: default_role for name in found}
+    else:
+        mapping = load_split(split) if isinstance(split, (str, os.PathLike)) else _subject_roles(split)
+        wanted = {name: mapping[name] for name in found if name in mapping}
+    if roles is not None:
+        wanted = {n: r for n, r in wanted.items() if r in roles}
+    if not wanted:
+        raise ConfigError("no subject to write (check the split file and --roles)")
+    return wanted
+
+
 def _select_slices(mag: NDArray[np.float32], max_slices: int | None) -> NDArray[np.float32]:
     """At most ``max_slices`` slices, evenly spread between (not at) the ends of the stack."""
     if max_slices is None or mag.shape[1] <= max_slices:
@@ -511,27 +420,13 @@ def build_corpus(
         raise ConfigError(f"max_frames must be >= 1, got {max_frames}")
     if max_slices is not None and max_slices < 1:
         raise ConfigError(f"max_slices must be >= 1, got {max_slices}")
-    if default_role not in ROLE_SETS:
-        raise ConfigError(f"unknown role {default_role!r}; choose from {', '.join(ROLE_SETS)}")
-    for role in roles or ():
-        if role not in ROLE_SETS:
-            raise ConfigError(f"unknown role {role!r}; choose from {', '.join(ROLE_SETS)}")
     codes = [c.code for c in centers]
     if len(set(codes)) != len(codes) or not codes:
         raise ConfigError("centers must be a non-empty list of distinct codes")
     found = find_subjects(sources)
-    if split is None:
-        wanted = {name: default_role for name in found}
-    else:
-        mapping = load_split(split) if isinstance(split, (str, os.PathLike)) else _subject_roles(split)
-        wanted = {name: mapping[name] for name in found if name in mapping}
-    if roles is not None:
-        wanted = {n: r for n, r in wanted.items() if r in roles}
-    if not wanted:
-        raise ConfigError("no subject to write (check the split file and --roles)")
+    wanted = select_subjects(found, split=split, roles=roles, default_role=default_role)
     assigned = assign_centers(wanted, centers, seed)
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
     counters: dict[tuple[str, str], int] = {}
     entries: list[dict[str, Any]] = []
     ordered = sorted(
