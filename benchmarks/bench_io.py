@@ -15,7 +15,6 @@ import contextlib
 import io
 import timeit
 import warnings
-from pathlib import Path
 
 
 def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -30,8 +29,14 @@ def run() -> str:
     root = shared_data_dir()
     if root is None:
         return "## io\n\nSkipped: `../shared/data` not found.\n"
-    lines = ["## io", "", "Readers on real files vs the plain library read of the same file (best of 3).", "",
-             "| file | cardiomm | time (ms) | baseline | time (ms) | ratio |", "|---|---|---:|---|---:|---:|"]
+    lines = [
+        "## io",
+        "",
+        "Readers on real files vs the plain library read of the same file (best of 3).",
+        "",
+        "| file | cardiomm | time (ms) | baseline | time (ms) | ratio |",
+        "|---|---|---:|---|---:|---:|",
+    ]
 
     twix = root / "kspace" / "fallback_noncardiac" / "twixtools_gre_brain_2ch.dat"
     if twix.is_file():
@@ -47,8 +52,10 @@ def run() -> str:
 
         ours, base = _best(lambda: read_twix_kspace(twix)), _best(plain_twix)
         shape = tuple(read_twix_kspace(twix).kspace.shape)
-        lines.append(f"| twix GRE, 2 coils, (t, z, c, ky, kx) = {shape} | `read_twix_kspace` | {1e3 * ours:.1f} "
-                     f"| `twixtools.map_twix` + `image[:]` | {1e3 * base:.1f} | {ours / base:.2f} |")
+        lines.append(
+            f"| twix GRE, 2 coils, (t, z, c, ky, kx) = {shape} | `read_twix_kspace` | {1e3 * ours:.1f} "
+            f"| `twixtools.map_twix` + `image[:]` | {1e3 * base:.1f} | {ours / base:.2f} |"
+        )
 
     dicom = root / "segmentation" / "sunnybrook_scd_subset" / "dicoms" / "SCD0000101"
     if dicom.is_dir():
@@ -62,13 +69,15 @@ def run() -> str:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for f in files:
-                    pydicom.dcmread(f).pixel_array
+                    _ = pydicom.dcmread(f).pixel_array
 
         ours, base = _best(lambda: read_dicom_series(dicom)), _best(plain_dicom)
         shape = tuple(read_dicom_series(dicom).magnitude.shape)
-        lines.append(f"| DICOM cine, {len(files)} files -> (t, z, y, x) = {shape} | `read_dicom_series` | "
-                     f"{1e3 * ours:.1f} | `pydicom.dcmread(f).pixel_array` loop | {1e3 * base:.1f} | "
-                     f"{ours / base:.2f} |")
+        lines.append(
+            f"| DICOM cine, {len(files)} files -> (t, z, y, x) = {shape} | `read_dicom_series` | "
+            f"{1e3 * ours:.1f} | `pydicom.dcmread(f).pixel_array` loop | {1e3 * base:.1f} | "
+            f"{ours / base:.2f} |"
+        )
     lines.append("")
     lines.append("Ratio = cardiomm / baseline; above 1 is the cost of validation, ordering and geometry.")
     return "\n".join(lines) + "\n"

@@ -124,16 +124,21 @@ def run() -> str:
     for png in sorted(scores.report.parent.glob("*.png")):
         shutil.copy(png, FIGURES / png.name)
         figs.append(png.name)
-    per_frame = {m: seconds[m] / max(1, n_frames * 9) for m in methods if seconds[m] == seconds[m]}  # measured now
+    per_frame = {
+        m: seconds[m] / max(1, n_frames * 9) for m in methods if seconds[m] == seconds[m]
+    }  # measured now
     model_note = ", ".join(f"{k}: `{v}`" for k, v in models.items()) or "the shipped checkpoints"
     subset = f"{max_slices} slices per stack" if max_slices else "every slice"
     text = [
         "# Real-anatomy benchmark",
         "",
-        "Written by `python benchmarks/run.py real_anatomy` (see `benchmarks/bench_real_anatomy.py`). The test split "
+        "Written by `python benchmarks/run.py real_anatomy` (see `benchmarks/bench_real_anatomy.py`). "
+        "The test split "
         "of `configs/splits/real_anatomy.json` (15 ACDC patients, 3 per pathology group, plus 3 Sunnybrook "
-        "subjects; never used for training or model selection) through `cardiomm simulate real-anatomy` over the "
-        f"six synthetic centers; {len(manifest['files'])} stacks, {subset}, two frames each ({n_frames} frames), "
+        "subjects; never used for training or model selection) through `cardiomm simulate real-anatomy` "
+        "over the "
+        f"six synthetic centers; {len(manifest['files'])} stacks, {subset}, two frames each "
+        f"({n_frames} frames), "
         f"nine protocol masks, {len(df)} reconstructions. Models: {model_note}.",
         "",
         "## PSNR (dB) by mask and acceleration",
@@ -161,7 +166,8 @@ def run() -> str:
         "",
         *cmrx_rows,
         "",
-        "## Reconstruction time (one process per method group, one torch thread each; s per frame incl. file I/O)",
+        "## Reconstruction time (one process per method group, one torch thread each; "
+        "s per frame incl. file I/O)",
         "",
         *(
             [
@@ -170,7 +176,10 @@ def run() -> str:
                 "| " + " | ".join(f"{v:.3f}" for v in per_frame.values()) + " |",
             ]
             if per_frame
-            else ["Not measured in this run: every reconstruction was reused from an earlier run (`.complete` markers)."]
+            else [
+                "Not measured in this run: every reconstruction was reused from an earlier run "
+                "(`.complete` markers)."
+            ]
         ),
         "",
         "## Figures",
@@ -184,13 +193,18 @@ def run() -> str:
         [
             "## Real anatomy",
             "",
-            f"`python benchmarks/run.py real_anatomy`: {len(df)} reconstructions of the real-anatomy test split "
-            f"({subset}, {n_frames} frames, 9 masks; models: {model_note}); full tables in `docs/real_anatomy_benchmark.md`.",
+            f"`python benchmarks/run.py real_anatomy`: {len(df)} reconstructions "
+            "of the real-anatomy test split "
+            f"({subset}, {n_frames} frames, 9 masks; models: {model_note}); "
+            "full tables in `docs/real_anatomy_benchmark.md`.",
             "",
             markdown_table(summary, 2),
             "",
             "Reconstruction time per frame (s): "
-            + (", ".join(f"{m} {v:.3f}" for m, v in per_frame.items()) or "not measured (reused reconstructions)")
+            + (
+                ", ".join(f"{m} {v:.3f}" for m, v in per_frame.items())
+                or "not measured (reused reconstructions)"
+            )
             + ".",
         ]
     )

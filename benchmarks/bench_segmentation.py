@@ -26,7 +26,9 @@ def _stack(n_t: int = 10, n_z: int = 5, size: int = 192, spacing: float = 1.8) -
     for t in range(n_t):
         for z in range(n_z):
             depth = (z + 0.5) / n_z * heart.epi_length_ed
-            maps = render_frame(heart, View.SAX, Grid(size, size, spacing, spacing, 1), phase=t / n_t, z=depth)
+            maps = render_frame(
+                heart, View.SAX, Grid(size, size, spacing, spacing, 1), phase=t / n_t, z=depth
+            )
             out[t, z] = signal[maps.tissue]
     return out + np.abs(np.random.default_rng(1).normal(0, 0.02, out.shape)).astype(np.float32)
 
@@ -47,12 +49,16 @@ def run() -> str:
     spacing = (10.0, 1.8, 1.8)
     n = img.shape[0] * img.shape[1]
     rows = [("simunet", _time(get_segmenter("simunet"), img, spacing))]
-    if importlib.util.find_spec("myopari") is not None and importlib.util.find_spec("onnxruntime") is not None:
+    if (
+        importlib.util.find_spec("myopari") is not None
+        and importlib.util.find_spec("onnxruntime") is not None
+    ):
         rows.append(("myopari (baseline)", _time(get_segmenter("myopari"), img, spacing, repeats=1)))
     lines = [
         "## segmentation",
         "",
-        f"Short-axis cine stack (t, z, y, x) = {img.shape} at 1.8 mm (rendered phantom), whole stack per call.",
+        f"Short-axis cine stack (t, z, y, x) = {img.shape} at 1.8 mm (rendered phantom), "
+        "whole stack per call.",
         "",
         "| segmenter | s per stack | ms per slice |",
         "|---|---|---|",

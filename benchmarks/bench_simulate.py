@@ -58,19 +58,25 @@ def run() -> str:
         coil_kspace(img, csm)
         t_fft.append(time.perf_counter() - t0)
     fps_fft = n_frames / statistics.median(t_fft)
-    return "\n".join([
-        "## Simulation (`cardiomm simulate`)",
-        "",
-        "| what | value |",
-        "|---|---|",
-        f"| tiny tree: files (k-space) | {n_files} scans + masks, sidecars, CSVs |",
-        f"| tiny tree: wall time (median of 3) | {t_tree:.2f} s |",
-        f"| tiny tree: size on disk | {mb:.1f} MB |",
-        f"| `simulate_scan` cine SAX small {tuple(int(s) for s in shape)} (t, z, c, ky, kx) | "
-        f"{fps_scan:.0f} frames/s |",
-        f"| `coil_kspace` (coil weighting + FFT only), same data | {fps_fft:.0f} frames/s |",
-        "",
-        f"A frame is one (t, z) image with all {shape[2]} coils ({shape[3]} x {shape[4]}). "
-        f"Load average before the run: {load:.2f}. The `small` tree (96 scans, 9 centers) takes about "
-        "a minute and ~1.5 GB (measured once, not part of this benchmark).",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                "## Simulation (`cardiomm simulate`)",
+                "",
+                "| what | value |",
+                "|---|---|",
+                f"| tiny tree: files (k-space) | {n_files} scans + masks, sidecars, CSVs |",
+                f"| tiny tree: wall time (median of 3) | {t_tree:.2f} s |",
+                f"| tiny tree: size on disk | {mb:.1f} MB |",
+                f"| `simulate_scan` cine SAX small {tuple(int(s) for s in shape)} (t, z, c, ky, kx) | "
+                f"{fps_scan:.0f} frames/s |",
+                f"| `coil_kspace` (coil weighting + FFT only), same data | {fps_fft:.0f} frames/s |",
+                "",
+                f"A frame is one (t, z) image with all {shape[2]} coils ({shape[3]} x {shape[4]}). "
+                f"Load average before the run: {load:.2f}. "
+                "The `small` tree (96 scans, 9 centers) takes about "
+                "a minute and ~1.5 GB (measured once, not part of this benchmark).",
+            ]
+        )
+        + "\n"
+    )

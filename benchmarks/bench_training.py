@@ -17,7 +17,10 @@ import time
 import numpy as np
 import torch
 
-FRAMES = {"10 x 246 x 512 (CMRxRecon SAX)": (10, 246, 512), "8 x 88 x 224 (simulate mini small)": (8, 88, 224)}
+FRAMES = {
+    "10 x 246 x 512 (CMRxRecon SAX)": (10, 246, 512),
+    "8 x 88 x 224 (simulate mini small)": (8, 88, 224),
+}
 KINDS = ("cardiomm", "promptmr", "varnet")
 
 
@@ -38,8 +41,8 @@ def _frame(c: int, ny: int, nx: int) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 
 def _step_time(kind: str, frame: tuple[int, int, int], threads: int, repeats: int) -> float:
-    from cardiomm.training.losses import SSIMLoss
     from cardiomm.models.release import build_model
+    from cardiomm.training.losses import SSIMLoss
 
     torch.set_num_threads(threads)
     model = build_model(kind, "small")
@@ -94,7 +97,8 @@ def run() -> str:
         "|---|---|---:|---:|",
         *rows,
         "",
-        f"1-minute load average {load:.1f} before / {load_after:.1f} after (the CPU is shared: a load above the",
+        f"1-minute load average {load:.1f} before / {load_after:.1f} after "
+        "(the CPU is shared: a load above the",
         "core count inflates the times, most visibly with 2 threads).",
     ]
     return "\n".join(lines)

@@ -46,7 +46,7 @@ def _existing_sections() -> dict[str, str]:
 
 
 def main(topics: list[str]) -> None:
-    available = sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
+    available = sorted(p.stem[len("bench_") :] for p in HERE.glob("bench_*.py"))
     chosen = topics or available
     sections = _existing_sections()
     for topic in chosen:
@@ -63,7 +63,8 @@ def main(topics: list[str]) -> None:
     lines = [
         "# Benchmarks",
         "",
-        "Written by `python benchmarks/run.py` (one command; `python benchmarks/run.py TOPIC` re-runs one section).",
+        "Written by `python benchmarks/run.py` "
+        "(one command; `python benchmarks/run.py TOPIC` re-runs one section).",
         "Ratios are against a baseline measured in the same run. Each section states its machine and date.",
         "",
     ]

@@ -1,4 +1,5 @@
-"""Convert the ACDC HDF5 layout of ``../shared/data/acdc`` into NIfTI volumes for ``cardiomm simulate real-anatomy``.
+"""Convert the ACDC HDF5 layout of ``../shared/data/acdc`` into NIfTI volumes for
+``cardiomm simulate real-anatomy``.
 
 Input: ``patientNNN.h5`` with ``frame01/image`` (end-diastole) and ``frame02/image`` (end-systole), each
 ``(z, y, x)`` uint16 (the source's min-max intensities x 65535), and ``frame0N/label`` (0 background,
@@ -50,7 +51,7 @@ def convert(src: Path, out: Path, labels: bool) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("src", type=Path, help="folder of ACDC patientNNN.h5 files")
     parser.add_argument("out", type=Path, help="output folder of NIfTI volumes")
     parser.add_argument("--labels", action="store_true", help="also write the label volumes under OUT/labels")

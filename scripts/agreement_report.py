@@ -7,7 +7,8 @@ methods (default: CardioMM, its no-text PromptMR-style twin, and zero filling as
 references and reconstructions with one segmenter, fits T1 / T2 in the true myocardium (mid-wall ROI),
 and writes the agreement report (``report.md``, CSV tables, radar, scatter and Bland-Altman figures).
 
-    python scripts/agreement_report.py --out data/agreement --seeds 1 2 3 4 --methods cardiomm promptmr zf --segmenter simunet
+    python scripts/agreement_report.py --out data/agreement --seeds 1 2 3 4 \\
+        --methods cardiomm promptmr zf --segmenter simunet
 
 Seeds are independent subjects; case names are prefixed with ``s<seed>/``.
 """
@@ -37,7 +38,18 @@ def _drop_excluded(tree: Path) -> None:
 def _simulate(tree: Path, seed: int, modality: str, drop_excluded: bool) -> None:
     if (tree / "manifest.json").is_file():
         return
-    argv = ["simulate", "mini", str(tree), "--size", "small", "--seed", str(seed), "--modality", modality, "--no-progress"]
+    argv = [
+        "simulate",
+        "mini",
+        str(tree),
+        "--size",
+        "small",
+        "--seed",
+        str(seed),
+        "--modality",
+        modality,
+        "--no-progress",
+    ]
     if cli(argv):
         raise SystemExit(f"simulate {modality} failed for seed {seed}")
     if drop_excluded:
@@ -54,8 +66,14 @@ def _reconstruct(tree: Path, recon: Path, methods: list[str], include: list[str]
             done.touch()
 
 
-def run(out: Path, seeds: list[int], methods: list[str], segmenter: str, patterns: list[str],
-        prepare_only: bool = False) -> Path | None:
+def run(
+    out: Path,
+    seeds: list[int],
+    methods: list[str],
+    segmenter: str,
+    patterns: list[str],
+    prepare_only: bool = False,
+) -> Path | None:
     seg = None if prepare_only else get_segmenter(segmenter)
     all_pairs, all_truth = [], []
     timings = {"simulate": 0.0, "reconstruct": 0.0, "analyse": 0.0}
@@ -74,26 +92,38 @@ def run(out: Path, seeds: list[int], methods: list[str], segmenter: str, pattern
         if seg is None:
             print(f"seed {s}: simulate {t1 - t0:.0f} s, reconstruct {t2 - t1:.0f} s", flush=True)
             continue
-        for pairs, truth in (cine_phenotype_tables(cine_recon, cine, seg, exclusions=PAPER_EXCLUSIONS),
-                             mapping_biomarker_tables(maps_recon, maps)):
+        for pairs, truth in (
+            cine_phenotype_tables(cine_recon, cine, seg, exclusions=PAPER_EXCLUSIONS),
+            mapping_biomarker_tables(maps_recon, maps),
+        ):
             pairs["case"] = f"s{s}/" + pairs["case"]
             truth["case"] = f"s{s}/" + truth["case"]
             all_pairs.append(pairs)
             all_truth.append(truth)
         t3 = time.perf_counter()
-        for k, dt in zip(timings, (t1 - t0, t2 - t1, t3 - t2)):
+        for k, dt in zip(timings, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             timings[k] += dt
-        print(f"seed {s}: simulate {t1 - t0:.0f} s, reconstruct {t2 - t1:.0f} s, "
-              f"segment + phenotypes + maps {t3 - t2:.0f} s", flush=True)
+        print(
+            f"seed {s}: simulate {t1 - t0:.0f} s, reconstruct {t2 - t1:.0f} s, "
+            f"segment + phenotypes + maps {t3 - t2:.0f} s",
+            flush=True,
+        )
     if seg is None:
         return None
-    notes = (f"Methods {', '.join(f'`{m}`' for m in methods)}, segmenter `{segmenter}`, simulated `small` Cine "
-             f"and Mapping trees with seeds {seeds} (cine: paper exclusions {', '.join(PAPER_EXCLUSIONS)}; "
-             f"mapping: all centers). Produced by "
-             f"`python scripts/agreement_report.py`; wall time " +
-             ", ".join(f"{k} {v / 60:.1f} min" for k, v in timings.items()) + " on this machine.")
-    return write_agreement_report(pd.concat(all_pairs, ignore_index=True), pd.concat(all_truth, ignore_index=True),
-                             out / "report", notes=notes)
+    notes = (
+        f"Methods {', '.join(f'`{m}`' for m in methods)}, segmenter `{segmenter}`, simulated `small` Cine "
+        f"and Mapping trees with seeds {seeds} (cine: paper exclusions {', '.join(PAPER_EXCLUSIONS)}; "
+        f"mapping: all centers). Produced by "
+        f"`python scripts/agreement_report.py`; wall time "
+        + ", ".join(f"{k} {v / 60:.1f} min" for k, v in timings.items())
+        + " on this machine."
+    )
+    return write_agreement_report(
+        pd.concat(all_pairs, ignore_index=True),
+        pd.concat(all_truth, ignore_index=True),
+        out / "report",
+        notes=notes,
+    )
 
 
 def _parse() -> argparse.Namespace:

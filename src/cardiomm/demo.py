@@ -19,6 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from cardiomm.recon.base import Reconstructor
 
 __all__ = ["DemoResult", "run_demo", "DEMO_METHODS", "DEMO_SEED"]
 
@@ -51,7 +57,7 @@ def run_demo(
     methods: Sequence[str] = DEMO_METHODS,
     seed: int = DEMO_SEED,
     log: Callable[[str], None] = print,
-    progress: object | None = None,
+    progress: Progress | None = None,
     phenotypes: bool = True,
     real: bool = True,
     workers: int = 2,
@@ -76,19 +82,25 @@ def run_demo(
     bar = _Bar(progress, None, "reconstructing the simulated centers")
     reconstruct_methods(data, out, names, workers=workers, reuse=False)
     bar.done()
-    scores = evaluate_and_report(data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log)
+    scores = evaluate_and_report(
+        data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log
+    )
     df, recon_root, metrics_csv, report = scores.metrics, scores.recon, scores.metrics_csv, scores.report
-    table = markdown_table(group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2)
+    table = markdown_table(
+        group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2
+    )
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
     if real and recons:
         from cardiomm.demo_real import run_real_demo
 
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
         bar_real = _Bar(progress, None, "reconstructing the real heart")
-        rd = run_real_demo(out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers)
+        rd = run_real_demo(
+            out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers
+        )
         bar_real.done()
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
-    clinical = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
+    clinical: dict[str, Reconstructor] = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
     if phenotypes and clinical:
         from cardiomm.demo_phenotypes import run_phenotype_demo
 
@@ -103,16 +115,16 @@ def run_demo(
 class _Bar:
     """Adapter over an optional rich Progress."""
 
-    def __init__(self, progress: object | None, total: int | None, label: str = "reconstructing") -> None:
+    def __init__(self, progress: Progress | None, total: int | None, label: str = "reconstructing") -> None:
         self.progress = progress
         self.label = label
-        self.task = progress.add_task(label, total=total) if progress is not None else None  # type: ignore[attr-defined]
+        self.task = progress.add_task(label, total=total) if progress is not None else None
 
     def done(self) -> None:
         """Mark an open-ended (``total=None``) task finished."""
-        if self.progress is not None:
-            self.progress.update(self.task, total=1, completed=1)  # type: ignore[attr-defined]
+        if self.progress is not None and self.task is not None:  # both set, or neither
+            self.progress.update(self.task, total=1, completed=1)
 
     def advance(self, name: str) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, description=f"{self.label} ({name})")  # type: ignore[attr-defined]
+        if self.progress is not None and self.task is not None:  # both set, or neither
+            self.progress.update(self.task, advance=1, description=f"{self.label} ({name})")

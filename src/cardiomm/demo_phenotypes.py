@@ -39,22 +39,29 @@ def run_phenotype_demo(
     log: Callable[[str], None] = print,
     on_recon: Callable[[str], None] | None = None,
 ) -> PhenotypeDemo:
-    """Simulate, reconstruct (ktGaussian 8x / 16x / 24x with ``recons``), segment and tabulate into ``out``."""
+    """Simulate, reconstruct (ktGaussian 8x / 16x / 24x with ``recons``), segment and tabulate
+    into ``out``."""
     import pandas as pd
 
     from cardiomm.analysis.cine_tree import cine_phenotype_tables
     from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
     from cardiomm.analysis.segmentation import get_segmenter
-    from cardiomm.scoring import reconstruct_tasks
     from cardiomm.recon.pipeline import discover_tasks
+    from cardiomm.scoring import reconstruct_tasks
     from cardiomm.simulate import generate_mini
     from cardiomm.simulate.centers import get_center
     from cardiomm.utils.atomic import atomic_path
 
     data, recon_root = out / "data", out / "recon"
     if not (data / "manifest.json").is_file():
-        generate_mini(data, size="small", seed=seed, centers=(get_center(DEMO_SUBJECT_CENTER),), modalities=["Cine"],
-                      select=lambda job: job.split == "TestSet" and job.spec.stem == "cine_sax")
+        generate_mini(
+            data,
+            size="small",
+            seed=seed,
+            centers=(get_center(DEMO_SUBJECT_CENTER),),
+            modalities=["Cine"],
+            select=lambda job: job.split == "TestSet" and job.spec.stem == "cine_sax",
+        )
     tasks = [t for t in discover_tasks(data, recon_root, "_") if "_mask_ktGaussian" in t.out_path.name]
     reconstruct_tasks(tasks, recons, recon_root, on_recon=on_recon)
     log("      segmenting fully sampled and reconstructed stacks (simunet)")

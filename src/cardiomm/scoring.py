@@ -192,7 +192,8 @@ def evaluate_and_report(
     roles: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> Scores:
-    """Evaluate every reconstruction under ``out/recon`` against ``data``; write ``metrics.csv``, ``report/``."""
+    """Evaluate every reconstruction under ``out/recon`` against ``data``;
+    write ``metrics.csv``, ``report/``."""
     import pandas as pd
 
     from cardiomm.evaluation.examples import collect_examples

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 @dataclass(frozen=True)
 class Phantom:
     """Cine label phantom: LV disc, MYO annulus, RV annular sector on the image left (180 deg)."""
@@ -71,8 +72,31 @@ def simulate_and_reconstruct(root: Path, modality: str, seed: int, includes: lis
     from cardiomm.cli.main import main
 
     data, recon = root / "data", root / "recon"
-    argv = ["simulate", "mini", str(data), "--size", "tiny", "--seed", str(seed), "--modality", modality, "--no-progress"]
+    argv = [
+        "simulate",
+        "mini",
+        str(data),
+        "--size",
+        "tiny",
+        "--seed",
+        str(seed),
+        "--modality",
+        modality,
+        "--no-progress",
+    ]
     assert main(argv) == 0
-    assert main(["reconstruct", str(data), "--out", str(recon), "--method", "zf",
-                 *[a for g in includes for a in ("--include", g)]]) == 0
+    assert (
+        main(
+            [
+                "reconstruct",
+                str(data),
+                "--out",
+                str(recon),
+                "--method",
+                "zf",
+                *[a for g in includes for a in ("--include", g)],
+            ]
+        )
+        == 0
+    )
     return data, recon

@@ -59,9 +59,17 @@ def _long_table() -> pd.DataFrame:
         ref = {"LVEDV": 150 + 10 * case, "LVEF": 55 + case}
         for accel in (8, 16, 24):
             for ph, v in ref.items():
-                rows.append({"case": f"P{case:03d}", "method": "cardiomm", "pattern": "ktGaussian",
-                             "accel": accel, "phenotype": ph, "value_ref": v,
-                             "value_recon": v + rng.normal(0, accel / 8)})
+                rows.append(
+                    {
+                        "case": f"P{case:03d}",
+                        "method": "cardiomm",
+                        "pattern": "ktGaussian",
+                        "accel": accel,
+                        "phenotype": ph,
+                        "value_ref": v,
+                        "value_recon": v + rng.normal(0, accel / 8),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -39,11 +39,22 @@ def test_septum_geometry_finds_insertion_points(phantom: Callable[..., object]) 
 @pytest.mark.parametrize(
     ("level", "angle", "expected"),
     [
-        (LEVEL_BASE, 90, 1), (LEVEL_BASE, 150, 2), (LEVEL_BASE, 210, 3), (LEVEL_BASE, 270, 4),
-        (LEVEL_BASE, 330, 5), (LEVEL_BASE, 30, 6),
-        (LEVEL_MID, 90, 7), (LEVEL_MID, 150, 8), (LEVEL_MID, 210, 9), (LEVEL_MID, 270, 10),
-        (LEVEL_MID, 330, 11), (LEVEL_MID, 30, 12),
-        (LEVEL_APEX, 90, 13), (LEVEL_APEX, 180, 14), (LEVEL_APEX, 270, 15), (LEVEL_APEX, 0, 16),
+        (LEVEL_BASE, 90, 1),
+        (LEVEL_BASE, 150, 2),
+        (LEVEL_BASE, 210, 3),
+        (LEVEL_BASE, 270, 4),
+        (LEVEL_BASE, 330, 5),
+        (LEVEL_BASE, 30, 6),
+        (LEVEL_MID, 90, 7),
+        (LEVEL_MID, 150, 8),
+        (LEVEL_MID, 210, 9),
+        (LEVEL_MID, 270, 10),
+        (LEVEL_MID, 330, 11),
+        (LEVEL_MID, 30, 12),
+        (LEVEL_APEX, 90, 13),
+        (LEVEL_APEX, 180, 14),
+        (LEVEL_APEX, 270, 15),
+        (LEVEL_APEX, 0, 16),
     ],
 )
 def test_segment_ids_standard_orientation(level: int, angle: float, expected: int) -> None:

@@ -118,8 +118,11 @@ def test_flagged_segmentations_get_qc_figures(tree: tuple[Path, Path], tmp_path:
     pairs, _ = cine_phenotype_tables(recon, data, NoRV(data), exclusions=(), qc_dir=tmp_path / "qc")
     cases = sorted(pairs["case"].unique())
     names = sorted(p.name for p in (tmp_path / "qc").glob("*.png"))
-    expected = sorted(f"{c.replace('/', '__')}_{tag}_qc.png" for c in cases
-                      for tag in ("FullSample", "zf_ktGaussian8", "zf_ktGaussian24"))
+    expected = sorted(
+        f"{c.replace('/', '__')}_{tag}_qc.png"
+        for c in cases
+        for tag in ("FullSample", "zf_ktGaussian8", "zf_ktGaussian24")
+    )
     assert names == expected
     assert all("missing_RV_ED" in q for q in pairs["qc"])
 
@@ -142,8 +145,17 @@ def test_cli_cine_agreement_report(tree: tuple[Path, Path], tmp_path: Path) -> N
     data, recon = tree
     register_segmenter("oracle-eroded", lambda: OracleSegmenter(data, erode_lv=True), overwrite=True)
     out = tmp_path / "report"
-    argv = ["analyse", "recon-agreement", str(recon), str(data), "--segmenter", "oracle-eroded",
-            "--out-dir", str(out), "--all-centers"]
+    argv = [
+        "analyse",
+        "recon-agreement",
+        str(recon),
+        str(data),
+        "--segmenter",
+        "oracle-eroded",
+        "--out-dir",
+        str(out),
+        "--all-centers",
+    ]
     assert main(argv) == 0
     pairs = pd.read_csv(out / "pairs.csv")
     stats = pd.read_csv(out / "agreement.csv")
@@ -161,8 +173,9 @@ def test_cli_cine_agreement_report(tree: tuple[Path, Path], tmp_path: Path) -> N
     assert (out / "figures" / "LVEDV_zf_ktGaussian.png").is_file()
 
 
-def test_reconstruct_include_without_match_is_an_error(tree: tuple[Path, Path], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_reconstruct_include_without_match_is_an_error(
+    tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data, _ = tree
     argv = ["reconstruct", str(data), "--out", str(tmp_path / "r"), "--method", "zf", "--include", "nothing*"]
     assert main(argv) == 2

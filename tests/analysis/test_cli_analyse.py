@@ -24,8 +24,17 @@ def test_cli_mapping_t1_with_labels(tmp_path: Path, phantom: Callable[..., objec
     series = np.abs(molli_signal(ti, 500.0, 950.0, t1s)).astype(np.float32)
     np.save(tmp_path / "molli.npy", series)
     np.save(tmp_path / "labels.npy", labels)
-    argv = ["analyse", "mapping", str(tmp_path / "molli.npy"), "--times", ",".join(map(str, TI_MS)),
-            "--labels", str(tmp_path / "labels.npy"), "--out-dir", str(tmp_path / "out")]
+    argv = [
+        "analyse",
+        "mapping",
+        str(tmp_path / "molli.npy"),
+        "--times",
+        ",".join(map(str, TI_MS)),
+        "--labels",
+        str(tmp_path / "labels.npy"),
+        "--out-dir",
+        str(tmp_path / "out"),
+    ]
     assert main(argv) == 0
     df = pd.read_csv(tmp_path / "out" / "molli_t1.csv")
     glob = df[df["slice"] == "all"].iloc[0]
@@ -44,8 +53,19 @@ def test_cli_mapping_t2_seconds_without_labels(tmp_path: Path) -> None:
     te = np.array([0.0, 0.02, 0.04, 0.06])
     series = exponential_decay_signal(te[:, None, None], 100.0, np.full((8, 8), 0.045)).astype(np.float32)
     np.save(tmp_path / "t2.npy", series)
-    argv = ["analyse", "mapping", str(tmp_path / "t2.npy"), "--kind", "t2", "--times", "0,0.02,0.04,0.06",
-            "--time-unit", "s", "--out-dir", str(tmp_path)]
+    argv = [
+        "analyse",
+        "mapping",
+        str(tmp_path / "t2.npy"),
+        "--kind",
+        "t2",
+        "--times",
+        "0,0.02,0.04,0.06",
+        "--time-unit",
+        "s",
+        "--out-dir",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     df = pd.read_csv(tmp_path / "t2_t2.csv")
     assert df.iloc[-1]["mean_ms"] == pytest.approx(45.0, rel=1e-3) and df.iloc[-1]["n_pixels"] == 64
@@ -57,8 +77,22 @@ def test_cli_mapping_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "2 times for a series of 4 contrasts" in capsys.readouterr().err
     assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--kind", "t9"]) == 2
     assert main(["analyse", "mapping", str(tmp_path / "missing.npy"), "--times", "1,2,3,4"]) == 2
-    assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--kind", "t2",
-                 "--ti-scale", "1.03"]) == 2
+    assert (
+        main(
+            [
+                "analyse",
+                "mapping",
+                str(tmp_path / "s.npy"),
+                "--times",
+                "1,2,3,4",
+                "--kind",
+                "t2",
+                "--ti-scale",
+                "1.03",
+            ]
+        )
+        == 2
+    )
     assert "--ti-scale is for --kind t1" in capsys.readouterr().err
     assert main(["analyse", "mapping", str(tmp_path / "s.npy"), "--times", "1,2,3,4", "--ti-scale", "0"]) == 2
 
@@ -67,8 +101,17 @@ def test_cli_phenotypes_from_labels(tmp_path: Path, phantom: Callable[..., objec
     ph = phantom()
     np.save(tmp_path / "seg.npy", ph.labels)
     out = tmp_path / "ph.csv"
-    argv = ["analyse", "phenotypes", str(tmp_path / "seg.npy"), "--spacing", "8,1.5,1.5",
-            "--frame-dt", "0.08", "--out", str(out)]
+    argv = [
+        "analyse",
+        "phenotypes",
+        str(tmp_path / "seg.npy"),
+        "--spacing",
+        "8,1.5,1.5",
+        "--frame-dt",
+        "0.08",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     row = pd.read_csv(out).iloc[0]
     vox = 8 * 1.5 * 1.5 * 1e-3
@@ -132,8 +175,15 @@ def test_cli_phenotypes_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(1)
     rows = [
-        {"case": c, "method": "m", "pattern": "Uniform", "accel": r, "phenotype": "LVEF",
-         "value_ref": 50.0 + c, "value_recon": 50.0 + c + rng.normal(0, 1)}
+        {
+            "case": c,
+            "method": "m",
+            "pattern": "Uniform",
+            "accel": r,
+            "phenotype": "LVEF",
+            "value_ref": 50.0 + c,
+            "value_recon": 50.0 + c + rng.normal(0, 1),
+        }
         for c in range(6)
         for r in (8, 16)
     ]
@@ -156,8 +206,12 @@ def test_cli_mapping_and_phenotypes_from_simulate_sidecar(
     ti_s = [t / 1e3 for t in TI_MS]
     t1 = np.where(ph.labels == 2, 1.1, 1.7).astype(np.float32)
     gt = tmp_path / "T1map_gt.h5"
-    meta = {"modality": "T1map", "ti_s": ti_s, "frame_dt_s": ph.frame_dt_s,
-            "voxel_spacing_mm": {"z": ph.spacing_mm[0], "y": ph.spacing_mm[1], "x": ph.spacing_mm[2]}}
+    meta = {
+        "modality": "T1map",
+        "ti_s": ti_s,
+        "frame_dt_s": ph.frame_dt_s,
+        "voxel_spacing_mm": {"z": ph.spacing_mm[0], "y": ph.spacing_mm[1], "x": ph.spacing_mm[2]},
+    }
     truth_mod.write_ground_truth(gt, labels=ph.labels, tissue=ph.labels, maps={"t1": t1}, metadata=meta)
     series = np.abs(molli_signal(np.array(ti_s)[:, None, None, None], 400.0, 800.0, t1[0])).astype(np.float32)
     np.save(tmp_path / "T1map.npy", series)
@@ -175,7 +229,9 @@ def test_cli_mapping_and_phenotypes_from_simulate_sidecar(
 
 @pytest.mark.parametrize("ti_in_comments", [False, True])
 def test_cli_mapping_t1_from_a_dicom_molli_series(
-    tmp_path: Path, phantom: Callable[..., object], write_dicom_series: Callable[..., None],
+    tmp_path: Path,
+    phantom: Callable[..., object],
+    write_dicom_series: Callable[..., None],
     ti_in_comments: bool,
 ) -> None:
     """A DICOM MOLLI series (TIs in ``InversionTime`` or Siemens-style ``ImageComments``): no --times."""
@@ -184,11 +240,23 @@ def test_cli_mapping_t1_from_a_dicom_molli_series(
     t1 = np.where(labels == 2, 1.2, np.where(labels == 1, 1.8, 0.9))
     ti = np.array(TI_MS)[:, None, None, None] / 1e3
     series = np.rint(np.abs(molli_signal(ti, 2000.0, 3800.0, t1 / 0.9))).astype(np.uint16)  # B/A = 1.9
-    write_dicom_series(tmp_path / "molli", series, positions=[0.0, 8.0], inversion_times_ms=TI_MS,
-                       ti_in_comments=ti_in_comments)
+    write_dicom_series(
+        tmp_path / "molli",
+        series,
+        positions=[0.0, 8.0],
+        inversion_times_ms=TI_MS,
+        ti_in_comments=ti_in_comments,
+    )
     np.save(tmp_path / "labels.npy", labels)
-    argv = ["analyse", "mapping", str(tmp_path / "molli"), "--labels", str(tmp_path / "labels.npy"),
-            "--out-dir", str(tmp_path / "out")]
+    argv = [
+        "analyse",
+        "mapping",
+        str(tmp_path / "molli"),
+        "--labels",
+        str(tmp_path / "labels.npy"),
+        "--out-dir",
+        str(tmp_path / "out"),
+    ]
     assert main(argv) == 0
     glob = pd.read_csv(tmp_path / "out" / "molli_t1.csv").iloc[-1]
     assert glob["mean_ms"] == pytest.approx(1200.0, rel=2e-3) and glob["n_pixels"] == int((labels == 2).sum())
@@ -204,11 +272,19 @@ def test_cli_mapping_multislice_dicom_molli_with_per_slice_tis(
     t1 = np.where(labels == 2, 1.2, np.where(labels == 1, 1.8, 0.9))
     tis = np.stack([np.array(TI_MS, float), np.array(TI_MS, float) + 60.0], axis=1)  # (t, z) in ms
     series = np.abs(molli_signal(tis[:, :, None, None] / 1e3, 2000.0, 3800.0, t1 / 0.9))
-    write_dicom_series(tmp_path / "molli", np.rint(series).astype(np.uint16), positions=[0.0, 8.0],
-                       inversion_times_ms=tis)
+    write_dicom_series(
+        tmp_path / "molli", np.rint(series).astype(np.uint16), positions=[0.0, 8.0], inversion_times_ms=tis
+    )
     np.save(tmp_path / "labels.npy", labels)
-    argv = ["analyse", "mapping", str(tmp_path / "molli"), "--labels", str(tmp_path / "labels.npy"),
-            "--out-dir", str(tmp_path / "out")]
+    argv = [
+        "analyse",
+        "mapping",
+        str(tmp_path / "molli"),
+        "--labels",
+        str(tmp_path / "labels.npy"),
+        "--out-dir",
+        str(tmp_path / "out"),
+    ]
     assert main(argv) == 0
     df = pd.read_csv(tmp_path / "out" / "molli_t1.csv")
     per_slice = df[df["slice"] != "all"]["mean_ms"].to_numpy(float)
@@ -231,7 +307,9 @@ def test_cli_mapping_t2star_from_dicom_echo_times_and_missing_times(
 
 
 def test_cli_phenotypes_from_a_dicom_cine_series(
-    tmp_path: Path, phantom: Callable[..., object], write_dicom_series: Callable[..., None],
+    tmp_path: Path,
+    phantom: Callable[..., object],
+    write_dicom_series: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A DICOM cine folder is segmented (here by a stand-in segmenter that reads the labels back from the
@@ -263,8 +341,14 @@ def test_cli_phenotypes_from_a_dicom_cine_series(
         assert row[col] == pytest.approx(expected[name], rel=1e-6), name
     assert expected["LVEDV"] == pytest.approx(np.pi * 16**2 * 4 * 10 * 1.5 * 1.25 * 1e-3, rel=0.03)
     # prospective gating: 6 frames 45 ms apart in an R-R interval of 300 ms -> HR 200 bpm, not 222
-    write_dicom_series(tmp_path / "pro", images, positions=positions, thickness=8.0, trigger_dt=45.0,
-                       nominal_interval_ms=300.0)
+    write_dicom_series(
+        tmp_path / "pro",
+        images,
+        positions=positions,
+        thickness=8.0,
+        trigger_dt=45.0,
+        nominal_interval_ms=300.0,
+    )
     assert main([*argv[:2], str(tmp_path / "pro"), *argv[3:], str(tmp_path / "pro.csv")]) == 0
     assert pd.read_csv(tmp_path / "pro.csv").iloc[0]["HR (bpm)"] == pytest.approx(200.0)
     assert row["HR (bpm)"] == pytest.approx(60 / (6 * 0.045))
@@ -277,8 +361,10 @@ def test_cli_phenotypes_use_the_slice_spacing_of_the_info_csv(
     over the thickness when the CSV has both (8 mm slices with a 2 mm gap)."""
     ph = phantom(n_frames=4, n_slices=3, size=64, r_ed=12, r_es=8, r_epi=18)
     np.save(tmp_path / "seg.npy", ph.labels)
-    csv = ("Parameter,Value\nFOVx(mm),96\nFOVy(mm),96\nReconMatrix_X,64\nReconMatrix_Y,64\n"
-           "SliceThickness(mm),8\nSliceSpacing(mm),10\nTR(ms),50\n")
+    csv = (
+        "Parameter,Value\nFOVx(mm),96\nFOVy(mm),96\nReconMatrix_X,64\nReconMatrix_Y,64\n"
+        "SliceThickness(mm),8\nSliceSpacing(mm),10\nTR(ms),50\n"
+    )
     (tmp_path / "seg_info.csv").write_text(csv)
     assert main(["analyse", "phenotypes", str(tmp_path / "seg.npy"), "--out", str(tmp_path / "p.csv")]) == 0
     row = pd.read_csv(tmp_path / "p.csv").iloc[0]

@@ -71,9 +71,11 @@ def test_sunnybrook_contour_volumes_match_reference(shared_data: Path, patient: 
         pytest.skip(f"{root / 'dicoms' / patient} not found")
     case = load_sunnybrook_case(root / "dicoms" / patient, root / "contourfiles" / original)
     v = case.volumes()
-    print(f"{patient}: EDV {v.edv_ml:.1f} mL, ESV {v.esv_ml:.1f} mL, EF {v.ef_pct:.1f} %, "
-          f"LVM {v.lvm_g:.1f} g "
-          f"(slice spacing {case.spacing_mm[0]:.2f} mm from ImagePositionPatient)")
+    print(
+        f"{patient}: EDV {v.edv_ml:.1f} mL, ESV {v.esv_ml:.1f} mL, EF {v.ef_pct:.1f} %, "
+        f"LVM {v.lvm_g:.1f} g "
+        f"(slice spacing {case.spacing_mm[0]:.2f} mm from ImagePositionPatient)"
+    )
     assert v.edv_ml == pytest.approx(edv, rel=0.01)
     assert v.esv_ml == pytest.approx(esv, rel=0.01)
     assert v.ef_pct == pytest.approx(ef, rel=0.01)

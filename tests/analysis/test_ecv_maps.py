@@ -62,14 +62,23 @@ def test_ecv_from_maps_errors(phantom: Callable[..., object]) -> None:
         ecv_from_maps(pre, post, lab, 42.0)
 
 
-def test_cli_ecv_from_maps_in_ms(tmp_path: Path, phantom: Callable[..., object],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ecv_from_maps_in_ms(
+    tmp_path: Path, phantom: Callable[..., object], capsys: pytest.CaptureFixture[str]
+) -> None:
     lab, pre, post, true_ecv = _maps(phantom)
     np.save(tmp_path / "pre.npy", (pre * 1e3).astype(np.float32))  # scanner-style maps in ms
     np.save(tmp_path / "post.npy", (post * 1e3).astype(np.float32))
     np.save(tmp_path / "lab.npy", lab)
-    argv = ["analyse", "ecv", str(tmp_path / "pre.npy"), str(tmp_path / "post.npy"),
-            "--labels", str(tmp_path / "lab.npy"), "--out-dir", str(tmp_path / "out")]
+    argv = [
+        "analyse",
+        "ecv",
+        str(tmp_path / "pre.npy"),
+        str(tmp_path / "post.npy"),
+        "--labels",
+        str(tmp_path / "lab.npy"),
+        "--out-dir",
+        str(tmp_path / "out"),
+    ]
     assert main([*argv, "--hct", str(HCT)]) == 0
     df = pd.read_csv(tmp_path / "out" / "pre_ecv.csv")
     glob = df[df["slice"] == "all"].iloc[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 import pytest
+from numpy.typing import NDArray
 
 from cardiomm.analysis.mapping import (
     ecv,
@@ -121,8 +121,13 @@ def test_fit_molli_t1_matches_scipy_curve_fit_on_noisy_pixels() -> None:
     signed = molli_signal(MOLLI_TI_S[:, None], a, b, t1s) + rng.normal(0, 5.0, (8, 6))
     fit = fit_molli_t1(signed, MOLLI_TI_S, magnitude=False)
     for p in range(6):
-        popt, _ = curve_fit(lambda t, aa, bb, ts: aa - bb * np.exp(-t / ts), MOLLI_TI_S, signed[:, p],
-                            p0=(a[p], b[p], t1s[p]), maxfev=10000)
+        popt, _ = curve_fit(
+            lambda t, aa, bb, ts: aa - bb * np.exp(-t / ts),
+            MOLLI_TI_S,
+            signed[:, p],
+            p0=(a[p], b[p], t1s[p]),
+            maxfev=10000,
+        )
         assert fit.t1_star[p] == pytest.approx(popt[2], rel=1e-5)
         assert fit.a[p] == pytest.approx(popt[0], rel=1e-5) and fit.b[p] == pytest.approx(popt[1], rel=1e-5)
 
@@ -155,8 +160,10 @@ def _t1net_sets(shared_data: Path) -> list[T1netSet]:
         pytest.skip(f"{path} not found")
     test = scipy.io.loadmat(path)["test"]
     images, ti, ref, mask = (test[k][0, 0] for k in ("input", "TI", "T1", "myoMask"))
-    return [(images[i, 0].astype(float), ti[i, 0, 0, 0].astype(float), ref[i, 0].astype(float), mask[i, 0] > 0)
-            for i in range(images.shape[0])]
+    return [
+        (images[i, 0].astype(float), ti[i, 0, 0, 0].astype(float), ref[i, 0].astype(float), mask[i, 0] > 0)
+        for i in range(images.shape[0])
+    ]
 
 
 def test_real_molli_scanner_map_is_the_textbook_fit_times_a_constant(shared_data: Path) -> None:
@@ -172,8 +179,10 @@ def test_real_molli_scanner_map_is_the_textbook_fit_times_a_constant(shared_data
         q25, q50, q75 = np.percentile(ratio, [25, 50, 75])
         ba = (fit.b / fit.a)[good]
         low, high = np.median(ratio[ba < 2.0]), np.median(ratio[ba > 2.5])
-        print(f"T1NET set {i}: scanner / textbook over {good.sum()} pixels: median {q50:.4f}, "
-              f"IQR {q25:.4f}-{q75:.4f}, B/A<2 {low:.4f}, B/A>2.5 {high:.4f}")
+        print(
+            f"T1NET set {i}: scanner / textbook over {good.sum()} pixels: median {q50:.4f}, "
+            f"IQR {q25:.4f}-{q75:.4f}, B/A<2 {low:.4f}, B/A>2.5 {high:.4f}"
+        )
         assert q75 - q25 < 0.01  # one factor, not a tissue-dependent bias
         assert abs(low - high) < 0.006  # independent of the Look-Locker correction B/A
         scales.append(q50)
@@ -185,16 +194,22 @@ def test_real_molli_myocardial_t1_vs_scanner_reference(shared_data: Path) -> Non
     *other two* subjects (leave-one-out: the factor never sees the subject it is applied to)."""
     sets = _t1net_sets(shared_data)
     fits = [fit_molli_t1(images, ti, time_unit="ms", axis=-1, mask=myo) for images, ti, _, myo in sets]
-    myo_ratio = [float(np.nanmedian(ref[myo] / (fit.t1[myo] * 1e3))) for fit, (_, _, ref, myo) in zip(fits, sets)]
+    myo_ratio = [
+        float(np.nanmedian(ref[myo] / (fit.t1[myo] * 1e3)))
+        for fit, (_, _, ref, myo) in zip(fits, sets, strict=True)
+    ]
     for i, (images, ti, ref, myo) in enumerate(sets):
         textbook = myocardial_stats(fits[i].t1, myo).mean * 1e3
         scale = float(np.mean([r for j, r in enumerate(myo_ratio) if j != i]))
         fit = fit_molli_t1(images, ti, time_unit="ms", axis=-1, mask=myo, ti_scale=scale)
         ours = myocardial_stats(fit.t1, myo).mean * 1e3
         reference = float(ref[myo].mean())
-        print(f"T1NET set {i}: scanner {reference:.1f} ms; textbook {textbook:.1f} ms "
-              f"({100 * (textbook / reference - 1):+.1f} %); ti_scale {scale:.4f} (other subjects) "
-              f"{ours:.1f} ms ({100 * (ours / reference - 1):+.1f} %); median R2 {np.nanmedian(fit.r2[myo]):.4f}")
+        print(
+            f"T1NET set {i}: scanner {reference:.1f} ms; textbook {textbook:.1f} ms "
+            f"({100 * (textbook / reference - 1):+.1f} %); ti_scale {scale:.4f} (other subjects) "
+            f"{ours:.1f} ms ({100 * (ours / reference - 1):+.1f} %); "
+            f"median R2 {np.nanmedian(fit.r2[myo]):.4f}"
+        )
         np.testing.assert_allclose(fit.t1[myo], fits[i].t1[myo] * scale, rtol=1e-3)  # T1 scales with the TIs
         assert abs(ours / reference - 1) < 0.03
         assert abs(textbook / reference - 1) < 0.05  # the textbook fit alone: 3.2-4.4 % below

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from cardiomm.analysis.mapping import molli_signal
-from cardiomm.analysis.mapping_tree import mapping_biomarker_tables, mid_wall_roi, myocardial_mask, myocardial_mean_ms
+from cardiomm.analysis.mapping_tree import (
+    mapping_biomarker_tables,
+    mid_wall_roi,
+    myocardial_mask,
+    myocardial_mean_ms,
+)
 from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError, InputFileError, ShapeError
 
@@ -81,29 +86,49 @@ def test_mid_wall_roi_erodes_thick_slices_only() -> None:
 def test_cli_recon_agreement_mapping(tree: tuple[Path, Path], tmp_path: Path) -> None:
     data, recon = tree
     out = tmp_path / "rep"
-    assert main(["analyse", "recon-agreement", str(recon), str(data), "--out-dir", str(out), "--all-centers"]) == 0
+    assert (
+        main(["analyse", "recon-agreement", str(recon), str(data), "--out-dir", str(out), "--all-centers"])
+        == 0
+    )
     stats = pd.read_csv(out / "agreement.csv")
     assert set(stats["phenotype"]) == {"T1", "T2"}
     assert "T1" in (out / "report.md").read_text()
     assert (out / "figures" / "T1_zf_ktGaussian.png").is_file()
 
 
-def test_cli_recon_agreement_nothing_to_analyse(tree: tuple[Path, Path], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_recon_agreement_nothing_to_analyse(
+    tree: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data, recon = tree
     # a reconstruction tree without cine_sax / T1map / T2map files fails cleanly, writing nothing
     src = next(recon.rglob("T1map_mask_ktGaussian8.mat"))
     dst = tmp_path / "other" / src.relative_to(recon).with_name("lge_mask_ktGaussian8.mat")
     dst.parent.mkdir(parents=True)
     dst.write_bytes(src.read_bytes())
-    assert main(["analyse", "recon-agreement", str(tmp_path / "other"), str(data), "--out-dir", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "analyse",
+                "recon-agreement",
+                str(tmp_path / "other"),
+                str(data),
+                "--out-dir",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "no cine_sax (after exclusions), T1map or T2map" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_mapping_keeps_centers_the_cine_protocol_excludes(tree: tuple[Path, Path], tmp_path: Path) -> None:
+def test_cli_mapping_keeps_centers_the_cine_protocol_excludes(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
     data, recon = tree
     out = tmp_path / "rep"
-    assert main(["analyse", "recon-agreement", str(recon), str(data), "--out-dir", str(out), "--no-plots"]) == 0
+    assert (
+        main(["analyse", "recon-agreement", str(recon), str(data), "--out-dir", str(out), "--no-plots"]) == 0
+    )
     pairs = pd.read_csv(out / "pairs.csv")
     assert pairs["case"].str.contains("Center007").any()

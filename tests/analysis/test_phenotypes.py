@@ -53,7 +53,7 @@ def test_wall_thickness_per_segment_uniform_annulus(phantom: Callable[..., objec
     assert wt.global_mm == pytest.approx(expected, rel=0.05)
     assert np.all(np.isfinite(wt.segment_mean_mm))
     np.testing.assert_allclose(wt.segment_mean_mm, expected, rtol=0.07)
-    assert all(m >= s for m, s in zip(wt.segment_max_mm, wt.segment_mean_mm))
+    assert all(m >= s for m, s in zip(wt.segment_max_mm, wt.segment_mean_mm, strict=True))
 
 
 def test_wall_thickness_anisotropic_spacing() -> None:

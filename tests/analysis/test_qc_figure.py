@@ -34,8 +34,9 @@ def test_phenotype_qc_figure_draws_the_contours(
     ph = phantom(n_frames=6, n_slices=5, size=64, r_ed=12, r_es=8, r_epi=18)
     res = compute_phenotypes(ph.labels, (8.0, 1.5, 1.5), 0.05)
     images = ph.labels.astype(float) * 60 + 20 if with_images else None
-    out = phenotype_qc_figure(tmp_path / "qc.png", ph.labels, res, (8.0, 1.5, 1.5), images=images,
-                              frame_dt_s=0.05, title="phantom")
+    out = phenotype_qc_figure(
+        tmp_path / "qc.png", ph.labels, res, (8.0, 1.5, 1.5), images=images, frame_dt_s=0.05, title="phantom"
+    )
     assert out.read_bytes()[:4] == b"\x89PNG"
     red, green, blue = (_colour_pixels(out, c) for c in ((228, 26, 28), (77, 175, 74), (55, 126, 184)))
     assert red > 200 and green > 200 and blue > 200, (red, green, blue)  # endo-, epicardium, RV; curves

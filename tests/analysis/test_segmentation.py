@@ -114,8 +114,10 @@ def _sunnybrook_dice(
             epi = np.array([(phase, z) in case.epi for z in slices])
             scores["MYO ED"] = dice(labels[epi] == 2, ref[epi] == 2)
     which = "contoured" if contoured_only else "all"
-    print(f"myopari Dice vs Sunnybrook SCD0000101 manual contours ({which} slices "
-          "segmented, scored on contoured slices): " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    print(
+        f"myopari Dice vs Sunnybrook SCD0000101 manual contours ({which} slices "
+        "segmented, scored on contoured slices): " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+    )
     return scores
 
 
@@ -161,8 +163,10 @@ def test_cli_phenotypes_from_sunnybrook_dicom_with_the_default_segmenter(
     theirs = {"EDV": ref.edv_ml, "ESV": ref.esv_ml, "EF": ref.ef_pct, "LVM": ref.lvm_g}
     diff = {k: f"{100 * (ours[k] / theirs[k] - 1):+.1f} %" for k in ours}
     diff["EF"] = f"{ours['EF'] - theirs['EF']:+.1f} points"
-    print(f"SCD0000101 from DICOM with {DEFAULT_SEGMENTER}: "
-          + ", ".join(f"{k} {ours[k]:.1f} (contours {theirs[k]:.1f}, {diff[k]})" for k in ours))
+    print(
+        f"SCD0000101 from DICOM with {DEFAULT_SEGMENTER}: "
+        + ", ".join(f"{k} {ours[k]:.1f} (contours {theirs[k]:.1f}, {diff[k]})" for k in ours)
+    )
     assert abs(ours["EDV"] / theirs["EDV"] - 1) < 0.03  # measured +0.5 %
     assert abs(ours["ESV"] / theirs["ESV"] - 1) < 0.10  # -5.8 %
     assert abs(ours["EF"] - theirs["EF"]) < 7.0  # +4.6 points

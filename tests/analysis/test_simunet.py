@@ -83,8 +83,10 @@ def test_simunet_dice_on_fresh_simulated_stack(simunet: Segmenter) -> None:
     img, ref, spacing = _simulated_stack(seed=20261122)  # training frames never use simulate_scan seeds
     out = simunet.segment(img, spacing)
     scores = {name: dice(out == c, ref == c) for c, name in ((1, "LV"), (2, "MYO"), (3, "RV"))}
-    print("simunet Dice on a fresh simulated cine stack: "
-          + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    print(
+        "simunet Dice on a fresh simulated cine stack: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+    )
     assert all(scores[k] > SIM_FLOOR[k] for k in SIM_FLOOR), scores
 
 
@@ -106,8 +108,10 @@ def _sunnybrook_scores(shared_data: Path, seg: Segmenter) -> dict[str, float]:
         if phase == case.ed_phase:
             epi = np.array([(phase, z) in case.epi for z in slices])
             scores["MYO ED"] = dice(labels[epi] == 2, ref[epi] == 2)
-    print(f"{seg.name} Dice vs Sunnybrook SCD0000101 manual contours (contoured slices): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    print(
+        f"{seg.name} Dice vs Sunnybrook SCD0000101 manual contours (contoured slices): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+    )
     return scores
 
 
@@ -160,8 +164,9 @@ def test_train_unet_tiny_run_lowers_loss_and_writes_loadable_weights(
 
     model = UNetConfig(channels=(8, 16), groups=4, spacing_mm=4.0, size=48)
     data = SimDataConfig(size=32, spacing_mm=4.0)
-    cfg = TrainConfig(steps=30, batch_size=4, lr=1e-2, warmup_steps=3, val_frames=4, val_every=30,
-                      model=model, data=data)
+    cfg = TrainConfig(
+        steps=30, batch_size=4, lr=1e-2, warmup_steps=3, val_frames=4, val_every=30, model=model, data=data
+    )
     result = train_unet(tmp_path / "w", cfg, progress=False)
     assert result.steps == 30 and result.weights is not None and result.weights.is_file()
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])

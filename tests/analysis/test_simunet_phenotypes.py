@@ -16,7 +16,12 @@ from cardiomm.simulate.scan import simulate_scan
 from cardiomm.simulate.truth import phenotypes_from_labels
 
 # subjects never seen in training (simunet trains on freshly rendered phantoms from its own seeds)
-SUBJECTS = [("NC", "Center001", 101), ("DCM", "Center003", 102), ("MI", "Center004", 103), ("HCM", "Center015", 104)]
+SUBJECTS = [
+    ("NC", "Center001", 101),
+    ("DCM", "Center003", 102),
+    ("MI", "Center004", 103),
+    ("HCM", "Center015", 104),
+]
 
 
 def test_fully_sampled_phenotypes_within_5pct_of_truth() -> None:
@@ -27,14 +32,23 @@ def test_fully_sampled_phenotypes_within_5pct_of_truth() -> None:
         heart = sample_heart(disease, "Adult", np.random.default_rng(seed))
         scan = simulate_scan(get_spec("cine_sax"), get_center(code), heart, size="small", seed=seed)
         t, z, c, ky, kx = scan.kspace.shape
-        image = rss_from_kspace(torch.from_numpy(scan.kspace).reshape(t * z, c, ky, kx)).reshape(t, z, ky, kx).numpy()
+        image = (
+            rss_from_kspace(torch.from_numpy(scan.kspace).reshape(t * z, c, ky, kx))
+            .reshape(t, z, ky, kx)
+            .numpy()
+        )
         labels = seg.segment(image, scan.spacing)
         ours = compute_phenotypes(labels, scan.spacing, scan.protocol.frame_dt).values()
         truth = phenotypes_from_labels(scan.labels, scan.spacing, scan.protocol.frame_dt)
         for name, value in ours.items():
             key = next(k for k in truth if k.split(" (")[0] == name)
-            rows.append({"case": f"{disease}/{code}", "phenotype": name,
-                         "error_pct": 100.0 * (value - truth[key]) / truth[key]})
+            rows.append(
+                {
+                    "case": f"{disease}/{code}",
+                    "phenotype": name,
+                    "error_pct": 100.0 * (value - truth[key]) / truth[key],
+                }
+            )
     df = pd.DataFrame(rows)
     table = df.pivot(index="case", columns="phenotype", values="error_pct")
     print("\nsimunet on fully sampled simulated cine, error vs ground truth [%]:")

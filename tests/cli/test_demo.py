@@ -25,7 +25,10 @@ def test_demo_numbers_are_reproduced_by_reconstruct_and_evaluate(tmp_path: Path)
 
     rec = tmp_path / "rec"
     assert main(["reconstruct", str(out / "data"), "--out", str(rec), "--method", "zf"]) == 0
-    assert main(["evaluate", "--pred", str(rec), "--ref", str(out / "data"), "--out", str(tmp_path / "m.csv")]) == 0
+    assert (
+        main(["evaluate", "--pred", str(rec), "--ref", str(out / "data"), "--out", str(tmp_path / "m.csv")])
+        == 0
+    )
     rows = {r["File"]: r for r in csv.DictReader((tmp_path / "m.csv").open())}
     assert rows.keys() == demo_rows.keys()
     for key, row in rows.items():
@@ -34,8 +37,9 @@ def test_demo_numbers_are_reproduced_by_reconstruct_and_evaluate(tmp_path: Path)
 
 
 def test_demo_real_anatomy_step_matches_its_reconstructions(tmp_path: Path) -> None:
-    """The real-anatomy step: the shipped CC0 subject (mid slice) through the external center, nine masks, zero filling;
-    its numbers equal `evaluate` on its own reconstructions, and its k-space is the real image's."""
+    """The real-anatomy step: the shipped CC0 subject (mid slice) through the external center, nine masks,
+    zero filling; its numbers equal `evaluate` on its own reconstructions, and its k-space is the real
+    image's."""
     import json
 
     import nibabel as nib
@@ -44,6 +48,7 @@ def test_demo_real_anatomy_step_matches_its_reconstructions(tmp_path: Path) -> N
     from cardiomm.demo_real import real_subject_path, run_real_demo
     from cardiomm.io.kspace import read_cmrxrecon
     from cardiomm.physics.fft import ifft2c_np
+
     result = run_real_demo(tmp_path / "real", ["zf"], method_order=["zf"], seed=2026, log=lambda _: None)
     assert result.n_reconstructions == 9
     manifest = json.loads((result.data / "manifest.json").read_text())
@@ -51,14 +56,29 @@ def test_demo_real_anatomy_step_matches_its_reconstructions(tmp_path: Path) -> N
     assert entry["center"] == "Center106" and entry["split"] == "TestSet" and len(entry["masks"]) == 9
     assert nib.load(str(real_subject_path())).shape == (256, 256, 3, 2)
     kspace = read_cmrxrecon(result.data / entry["path"]).frames().numpy()  # (t*z, c, ky, kx)
-    assert kspace.shape[0] == 2 and kspace.shape[-1] == 2 * 160  # mid slice at ED and ES  # 2x readout oversampling of a 160 matrix
+    assert (
+        kspace.shape[0] == 2 and kspace.shape[-1] == 2 * 160
+    )  # mid slice at ED and ES  # 2x readout oversampling of a 160 matrix
     rss = np.sqrt((np.abs(ifft2c_np(kspace)) ** 2).sum(1))
-    # outside the central FOV only noise: its RSS is sigma sqrt(c) (channel powers sum to c); the object is inside
+    # outside the central FOV only noise: its RSS is sigma sqrt(c) (channel powers sum to c);
+    # the object is inside
     floor = entry["noise_std"] * np.sqrt(kspace.shape[1])
     assert 0.9 * floor < rss[:, :, :60].mean() < 1.02 * floor
     assert rss[:, :, 80:240].mean() > 2 * floor
-    assert main(["evaluate", "--pred", str(tmp_path / "real" / "recon"), "--ref", str(result.data),
-                 "--out", str(tmp_path / "m.csv")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--pred",
+                str(tmp_path / "real" / "recon"),
+                "--ref",
+                str(result.data),
+                "--out",
+                str(tmp_path / "m.csv"),
+            ]
+        )
+        == 0
+    )
     again = {r["File"]: float(r["PSNR"]) for r in csv.DictReader((tmp_path / "m.csv").open())}
     demo = {r["File"]: float(r["PSNR"]) for r in csv.DictReader(result.metrics_csv.open())}
     assert again == demo and len(demo) == 9 and all(20 < v < 40 for v in demo.values())

@@ -14,8 +14,25 @@ from cardiomm.sampling import make_test_mask
 
 def test_mask_cli_writes_cmrxrecon_style_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cine_sax_mask_ktGaussian16.mat"
-    argv = ["mask", "--pattern", "ktGaussian", "--accel", "16", "--acs", "20", "--nx", "512", "--ny", "246",
-            "--nt", "12", "--seed", "1", "--out", str(out)]
+    argv = [
+        "mask",
+        "--pattern",
+        "ktGaussian",
+        "--accel",
+        "16",
+        "--acs",
+        "20",
+        "--nx",
+        "512",
+        "--ny",
+        "246",
+        "--nt",
+        "12",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     with h5py.File(out, "r") as f:
         assert list(f.keys()) == ["mask"]
@@ -30,8 +47,23 @@ def test_mask_cli_writes_cmrxrecon_style_file(tmp_path: Path, capsys: pytest.Cap
 
 def test_mask_cli_single_frame_double(tmp_path: Path) -> None:
     out = tmp_path / "m.mat"
-    argv = ["mask", "--pattern", "Uniform", "--accel", "8", "--acs", "16", "--nx", "64", "--ny", "46",
-            "--out", str(out), "--dtype", "double"]
+    argv = [
+        "mask",
+        "--pattern",
+        "Uniform",
+        "--accel",
+        "8",
+        "--acs",
+        "16",
+        "--nx",
+        "64",
+        "--ny",
+        "46",
+        "--out",
+        str(out),
+        "--dtype",
+        "double",
+    ]
     assert main(argv) == 0
     with h5py.File(out, "r") as f:
         assert f["mask"].shape == (46, 64) and f["mask"].dtype == np.float64

@@ -45,14 +45,20 @@ def test_reconstruct_tree_writes_one_output_per_mask_and_evaluate_matches(tree: 
 
     row = rows[0]
     rel = Path(row["File"])
-    full = tree / Path(*["FullSample" if p == "TaskAll" else p for p in rel.parts[:-1]]) / (rel.name.split("_mask_")[0] + ".mat")
+    full = (
+        tree
+        / Path(*["FullSample" if p == "TaskAll" else p for p in rel.parts[:-1]])
+        / (rel.name.split("_mask_")[0] + ".mat")
+    )
     mask_file = tree / Path(*["Mask_TaskAll" if p == "TaskAll" else p for p in rel.parts])
     vol = read_cmrxrecon(full)
     k = vol.kspace.numpy()  # (t, z, c, ky, kx)
     m = read_mask(mask_file).numpy()[:, None, None]
+
     def rss(x: np.ndarray) -> np.ndarray:
         img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(x, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
         return np.sqrt((np.abs(img) ** 2).sum(2))
+
     gt, zf = rss(k), rss(k * m)
     pred = read_image_mat(out2 / "zf" / rel, "reconimage").numpy()
     np.testing.assert_allclose(pred, zf, rtol=1e-4, atol=1e-5 * zf.max())
@@ -63,7 +69,9 @@ def test_reconstruct_tree_writes_one_output_per_mask_and_evaluate_matches(tree: 
     assert float(row["PSNR"]) == pytest.approx(np.mean(psnrs), abs=2e-3)
 
 
-def test_reconstruct_bad_inputs_exit_2_and_write_nothing(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reconstruct_bad_inputs_exit_2_and_write_nothing(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cardiomm.io import save_mat
 
     full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
@@ -80,7 +88,9 @@ def test_reconstruct_bad_inputs_exit_2_and_write_nothing(tree: Path, tmp_path: P
     vol_mask = np.zeros((1, *read_cmrxrecon(full).kspace.shape[-2:]), dtype=bool)
     vol_mask[:, ::8, :] = True
     save_mat(no_acs, {"mask": vol_mask})
-    assert main(["reconstruct", str(full), "--mask", str(no_acs), "--out", str(out), "--method", "sense"]) == 2
+    assert (
+        main(["reconstruct", str(full), "--mask", str(no_acs), "--out", str(out), "--method", "sense"]) == 2
+    )
     assert "ACS" in capsys.readouterr().err
     assert not out.exists()
 
@@ -91,7 +101,23 @@ def test_reconstruct_bad_inputs_exit_2_and_write_nothing(tree: Path, tmp_path: P
     corrupt.mkdir()
     (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
     (corrupt / "config.json").write_text('{"preset": "small", "text_conditioning": true}')
-    assert main(["reconstruct", str(full), "--mask", str(no_acs), "--out", str(out), "--method", "cardiomm", "--model", str(corrupt)]) == 2
+    assert (
+        main(
+            [
+                "reconstruct",
+                str(full),
+                "--mask",
+                str(no_acs),
+                "--out",
+                str(out),
+                "--method",
+                "cardiomm",
+                "--model",
+                str(corrupt),
+            ]
+        )
+        == 2
+    )
     assert "ckpt" in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.glob(".cardiomm-tmp-*"))
@@ -106,7 +132,9 @@ def test_reconstruct_fastmri_h5_full_plus_mask_and_undersampled(tmp_path: Path) 
 
     rng = np.random.default_rng(0)
     n_sl, n_c, n_ky, n_kx = 2, 3, 40, 48
-    k = (rng.standard_normal((n_sl, n_c, n_ky, n_kx)) + 1j * rng.standard_normal((n_sl, n_c, n_ky, n_kx))).astype(np.complex64)
+    k = (
+        rng.standard_normal((n_sl, n_c, n_ky, n_kx)) + 1j * rng.standard_normal((n_sl, n_c, n_ky, n_kx))
+    ).astype(np.complex64)
     line = np.zeros(n_ky, bool)
     line[::4] = True
     line[n_ky // 2 - 10 : n_ky // 2 + 10] = True
@@ -137,7 +165,9 @@ def test_reconstruct_fastmri_h5_full_plus_mask_and_undersampled(tmp_path: Path) 
     assert not (tmp_path / "b.mat").exists()
 
 
-def test_reconstruct_fully_sampled_without_mask_is_an_error(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reconstruct_fully_sampled_without_mask_is_an_error(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
     assert main(["reconstruct", str(full), "--out", str(tmp_path / "o.mat"), "--method", "zf"]) == 2
     assert "fully sampled" in capsys.readouterr().err
@@ -157,7 +187,9 @@ def test_reconstruct_generated_mask_equals_the_mask_file(
     assert main([*base, str(tmp_path / "file.mat"), "--mask", str(mask)]) == 0
     assert main([*base, str(tmp_path / "gen"), "--pattern", "uniform", "--accel", "8"]) == 0
     generated = tmp_path / "gen" / "cine_sax_Uniform8.mat"  # named after the pattern token
-    np.testing.assert_array_equal(read_image_mat(generated).numpy(), read_image_mat(tmp_path / "file.mat").numpy())
+    np.testing.assert_array_equal(
+        read_image_mat(generated).numpy(), read_image_mat(tmp_path / "file.mat").numpy()
+    )
     # the scan's geometry travels with a single-file reconstruction, for `cardiomm analyse`
     info = full.with_name("cine_sax_info.csv")
     assert (tmp_path / "gen" / "cine_sax_Uniform8_info.csv").read_text() == info.read_text()
@@ -169,8 +201,12 @@ def test_reconstruct_generated_mask_equals_the_mask_file(
     assert main(["compare", str(full), "--pattern", "ktRadial", "--accel", "8", "--methods", "zf"]) == 0
     assert "ktRadial8" in capsys.readouterr().out
     # option errors: exit 2 before anything is read or written
-    bad = [["--pattern", "Uniform"], ["--accel", "8"], ["--pattern", "Spiral", "--accel", "8"],
-           ["--pattern", "Uniform", "--accel", "8", "--mask", str(mask)]]
+    bad = [
+        ["--pattern", "Uniform"],
+        ["--accel", "8"],
+        ["--pattern", "Spiral", "--accel", "8"],
+        ["--pattern", "Uniform", "--accel", "8", "--mask", str(mask)],
+    ]
     for args in bad:
         assert main([*base, str(tmp_path / "bad"), *args]) == 2
     folder = ["reconstruct", str(tree / "Cine" / "TestSet"), "--out", str(tmp_path / "bad"), "--method", "zf"]

@@ -151,8 +151,10 @@ def ismrmrd_xml(nx: int = 8, ny: int = 8, n_phases: int = 2, *, phi: bool = True
         hdr.subjectInformation = x.subjectInformationType(patientName="DOE^JANE", patientID="ORIGID-4242",
                                                           patientBirthdate="1970-01-01")  # fmt: skip
         hdr.studyInformation = x.studyInformationType(
-            studyDate="1970-01-01", referringPhysicianName="DOE^JANE",
-            studyDescription="free text comment XYZ", studyID="ORIGID-4242",
+            studyDate="1970-01-01",
+            referringPhysicianName="DOE^JANE",
+            studyDescription="free text comment XYZ",
+            studyID="ORIGID-4242",
         )
         hdr.measurementInformation = x.measurementInformationType(
             patientPosition=x.patientPositionType("HFS"), protocolName="cine_sax DOE^JANE",

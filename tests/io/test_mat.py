@@ -44,8 +44,15 @@ def test_save_mat_header_bytes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize(
     ("dtype", "mclass"),
-    [(np.complex64, "single"), (np.complex128, "double"), (np.float32, "single"), (np.float64, "double"),
-     (np.uint8, "uint8"), (np.int16, "int16"), (np.bool_, "logical")],
+    [
+        (np.complex64, "single"),
+        (np.complex128, "double"),
+        (np.float32, "single"),
+        (np.float64, "double"),
+        (np.uint8, "uint8"),
+        (np.int16, "int16"),
+        (np.bool_, "logical"),
+    ],
 )
 def test_save_mat_roundtrip_dtypes(tmp_path: Path, shape: tuple[int, ...], dtype: type, mclass: str) -> None:
     rng = np.random.default_rng(0)

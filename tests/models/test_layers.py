@@ -140,8 +140,16 @@ def test_data_consistency_weight_limits_and_average() -> None:
 
 def test_prompt_unet_shapes_and_norm_unet_padding() -> None:
     kwargs = dict(
-        n_feat0=4, feature_dim=(4, 8, 8), prompt_dim=(2, 2, 2), len_prompt=(2, 2, 2), prompt_size=(4, 4, 2),
-        n_enc_cab=(1, 1, 1), n_dec_cab=(1, 1, 1), n_skip_cab=(1, 0, 1), n_bottleneck_cab=1, embed_dim=3,
+        n_feat0=4,
+        feature_dim=(4, 8, 8),
+        prompt_dim=(2, 2, 2),
+        len_prompt=(2, 2, 2),
+        prompt_size=(4, 4, 2),
+        n_enc_cab=(1, 1, 1),
+        n_dec_cab=(1, 1, 1),
+        n_skip_cab=(1, 0, 1),
+        n_bottleneck_cab=1,
+        embed_dim=3,
     )
     unet = PromptUnet(in_chans=2, out_chans=2, **kwargs)
     emb = torch.randn(2, 3)
@@ -157,8 +165,9 @@ def test_prompt_unet_shapes_and_norm_unet_padding() -> None:
 def test_up_block_conv_before_upsample_equals_published_order() -> None:
     from cardiomm.models.layers import UpBlock
 
-    block = UpBlock(in_dim=6, out_dim=4, prompt_dim=2, n_cab=1, kernel_size=3, reduction=4,
-                    make_act=torch.nn.PReLU)
+    block = UpBlock(
+        in_dim=6, out_dim=4, prompt_dim=2, n_cab=1, kernel_size=3, reduction=4, make_act=torch.nn.PReLU
+    )
     x, prompt = torch.randn(2, 6, 5, 7, generator=_gen(1)), torch.randn(2, 2, 5, 7, generator=_gen(2))
     skip = torch.randn(2, 4, 10, 14, generator=_gen(3))
     reduced = block.reduce(block.fuse(torch.cat([x, prompt], dim=1)))

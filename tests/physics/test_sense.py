@@ -116,8 +116,9 @@ def test_cg_sense_matches_sigpy_sense_recon(case, sigpy_mri) -> None:  # type: i
     lines = (rng.random(ny) < 0.35) | (np.abs(np.arange(ny) - ny // 2) < 4)
     mask_np = np.broadcast_to(lines[:, None], (ny, nx)).astype(np.float32)
     ksp_np = kspace[0].numpy() * mask_np
-    app = mr.app.SenseRecon(ksp_np, csm[0].numpy(), lamda=0.01, weights=mask_np, max_iter=100,
-                            show_pbar=False)
+    app = mr.app.SenseRecon(
+        ksp_np, csm[0].numpy(), lamda=0.01, weights=mask_np, max_iter=100, show_pbar=False
+    )
     ref = app.run()
     mask = torch.from_numpy(lines).reshape(1, 1, ny, 1)
     out = cg_sense(torch.from_numpy(ksp_np)[None], mask, csm, lam=0.01, n_iter=100)[0].numpy()
@@ -130,7 +131,13 @@ def test_cg_sense_warm_start_and_tol(case) -> None:  # type: ignore[no-untyped-d
     mask = torch.ones(1, 1, *img.shape[-2:], dtype=torch.bool)
     calls: list[int] = []
     out = cg_sense(
-        kspace, mask, csm, lam=0.0, n_iter=50, x0=img, tol=1e-4,
+        kspace,
+        mask,
+        csm,
+        lam=0.0,
+        n_iter=50,
+        x0=img,
+        tol=1e-4,
         callback=lambda i, x, r: calls.append(i),
     )
     assert len(calls) == 1  # already the solution

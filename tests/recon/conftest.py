@@ -24,7 +24,11 @@ def phantom() -> dict[str, torch.Tensor]:
     csm = np.asarray(maps)
     csm /= np.sqrt((np.abs(csm) ** 2).sum(0))
     coil = torch.from_numpy((csm * img).astype(np.complex64))[None]
-    return {"img": torch.from_numpy(img)[None], "csm": torch.from_numpy(csm.astype(np.complex64))[None], "kspace": fft2c(coil)}
+    return {
+        "img": torch.from_numpy(img)[None],
+        "csm": torch.from_numpy(csm.astype(np.complex64))[None],
+        "kspace": fft2c(coil),
+    }
 
 
 def line_mask(ny: int, nx: int, r: int, acs: int = 20) -> torch.Tensor:

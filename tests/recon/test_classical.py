@@ -22,7 +22,16 @@ def test_zero_filled_matches_numpy_rss(phantom: dict[str, torch.Tensor]) -> None
     mask = line_mask(*k.shape[-2:], 4)
     out = ZeroFilledRecon()(ReconInput(k * mask, mask, "uniform", 4))
     kz = (k * mask).numpy()
-    ref = np.sqrt((np.abs(np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(kz, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))) ** 2).sum(1))
+    ref = np.sqrt(
+        (
+            np.abs(
+                np.fft.fftshift(
+                    np.fft.ifft2(np.fft.ifftshift(kz, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+                )
+            )
+            ** 2
+        ).sum(1)
+    )
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=1e-6)
 
 
@@ -37,7 +46,9 @@ def test_sense_and_cs_beat_zero_filled_at_r4(phantom: dict[str, torch.Tensor]) -
     k = phantom["kspace"]
     mask = line_mask(*k.shape[-2:], 4)
     inp = ReconInput(k * mask, mask, "uniform", 4)
-    err = {r.name: _nrmse(r(inp), phantom["img"]) for r in (ZeroFilledRecon(), SenseRecon(), L1WaveletRecon())}
+    err = {
+        r.name: _nrmse(r(inp), phantom["img"]) for r in (ZeroFilledRecon(), SenseRecon(), L1WaveletRecon())
+    }
     assert err["sense"] < 0.8 * err["zf"], err
     assert err["cs"] < 0.8 * err["zf"], err
 

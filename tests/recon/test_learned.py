@@ -13,11 +13,15 @@ from cardiomm.recon.learned import CHECKPOINT_DIR
 
 from .conftest import line_mask
 
-SHIPPED = [m for m in ("cardiomm", "promptmr", "varnet") if (CHECKPOINT_DIR / m / "model.safetensors").is_file()]
+SHIPPED = [
+    m for m in ("cardiomm", "promptmr", "varnet") if (CHECKPOINT_DIR / m / "model.safetensors").is_file()
+]
 
 
 @pytest.mark.parametrize("method", SHIPPED)
-def test_shipped_checkpoint_loads_without_pickle(method: str, monkeypatch: pytest.MonkeyPatch, phantom: dict[str, torch.Tensor]) -> None:
+def test_shipped_checkpoint_loads_without_pickle(
+    method: str, monkeypatch: pytest.MonkeyPatch, phantom: dict[str, torch.Tensor]
+) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("pickle/torch.load used while loading a checkpoint")
 
@@ -27,7 +31,17 @@ def test_shipped_checkpoint_loads_without_pickle(method: str, monkeypatch: pytes
     recon = get_reconstructor(method)
     k = phantom["kspace"]
     mask = line_mask(*k.shape[-2:], 4)
-    out = recon(ReconInput(k * mask, mask, "uniform", 4, 20, "Adult cardiac MRI reconstruction.Vendor: 3.0T, Siemens, Vida. Modality: cine, short-axis.", "Undersampling: 4x uniform."))
+    out = recon(
+        ReconInput(
+            k * mask,
+            mask,
+            "uniform",
+            4,
+            20,
+            "Adult cardiac MRI reconstruction.Vendor: 3.0T, Siemens, Vida. Modality: cine, short-axis.",
+            "Undersampling: 4x uniform.",
+        )
+    )
     assert out.shape == (1, *k.shape[-2:]) and torch.isfinite(out).all()
 
 

@@ -65,7 +65,7 @@ def test_train_random_mask_is_bernoulli_one_over_r() -> None:
     other = TrainRandomMask(accel, acs=acs)((ny, 4), seed=1)
     assert not np.array_equal(mask, other)
     rng = np.random.default_rng(0)
-    np.testing.assert_array_equal(lines[: ny], (rng.random(ny) < 1 / accel) | _band(ny, pad, acs))
+    np.testing.assert_array_equal(lines[:ny], (rng.random(ny) < 1 / accel) | _band(ny, pad, acs))
 
 
 def _band(n: int, start: int, size: int) -> np.ndarray:

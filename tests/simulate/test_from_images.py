@@ -145,8 +145,20 @@ def test_cli_from_images_bad_input_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 def test_cli_from_images_ok(write_dicom_series: Callable[..., None], tmp_path: Path) -> None:
     write_dicom_series(tmp_path / "s", _phantom(), positions=[0.0, 6.0])
-    assert main(["simulate", "from-images", str(tmp_path / "s"), str(tmp_path / "k.mat"), "--coils", "2",
-                 "--no-noise"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "from-images",
+                str(tmp_path / "s"),
+                str(tmp_path / "k.mat"),
+                "--coils",
+                "2",
+                "--no-noise",
+            ]
+        )
+        == 0
+    )
     assert read_cmrxrecon(tmp_path / "k.mat").n_coils == 2 and (tmp_path / "k_info.csv").is_file()
 
 

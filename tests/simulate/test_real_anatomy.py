@@ -274,7 +274,8 @@ def test_assign_centers_is_balanced_and_order_free() -> None:
 
 
 def test_repo_split_file_is_patient_level(shared_data: Path) -> None:
-    """The committed split: 3 test + 2 val ACDC patients per pathology group, Sunnybrook all test, no overlap."""
+    """The committed split: 3 test + 2 val ACDC patients per pathology group, Sunnybrook all test,
+    no overlap."""
     path = Path(__file__).resolve().parents[2] / "configs" / "splits" / "real_anatomy.json"
     roles = load_split(path)
     acdc = sorted(p.stem for p in (shared_data / "acdc").glob("patient*.h5"))

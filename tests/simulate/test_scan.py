@@ -108,8 +108,9 @@ def test_t2map_log_linear_fit_recovers_t2() -> None:
 
 def test_flow_phase_encodes_velocity() -> None:
     # ss=1: no supersampling, so each pixel's phase is that of the velocity at its centre
-    scan = simulate_scan(get_spec("flow2d"), CENTER, HeartParams(), size="tiny", seed=3, noise=False,
-                         matrix=(128, 104), ss=1)
+    scan = simulate_scan(
+        get_spec("flow2d"), CENTER, HeartParams(), size="tiny", seed=3, noise=False, matrix=(128, 104), ss=1
+    )
     n_ph = scan.protocol.n_frames // 2
     img = ifft2c_np(scan.kspace)
     measured, truth = [], []
@@ -124,8 +125,16 @@ def test_flow_phase_encodes_velocity() -> None:
 
 
 def test_perfusion_bolus_rv_before_lv() -> None:
-    scan = simulate_scan(get_spec("perfusion"), CENTER, HeartParams(), size="small", seed=3, noise=False,
-                         matrix=(64, 48), n_coils=2)
+    scan = simulate_scan(
+        get_spec("perfusion"),
+        CENTER,
+        HeartParams(),
+        size="small",
+        seed=3,
+        noise=False,
+        matrix=(64, 48),
+        n_coils=2,
+    )
     mag = _rss(scan.kspace)[:, 0]
     lab = scan.labels[:, 0]
     lv = [mag[t][lab[t] == 1].mean() for t in range(mag.shape[0])]

@@ -19,7 +19,17 @@ from cardiomm.types import Modality
 
 Tree = tuple[Path, dict[str, Any]]
 _FOLDERS = {
-    "Cine", "Mapping", "Aorta", "Tagging", "Flow2d", "BlackBlood", "LGE", "Perfusion", "T1rho", "T1w", "T2w",
+    "Cine",
+    "Mapping",
+    "Aorta",
+    "Tagging",
+    "Flow2d",
+    "BlackBlood",
+    "LGE",
+    "Perfusion",
+    "T1rho",
+    "T1w",
+    "T2w",
 }
 
 
@@ -97,7 +107,7 @@ def test_tiny_tree_masks_match_sampling(tiny_tree: Tree) -> None:
         assert gt_seed == f["mask_seed"]
         for rel in f["masks"]:
             name = PurePosixPath(rel).stem.rsplit("_mask_", 1)[1]
-            pattern, accel = name.rstrip("0123456789"), int(name[len(name.rstrip("0123456789")):])
+            pattern, accel = name.rstrip("0123456789"), int(name[len(name.rstrip("0123456789")) :])
             expected = make_test_mask(pattern, accel, nx, ny, nt, acs=20, seed=f["mask_seed"])
             np.testing.assert_array_equal(read_mask(root / rel).numpy(), expected)
         vol = read_cmrxrecon(root / f["path"], mask=root / f["masks"][0])
@@ -131,8 +141,20 @@ def test_tiny_tree_sidecar_metadata(tiny_tree: Tree) -> None:
     root, manifest = tiny_tree
     for f in manifest["files"]:
         meta = read_ground_truth(root / f["gt"])["metadata"]
-        for key in ("center", "vendor", "field_t", "scanner", "modality", "view", "disease", "population",
-                    "patient_id", "seeds", "voxel_spacing_mm", "frame_dt_s"):
+        for key in (
+            "center",
+            "vendor",
+            "field_t",
+            "scanner",
+            "modality",
+            "view",
+            "disease",
+            "population",
+            "patient_id",
+            "seeds",
+            "voxel_spacing_mm",
+            "frame_dt_s",
+        ):
             assert key in meta, key
         assert meta["patient_id"] == f["patient"] and meta["center"] == f["center"]
         if f["modality"] == "T1map":

@@ -62,8 +62,14 @@ def test_write_ground_truth_roundtrip(tmp_path: Path) -> None:
     labels[:, :, 2:4, 2:4] = 1
     maps = {"t1": np.full((2, 1, 8, 8), 1.2, np.float32)}
     meta = {"center": "Center001", "ti_s": np.array([0.1, 0.2])}
-    path = write_ground_truth(tmp_path / "x_gt.h5", labels=labels, tissue=labels, maps=maps, metadata=meta,
-                              phenotypes={"LVEF (%)": 55.0})
+    path = write_ground_truth(
+        tmp_path / "x_gt.h5",
+        labels=labels,
+        tissue=labels,
+        maps=maps,
+        metadata=meta,
+        phenotypes={"LVEF (%)": 55.0},
+    )
     got = read_ground_truth(path)
     np.testing.assert_array_equal(got["labels"], labels)
     assert got["metadata"]["ti_s"] == [0.1, 0.2] and got["phenotypes"]["LVEF (%)"] == 55.0

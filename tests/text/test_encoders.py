@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from cardiomm.errors import ModelNotFoundError, UnknownChoiceError
 from cardiomm.models.heads import LMHead
 from cardiomm.text import metadata_prompt, undersampling_prompt
+from cardiomm.text.bert import BertEncoder
 from cardiomm.text.encoders import ClipTextEncoder, HashEncoder, MiniLMEncoder, get_encoder, minilm_model_path
 
 META = metadata_prompt("Adult", 3.0, "Siemens", "Vida", "cine", "short-axis")
@@ -52,17 +54,41 @@ def test_hash_encoder_lru_eviction() -> None:
     assert enc.cache_info().misses == 4
 
 
-def test_minilm_offline_matches_sentence_transformers(minilm: MiniLMEncoder) -> None:
-    emb = minilm.encode([META, US])
-    assert minilm.dim == 384 and emb.shape == (2, 384) and emb.dtype == torch.float32
-    assert torch.allclose(emb.norm(dim=1), torch.ones(2), atol=1e-5)
+def test_minilm_matches_stored_sentence_transformers_embeddings(minilm: MiniLMEncoder) -> None:
+    """Our BERT + tokenizers path against SentenceTransformer.encode outputs stored in tests/text/data
+    (prompts of the paper's form, an empty prompt, accents, CJK and punctuation)."""
+    ref = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text())
+    emb = minilm.encode(ref["prompts"])
+    assert isinstance(minilm.model, BertEncoder) and minilm.dim == 384
+    assert emb.shape == (len(ref["prompts"]), 384) and emb.dtype == torch.float32
+    torch.testing.assert_close(emb, torch.tensor(ref["embeddings"]), atol=1e-6, rtol=0)
     assert not minilm.model.training
     assert all(not p.requires_grad for p in minilm.model.parameters())
-    from sentence_transformers import SentenceTransformer
 
-    st_model = SentenceTransformer(str(minilm_model_path()), device="cpu")
-    reference = st_model.encode([META, US], convert_to_tensor=True)
-    assert torch.allclose(emb, reference.float(), atol=1e-5)
+
+def test_minilm_bert_folder_errors_name_the_file(tmp_path: Path) -> None:
+    src = minilm_model_path()
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    (folder / "config.json").write_text((src / "config.json").read_text())
+    (folder / "tokenizer.json").write_text((src / "tokenizer.json").read_text())
+    (folder / "model.safetensors").write_bytes(b"\x00" * 64)  # damaged weights
+    with pytest.raises(ModelNotFoundError) as info:
+        MiniLMEncoder(folder)
+    assert "model.safetensors" in str(info.value)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(ModelNotFoundError) as info:
+        MiniLMEncoder(folder)
+    assert "tokenizer" in str(info.value) and "minilm" in str(info.value)
+
+
+def test_clip_without_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "clip"}))
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import fails as if not installed
+    with pytest.raises(ModelNotFoundError, match=r"cardiomm\[clip\]"):
+        get_encoder(folder)
 
 
 def test_minilm_cache_hits_and_semantics(minilm: MiniLMEncoder) -> None:
@@ -87,8 +113,14 @@ def test_clip_encoder_loads_local_folder(tmp_path: Path) -> None:
     from transformers import AutoTokenizer, CLIPConfig, CLIPModel
 
     common = dict(hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2)
-    text = dict(vocab_size=30522, max_position_embeddings=77, bos_token_id=101, eos_token_id=102,
-                pad_token_id=0, **common)
+    text = dict(
+        vocab_size=30522,
+        max_position_embeddings=77,
+        bos_token_id=101,
+        eos_token_id=102,
+        pad_token_id=0,
+        **common,
+    )
     vision = dict(image_size=32, patch_size=16, **common)
     torch.manual_seed(0)
     folder = tmp_path / "clip-tiny"

@@ -66,9 +66,20 @@ def test_normalise_prompt_collapses_whitespace() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(3.0, "3.0T"), (3, "3.0T"), (1.5, "1.5T"), (0.55, "0.55T"), (5.0, "5.0T"), ("30T", "3.0T"),
-     ("15T", "1.5T"),
-     ("055T", "0.55T"), ("50T", "5.0T"), ("3.0T", "3.0T"), ("unknown", "unknown"), ("70T", "70T")],
+    [
+        (3.0, "3.0T"),
+        (3, "3.0T"),
+        (1.5, "1.5T"),
+        (0.55, "0.55T"),
+        (5.0, "5.0T"),
+        ("30T", "3.0T"),
+        ("15T", "1.5T"),
+        ("055T", "0.55T"),
+        ("50T", "5.0T"),
+        ("3.0T", "3.0T"),
+        ("unknown", "unknown"),
+        ("70T", "70T"),
+    ],
 )
 def test_format_field(value: float | str, expected: str) -> None:
     assert format_field(value) == expected
@@ -77,8 +88,10 @@ def test_format_field(value: float | str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("../Cine/TrainingSet/FullSample/Center001/Siemens_30T_Vida/P001/cine_sax.mat",
-         ("cine", "short-axis")),
+        (
+            "../Cine/TrainingSet/FullSample/Center001/Siemens_30T_Vida/P001/cine_sax.mat",
+            ("cine", "short-axis"),
+        ),
         ("cine_lax.mat", ("cine", "long-axis")),
         ("cine_lvot.mat", ("cine", "outflow tract")),
         ("cine_4ch.mat", ("cine", "unknown")),

@@ -35,7 +35,9 @@ def _phantom(rng: np.random.Generator, shape: tuple[int, int, int, int, int]) ->
             a, b = 0.6 + 0.1 * rng.random(), 0.5 + 0.1 * rng.random()
             body = ((x / a) ** 2 + (y / b) ** 2 < 1).astype(np.float32)
             heart = (((x - 0.1 * zi) / 0.25) ** 2 + ((y + 0.05 * ti) / 0.2) ** 2 < 1).astype(np.float32)
-            img[ti, zi] = (body * (1.0 + 0.2 * rng.standard_normal((ny, nx))) + 2.0 * heart) * np.exp(1j * 0.3 * x)
+            img[ti, zi] = (body * (1.0 + 0.2 * rng.standard_normal((ny, nx))) + 2.0 * heart) * np.exp(
+                1j * 0.3 * x
+            )
     centres = np.linspace(-1, 1, c)
     csm = np.stack([np.exp(-((x - cx) ** 2 + y**2) / 0.8) for cx in centres]).astype(np.complex64)
     coil_imgs = img[:, :, None] * csm[None, None]

@@ -1,4 +1,5 @@
-"""FrameDataModule on a tiny tree: patient split, TestSet, frame subsets, shape-grouped and balanced batches."""
+"""FrameDataModule on a tiny tree: patient split, TestSet, frame subsets, shape-grouped and
+balanced batches."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def test_datamodule_errors(tiny_tree: Path, tmp_path: Path) -> None:
 
 
 def test_several_roots_and_a_validation_set(tiny_tree: Path, tmp_path: Path) -> None:
-    """A second tree with its own ValidationSet: its val patients validate, the first tree is split by patient."""
+    """A second tree with its own ValidationSet: its val patients validate, the first tree is split
+    by patient."""
     from tests.training.conftest import write_tree
 
     scans = (

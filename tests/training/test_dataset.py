@@ -51,7 +51,9 @@ def test_training_mask_deterministic_per_seed_epoch_index(frames: TreeFrameDatas
     assert {ds[(i, 0)].acceleration for i in range(len(ds))} <= {4, 8, 16, 24}
     # another base seed gives other masks
     other = UndersampledFrames(frames, train=True, seed=8)
-    assert {other.draw_mask(shape, index=i, epoch=0, fname="f", frame=0).mask.tobytes() for i in range(12)} != draws
+    assert {
+        other.draw_mask(shape, index=i, epoch=0, fname="f", frame=0).mask.tobytes() for i in range(12)
+    } != draws
 
 
 def test_eval_mask_fixed_per_frame_and_independent_of_epoch(frames: TreeFrameDataset) -> None:

@@ -21,11 +21,12 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 def test_ddp_two_ranks_disjoint_samples_identical_weights(tiny_tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     sets = {
-        "data.data": tiny_tree, "data.val_from": "split", "data.val_fraction": 0.5, "data.max_train_frames": None,
-        "data.max_val_frames": 2, "data.max_test_frames": 0, "trainer.accelerator": "cpu", "trainer.devices": 2,
-        "trainer.strategy": "ddp", "trainer.max_epochs": 2, "trainer.max_steps": -1, "trainer.log_every_n_steps": 1,
-        "run.output_dir": out, "run.log_samples": True, "run.dump_rank_weights": True, "run.validate_before_fit": False,
-        "run.threads": 1,
+        "data.data": tiny_tree, "data.val_from": "split", "data.val_fraction": 0.5,
+        "data.max_train_frames": None, "data.max_val_frames": 2, "data.max_test_frames": 0,
+        "trainer.accelerator": "cpu", "trainer.devices": 2, "trainer.strategy": "ddp",
+        "trainer.max_epochs": 2, "trainer.max_steps": -1, "trainer.log_every_n_steps": 1,
+        "run.output_dir": out, "run.log_samples": True, "run.dump_rank_weights": True,
+        "run.validate_before_fit": False, "run.threads": 1,
     }  # fmt: skip
     cmd = [sys.executable, "-m", "cardiomm.cli.main", "train", "--config", str(CONFIG)]
     for key, value in sets.items():

@@ -23,7 +23,9 @@ def test_ssim_loss_matches_skimage(shape: tuple[int, int]) -> None:
     pairs = [_pair(rng, shape) for _ in range(3)]
     data_range = np.array([3.0, 4.5, 2.0])  # per-sample "volume max", not the frame range
     ref = [
-        structural_similarity(gt, pred, data_range=dr, win_size=7, use_sample_covariance=True, gaussian_weights=False)
+        structural_similarity(
+            gt, pred, data_range=dr, win_size=7, use_sample_covariance=True, gaussian_weights=False
+        )
         for (gt, pred), dr in zip(pairs, data_range, strict=True)
     ]
     gt_t = torch.from_numpy(np.stack([g for g, _ in pairs]))

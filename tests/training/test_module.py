@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from cardiomm.errors import ConfigError
+from cardiomm.models.release import build_model, load_release, save_release
 from cardiomm.training.dataset import UndersampledFrames
 from cardiomm.training.module import ReconModule
 from cardiomm.training.records import ReconBatch, collate_samples
-from cardiomm.models.release import build_model, load_release, save_release
 from cardiomm.training.tree import TreeFrameDataset, discover_scans
 
 
@@ -81,7 +81,11 @@ def test_release_loads_without_pickle_and_reproduces_outputs(
             p.add_(0.01 * torch.randn_like(p))
         expected = module(batch)
     save_release(tmp_path / "rel", module.model, {"steps": 3})
-    assert {p.name for p in (tmp_path / "rel").iterdir()} >= {"model.safetensors", "config.json", "model_card.md"}
+    assert {p.name for p in (tmp_path / "rel").iterdir()} >= {
+        "model.safetensors",
+        "config.json",
+        "model_card.md",
+    }
 
     def forbidden(*args, **kwargs):
         raise AssertionError("pickle used while loading a release")

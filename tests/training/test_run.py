@@ -1,4 +1,5 @@
-"""``cardiomm train`` end to end on a tiny tree: config checks, release + card, resume continues the step count."""
+"""``cardiomm train`` end to end on a tiny tree: config checks, release + card, resume continues the
+step count."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError
-from cardiomm.training.config import load_config
 from cardiomm.models.release import load_release
+from cardiomm.training.config import load_config
 from cardiomm.training.run import train
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
@@ -56,7 +57,9 @@ def test_train_writes_release_and_resume_continues(tiny_tree: Path, tmp_path: Pa
     assert release.kind == "cardiomm" and release.card["optimizer_steps"] == 3
     assert "val_final" in (out / "release" / "model_card.md").read_text()
 
-    rc = main(["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, out, **{"trainer.max_steps": 5})])
+    rc = main(
+        ["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, out, **{"trainer.max_steps": 5})]
+    )
     assert rc == 0
     assert json.loads((out / "metrics.json").read_text())["optimizer_steps"] == 5
     assert main(["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, tmp_path / "none")]) == 2
@@ -73,8 +76,9 @@ class _Crash(L.Callback):
 def test_mid_epoch_resume_replays_nothing(tiny_tree: Path, tmp_path: Path) -> None:
     def config(out: Path):
         sets = [f"{k}={v}" for k, v in {
-            "data.data": tiny_tree, "data.val_from": "split", "data.val_fraction": 0.5, "data.max_train_frames": 6,
-            "data.max_val_frames": 1, "data.max_test_frames": 0, "run.threads": 1, "run.log_samples": True,
+            "data.data": tiny_tree, "data.val_from": "split", "data.val_fraction": 0.5,
+            "data.max_train_frames": 6, "data.max_val_frames": 1, "data.max_test_frames": 0,
+            "run.threads": 1, "run.log_samples": True,
             "run.validate_before_fit": False, "run.every_n_train_steps": 1, "run.release": False,
             "trainer.max_epochs": 3, "trainer.max_steps": 8, "run.output_dir": out,
         }.items()]  # fmt: skip
@@ -105,8 +109,16 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
     first = tmp_path / "first"
     assert main(["train", "--config", str(CONFIG), *_sets(tiny_tree, first, **{"trainer.max_steps": 2})]) == 0
     second = tmp_path / "second"
-    rc = main(["train", "--config", str(CONFIG), "--init-from", str(first / "release"),
-               *_sets(tiny_tree, second, **{"trainer.max_steps": 1})])
+    rc = main(
+        [
+            "train",
+            "--config",
+            str(CONFIG),
+            "--init-from",
+            str(first / "release"),
+            *_sets(tiny_tree, second, **{"trainer.max_steps": 1}),
+        ]
+    )
     assert rc == 0
     card1 = json.loads((first / "metrics.json").read_text())
     card2 = json.loads((second / "metrics.json").read_text())
@@ -138,5 +150,7 @@ def test_resume_refuses_a_checkpoint_that_runs_code(tiny_tree: Path, tmp_path: P
             return (os.system, (f"touch {marker}",))
 
     torch.save({"state_dict": {}, "x": Payload()}, out / "checkpoints" / "last.ckpt")
-    rc = main(["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, out, **{"trainer.max_steps": 2})])
+    rc = main(
+        ["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, out, **{"trainer.max_steps": 2})]
+    )
     assert rc == 2 and not marker.exists()

@@ -38,7 +38,10 @@ def test_ddp_shares_are_disjoint_and_even(n: int, world: int) -> None:
     # evaluation: nothing dropped, nothing duplicated
     ev = _rank_batches(FrameOrder(n, shuffle=False), world, even=False)
     assert sorted(i for share in ev for batch in share for i, _ in batch) == list(range(n))
-    assert all(len(FrameBatchSampler(FrameOrder(n), num_replicas=world, rank=r, even=False)) == len(ev[r]) for r in range(world))
+    assert all(
+        len(FrameBatchSampler(FrameOrder(n), num_replicas=world, rank=r, even=False)) == len(ev[r])
+        for r in range(world)
+    )
 
 
 def test_batches_group_equal_shapes() -> None:

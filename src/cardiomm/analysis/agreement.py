@@ -186,5 +186,5 @@ def agreement_table(
     for key, grp in table.groupby(keys, sort=True, dropna=False) if keys else [((), table)]:
         key_t = key if isinstance(key, tuple) else (key,)
         stats = agreement_stats(grp[recon_col].to_numpy(), grp[ref_col].to_numpy(), icc_kind=icc_kind)
-        rows.append({**dict(zip(keys, key_t)), **asdict(stats)})
+        rows.append({**dict(zip(keys, key_t, strict=True)), **asdict(stats)})
     return pd.DataFrame(rows)

@@ -120,12 +120,17 @@ def plot_agreement(
     for key, grp in table.groupby(list(panel_by), sort=True, dropna=False):
         key_t = key if isinstance(key, tuple) else (key,)
         name = "_".join(_slug(str(k)) for k in key_t)
-        title = ", ".join(f"{c}={k}" for c, k in zip(panel_by, key_t))
+        title = ", ".join(f"{c}={k}" for c, k in zip(panel_by, key_t, strict=True))
         unit = units.get(str(key_t[0]), "") if "phenotype" in panel_by[:1] else ""
         paths.append(
             agreement_figure(
-                grp[recon_col].to_numpy(), grp[ref_col].to_numpy(), Path(out_dir) / f"{name}.png",
-                groups=grp[colour_by].to_numpy(), title=title, units=unit, group_label=colour_by,
+                grp[recon_col].to_numpy(),
+                grp[ref_col].to_numpy(),
+                Path(out_dir) / f"{name}.png",
+                groups=grp[colour_by].to_numpy(),
+                title=title,
+                units=unit,
+                group_label=colour_by,
             )
         )
     return paths

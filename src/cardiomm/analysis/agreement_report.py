@@ -83,10 +83,15 @@ def write_agreement_report(
     lines += [f"{n_cases} cases; methods {methods}; patterns {patterns}; accelerations {accels}.", ""]
     if len(truth):
         ts = truth_summary(truth)
-        lines += ["## Fully sampled vs ground truth", "",
-                  "Absolute relative error [%] of the values from the fully sampled images (cine: segmented; "
-                  "mapping: fitted inside the true myocardium) against the simulator's ground truth.", "",
-                  _md_table(ts, "{:.2f}"), ""]
+        lines += [
+            "## Fully sampled vs ground truth",
+            "",
+            "Absolute relative error [%] of the values from the fully sampled images (cine: segmented; "
+            "mapping: fitted inside the true myocardium) against the simulator's ground truth.",
+            "",
+            _md_table(ts, "{:.2f}"),
+            "",
+        ]
     for method, grp in pooled.groupby("method", sort=True):
         r = grp.pivot(index="phenotype", columns="accel", values="pearson_r").reindex(order)
         icc = grp.pivot(index="phenotype", columns="accel", values="icc").reindex(order)
@@ -96,18 +101,34 @@ def write_agreement_report(
         table.insert(1, "unit", [UNITS.get(p, "") for p in table["phenotype"]])
         lines += [f"## {method}: patterns pooled", "", _md_table(table), ""]
     if plots:
-        lines += ["## Pearson r per acceleration (like the paper's Figure 1d)", "",
-                  f"Radial axis {RADAR_FLOOR}-1; values below {RADAR_FLOOR} are drawn at {RADAR_FLOOR}.", ""]
+        lines += [
+            "## Pearson r per acceleration (like the paper's Figure 1d)",
+            "",
+            f"Radial axis {RADAR_FLOOR}-1; values below {RADAR_FLOOR} are drawn at {RADAR_FLOOR}.",
+            "",
+        ]
         for accel, grp in pooled.groupby("accel", sort=True):
             r = grp.pivot(index="phenotype", columns="method", values="pearson_r").reindex(order)
-            path = radar_chart(r.clip(lower=RADAR_FLOOR), fig_dir / f"radar_r_{accel}x.png",
-                               f"Pearson r vs fully sampled, {accel}x", limits=(RADAR_FLOOR, 1.0))
+            path = radar_chart(
+                r.clip(lower=RADAR_FLOOR),
+                fig_dir / f"radar_r_{accel}x.png",
+                f"Pearson r vs fully sampled, {accel}x",
+                limits=(RADAR_FLOOR, 1.0),
+            )
             lines += [f"![Pearson r radar, {accel}x]({path.relative_to(out).as_posix()})", ""]
-    lines += ["## Per pattern", "", "See `agreement.csv` (Pearson r, Bland-Altman bias and 95 % limits of "
-              "agreement, ICC(2,1), MAE per method, pattern, acceleration and phenotype).", ""]
+    lines += [
+        "## Per pattern",
+        "",
+        "See `agreement.csv` (Pearson r, Bland-Altman bias and 95 % limits of "
+        "agreement, ICC(2,1), MAE per method, pattern, acceleration and phenotype).",
+        "",
+    ]
     if plots:
         figs = plot_agreement(pairs, fig_dir, units=UNITS)
-        lines += [f"Scatter and Bland-Altman plots ({len(figs)}): `figures/<phenotype>_<method>_<pattern>.png`.", ""]
+        lines += [
+            f"Scatter and Bland-Altman plots ({len(figs)}): `figures/<phenotype>_<method>_<pattern>.png`.",
+            "",
+        ]
     report = out / "report.md"
     with atomic_path(report) as tmp:
         Path(tmp).write_text("\n".join(lines))

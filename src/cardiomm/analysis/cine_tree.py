@@ -74,7 +74,11 @@ def cine_geometry(kspace_path: Path, image_shape: Sequence[int]) -> CineGeometry
     info = parse_path(kspace_path)
     ny, nx = int(image_shape[-2]), int(image_shape[-1])
     dy, dx = p.pixel_spacing_y_mm, p.pixel_spacing_x_mm
-    if (info.vendor in _FOV_OVER_N_VENDORS or info.center in _FOV_OVER_N_CENTERS) and p.fov_x_mm and p.fov_y_mm:
+    if (
+        (info.vendor in _FOV_OVER_N_VENDORS or info.center in _FOV_OVER_N_CENTERS)
+        and p.fov_x_mm
+        and p.fov_y_mm
+    ):
         dy, dx = p.fov_y_mm / ny, p.fov_x_mm / nx
     dt = p.tr_s
     if dt is not None and info.vendor in _TR_X10_VENDORS:
@@ -94,12 +98,22 @@ def is_excluded(path: Path, exclusions: Sequence[str] = PAPER_EXCLUSIONS) -> boo
     return False
 
 
-def _rows(case: str, method: str, pattern: str, accel: int, rec: CardiacPhenotypes, ref: CardiacPhenotypes) -> list[dict[str, object]]:
+def _rows(
+    case: str, method: str, pattern: str, accel: int, rec: CardiacPhenotypes, ref: CardiacPhenotypes
+) -> list[dict[str, object]]:
     rv, fv = rec.values(), ref.values()
     qc = ";".join(sorted(set(rec.qc_flags) | set(ref.qc_flags)))
     return [
-        {"case": case, "method": method, "pattern": pattern, "accel": accel, "phenotype": k,
-         "value_recon": rv[k], "value_ref": fv[k], "qc": qc}
+        {
+            "case": case,
+            "method": method,
+            "pattern": pattern,
+            "accel": accel,
+            "phenotype": k,
+            "value_recon": rv[k],
+            "value_ref": fv[k],
+            "qc": qc,
+        }
         for k in rv
     ]
 
@@ -152,11 +166,14 @@ def cine_phenotype_tables(
     from cardiomm.io import read_image_mat
 
     preds = [
-        p for p in find_predictions(Path(pred_root), method)
+        p
+        for p in find_predictions(Path(pred_root), method)
         if p.ref_rel.stem == stem and not is_excluded(p.ref_rel, exclusions)
     ]
     if not preds:
-        raise InputFileError(f"no {stem} reconstructions left after exclusions {list(exclusions)}", path=Path(pred_root))
+        raise InputFileError(
+            f"no {stem} reconstructions left after exclusions {list(exclusions)}", path=Path(pred_root)
+        )
     ref_cache: dict[Path, tuple[CardiacPhenotypes, CineGeometry]] = {}
     rows: list[dict[str, object]] = []
     truth_rows: list[dict[str, object]] = []
@@ -177,8 +194,16 @@ def cine_phenotype_tables(
         info = parse_path(pf.path)
         tag = f"{pf.method}_{info.sampling_pattern}{int(info.acceleration or 0)}"
         _flagged_figure(qc_dir, f"{_slug(pf.ref_rel.parent)}_{tag}", rec_lab, rec_ph, geom, img)
-        rows.extend(_rows(pf.ref_rel.parent.as_posix(), pf.method, info.sampling_pattern,
-                          int(info.acceleration or 0), rec_ph, ref_ph))
+        rows.extend(
+            _rows(
+                pf.ref_rel.parent.as_posix(),
+                pf.method,
+                info.sampling_pattern,
+                int(info.acceleration or 0),
+                rec_ph,
+                ref_ph,
+            )
+        )
         if on_file is not None:
             on_file(pf)
     truth_cols = ["case", "phenotype", "value_ref", "value_truth", "rel_error_pct"]
@@ -194,7 +219,11 @@ def _slug(case: Path) -> str:
 
 
 def _flagged_figure(
-    qc_dir: Path | None, name: str, labels: NDArray[np.uint8], ph: CardiacPhenotypes, geom: CineGeometry,
+    qc_dir: Path | None,
+    name: str,
+    labels: NDArray[np.uint8],
+    ph: CardiacPhenotypes,
+    geom: CineGeometry,
     images: NDArray[np.floating],
 ) -> None:
     """The QC figure of a segmentation with a label QC flag (missing / small labels, irregular LV curve;
@@ -204,8 +233,15 @@ def _flagged_figure(
     from cardiomm.analysis.qc_figure import phenotype_qc_figure
 
     qc_dir.mkdir(parents=True, exist_ok=True)
-    phenotype_qc_figure(qc_dir / f"{name}_qc.png", labels, ph, geom.spacing_mm, images=images,
-                        frame_dt_s=geom.frame_dt_s, title=name.replace("__", "/"))
+    phenotype_qc_figure(
+        qc_dir / f"{name}_qc.png",
+        labels,
+        ph,
+        geom.spacing_mm,
+        images=images,
+        frame_dt_s=geom.frame_dt_s,
+        title=name.replace("__", "/"),
+    )
 
 
 def _truth_rows(ref_path: Path, case: str, ref_ph: CardiacPhenotypes) -> list[dict[str, object]]:
@@ -221,8 +257,15 @@ def _truth_rows(ref_path: Path, case: str, ref_ph: CardiacPhenotypes) -> list[di
         if key is None:
             continue
         t = float(truth[key])
-        out.append({"case": case, "phenotype": k, "value_ref": v, "value_truth": t,
-                    "rel_error_pct": 100.0 * (v - t) / t if t else float("nan")})
+        out.append(
+            {
+                "case": case,
+                "phenotype": k,
+                "value_ref": v,
+                "value_truth": t,
+                "rel_error_pct": 100.0 * (v - t) / t if t else float("nan"),
+            }
+        )
     return out
 
 

@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 
     from cardiomm.evaluation.tree import PredFile
 
-__all__ = ["BIOMARKER_UNITS", "myocardial_mask", "mid_wall_roi", "myocardial_mean_ms", "mapping_biomarker_tables"]
+__all__ = [
+    "BIOMARKER_UNITS",
+    "myocardial_mask",
+    "mid_wall_roi",
+    "myocardial_mean_ms",
+    "mapping_biomarker_tables",
+]
 
 #: Smallest mid-wall ROI (pixels per slice) before falling back to the whole myocardium.
 MID_WALL_MIN_PIXELS = 5
@@ -60,7 +66,9 @@ def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], NDArray[np.float
         return myo, None if true_map is None else np.asarray(true_map[0], dtype=np.float64) * 1e3
     if labels.is_file():
         return np.load(labels) == _MYO, None
-    raise InputFileError(f"no myocardial mask: expected {sidecar.name} or {labels.name} beside it", path=ref_path)
+    raise InputFileError(
+        f"no myocardial mask: expected {sidecar.name} or {labels.name} beside it", path=ref_path
+    )
 
 
 def mid_wall_roi(myo: NDArray[np.bool_], min_pixels: int = MID_WALL_MIN_PIXELS) -> NDArray[np.bool_]:
@@ -76,7 +84,9 @@ def mid_wall_roi(myo: NDArray[np.bool_], min_pixels: int = MID_WALL_MIN_PIXELS) 
     return out
 
 
-def myocardial_mean_ms(series: NDArray[np.float32], times_s: Sequence[float], kind: str, myo: NDArray[np.bool_]) -> float:
+def myocardial_mean_ms(
+    series: NDArray[np.float32], times_s: Sequence[float], kind: str, myo: NDArray[np.bool_]
+) -> float:
     """Fit ``series`` ``(n_times, z, y, x)`` inside ``myo`` and return the myocardial mean [ms]."""
     from cardiomm.analysis.mapping import fit_exponential_decay, fit_molli_t1
 
@@ -116,7 +126,8 @@ def mapping_biomarker_tables(
     from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
 
     preds = [
-        p for p in find_predictions(Path(pred_root), method)
+        p
+        for p in find_predictions(Path(pred_root), method)
         if p.ref_rel.stem in _STEMS and not is_excluded(p.ref_rel, exclusions)
     ]
     if not preds:
@@ -131,7 +142,9 @@ def mapping_biomarker_tables(
             ref_path = Path(ref_root) / pf.ref_rel
             csv = find_scan_csv(ref_path)
             if csv is None:
-                raise InputFileError("no _info.csv next to the file: inversion / preparation times unknown", path=ref_path)
+                raise InputFileError(
+                    "no _info.csv next to the file: inversion / preparation times unknown", path=ref_path
+                )
             params = read_scan_csv(csv)
             times = params.ti_list_s if kind == "T1" else params.prep_times_s
             myo, true_map = myocardial_mask(ref_path)
@@ -141,14 +154,30 @@ def mapping_biomarker_tables(
             ref_ms = myocardial_mean_ms(reference_volume(Path(ref_root), pf.ref_rel), times, kind, myo)
             cache[pf.ref_rel] = (ref_ms, myo, times)
             if true_ms is not None:
-                truth_rows.append({"case": case, "phenotype": kind, "value_ref": ref_ms, "value_truth": true_ms,
-                                   "rel_error_pct": 100.0 * (ref_ms - true_ms) / true_ms})
+                truth_rows.append(
+                    {
+                        "case": case,
+                        "phenotype": kind,
+                        "value_ref": ref_ms,
+                        "value_truth": true_ms,
+                        "rel_error_pct": 100.0 * (ref_ms - true_ms) / true_ms,
+                    }
+                )
         ref_ms, myo, times = cache[pf.ref_rel]
         img = np.abs(read_image_mat(pf.path, "reconimage").numpy())
         info = parse_path(pf.path)
-        rows.append({"case": case, "method": pf.method, "pattern": info.sampling_pattern,
-                     "accel": int(info.acceleration or 0), "phenotype": kind,
-                     "value_recon": myocardial_mean_ms(img, times, kind, myo), "value_ref": ref_ms, "qc": ""})
+        rows.append(
+            {
+                "case": case,
+                "method": pf.method,
+                "pattern": info.sampling_pattern,
+                "accel": int(info.acceleration or 0),
+                "phenotype": kind,
+                "value_recon": myocardial_mean_ms(img, times, kind, myo),
+                "value_ref": ref_ms,
+                "qc": "",
+            }
+        )
         if on_file is not None:
             on_file(pf)
     cols = ["case", "phenotype", "value_ref", "value_truth", "rel_error_pct"]

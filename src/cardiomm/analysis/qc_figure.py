@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,13 +41,16 @@ def qc_slices(labels: NDArray[np.integer], ed_frame: int) -> list[int]:
 
 
 def _crop_box(labels: NDArray[np.integer], margin: int = 8) -> tuple[slice, slice]:
-    heart = (labels > 0).any(axis=(0, 1))
+    # (y, x); numpy's stubs type an axis reduction as "scalar | array"
+    heart = cast(NDArray[np.bool_], (labels > 0).any(axis=(0, 1)))
     if not heart.any():
         return slice(None), slice(None)
     ys, xs = np.flatnonzero(heart.any(axis=1)), np.flatnonzero(heart.any(axis=0))
     ny, nx = heart.shape
-    return (slice(max(0, ys[0] - margin), min(ny, ys[-1] + margin + 1)),
-            slice(max(0, xs[0] - margin), min(nx, xs[-1] + margin + 1)))
+    return (
+        slice(max(0, ys[0] - margin), min(ny, ys[-1] + margin + 1)),
+        slice(max(0, xs[0] - margin), min(nx, xs[-1] + margin + 1)),
+    )
 
 
 def phenotype_qc_figure(
@@ -102,8 +106,11 @@ def phenotype_qc_figure(
             else:
                 ax.imshow(seg, cmap="gray", vmin=0, vmax=3)
             # RV, epicardium (myocardium with the cavity it encloses), then the endocardium on top
-            for region, colour in ((seg == RV, COLOURS[RV]), ((seg == MYO) | (seg == LV), COLOURS[MYO]),
-                                   (seg == LV, COLOURS[LV])):
+            for region, colour in (
+                (seg == RV, COLOURS[RV]),
+                ((seg == MYO) | (seg == LV), COLOURS[MYO]),
+                (seg == LV, COLOURS[LV]),
+            ):
                 if region.any():
                     ax.contour(region.astype(float), levels=[0.5], colors=colour, linewidths=1.2)
             ax.set_title(f"{name} (frame {frame}), slice {z}", fontsize=9)

@@ -64,8 +64,11 @@ class SunnybrookCase:
         """EDV, ESV, EF, LVM from the manual contours (Simpson)."""
         pick = lambda d, ph: [p for (t, _), p in sorted(d.items()) if t == ph]  # noqa: E731
         return volumes_from_contours(
-            pick(self.endo, self.ed_phase), pick(self.endo, self.es_phase), pick(self.epi, self.ed_phase),
-            self.spacing_mm[1:], self.spacing_mm[0],
+            pick(self.endo, self.ed_phase),
+            pick(self.endo, self.es_phase),
+            pick(self.epi, self.ed_phase),
+            self.spacing_mm[1:],
+            self.spacing_mm[0],
         )
 
     def contour_labels(self, phase: int) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
@@ -100,7 +103,7 @@ def load_sunnybrook_case(
     numbers = [int(f.stem) for f in files]
     nz = (max(numbers) - 1) // n_phases + 1
     headers, pixels = {}, {}
-    for f, n in zip(files, numbers):
+    for f, n in zip(files, numbers, strict=True):
         try:
             ds = pydicom.dcmread(f)
             pixels[n] = ds.pixel_array.astype(np.float32)
@@ -137,6 +140,12 @@ def load_sunnybrook_case(
     others = [t for t, _ in endo if t != ed]
     es = max(set(others), key=others.count) if others else ed
     return SunnybrookCase(
-        image=image, present=present, spacing_mm=(dz, dy, dx), frame_dt_s=frame_dt,
-        endo=endo, epi=epi, ed_phase=ed, es_phase=es,
+        image=image,
+        present=present,
+        spacing_mm=(dz, dy, dx),
+        frame_dt_s=frame_dt,
+        endo=endo,
+        epi=epi,
+        ed_phase=ed,
+        es_phase=es,
     )

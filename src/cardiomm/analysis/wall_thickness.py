@@ -129,4 +129,3 @@ def wall_thickness(
         segment_max_mm=tuple(float(np.max(v)) if v else nan for v in per_seg),
         slice_mean_mm=tuple(float(v) for v in slice_mean),
     )
-

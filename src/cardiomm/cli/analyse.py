@@ -16,7 +16,7 @@ Sub-commands:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 
@@ -197,7 +197,8 @@ def _per_slice_times(times: Any) -> Any:
 @analyse_app.command("mapping")
 def mapping(
     series: Path = typer.Argument(
-        ..., help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz) or a DICOM folder (TI/TE read).",
+        ...,
+        help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz) or a DICOM folder (TI/TE read).",
     ),
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
     kind: str | None = typer.Option(None, "--kind", help=f"{', '.join(_KINDS)} (default: from --gt, t1)."),
@@ -289,8 +290,11 @@ def mapping(
         region = myo if seg is None else seg[sl]
         st = myocardial_stats(tmap[sl], region, segments=None if segs is None else segs[sl])
         row: dict[str, Any] = {
-            "slice": "all" if z is None else z, "n_pixels": st.n_pixels, "mean_ms": st.mean * 1e3,
-            "sd_ms": st.sd * 1e3, "median_ms": st.median * 1e3,
+            "slice": "all" if z is None else z,
+            "n_pixels": st.n_pixels,
+            "mean_ms": st.mean * 1e3,
+            "sd_ms": st.sd * 1e3,
+            "median_ms": st.median * 1e3,
             "r2_median": float(np.nanmedian(r2[sl][myo])) if myo.any() else float("nan"),
         }
         if true_map is not None and seg is not None:
@@ -351,31 +355,56 @@ def ecv_command(
     in_ms = unit == "ms" or (unit == "auto" and myo_values.size > 0 and float(np.median(myo_values)) > 20.0)
     scale = 1e-3 if in_ms else 1.0
     levels = [_LEVELS[level]] * maps[0].shape[0] if level is not None else None
-    res = ecv_from_maps(maps[0] * scale, maps[1] * scale, segs[0], hct, labels_post=segs[1], levels=levels,
-                        blood_erosion=blood_erosion)
-    rows = []
+    res = ecv_from_maps(
+        maps[0] * scale,
+        maps[1] * scale,
+        segs[0],
+        hct,
+        labels_post=segs[1],
+        levels=levels,
+        blood_erosion=blood_erosion,
+    )
+    rows: list[dict[str, Any]] = []
     for z in range(res.ecv_map.shape[0]):
         st = myocardial_stats(res.ecv_map[z], segs[0][z] == 2)
-        rows.append({"slice": z, "n_pixels": st.n_pixels, "ecv_pct": 100 * st.mean, "sd_pct": 100 * st.sd,
-                     "median_pct": 100 * st.median})
+        rows.append(
+            {
+                "slice": z,
+                "n_pixels": st.n_pixels,
+                "ecv_pct": 100 * st.mean,
+                "sd_pct": 100 * st.sd,
+                "median_pct": 100 * st.median,
+            }
+        )
     glob = res.stats
-    rows.append({
-        "slice": "all", "n_pixels": glob.n_pixels, "ecv_pct": 100 * glob.mean, "sd_pct": 100 * glob.sd,
-        "median_pct": 100 * glob.median, "roi_ecv_pct": 100 * res.roi_ecv, "hct": hct,
-        "myo_t1_pre_ms": 1e3 * res.myo_pre, "myo_t1_post_ms": 1e3 * res.myo_post,
-        "blood_t1_pre_ms": 1e3 * res.blood_pre, "blood_t1_post_ms": 1e3 * res.blood_post,
-        **{k: v for k, v in glob.as_dict(scale=100.0, prefix="ECV").items() if "AHA" in k},
-    })
+    rows.append(
+        {
+            "slice": "all",
+            "n_pixels": glob.n_pixels,
+            "ecv_pct": 100 * glob.mean,
+            "sd_pct": 100 * glob.sd,
+            "median_pct": 100 * glob.median,
+            "roi_ecv_pct": 100 * res.roi_ecv,
+            "hct": hct,
+            "myo_t1_pre_ms": 1e3 * res.myo_pre,
+            "myo_t1_post_ms": 1e3 * res.myo_post,
+            "blood_t1_pre_ms": 1e3 * res.blood_pre,
+            "blood_t1_post_ms": 1e3 * res.blood_post,
+            **{k: v for k, v in glob.as_dict(scale=100.0, prefix="ECV").items() if "AHA" in k},
+        }
+    )
     base = out_dir / f"{pre.name.split('.')[0]}_ecv"
     with atomic_path(base.with_suffix(".csv")) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     with atomic_path(base.with_suffix(".npy")) as tmp, open(tmp, "wb") as fh:
         np.save(fh, res.ecv_map.astype(np.float32))
     _map_png(base.with_suffix(".png"), res.ecv_map * 100.0, "ECV", unit="%")
-    console.print(f"ECV {100 * res.roi_ecv:.1f} % (ROI; pixel-wise mean {100 * glob.mean:.1f} %, "
-                  f"n = {glob.n_pixels}); "
-                  f"blood T1 {1e3 * res.blood_pre:.0f} -> {1e3 * res.blood_post:.0f} ms, "
-                  f"myocardium {1e3 * res.myo_pre:.0f} -> {1e3 * res.myo_post:.0f} ms")
+    console.print(
+        f"ECV {100 * res.roi_ecv:.1f} % (ROI; pixel-wise mean {100 * glob.mean:.1f} %, "
+        f"n = {glob.n_pixels}); "
+        f"blood T1 {1e3 * res.blood_pre:.0f} -> {1e3 * res.blood_post:.0f} ms, "
+        f"myocardium {1e3 * res.myo_pre:.0f} -> {1e3 * res.myo_post:.0f} ms"
+    )
     console.print(f"wrote {base}.csv, .png, .npy")
 
 
@@ -415,7 +444,9 @@ def phenotypes(
         from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER  # images, not labels: segment them
 
         segmenter = DEFAULT_SEGMENTER
-        console.print(f"images, not labels: segmenting with the default segmenter {segmenter!r} (--segmenter)")
+        console.print(
+            f"images, not labels: segmenting with the default segmenter {segmenter!r} (--segmenter)"
+        )
     csv = info or find_scan_csv(source)
     if info is not None and not info.is_file():
         raise InputFileError("scan-parameter CSV not found", path=info)
@@ -456,8 +487,15 @@ def phenotypes(
 
         figure = out.with_name(out.stem + "_qc.png")
         images = arr if segmenter is not None else None  # (t, z, y, x) like the labels
-        phenotype_qc_figure(figure, lab, res, meta["spacing_mm"], images=images,
-                            frame_dt_s=meta.get("frame_dt_s"), title=source.name)
+        phenotype_qc_figure(
+            figure,
+            lab,
+            res,
+            meta["spacing_mm"],
+            images=images,
+            frame_dt_s=meta.get("frame_dt_s"),
+            title=source.name,
+        )
     vals = res.values()
     qc = f"  QC: {', '.join(res.qc_flags)}" if res.qc_flags else ""
     console.print(", ".join(f"{k} {v:.1f}" for k, v in vals.items()) + qc)
@@ -475,7 +513,7 @@ def agreement(
     """Agreement of reconstruction vs fully sampled values per method, pattern, acceleration and phenotype."""
     import pandas as pd
 
-    from cardiomm.analysis.agreement import REQUIRED_COLUMNS, agreement_table
+    from cardiomm.analysis.agreement import REQUIRED_COLUMNS, IccKind, agreement_table
     from cardiomm.analysis.agreement_plots import plot_agreement
     from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
     from cardiomm.utils.atomic import atomic_path
@@ -492,7 +530,7 @@ def agreement(
         raise MissingKeyError(f"missing column(s) {', '.join(missing)}; found {found}", path=table)
     if icc_kind not in ("1,1", "2,1", "3,1"):
         raise UnknownChoiceError(f"unknown --icc {icc_kind!r}; choose 2,1, 3,1 or 1,1")
-    stats = agreement_table(df, icc_kind=icc_kind)  # type: ignore[arg-type]
+    stats = agreement_table(df, icc_kind=cast(IccKind, icc_kind))  # checked just above
     with atomic_path(out_dir / "agreement.csv") as tmp:
         stats.to_csv(tmp, index=False)
     n_fig = len(plot_agreement(df, out_dir / "figures", units=PHENOTYPE_UNITS)) if plots else 0

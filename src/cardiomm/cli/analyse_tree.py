@@ -16,17 +16,37 @@ __all__ = ["recon_agreement"]
 
 @analyse_app.command("recon-agreement")
 def recon_agreement(
-    pred_root: Path = typer.Argument(..., help="Reconstruction tree written by `cardiomm reconstruct` on a TestSet tree."),
+    pred_root: Path = typer.Argument(
+        ..., help="Reconstruction tree written by `cardiomm reconstruct` on a TestSet tree."
+    ),
     ref_root: Path = typer.Argument(..., help="The MMCMR tree (with FullSample) that was reconstructed."),
-    out_dir: Path = typer.Option(Path("recon_agreement"), "--out-dir", help="Output folder (tables, figures, report.md)."),
-    segmenter: str | None = typer.Option(None, "--segmenter", help="Cine segmenter for references and reconstructions (default: the default segmenter)."),
+    out_dir: Path = typer.Option(
+        Path("recon_agreement"), "--out-dir", help="Output folder (tables, figures, report.md)."
+    ),
+    segmenter: str | None = typer.Option(
+        None,
+        "--segmenter",
+        help="Cine segmenter for references and reconstructions (default: the default segmenter).",
+    ),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
-    weights: Path | None = typer.Option(None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."),
-    method: str | None = typer.Option(None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."),
-    all_centers: bool = typer.Option(False, "--all-centers", help="Keep the centers the paper excluded from cine phenotyping (pediatric, 0.55 T, 5.0 T)."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the radar, scatter and Bland-Altman PNGs."),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."
+    ),
+    method: str | None = typer.Option(
+        None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."
+    ),
+    all_centers: bool = typer.Option(
+        False,
+        "--all-centers",
+        help="Keep the centers the paper excluded from cine phenotyping (pediatric, 0.55 T, 5.0 T).",
+    ),
+    plots: bool = typer.Option(
+        True, "--plots/--no-plots", help="Write the radar, scatter and Bland-Altman PNGs."
+    ),
     qc_figures: bool = typer.Option(
-        True, "--qc-figures/--no-qc-figures", help="QC figure of each cine segmentation with a label QC flag (OUT/qc)."
+        True,
+        "--qc-figures/--no-qc-figures",
+        help="QC figure of each cine segmentation with a label QC flag (OUT/qc).",
     ),
 ) -> None:
     """Segment short-axis cine (11 phenotypes) and fit T1/T2 maps (myocardial mean) on reconstructions and
@@ -53,20 +73,30 @@ def recon_agreement(
         if n_cine:
             seg = get_segmenter(name, **segmenter_kwargs(name, model_folder, weights))
             bar = progress.add_task(f"cine: segment + phenotypes ({name})", total=n_cine)
-            p, t = cine_phenotype_tables(pred_root, ref_root, seg, method=method, exclusions=exclusions,
-                                         on_file=lambda _: progress.advance(bar),
-                                         qc_dir=out_dir / "qc" if qc_figures else None)
+            p, t = cine_phenotype_tables(
+                pred_root,
+                ref_root,
+                seg,
+                method=method,
+                exclusions=exclusions,
+                on_file=lambda _: progress.advance(bar),
+                qc_dir=out_dir / "qc" if qc_figures else None,
+            )
             pairs.append(p)
             truth.append(t)
         if n_map:
             bar = progress.add_task("mapping: T1 / T2 fits", total=n_map)
-            p, t = mapping_biomarker_tables(pred_root, ref_root, method=method,
-                                            on_file=lambda _: progress.advance(bar))
+            p, t = mapping_biomarker_tables(
+                pred_root, ref_root, method=method, on_file=lambda _: progress.advance(bar)
+            )
             pairs.append(p)
             truth.append(t)
     all_pairs, all_truth = pd.concat(pairs, ignore_index=True), pd.concat(truth, ignore_index=True)
     excl = "none" if not exclusions else ", ".join(exclusions)
-    notes = f"Cine segmenter: `{name}`. Excluded from cine phenotyping (paper protocol): {excl}; mapping: all centers."
+    notes = (
+        f"Cine segmenter: `{name}`. "
+        f"Excluded from cine phenotyping (paper protocol): {excl}; mapping: all centers."
+    )
     report = write_agreement_report(all_pairs, all_truth, out_dir, notes=notes, plots=plots)
     console.print(f"{all_pairs['case'].nunique()} cases, {len(all_pairs)} pairs -> {report}")
     n_qc = len(list((out_dir / "qc").glob("*_qc.png"))) if qc_figures else 0

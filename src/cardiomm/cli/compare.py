@@ -19,10 +19,16 @@ def compare(
         None, "--pattern", help="Or a generated mask: Uniform, ktGaussian, ktRadial, ktUniform."
     ),
     accel: int | None = typer.Option(None, "--accel", help="Acceleration R of --pattern (ACS not counted)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of a random --pattern (default: from the file name)."),
-    methods: str = typer.Option("zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of a random --pattern (default: from the file name)."
+    ),
+    methods: str = typer.Option(
+        "zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."
+    ),
     acs: int = typer.Option(20, "--acs", help="Calibration region size (16 for CMRxRecon2024 masks)."),
-    prompt: str | None = typer.Option(None, "--prompt", help="Metadata prompt (default: from path and header)."),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="Metadata prompt (default: from path and header)."
+    ),
 ) -> None:
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
     from rich.table import Table
@@ -34,13 +40,21 @@ def compare(
     spec = mask_spec_from_options(kspace, mask, pattern, accel, seed, acs)
     if mask is None and spec is None:
         raise ConfigError("give --mask FILE or --pattern P --accel R")
-    scores, meta, us = compare_methods(kspace, mask, [m.strip() for m in methods.split(",") if m.strip()],
-                                       n_acs=acs, prompt=prompt, mask_spec=spec)
+    scores, meta, us = compare_methods(
+        kspace,
+        mask,
+        [m.strip() for m in methods.split(",") if m.strip()],
+        n_acs=acs,
+        prompt=prompt,
+        mask_spec=spec,
+    )
     under = mask.name if mask is not None else spec.token if spec is not None else ""
     table = Table(title=f"{kspace.name} under {under}")
     for col in ("method", "PSNR (dB)", "SSIM", "NMSE", "s / frame"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for s in scores:
-        table.add_row(s.method, f"{s.psnr:.2f}", f"{s.ssim:.4f}", f"{s.nmse:.4f}", f"{s.seconds_per_frame:.2f}")
+        table.add_row(
+            s.method, f"{s.psnr:.2f}", f"{s.ssim:.4f}", f"{s.nmse:.4f}", f"{s.seconds_per_frame:.2f}"
+        )
     console.print(f"prompts: {meta!r} / {us!r}")
     console.print(table)

@@ -55,7 +55,7 @@ def index_cmd(
 @db_app.command("query")
 def query_cmd(
     catalog: Path = typer.Argument(..., help="Parquet catalog."),
-    where: str | None = typer.Option(None, "--where", help="DuckDB SQL predicate, e.g. \"nt > 1\"."),
+    where: str | None = typer.Option(None, "--where", help='DuckDB SQL predicate, e.g. "nt > 1".'),
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated columns (default: summary)."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as a JSON array."),
 ) -> None:
@@ -159,8 +159,11 @@ def prepare_cmd(
         highlight=False,
     )
     if rep.n_image_only:
-        console.print(f"{rep.n_image_only} image-only series (DICOM, no k-space) skipped; "
-                      "`cardiomm simulate from-images` synthesises multi-coil k-space from them", highlight=False)
+        console.print(
+            f"{rep.n_image_only} image-only series (DICOM, no k-space) skipped; "
+            "`cardiomm simulate from-images` synthesises multi-coil k-space from them",
+            highlight=False,
+        )
     _print_failures(rep.failures, "scan(s)")
 
 

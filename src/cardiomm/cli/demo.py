@@ -13,10 +13,18 @@ __all__ = ["demo"]
 
 @app.command("demo")
 def demo(
-    out: Path = typer.Option(Path("demo_out"), "--out", help="Output folder (data, reconstructions, metrics, report)."),
-    methods: str = typer.Option("zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."),
-    phenotypes: bool = typer.Option(True, "--phenotypes/--no-phenotypes", help="Also the clinical step: cine phenotypes at 8x/16x/24x."),
-    real: bool = typer.Option(True, "--real/--no-real", help="Also the real-anatomy step: a real heart, every method."),
+    out: Path = typer.Option(
+        Path("demo_out"), "--out", help="Output folder (data, reconstructions, metrics, report)."
+    ),
+    methods: str = typer.Option(
+        "zf,sense,cs,varnet,promptmr,cardiomm", "--methods", help="Comma-separated methods."
+    ),
+    phenotypes: bool = typer.Option(
+        True, "--phenotypes/--no-phenotypes", help="Also the clinical step: cine phenotypes at 8x/16x/24x."
+    ),
+    real: bool = typer.Option(
+        True, "--real/--no-real", help="Also the real-anatomy step: a real heart, every method."
+    ),
 ) -> None:
     """Reconstruct zero-shot external-center and internal-center scans at 8x/16x/24x with CardioMM and
     every baseline, evaluate them and write a report (a few minutes on 2 CPU cores)."""
@@ -26,15 +34,25 @@ def demo(
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        result = run_demo(out, methods=[m.strip() for m in methods.split(",") if m.strip()],
-                          log=console.print, progress=progress, phenotypes=phenotypes, real=real)
+        result = run_demo(
+            out,
+            methods=[m.strip() for m in methods.split(",") if m.strip()],
+            log=console.print,
+            progress=progress,
+            phenotypes=phenotypes,
+            real=real,
+        )
     console.print("\nMean PSNR (dB) per center role, pattern and acceleration (higher is better):\n")
     console.print(result.table_markdown, highlight=False, soft_wrap=True)
     if result.real_table_markdown:
-        console.print("\nA real heart (Sunnybrook SCD0000101, CC0) at an unseen center, zero-shot: mean PSNR (dB):\n")
+        console.print(
+            "\nA real heart (Sunnybrook SCD0000101, CC0) at an unseen center, zero-shot: mean PSNR (dB):\n"
+        )
         console.print(result.real_table_markdown, highlight=False, soft_wrap=True)
     if result.phenotypes_markdown:
-        console.print("\nClinical measurements: one subject's short-axis cine stack (simunet segmentation):\n")
+        console.print(
+            "\nClinical measurements: one subject's short-axis cine stack (simunet segmentation):\n"
+        )
         console.print(result.phenotypes_markdown, highlight=False, soft_wrap=True)
     console.print(f"\nreport: {result.report}\nmetrics: {result.metrics_csv}")
     if result.real_report is not None:

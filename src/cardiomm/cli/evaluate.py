@@ -13,12 +13,22 @@ __all__ = ["evaluate"]
 
 @app.command("evaluate")
 def evaluate(
-    pred: Path = typer.Option(..., "--pred", help="Folder of reconstructions (as written by `cardiomm reconstruct`)."),
+    pred: Path = typer.Option(
+        ..., "--pred", help="Folder of reconstructions (as written by `cardiomm reconstruct`)."
+    ),
     ref: Path = typer.Option(..., "--ref", help="Data root with the fully sampled FullSample files."),
     out: Path = typer.Option(Path("metrics.csv"), "--out", help="Per-file metrics CSV."),
-    method: str | None = typer.Option(None, "--method", help="Method name (default: first folder below --pred)."),
-    scheme: str = typer.Option("percentile", "--scheme", help="Normalisation: percentile (CardioMM/2025), std (2024), maxval."),
-    external: str | None = typer.Option(None, "--external", help="Comma-separated external centers (default: centers without TrainingSet data)."),
+    method: str | None = typer.Option(
+        None, "--method", help="Method name (default: first folder below --pred)."
+    ),
+    scheme: str = typer.Option(
+        "percentile", "--scheme", help="Normalisation: percentile (CardioMM/2025), std (2024), maxval."
+    ),
+    external: str | None = typer.Option(
+        None,
+        "--external",
+        help="Comma-separated external centers (default: centers without TrainingSet data).",
+    ),
 ) -> None:
     """Evaluate every reconstruction (PSNR, SSIM, NMSE per the CMRxRecon2025 / CardioMM protocol)."""
     import pandas as pd
@@ -35,7 +45,9 @@ def evaluate(
     n = len(find_predictions(pred, method))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("evaluating", total=n)
-        rows = evaluate_tree(pred, ref, method=method, scheme=scheme, roles=roles, on_file=lambda _: progress.advance(task))
+        rows = evaluate_tree(
+            pred, ref, method=method, scheme=scheme, roles=roles, on_file=lambda _: progress.advance(task)
+        )
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False)

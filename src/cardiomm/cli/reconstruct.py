@@ -20,29 +20,59 @@ __all__ = ["reconstruct", "mask_spec_from_options"]
 
 @app.command("reconstruct")
 def reconstruct(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="CMRxRecon .mat, ISMRMRD/fastMRI .h5, Siemens twix .dat, or a TestSet folder (FullSample + Mask_TaskAll)."),
+    input_path: Path = typer.Argument(
+        ...,
+        metavar="INPUT",
+        help=(
+            "CMRxRecon .mat, ISMRMRD/fastMRI .h5, Siemens twix .dat, "
+            "or a TestSet folder (FullSample + Mask_TaskAll)."
+        ),
+    ),
     out: Path = typer.Option(..., "--out", help="Output .mat (single file) or folder."),
-    mask: Path | None = typer.Option(None, "--mask", help="Mask .mat (key `mask`) for retrospective undersampling of a single file."),
+    mask: Path | None = typer.Option(
+        None, "--mask", help="Mask .mat (key `mask`) for retrospective undersampling of a single file."
+    ),
     pattern: str | None = typer.Option(
-        None, "--pattern",
-        help="Undersample a fully sampled file with a generated mask: Uniform, ktGaussian, ktRadial or ktUniform.",
+        None,
+        "--pattern",
+        help=(
+            "Undersample a fully sampled file with a generated mask: "
+            "Uniform, ktGaussian, ktRadial or ktUniform."
+        ),
     ),
     accel: int | None = typer.Option(None, "--accel", help="Acceleration R of --pattern (ACS not counted)."),
     seed: int | None = typer.Option(
         None, "--seed", help="Seed of a random --pattern (default: from the file name: same file, same mask)."
     ),
-    method: str = typer.Option("cardiomm", "--method", help="cardiomm | zf | sense | cs | varnet | promptmr (comma-separated for several)."),
-    model: Path | None = typer.Option(None, "--model", help="Checkpoint for learned methods (default: the shipped one)."),
-    prompt: str | None = typer.Option(None, "--prompt", help="Metadata prompt text (default: built from path and header metadata)."),
+    method: str = typer.Option(
+        "cardiomm",
+        "--method",
+        help="cardiomm | zf | sense | cs | varnet | promptmr (comma-separated for several).",
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Checkpoint for learned methods (default: the shipped one)."
+    ),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="Metadata prompt text (default: built from path and header metadata)."
+    ),
     show_prompt: bool = typer.Option(False, "--show-prompt", help="Print the prompts used for each file."),
-    acs: int = typer.Option(20, "--acs", help="Size of the fully sampled calibration region (lines / square)."),
+    acs: int = typer.Option(
+        20, "--acs", help="Size of the fully sampled calibration region (lines / square)."
+    ),
     batch_size: int = typer.Option(4, "--batch-size", help="Frames per forward pass."),
     nifti: bool = typer.Option(False, "--nifti", help="Also write NIfTI (.nii.gz)."),
     png: bool = typer.Option(False, "--png", help="Also write a PNG of the middle slice, first frame."),
     gif: bool = typer.Option(False, "--gif", help="Also write an animated cine GIF of the middle slice."),
-    include: list[str] = typer.Option([], "--include", help="TestSet folders: only mask files matching this glob (repeatable), e.g. 'cine_sax_mask_ktGaussian*'."),
+    include: list[str] = typer.Option(
+        [],
+        "--include",
+        help=(
+            "TestSet folders: only mask files matching this glob (repeatable), "
+            "e.g. 'cine_sax_mask_ktGaussian*'."
+        ),
+    ),
 ) -> None:
-    """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat files (MATLAB order nx, ny, nz, nt)."""
+    """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat (MATLAB order nx, ny, nz, nt)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from cardiomm.recon.outputs import write_outputs
@@ -66,19 +96,33 @@ def reconstruct(
             if include and input_path.is_dir():
                 tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
                 if not tasks:
-                    raise InputFileError(f"no mask file matches --include {' '.join(include)}", path=input_path)
+                    raise InputFileError(
+                        f"no mask file matches --include {' '.join(include)}", path=input_path
+                    )
             bar = progress.add_task(f"{name}", total=len(tasks))
             for task in tasks:
                 volume, m = load_task(task)
                 mask_type, r = infer_pattern(m, task.mask_path, task.mask_spec)
                 meta_prompt, us_prompt = task_prompts(task, mask_type, r, override=prompt)
                 if show_prompt:
-                    console.print(f"[dim]{task.rel_path}[/]\n  metadata: {meta_prompt!r}\n  undersampling: {us_prompt!r}")
+                    console.print(
+                        f"[dim]{task.rel_path}[/]\n  metadata: {meta_prompt!r}\n"
+                        f"  undersampling: {us_prompt!r}"
+                    )
                 vol, per_frame = reconstruct_volume(
-                    volume, m, recon, mask_type=mask_type, acceleration=r, n_acs=acs,
-                    metadata_prompt=meta_prompt, undersampling_prompt=us_prompt, batch_size=batch_size,
+                    volume,
+                    m,
+                    recon,
+                    mask_type=mask_type,
+                    acceleration=r,
+                    n_acs=acs,
+                    metadata_prompt=meta_prompt,
+                    undersampling_prompt=us_prompt,
+                    batch_size=batch_size,
                 )
-                logging.getLogger("cardiomm").info("%s  %s: %.3f s/frame", name, task.out_path.name, per_frame)
+                logging.getLogger("cardiomm").info(
+                    "%s  %s: %.3f s/frame", name, task.out_path.name, per_frame
+                )
                 write_outputs(task, vol, nifti=nifti, png=png, gif=gif, info_csv=single)
                 n_written += 1
                 progress.advance(bar)

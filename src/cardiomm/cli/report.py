@@ -16,15 +16,17 @@ def report(
     metrics: Path = typer.Option(..., "--metrics", help="Metrics CSV written by `cardiomm evaluate`."),
     out: Path = typer.Option(Path("report"), "--out", help="Output folder (report.md + PNG figures)."),
     pred: Path | None = typer.Option(None, "--pred", help="Reconstruction folder, for example image grids."),
-    ref: Path | None = typer.Option(None, "--ref", help="Data root with FullSample files, for example image grids."),
+    ref: Path | None = typer.Option(
+        None, "--ref", help="Data root with FullSample files, for example image grids."
+    ),
     title: str = typer.Option("cardiomm evaluation", "--title"),
 ) -> None:
     """Write report.md with tables per group and PSNR radar charts per center and modality."""
     import pandas as pd
 
     from cardiomm.errors import InputFileError
-    from cardiomm.evaluation.report import write_report
     from cardiomm.evaluation.examples import collect_examples
+    from cardiomm.evaluation.report import write_report
 
     if not metrics.is_file():
         raise InputFileError("metrics CSV not found", path=metrics)

@@ -23,7 +23,10 @@ def mini_command(
     size: str = typer.Option(
         "tiny",
         "--size",
-        help="tiny (tests, ~37 MB), small (demo-model training, ~1.5 GB) or demo (test scans of 6 centers for `cardiomm demo`)",
+        help=(
+            "tiny (tests, ~37 MB), small (demo-model training, ~1.5 GB) "
+            "or demo (test scans of 6 centers for `cardiomm demo`)"
+        ),
     ),
     seed: int = typer.Option(0, "--seed", help="Global seed (same seed -> identical k-space bytes)."),
     modality: list[str] = typer.Option(

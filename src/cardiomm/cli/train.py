@@ -5,7 +5,8 @@ Examples::
     cardiomm train --config configs/small_cpu.yaml
     cardiomm train --config configs/tiny.yaml --set trainer.max_steps=20 --set run.output_dir=runs/t
     cardiomm train --config configs/small_cpu.yaml --resume          # continue from checkpoints/last.ckpt
-    cardiomm train --config configs/cardiomm_real_cpu.yaml --init-from src/cardiomm/assets/checkpoints/cardiomm
+    cardiomm train --config configs/cardiomm_real_cpu.yaml \\
+        --init-from src/cardiomm/assets/checkpoints/cardiomm
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ def _fmt(metrics: dict[str, float], keys: tuple[str, ...]) -> str:
 
 @app.command("train")
 def train_command(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config (sections model, data, trainer, run)."),
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="YAML config (sections model, data, trainer, run)."
+    ),
     sets: list[str] = typer.Option(
         [], "--set", help="Override a config value, e.g. --set trainer.max_steps=50 (repeatable)."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue from <run.output_dir>/checkpoints/last.ckpt."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from <run.output_dir>/checkpoints/last.ckpt."
+    ),
     init_from: Path = typer.Option(
-        None, "--init-from", help="Start from a release's weights (fine-tuning; same as --set run.init_from=PATH)."
+        None,
+        "--init-from",
+        help="Start from a release's weights (fine-tuning; same as --set run.init_from=PATH).",
     ),
 ) -> None:
     """Train a reconstruction model; writes checkpoints, TensorBoard logs and a safetensors release."""
@@ -49,7 +56,8 @@ def train_command(
     keys = ("loss", "psnr", "ssim", "zf_psnr", "zf_ssim")
     console.print(
         f"[bold]trained[/] {cfg.model.get('model', 'cardiomm')}/{cfg.model.get('preset', 'small')}: "
-        f"{result.global_step} steps, {result.epochs:g} epochs, {result.wall_time_s:.0f} s; frames {result.frames}",
+        f"{result.global_step} steps, {result.epochs:g} epochs, {result.wall_time_s:.0f} s; "
+        f"frames {result.frames}",
         highlight=False,
     )
     if result.initial:

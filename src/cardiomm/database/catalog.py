@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields, replace
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,7 @@ def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> P
     ``preload`` modules are imported once by the fork server, so workers start without paying for
     them (``cardiomm.io`` imports torch).
     """
+    ctx: BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(list(preload))

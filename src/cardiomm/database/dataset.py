@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -128,8 +128,8 @@ class CardiacFrameDataset(Dataset[FrameSample]):
         max_open: int = 64,
     ) -> None:
         from cardiomm.database.catalog import read_catalog
-        from cardiomm.database.query import filter_frame
         from cardiomm.database.manifest import read_manifest
+        from cardiomm.database.query import filter_frame
 
         frame = read_catalog(catalog) if isinstance(catalog, str | os.PathLike) else catalog
         if where is not None:
@@ -270,5 +270,6 @@ def balanced_sampler(
     power: float = 1.0,
 ) -> WeightedRandomSampler:
     """A ``WeightedRandomSampler`` (with replacement) over :func:`balanced_weights`."""
-    weights = balanced_weights(dataset, by, power=power)
+    # torch annotates ``weights`` as Sequence[float]; it takes a tensor (``torch.as_tensor``)
+    weights = cast(Sequence[float], balanced_weights(dataset, by, power=power))
     return WeightedRandomSampler(weights, num_samples or len(dataset), replacement=True, generator=generator)

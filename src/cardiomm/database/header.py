@@ -226,8 +226,12 @@ class CardiacHeader:
         modality: Modality | str = self.modality_enum or self.modality
         return str(
             prompts.metadata_prompt(
-                lifespan=self.lifespan, field=self.field_str, vendor=self.vendor, scanner=self.scanner,
-                modality=modality, view=self.view,
+                lifespan=self.lifespan,
+                field=self.field_str,
+                vendor=self.vendor,
+                scanner=self.scanner,
+                modality=modality,
+                view=self.view,
             )  # fmt: skip
         )
 

@@ -27,6 +27,7 @@ Path components are counted from the end, the file name being -1::
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -181,9 +182,8 @@ def is_sidecar_path(relpath: str) -> bool:
     """True for files that describe a scan but are not one (``_gt.h5``, ``_info.csv``, GTSOS...)."""
     parts = PurePosixPath(relpath).parts
     name = parts[-1] if parts else ""
-    return (
-        name.endswith(("_gt.h5", "_info.csv", "_sos.nii.gz"))
-        or any(p in ("GTSOS", "ImgSnapshot") or p.startswith("GroundTruth") for p in parts[:-1])
+    return name.endswith(("_gt.h5", "_info.csv", "_sos.nii.gz")) or any(
+        p in ("GTSOS", "ImgSnapshot") or p.startswith("GroundTruth") for p in parts[:-1]
     )
 
 
@@ -223,7 +223,7 @@ def _disease(dirs: tuple[str, ...], center: str) -> str:
     return Disease.NC.value if center in _NORMAL_CONTROL_CENTERS else Disease.UNKNOWN.value
 
 
-def parse_path(relpath: str) -> PathInfo:
+def parse_path(relpath: str | os.PathLike[str]) -> PathInfo:
     """Derive header fields from a path (relative to the indexed root, ``/``-separated)."""
     parts = PurePosixPath(relpath).parts
     if not parts:
@@ -253,8 +253,8 @@ def parse_path(relpath: str) -> PathInfo:
     folder_mod = next((_FOLDERS[p] for p in dirs if p in _FOLDERS), "missing")
     if folder_mod is None:  # Mapping: T1map / T2map from the file name
         modality = modality if modality in (Modality.T1MAP.value, Modality.T2MAP.value) else UNKNOWN
-    elif folder_mod != "missing":
-        modality = folder_mod.value  # type: ignore[union-attr]
+    elif isinstance(folder_mod, Modality):  # not "missing"
+        modality = folder_mod.value
 
     from cardiomm.text.prompts import lifespan_from_name
 

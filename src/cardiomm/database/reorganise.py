@@ -278,7 +278,10 @@ def _run_local(tasks: list[ShardTask], workers: int, advance: Callable[[], None]
 def _run_dask(
     tasks: list[ShardTask], scheduler: str, advance: Callable[[], None]
 ) -> Iterator[dict[str, Any]]:
-    from distributed import Client, as_completed
+    try:
+        from distributed import Client, as_completed  # optional extra, only for --scheduler
+    except ImportError:
+        raise ConfigError("--scheduler needs dask.distributed: pip install 'cardiomm[dask]'") from None
 
     with Client(scheduler, set_as_default=False) as client:
         keys = [f"cardiomm-prepare-{t.scan_id}" for t in tasks]

@@ -191,7 +191,7 @@ def make_splits(
     scans = {str(s): patients[k] for s, k in zip(frame["scan_id"], keys, strict=True)}
     frames = frame["n_frames"].fillna(0).astype("int64").tolist() if "n_frames" in frame else [0] * len(keys)
     counts = {name: {"patients": 0, "scans": 0, "frames": 0} for name in SPLIT_NAMES}
-    for key, split in patients.items():
+    for split in patients.values():
         counts[split]["patients"] += 1
     for key, nf in zip(keys, frames, strict=True):
         counts[patients[key]]["scans"] += 1

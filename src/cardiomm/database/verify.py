@@ -62,7 +62,9 @@ def verify_shards(out: str | os.PathLike[str]) -> VerifyReport:
 
     base = Path(out)
     doc = read_manifest(base)
-    ok, bad, missing = [], [], []
+    ok: list[str] = []
+    bad: list[str] = []
+    missing: list[str] = []
     for entry in doc.get("shards", []):
         path = base / entry["path"]
         if not path.is_file():

@@ -10,7 +10,9 @@ import numpy as np
 __all__ = ["collect_examples"]
 
 
-def collect_examples(df: Any, pred_root: Path, ref_root: Path, max_examples: int = 3) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+def collect_examples(
+    df: Any, pred_root: Path, ref_root: Path, max_examples: int = 3
+) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
     """``(caption, reference (y, x), {method: recon (y, x)})`` for the middle frame of one file per pattern.
 
     Cine files of external centers are preferred; methods whose prediction of that file is missing are

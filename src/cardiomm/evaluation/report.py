@@ -62,7 +62,9 @@ def radar_chart(table: Any, path: Path, title: str, limits: tuple[float, float] 
     return path
 
 
-def image_grid(reference: np.ndarray, recons: dict[str, np.ndarray], path: Path, title: str, error_scale: float = 5.0) -> Path:
+def image_grid(
+    reference: np.ndarray, recons: dict[str, np.ndarray], path: Path, title: str, error_scale: float = 5.0
+) -> Path:
     """Grid: reference + each reconstruction (top), absolute error maps x ``error_scale`` (bottom).
 
     Images are 2-D magnitudes, each normalised by its own 99.5th percentile (the metric protocol).
@@ -96,7 +98,13 @@ def image_grid(reference: np.ndarray, recons: dict[str, np.ndarray], path: Path,
     return path
 
 
-def write_report(df: Any, out_dir: Path, *, examples: Sequence[tuple[str, np.ndarray, dict[str, np.ndarray]]] = (), title: str = "cardiomm evaluation") -> Path:
+def write_report(
+    df: Any,
+    out_dir: Path,
+    *,
+    examples: Sequence[tuple[str, np.ndarray, dict[str, np.ndarray]]] = (),
+    title: str = "cardiomm evaluation",
+) -> Path:
     """Write ``report.md`` with the tables and figures into ``out_dir``; return its path.
 
     ``examples`` are ``(caption, reference (y, x), {method: recon (y, x)})`` triples for image grids.
@@ -105,13 +113,21 @@ def write_report(df: Any, out_dir: Path, *, examples: Sequence[tuple[str, np.nda
     out_dir.mkdir(parents=True, exist_ok=True)
     methods = _order(sorted(df["Method"].unique()))
     lines = [f"# {title}", "", f"{len(df)} reconstructions, methods: {', '.join(methods)}.", ""]
-    lines += ["Metric protocol: per 2-D frame, each image normalised by its own 99.5th percentile; "
-              "PSNR/SSIM (scikit-image, `data_range = ref.max()`) and NMSE; mean over frames per file, "
-              "then over files.", ""]
+    lines += [
+        "Metric protocol: per 2-D frame, each image normalised by its own 99.5th percentile; "
+        "PSNR/SSIM (scikit-image, `data_range = ref.max()`) and NMSE; mean over frames per file, "
+        "then over files.",
+        "",
+    ]
     has_roles = "Role" in df.columns and df["Role"].nunique() > 1
     main_by = ["Role", "Mask", "AF"] if has_roles else ["Mask", "AF"]
     for metric, digits in (("PSNR", 2), ("SSIM", 4)):
-        lines += [f"## {metric} by {' / '.join(main_by)}", "", markdown_table(group_table(df, main_by, metric, methods), digits), ""]
+        lines += [
+            f"## {metric} by {' / '.join(main_by)}",
+            "",
+            markdown_table(group_table(df, main_by, metric, methods), digits),
+            "",
+        ]
     figures = []
     roles = dict(zip(df["Center"], df["Role"], strict=False)) if "Role" in df.columns else {}
     for by, name in (("Center", "center"), ("Modality", "modality")):

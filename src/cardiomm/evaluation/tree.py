@@ -27,9 +27,34 @@ from cardiomm.utils.atomic import TMP_PREFIX
 __all__ = ["COLUMNS", "PredFile", "find_predictions", "reference_volume", "center_roles", "evaluate_tree"]
 
 #: Columns of the per-file metrics table (the published CSV's, plus Role and File).
-COLUMNS = ("Method", "Modality", "Center", "Vendor", "Field", "Role", "Mask", "AF", "PSNR", "SSIM", "NMSE", "File")
+COLUMNS = (
+    "Method",
+    "Modality",
+    "Center",
+    "Vendor",
+    "Field",
+    "Role",
+    "Mask",
+    "AF",
+    "PSNR",
+    "SSIM",
+    "NMSE",
+    "File",
+)
 
-_MODALITY_FOLDERS = {"Cine", "Mapping", "Aorta", "Tagging", "Flow2d", "BlackBlood", "LGE", "Perfusion", "T1rho", "T1w", "T2w"}
+_MODALITY_FOLDERS = {
+    "Cine",
+    "Mapping",
+    "Aorta",
+    "Tagging",
+    "Flow2d",
+    "BlackBlood",
+    "LGE",
+    "Perfusion",
+    "T1rho",
+    "T1w",
+    "T2w",
+}
 
 
 @dataclass(frozen=True)
@@ -98,7 +123,11 @@ def center_roles(ref_root: Path) -> dict[str, str]:
 
         try:
             centers = json.loads(manifest.read_text()).get("centers", [])
-            roles = {str(c["code"]): str(c["split"]) for c in centers if "code" in c and c.get("split") in ("internal", "external")}
+            roles = {
+                str(c["code"]): str(c["split"])
+                for c in centers
+                if "code" in c and c.get("split") in ("internal", "external")
+            }
         except (ValueError, TypeError, AttributeError, KeyError):
             roles = {}
         if roles:

@@ -22,11 +22,15 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.errors import FileFormatError, InputFileError, ShapeError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import FileDataset
 
 __all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_series"]
 
@@ -142,7 +146,7 @@ def _read_dicom_series(root: Path) -> ImageSeries:
     first = datasets[0][1]
     iop = np.asarray(getattr(first, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float)
     normal = np.cross(iop[:3], iop[3:])
-    groups: dict[float, list[tuple[float, int, Path, object]]] = {}
+    groups: dict[float, list[tuple[float, int, Path, FileDataset]]] = {}
     for f, ds in datasets:
         ipp = getattr(ds, "ImagePositionPatient", None)
         if ipp is not None:
@@ -166,7 +170,7 @@ def _read_dicom_series(root: Path) -> ImageSeries:
         for t, (_, _, f, ds) in enumerate(sorted(groups[key], key=lambda r: (r[0], r[1]))):
             ti_ms[t][z], te_ms[t][z] = _inversion_time_ms(ds), _float(ds, "EchoTime")
             try:
-                arr = ds.pixel_array.astype(np.float32)  # type: ignore[attr-defined]
+                arr = ds.pixel_array.astype(np.float32)
             except Exception as err:
                 raise FileFormatError(f"cannot decode pixel data ({type(err).__name__})", path=f) from None
             slope, inter = _float(ds, "RescaleSlope") or 1.0, _float(ds, "RescaleIntercept") or 0.0
@@ -174,8 +178,8 @@ def _read_dicom_series(root: Path) -> ImageSeries:
     spacing_rc = [float(v) for v in getattr(first, "PixelSpacing", [1.0, 1.0])]
     thick = _float(first, "SliceThickness") or 8.0
     slice_spacing = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else None
-    trig = sorted(r[0] for r in groups[positions[0]])
-    frame_dt = float(np.median(np.diff(trig))) * 1e-3 if n_t > 1 else None
+    trig_times = sorted(r[0] for r in groups[positions[0]])
+    frame_dt = float(np.median(np.diff(trig_times))) * 1e-3 if n_t > 1 else None
     tr, te = _float(first, "RepetitionTime"), _float(first, "EchoTime")
     extras: dict[str, float | str] = {}
     for tag, name in (("MagneticFieldStrength", "FieldStrength(T)"), ("FlipAngle", "FlipAngle(deg)")):
@@ -185,10 +189,16 @@ def _read_dicom_series(root: Path) -> ImageSeries:
         if getattr(first, tag, ""):
             extras[tag] = str(getattr(first, tag))
     return ImageSeries(
-        magnitude=mag, spacing=(thick, spacing_rc[0], spacing_rc[1]), slice_spacing=slice_spacing,
-        frame_dt=frame_dt, tr=None if tr is None else tr * 1e-3, te=None if te is None else te * 1e-3,
-        extras=extras, source=root,
-        inversion_times=_per_image_seconds(ti_ms), echo_times=_per_image_seconds(te_ms),
+        magnitude=mag,
+        spacing=(thick, spacing_rc[0], spacing_rc[1]),
+        slice_spacing=slice_spacing,
+        frame_dt=frame_dt,
+        tr=None if tr is None else tr * 1e-3,
+        te=None if te is None else te * 1e-3,
+        extras=extras,
+        source=root,
+        inversion_times=_per_image_seconds(ti_ms),
+        echo_times=_per_image_seconds(te_ms),
         rr_interval=rr * 1e-3 if (rr := _float(first, "NominalInterval")) else None,
     )
 
@@ -207,7 +217,8 @@ def read_nifti_series(path: PathLike) -> ImageSeries:
     if not p.is_file():
         raise InputFileError("file not found", path=p)
     try:
-        img = nib.load(str(p))
+        # nib.load is typed as any image format; NIfTI-1 / -2 images are Nifti1Image
+        img = cast(nib.Nifti1Image, nib.load(str(p)))
         data = np.asarray(img.dataobj, dtype=np.float32)
     except Exception as err:
         raise FileFormatError(f"cannot read NIfTI ({type(err).__name__})", path=p) from None
@@ -218,10 +229,16 @@ def read_nifti_series(path: PathLike) -> ImageSeries:
     space_unit, time_unit = img.header.get_xyzt_units()
     t_scale = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}.get(time_unit or "sec", 1.0)
     mag = np.abs(np.ascontiguousarray(data.transpose(3, 2, 1, 0)))
-    return ImageSeries(magnitude=mag, spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
-                       slice_spacing=float(zooms[2]) if mag.shape[1] > 1 else None,
-                       frame_dt=float(zooms[3]) * t_scale if mag.shape[0] > 1 else None, tr=None, te=None,
-                       extras={}, source=p)
+    return ImageSeries(
+        magnitude=mag,
+        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        slice_spacing=float(zooms[2]) if mag.shape[1] > 1 else None,
+        frame_dt=float(zooms[3]) * t_scale if mag.shape[0] > 1 else None,
+        tr=None,
+        te=None,
+        extras={},
+        source=p,
+    )
 
 
 def read_image_series(path: PathLike) -> ImageSeries:

@@ -32,6 +32,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -358,7 +359,8 @@ def check_mask_fits(
 def average_acquired_lines(
     kspace: np.ndarray, hits: np.ndarray, path: PathLike, what: str = "samples"
 ) -> tuple[torch.Tensor, bool]:
-    """Finish a line-by-line raw-data read (ISMRMRD, twix): average repeated lines in place and build the mask.
+    """Finish a line-by-line raw-data read (ISMRMRD, twix): average repeated lines in place and
+    build the mask.
 
     Parameters
     ----------
@@ -386,6 +388,6 @@ def average_acquired_lines(
     if not np.isfinite(kspace).all():
         raise DataValueError(f"{what} contain NaN/Inf samples", path=path)
     nt, _, _, ny, nx = kspace.shape
-    lines = (hits > 0).any(axis=1)  # (t, ky)
+    lines = cast(np.ndarray, (hits > 0).any(axis=1))  # (t, ky); the stubs say "scalar | array"
     mask = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(lines[:, :, None], (nt, ny, nx))))
     return mask, not bool((hits > 0).all())

@@ -62,7 +62,7 @@ _MATLAB_CLASS: dict[np.dtype[Any], str] = {
     np.dtype(np.complex64): "single",
     np.dtype(np.complex128): "double",
 }
-_NUMERIC_CLASSES = {
+_NUMERIC_CLASSES: dict[str, type[np.generic]] = {
     "double": np.float64,
     "single": np.float32,
     "int8": np.int8,

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -108,7 +109,8 @@ def read_nifti(path: PathLike) -> NiftiVolume:
     if not p.is_file():
         raise InputFileError("file not found", path=p)
     try:
-        img = nib.load(p)
+        # nib.load is typed as any image format; NIfTI-1 / -2 images are Nifti1Image
+        img = cast(nib.Nifti1Image, nib.load(p))
         data = np.asarray(img.dataobj, dtype=np.float32)
     except Exception as err:  # nibabel raises several types on damaged files
         raise FileFormatError(f"cannot read NIfTI file ({str(err).splitlines()[0]})", path=p) from None

@@ -99,7 +99,7 @@ class ScanParameters:
         have no gap). Volumes (Simpson's rule) need this, not the thickness."""
         value = self.extras.get("SliceSpacing")
         try:
-            spacing = float(value)  # type: ignore[arg-type]
+            spacing = float(value)  # type: ignore[arg-type]  # None or a tuple: TypeError, handled
         except (TypeError, ValueError):
             return self.slice_thickness_mm
         return spacing if spacing > 0 else self.slice_thickness_mm

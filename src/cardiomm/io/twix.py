@@ -86,7 +86,7 @@ def _num(d: Any, *keys: str, default: float | None = None) -> float | None:
     if isinstance(d, list | tuple):
         d = d[0] if d else None
     try:
-        return float(d)  # type: ignore[arg-type]
+        return float(d)
     except (TypeError, ValueError):
         return default
 

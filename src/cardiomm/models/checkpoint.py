@@ -35,7 +35,14 @@ from cardiomm.models.cardiomm import CardioMM, count_parameters
 from cardiomm.models.config import PRESETS, ModelConfig
 from cardiomm.utils.atomic import atomic_path
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "checkpoint_paths", "LoadedCheckpoint", "WEIGHTS_NAME"]
+__all__ = [
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_weights",
+    "checkpoint_paths",
+    "LoadedCheckpoint",
+    "WEIGHTS_NAME",
+]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -75,7 +82,7 @@ def _dedupe(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
     aliases: dict[str, str] = {}
     seen: dict[tuple[int, int, tuple[int, ...], tuple[int, ...]], str] = {}
     for key, t in state.items():
-        ident = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        ident = (t.untyped_storage().data_ptr(), int(t.storage_offset()), tuple(t.shape), tuple(t.stride()))
         if t.numel() and ident in seen:
             aliases[key] = seen[ident]
             continue
@@ -126,7 +133,7 @@ def save_checkpoint(
         "preset": config.preset,
         "text_encoder": config.text_encoder,
         "cardiomm_version": _version(),
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input": "masked_kspace (b, c, ky, kx) complex64, mask (b, 1, ky, kx) bool, "
         "text embeddings (b, text_dim)",
         "output": "RSS magnitude (b, y, x) float32",
@@ -151,7 +158,11 @@ def save_checkpoint(
     with atomic_path(config_path) as tmp:
         tmp.write_text(config.to_json() + "\n")
     with atomic_path(card_path) as tmp:
-        tmp.write_text(card_markdown(f"CardioMM checkpoint: `{config.preset}`", json.loads(card_json), config.to_json(), sha))
+        tmp.write_text(
+            card_markdown(
+                f"CardioMM checkpoint: `{config.preset}`", json.loads(card_json), config.to_json(), sha
+            )
+        )
     return weights
 
 

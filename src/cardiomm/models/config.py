@@ -110,8 +110,15 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for name in (
-            "feature_dim", "prompt_dim", "len_prompt", "prompt_size", "n_enc_cab", "n_dec_cab", "n_skip_cab",
-            "sens_feature_dim", "sens_prompt_dim",
+            "feature_dim",
+            "prompt_dim",
+            "len_prompt",
+            "prompt_size",
+            "n_enc_cab",
+            "n_dec_cab",
+            "n_skip_cab",
+            "sens_feature_dim",
+            "sens_prompt_dim",
         ):
             value = getattr(self, name)
             if not isinstance(value, (list, tuple)) or len(value) != 3:
@@ -120,8 +127,16 @@ class ModelConfig:
             minimum = 0 if name == "n_skip_cab" else 1
             if min(getattr(self, name)) < minimum:
                 raise ConfigError(f"model config: {name} entries must be >= {minimum}, got {value!r}")
-        for name in ("n_cascades", "n_feat0", "n_bottleneck_cab", "sens_n_feat0", "kernel_size", "reduction",
-                     "text_dim", "embed_dim"):
+        for name in (
+            "n_cascades",
+            "n_feat0",
+            "n_bottleneck_cab",
+            "sens_n_feat0",
+            "kernel_size",
+            "reduction",
+            "text_dim",
+            "embed_dim",
+        ):
             value = getattr(self, name)
             minimum = 0 if name == "n_bottleneck_cab" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

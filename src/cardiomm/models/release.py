@@ -24,13 +24,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from cardiomm.errors import CheckpointError, ConfigError, UnknownChoiceError
 from cardiomm.models.checkpoint import card_markdown, checkpoint_paths
+
+if TYPE_CHECKING:
+    from cardiomm.models.baselines import VarNet
 
 __all__ = ["MODEL_KINDS", "Release", "build_model", "model_kind", "save_release", "load_release"]
 
@@ -66,7 +69,9 @@ def build_model(kind: str, preset: str = "small", overrides: Mapping[str, Any] |
         from cardiomm.models.baselines import VARNET_PRESETS, VarNet
 
         if preset not in VARNET_PRESETS:
-            raise UnknownChoiceError(f"unknown VarNet preset {preset!r}; choose from {', '.join(VARNET_PRESETS)}")
+            raise UnknownChoiceError(
+                f"unknown VarNet preset {preset!r}; choose from {', '.join(VARNET_PRESETS)}"
+            )
         if overrides.pop("grad_checkpoint", False):
             raise ConfigError("gradient checkpointing is only available for the CardioMM / PromptMR models")
         try:
@@ -100,7 +105,7 @@ class Release:
     path: Path
 
 
-def _save_varnet(path: str | os.PathLike[str], model: nn.Module, extra_card: Mapping[str, Any]) -> Path:
+def _save_varnet(path: str | os.PathLike[str], model: VarNet, extra_card: Mapping[str, Any]) -> Path:
     from safetensors.torch import save_file
 
     from cardiomm import __version__
@@ -108,13 +113,13 @@ def _save_varnet(path: str | os.PathLike[str], model: nn.Module, extra_card: Map
     from cardiomm.utils.atomic import atomic_path
 
     weights, config_path, card_path = checkpoint_paths(path)
-    config_json = json.dumps(model.config.to_dict(), indent=2, sort_keys=True)  # type: ignore[operator]
+    config_json = json.dumps(model.config.to_dict(), indent=2, sort_keys=True)
     card: dict[str, Any] = {
         "model": "E2E-VarNet",
         "model_kind": "varnet",
-        "preset": model.config.preset,  # type: ignore[union-attr]
+        "preset": model.config.preset,
         "cardiomm_version": __version__,
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input": "masked_kspace (b, c, ky, kx) complex64, mask (b, 1, ky, kx) bool",
         "output": "RSS magnitude (b, y, x) float32",
         "parameters": count_parameters(model),
@@ -125,7 +130,12 @@ def _save_varnet(path: str | os.PathLike[str], model: nn.Module, extra_card: Map
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"extra_card is not JSON-serialisable: {exc}", path=path) from None
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    metadata = {"format": "pt", "cardiomm_config": config_json, "cardiomm_card": card_json, "cardiomm_aliases": "{}"}
+    metadata = {
+        "format": "pt",
+        "cardiomm_config": config_json,
+        "cardiomm_card": card_json,
+        "cardiomm_aliases": "{}",
+    }
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
@@ -151,13 +161,18 @@ def save_release(
     extra_card
         JSON-serialisable card fields (training data, steps, wall time, metrics...).
     """
+    from cardiomm.models import CardioMM
+    from cardiomm.models.baselines import VarNet
+
     kind = model_kind(model)
     card = {"model_kind": kind, **dict(extra_card or {})}
     if kind == "varnet":
+        assert isinstance(model, VarNet)  # model_kind checked the class
         return _save_varnet(path, model, card)
     from cardiomm.models.checkpoint import save_checkpoint
 
-    return save_checkpoint(path, model, extra_card=card)  # type: ignore[arg-type]
+    assert isinstance(model, CardioMM)  # model_kind accepts nothing else
+    return save_checkpoint(path, model, extra_card=card)
 
 
 def _read_metadata(weights: Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ for 10 x 246 x 512). Odd sizes use the shift formula.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -38,13 +39,13 @@ def _checkerboards(ny: int, nx: int, device: torch.device) -> tuple[torch.Tensor
     return s_in, s_out
 
 
-def _centred(x: torch.Tensor, transform: object) -> torch.Tensor | None:
+def _centred(x: torch.Tensor, transform: Callable[..., torch.Tensor]) -> torch.Tensor | None:
     """Even-size centred transform by checkerboard modulation, or None for odd sizes."""
     ny, nx = x.shape[-2], x.shape[-1]
     if ny % 2 or nx % 2:
         return None
     s_in, s_out = _checkerboards(ny, nx, x.device)
-    out = transform(x * s_in, dim=_DIMS, norm="ortho")  # type: ignore[operator]
+    out = transform(x * s_in, dim=_DIMS, norm="ortho")
     return out.mul_(s_out)
 
 

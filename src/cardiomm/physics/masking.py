@@ -22,6 +22,7 @@ class MaskOp(LinearOperator):
     """
 
     self_adjoint = True
+    mask: torch.Tensor  # non-persistent buffer
 
     def __init__(self, mask: torch.Tensor) -> None:
         super().__init__()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import torch
 
@@ -113,9 +113,11 @@ class ProductOp(LinearOperator):
     Nested products are flattened. The adjoint applies the adjoints in reverse order.
     """
 
+    ops: torch.nn.ModuleList  # of LinearOperator
+
     def __init__(self, *ops: LinearOperator) -> None:
         super().__init__()
-        flat: list[LinearOperator] = []
+        flat: list[torch.nn.Module] = []
         for op in ops:
             flat.extend(op.ops if type(op) is ProductOp else [op])
         if not flat:
@@ -131,7 +133,7 @@ class ProductOp(LinearOperator):
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Apply ``ops[0].H`` first, then ... ``ops[-1].H``."""
         for op in self.ops:
-            y = op.adjoint(y)
+            y = cast(LinearOperator, op).adjoint(y)  # ModuleList items are typed as Module
         return y
 
 

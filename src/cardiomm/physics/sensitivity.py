@@ -24,6 +24,8 @@ class SensitivityOp(LinearOperator):
         ``b = 1`` broadcasts over the image batch.
     """
 
+    csm: torch.Tensor  # non-persistent buffer
+
     def __init__(self, csm: torch.Tensor) -> None:
         super().__init__()
         check_ndim(csm, 4, "csm", "(b, c, y, x)")

@@ -3,4 +3,11 @@
 from cardiomm.recon.base import ReconInput, Reconstructor, acs_block_sampled
 from cardiomm.recon.registry import LEARNED_METHODS, METHODS, get_reconstructor
 
-__all__ = ["ReconInput", "Reconstructor", "acs_block_sampled", "METHODS", "LEARNED_METHODS", "get_reconstructor"]
+__all__ = [
+    "ReconInput",
+    "Reconstructor",
+    "acs_block_sampled",
+    "METHODS",
+    "LEARNED_METHODS",
+    "get_reconstructor",
+]

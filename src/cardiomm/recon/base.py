@@ -49,8 +49,15 @@ class ReconInput:
         k, m = self.masked_kspace, self.mask
         if k.ndim != 4 or not k.is_complex():
             raise ShapeError(f"masked_kspace must be complex (b, c, ky, kx), got {tuple(k.shape)} {k.dtype}")
-        if m.ndim != 4 or m.shape[1] != 1 or m.shape[0] not in (1, k.shape[0]) or m.shape[-2:] != k.shape[-2:]:
-            raise MaskError(f"mask {tuple(m.shape)} does not fit k-space {tuple(k.shape)}; expected (b, 1, ky, kx)")
+        if (
+            m.ndim != 4
+            or m.shape[1] != 1
+            or m.shape[0] not in (1, k.shape[0])
+            or m.shape[-2:] != k.shape[-2:]
+        ):
+            raise MaskError(
+                f"mask {tuple(m.shape)} does not fit k-space {tuple(k.shape)}; expected (b, 1, ky, kx)"
+            )
 
     @property
     def batch_size(self) -> int:

@@ -33,7 +33,9 @@ def espirit_maps(masked_kspace: torch.Tensor, n_acs: int) -> torch.Tensor:
     y0, x0 = n_ky // 2 - width // 2, n_kx // 2 - width // 2
     calib = masked_kspace[..., y0 : y0 + width, x0 : x0 + width].contiguous()
     keys = [
-        hashlib.blake2b(calib[i].numpy().tobytes() + repr((n_ky, n_kx, width)).encode(), digest_size=16).hexdigest()
+        hashlib.blake2b(
+            calib[i].numpy().tobytes() + repr((n_ky, n_kx, width)).encode(), digest_size=16
+        ).hexdigest()
         for i in range(calib.shape[0])
     ]
     found = {key: _MAPS_CACHE[key] for key in keys if key in _MAPS_CACHE}
@@ -114,10 +116,11 @@ class L1WaveletRecon(Reconstructor):
         coeffs = ptwt.wavedec2(parts, self.wavelet, level=self.levels, mode="zero")
         t = thresh.repeat(2).view(-1, 1, 1)
         # the approximation band is not thresholded
-        new = [coeffs[0]] + [
-            type(level)(*(torch.sign(c) * torch.clamp(c.abs() - t, min=0.0) for c in level)) for level in coeffs[1:]
-        ]
-        out = ptwt.waverec2(new, self.wavelet)[..., :n_y, :n_x]
+        details = tuple(
+            type(level)(*(torch.sign(c) * torch.clamp(c.abs() - t, min=0.0) for c in level))
+            for level in coeffs[1:]
+        )
+        out = ptwt.waverec2((coeffs[0], *details), self.wavelet)[..., :n_y, :n_x]
         return torch.complex(out[:n_b], out[n_b:])
 
     def reconstruct(self, inp: ReconInput) -> torch.Tensor:

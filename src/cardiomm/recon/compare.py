@@ -54,8 +54,16 @@ def compare_methods(
     for name in methods:
         recon = get_reconstructor(name, (models or {}).get(name))
         t0 = time.perf_counter()
-        out, _ = reconstruct_volume(volume, mask, recon, mask_type=mask_type, acceleration=accel, n_acs=n_acs,
-                                    metadata_prompt=meta, undersampling_prompt=us)
+        out, _ = reconstruct_volume(
+            volume,
+            mask,
+            recon,
+            mask_type=mask_type,
+            acceleration=accel,
+            n_acs=n_acs,
+            metadata_prompt=meta,
+            undersampling_prompt=us,
+        )
         per_frame = (time.perf_counter() - t0) / max(1, volume.n_frames * volume.n_slices)
         m = evaluate_volume(reference, out.to(torch.float32))
         scores.append(MethodScore(name, m.psnr, m.ssim, m.nmse, per_frame))

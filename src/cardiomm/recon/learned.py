@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from cardiomm.errors import CheckpointError, ModelNotFoundError
 from cardiomm.recon.base import ReconInput, Reconstructor
+
+if TYPE_CHECKING:
+    from cardiomm.text import TextEncoder
 
 __all__ = ["LearnedRecon", "shipped_checkpoint", "CHECKPOINT_DIR"]
 
@@ -60,18 +64,26 @@ class LearnedRecon(Reconstructor):
         Frozen text encoder for CardioMM (``None`` for the others).
     """
 
-    def __init__(self, name: str, model: torch.nn.Module, encoder: object | None = None, device: str = "cpu") -> None:
+    def __init__(
+        self, name: str, model: torch.nn.Module, encoder: TextEncoder | None = None, device: str = "cpu"
+    ) -> None:
         self.name = name
         self.model = model.eval().to(device)
         self.encoder = encoder
         self.device = torch.device(device)
 
     @classmethod
-    def from_checkpoint(cls, name: str, path: str | Path | None = None, *, device: str = "cpu") -> LearnedRecon:
+    def from_checkpoint(
+        cls, name: str, path: str | Path | None = None, *, device: str = "cpu"
+    ) -> LearnedRecon:
         """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits."""
         ckpt = Path(path) if path is not None else shipped_checkpoint(name)
         config = _config_json(ckpt)
-        kind = "varnet" if config.get("model") == "varnet" else ("cardiomm" if config.get("text_conditioning", True) else "promptmr")
+        kind = (
+            "varnet"
+            if config.get("model") == "varnet"
+            else ("cardiomm" if config.get("text_conditioning", True) else "promptmr")
+        )
         if kind != name:
             raise CheckpointError(f"checkpoint holds a '{kind}' model, not '{name}'", path=ckpt)
         from cardiomm.models.release import load_release
@@ -81,12 +93,12 @@ class LearnedRecon(Reconstructor):
         if kind == "cardiomm":
             from cardiomm.text import get_encoder
 
-            encoder = get_encoder(release.config.text_encoder)  # type: ignore[union-attr]
+            encoder = get_encoder(release.config.text_encoder)
         return cls(name, release.model, encoder, device)
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
         assert self.encoder is not None
-        return self.encoder.encode(texts).to(self.device)  # type: ignore[attr-defined]
+        return self.encoder.encode(texts).to(self.device)
 
     def reconstruct(self, inp: ReconInput) -> torch.Tensor:
         k = inp.masked_kspace.to(self.device)

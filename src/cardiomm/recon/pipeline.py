@@ -143,7 +143,9 @@ def discover_tasks(
     if not input_path.exists():
         raise InputFileError("no such file or folder", path=input_path)
     if input_path.is_dir():
-        masks = sorted(p for p in input_path.rglob("*_mask_*.mat") if MASK_DIR in p.parts and not p.name.startswith("."))
+        masks = sorted(
+            p for p in input_path.rglob("*_mask_*.mat") if MASK_DIR in p.parts and not p.name.startswith(".")
+        )
         if not masks:
             raise InputFileError(f"no {MASK_DIR}/**/*_mask_<Pattern><R>.mat files found", path=input_path)
         tasks = []
@@ -156,8 +158,8 @@ def discover_tasks(
         raise ConfigError("give a mask file or a generated mask (pattern and acceleration), not both")
     token = mask.stem.split("_mask_")[-1] if mask else mask_spec.token if mask_spec else ""
     out_path = out if out.suffix == ".mat" else out / f"{input_path.stem}{'_' + token if token else ''}.mat"
-    rel = (mask or input_path).as_posix()
-    return [ReconTask(input_path, mask, out_path, rel, mask_spec=mask_spec)]
+    rel_path = (mask or input_path).as_posix()
+    return [ReconTask(input_path, mask, out_path, rel_path, mask_spec=mask_spec)]
 
 
 def infer_mask(volume: KSpaceVolume) -> torch.Tensor:
@@ -216,7 +218,9 @@ def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
     else:
         mask = infer_mask(volume)
         if bool(mask.all()):
-            raise MaskError("the k-space is fully sampled and no --mask was given (nothing to reconstruct)", path=path)
+            raise MaskError(
+                "the k-space is fully sampled and no --mask was given (nothing to reconstruct)", path=path
+            )
     if not bool(mask.any()):
         raise MaskError("the mask samples nothing", path=task.mask_path or path)
     return volume, mask
@@ -255,7 +259,9 @@ def _read_h5(path: Path) -> KSpaceVolume:
     )
 
 
-def iter_batches(volume: KSpaceVolume, mask: torch.Tensor, batch_size: int) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+def iter_batches(
+    volume: KSpaceVolume, mask: torch.Tensor, batch_size: int
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
     """Yield ``(slice, masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx))`` over t-major frames."""
     frames = volume.frames()
     n_t, n_z = volume.n_frames, volume.n_slices
@@ -312,4 +318,8 @@ def reconstruct_volume(
 
 def pattern_name(mask_type: str) -> str:
     """Published file-name token for a mask family (used for outputs of undersampled inputs)."""
-    return {"uniform": MaskPattern.UNIFORM.value, "random": MaskPattern.KT_GAUSSIAN.value, "radial": MaskPattern.KT_RADIAL.value}[mask_type]
+    return {
+        "uniform": MaskPattern.UNIFORM.value,
+        "random": MaskPattern.KT_GAUSSIAN.value,
+        "radial": MaskPattern.KT_RADIAL.value,
+    }[mask_type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from cardiomm.recon.pipeline import ReconTask
 from cardiomm.types import UNKNOWN
@@ -36,10 +37,12 @@ def metadata_prompt_for(path: str | Path, header_path: Path | None = None) -> st
         modality, view = modality_view_from_name(text)
     except UnknownChoiceError:
         modality, view = UNKNOWN, UNKNOWN
-    return metadata_prompt(info.lifespan, field if field is not None else UNKNOWN, vendor, scanner, modality, view)
+    return metadata_prompt(
+        info.lifespan, field if field is not None else UNKNOWN, vendor, scanner, modality, view
+    )
 
 
-def _header_fields(path: Path) -> dict[str, object]:
+def _header_fields(path: Path) -> dict[str, Any]:
     try:
         from cardiomm.database.extract import extract_file
 
@@ -51,7 +54,9 @@ def _header_fields(path: Path) -> dict[str, object]:
         return {}
 
 
-def task_prompts(task: ReconTask, mask_type: str, acceleration: int, *, override: str | None = None) -> tuple[str, str]:
+def task_prompts(
+    task: ReconTask, mask_type: str, acceleration: int, *, override: str | None = None
+) -> tuple[str, str]:
     """``(metadata prompt, undersampling prompt)`` for ``task``; ``override`` replaces the metadata prompt."""
     from cardiomm.text.prompts import normalise_prompt, undersampling_prompt
 

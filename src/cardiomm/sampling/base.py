@@ -276,7 +276,7 @@ class MaskFunc(ABC):
         self.accel = check_positive_int(accel, "acceleration R")
         if isinstance(acs, bool) or not isinstance(acs, numbers.Integral) or int(acs) < 0:
             raise MaskError(f"ACS size must be a non-negative integer, got {acs!r}")
-        self.acs = int(acs)
+        self.acs: int = int(acs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(accel={self.accel}, acs={self.acs})"

@@ -188,7 +188,7 @@ class KtGaussianMask(MaskFunc):
         super().__init__(accel, acs=acs)
         if not isinstance(alpha, numbers.Real) or not 0 <= float(alpha) < 1:
             raise MaskError(f"ktGaussian alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha: float = float(alpha)
 
     def lines_per_frame(self, ny: int) -> int:
         """``tr = round_half_up(ny / R)``: drawn lines per frame (before adding the ACS)."""

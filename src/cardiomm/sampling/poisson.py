@@ -135,11 +135,10 @@ class PoissonDiscMask(SquareAcsMaskFunc):
             raise MaskError(f"Poisson-disc tolerance must be in (0, 1), got {tol!r}")
         if not isinstance(vd, numbers.Real) or float(vd) < 0:
             raise MaskError(f"Poisson-disc variable-density slope must be >= 0, got {vd!r}")
-        self.vd = float(vd)
-        self.crop_corner = bool(crop_corner)
-        self.tol = float(tol)
-        self.max_iter = int(max_iter)
-
+        self.vd: float = float(vd)
+        self.crop_corner: bool = bool(crop_corner)
+        self.tol: float = float(tol)
+        self.max_iter: int = int(max_iter)
 
     def radius_profile(self, ny: int, nx: int) -> np.ndarray:
         """Radius law ``1 + vd * rho`` over the grid (multiplied by the fitted scale ``c``), ``(ky, kx)``."""
@@ -164,7 +163,10 @@ class PoissonDiscMask(SquareAcsMaskFunc):
 
         def err(log_c: float) -> float:
             mask, _ = poisson_disc(
-                ny, nx, math.exp(log_c) * profile, np.random.default_rng(frame_seed),
+                ny,
+                nx,
+                math.exp(log_c) * profile,
+                np.random.default_rng(frame_seed),
                 crop_corner=self.crop_corner,
             )
             n = int(mask.sum())

@@ -46,15 +46,15 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 import numpy as np
 
 from cardiomm.errors import ConfigError, MaskError
 from cardiomm.sampling.base import (
     Centring,
-    SquareAcsMaskFunc,
     SeedLike,
+    SquareAcsMaskFunc,
     as_generator,
     centre_slice,
     round_half_up,
@@ -205,7 +205,8 @@ class _RadialMask(SquareAcsMaskFunc):
 
     def union_of_spokes(self, ny: int, nx: int, angles: np.ndarray) -> np.ndarray:
         """Union of the spokes at ``angles``, ``bool`` ``(ky, kx)``."""
-        return self.spokes(ny, nx, angles).any(axis=0)
+        # numpy's stubs type an axis reduction as "scalar | array"; of a 3-D array it is an array
+        return cast(np.ndarray, self.spokes(ny, nx, angles).any(axis=0))
 
 
 class KtRadialMask(_RadialMask):

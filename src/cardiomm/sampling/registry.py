@@ -59,9 +59,7 @@ _TOKEN_MASK_TYPE: dict[str, TrainMaskType] = {
     "Radial": TrainMaskType.RADIAL,
     "ktRadial": TrainMaskType.RADIAL,
 }
-_FILENAME_RE = re.compile(
-    r"(?:^|_)(ktUniform|ktGaussian|ktRadial|Uniform|Random|Gaussian|Radial)(\d+)$"
-)
+_FILENAME_RE = re.compile(r"(?:^|_)(ktUniform|ktGaussian|ktRadial|Uniform|Random|Gaussian|Radial)(\d+)$")
 
 
 def parse_pattern(pattern: str | MaskPattern) -> MaskPattern:

@@ -49,8 +49,13 @@ def _loop_geometry(
     return np.asarray(centres), np.asarray(normals), np.asarray(radii)
 
 
-def loop_field(points: NDArray[np.float64], centre: NDArray[np.float64], normal: NDArray[np.float64],
-           radius: float, n_segments: int) -> NDArray[np.complex128]:
+def loop_field(
+    points: NDArray[np.float64],
+    centre: NDArray[np.float64],
+    normal: NDArray[np.float64],
+    radius: float,
+    n_segments: int,
+) -> NDArray[np.complex128]:
     """Biot-Savart ``B_x - i B_y`` of one loop at ``points`` (P, 3)."""
     e1 = np.cross(normal, [0.0, 0.0, 1.0])
     if np.linalg.norm(e1) < 1e-9:

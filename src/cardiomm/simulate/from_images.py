@@ -31,8 +31,14 @@ from cardiomm.simulate.scan import add_noise, coil_kspace
 from cardiomm.simulate.writer import matlab_squeeze
 from cardiomm.utils.atomic import atomic_path
 
-__all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_series", "kspace_from_images",
-           "images_to_kspace_file"]  # the readers are re-exported from cardiomm.io.image_series
+__all__ = [
+    "ImageSeries",
+    "read_dicom_series",
+    "read_nifti_series",
+    "read_image_series",
+    "kspace_from_images",
+    "images_to_kspace_file",
+]  # the readers are re-exported from cardiomm.io.image_series
 
 PathLike = str | os.PathLike[str]
 
@@ -75,11 +81,19 @@ def kspace_from_images(
     n_t, n_z, ny, nx = mag.shape
     semi = (0.55 * nx * spacing[1], 0.55 * ny * spacing[0])
     coil_seed = int(rng.integers(2**31))
-    csm = np.stack([
-        biot_savart_csm(n_coils, (ny, nx), spacing, body_semi_axes=semi,
-                        slice_offset=10.0 * (z - (n_z - 1) / 2), seed=coil_seed)
-        for z in range(n_z)
-    ])
+    csm = np.stack(
+        [
+            biot_savart_csm(
+                n_coils,
+                (ny, nx),
+                spacing,
+                body_semi_axes=semi,
+                slice_offset=10.0 * (z - (n_z - 1) / 2),
+                seed=coil_seed,
+            )
+            for z in range(n_z)
+        ]
+    )
     phase = np.stack([smooth_phase((ny, nx), rng) for _ in range(n_z)])
     kspace = coil_kspace(mag * np.exp(1j * phase)[None].astype(np.complex64), csm)
     sigma = 0.0
@@ -115,8 +129,9 @@ def images_to_kspace_file(
     if out_p.suffix != ".mat":
         raise InputFileError("output must be a .mat file", path=out_p)
     series = read_image_series(source)
-    kspace, _, _ = kspace_from_images(series.magnitude, series.spacing[1:], n_coils=n_coils, seed=seed,
-                                      noise=noise, snr=snr)
+    kspace, _, _ = kspace_from_images(
+        series.magnitude, series.spacing[1:], n_coils=n_coils, seed=seed, noise=noise, snr=snr
+    )
     n_t, n_z, _, ny, nx = kspace.shape
     extras: dict[str, float | str | tuple[float, ...]] = dict(series.extras)
     if series.slice_spacing is not None:
@@ -125,10 +140,14 @@ def images_to_kspace_file(
         extras["SequenceTR(ms)"] = series.tr * 1e3
     extras["Source"] = "synthesised from magnitude images (cardiomm simulate from-images)"
     params = ScanParameters(
-        fov_x_mm=series.spacing[2] * nx, fov_y_mm=series.spacing[1] * ny,
-        recon_matrix_x=nx, recon_matrix_y=ny, slice_thickness_mm=series.spacing[0],
+        fov_x_mm=series.spacing[2] * nx,
+        fov_y_mm=series.spacing[1] * ny,
+        recon_matrix_x=nx,
+        recon_matrix_y=ny,
+        slice_thickness_mm=series.spacing[0],
         tr_s=series.frame_dt if series.frame_dt is not None else series.tr,
-        te_s=series.te, extras=extras,
+        te_s=series.te,
+        extras=extras,
     )
     csv_p = out_p.with_name(f"{out_p.stem}_info.csv")
     with atomic_path(out_p) as tmp_mat, atomic_path(csv_p) as tmp_csv:

@@ -61,7 +61,8 @@ def off_resonance_map(
 
 
 def bssfp_phase(df_hz: NDArray[np.floating], tr_s: float) -> NDArray[np.float32]:
-    """bSSFP signal phase [rad] at ``TE = TR/2``: ``theta/2`` wrapped to ``(-pi/2, pi/2]``, ``theta = 2 pi df TR``."""
+    """bSSFP signal phase [rad] at ``TE = TR/2``: ``theta/2`` wrapped to ``(-pi/2, pi/2]``,
+    ``theta = 2 pi df TR``."""
     theta = 2.0 * np.pi * np.asarray(df_hz, dtype=np.float64) * tr_s
     wrapped = np.angle(np.exp(1j * theta))  # (-pi, pi]
     return (wrapped / 2.0).astype(np.float32)

@@ -171,6 +171,7 @@ def _sax(
         cv.paint(r2 <= endo * endo, Tissue.BLOOD, _LV)
     maps.tissue, maps.label = cv.tissue, cv.label
     if maps.x0 is not None:
+        assert maps.y0 is not None  # x0 and y0 are set together (render_frame)
         # incompressible radial motion of the LV wall: r0^2 = r^2 + (endo_ed^2 - endo^2)
         myo = cv.label == _MYO
         r0 = np.sqrt(r2[myo] + (endo_ed**2 - endo**2))
@@ -229,8 +230,9 @@ _TRA_VESSELS: dict[str, tuple[float, float, float, float, bool]] = {
 }
 
 
-def _aorta(p: HeartParams, view: View, x: np.ndarray, y: np.ndarray, phase: float, shift: float,
-           maps: FrameMaps) -> None:
+def _aorta(
+    p: HeartParams, view: View, x: np.ndarray, y: np.ndarray, phase: float, shift: float, maps: FrameMaps
+) -> None:
     cv = _Canvas(x.shape)
     s = p.body_scale
     pulse = float(aortic_flow_waveform(phase, p.es_fraction))
@@ -262,8 +264,8 @@ def _aorta(p: HeartParams, view: View, x: np.ndarray, y: np.ndarray, phase: floa
         cx, cy, rc = 10 * s, -40 * s, 35 * s
         layers = ((14 * s * dil + 2 * s, Tissue.VESSEL_WALL, 0), (14 * s * dil, Tissue.BLOOD, _AO))
         for rl, tissue, label in layers:
-            r = np.hypot(x - cx, y - cy)
-            arch = (np.abs(r - rc) <= rl) & (y <= cy)
+            dist = np.hypot(x - cx, y - cy)
+            arch = (np.abs(dist - rc) <= rl) & (y <= cy)
             asc = (np.abs(x - (cx - rc)) <= rl) & (y > cy) & (y <= cy + 85 * s)
             desc = (np.abs(x - (cx + rc)) <= rl * 0.8) & (y > cy) & (y <= 120 * s)
             cv.paint(arch | asc | desc, tissue, label)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypedDict
 
 import numpy as np
 
@@ -149,8 +150,13 @@ class Protocol:
     @property
     def time_resolved(self) -> bool:
         """True if ``t`` samples the cardiac cycle or a dynamic series (TR in the CSV = frame_dt)."""
-        return self.spec.modality in (Modality.CINE, Modality.AORTA, Modality.TAGGING, Modality.FLOW2D,
-                                      Modality.PERFUSION)
+        return self.spec.modality in (
+            Modality.CINE,
+            Modality.AORTA,
+            Modality.TAGGING,
+            Modality.FLOW2D,
+            Modality.PERFUSION,
+        )
 
 
 # preset -> (cine phases, SAX cine slices, mapping slices, static-stack slices, perfusion dynamics)
@@ -159,6 +165,16 @@ _SIZES: dict[SizePreset, tuple[int, int, int, int, int]] = {
     SizePreset.SMALL: (10, 5, 1, 3, 12),
     SizePreset.DEMO: (4, 1, 1, 1, 4),
 }
+
+
+class _ProtocolExtras(TypedDict, total=False):
+    """Optional :class:`Protocol` fields set by :func:`make_protocol` for some modalities."""
+
+    ti: tuple[float, ...]
+    prep: tuple[float, ...]
+    venc: float
+    tag_spacing: float
+    resp_amplitude: float
 
 
 def _sax_stack(heart: HeartParams, n: int, *, cover: bool) -> tuple[float, tuple[float, ...]]:
@@ -194,7 +210,7 @@ def make_protocol(spec: ScanSpec, heart: HeartParams, field_t: float, size: Size
     mod = spec.modality
     ssfp_flip = 70.0 if field_t < 1.0 else 55.0 if field_t < 2.0 else 40.0 if field_t < 4.0 else 30.0
     single_slice = spec.view is not View.SAX
-    kw: dict[str, object] = {}
+    kw: _ProtocolExtras = {}
     if mod in (Modality.CINE, Modality.AORTA, Modality.TAGGING, Modality.FLOW2D):
         n_sl = 1 if single_slice else (n_sax if mod is Modality.CINE else n_map)
         thick, depths = _sax_stack(heart, n_sl, cover=mod is Modality.CINE and not single_slice)
@@ -221,7 +237,7 @@ def make_protocol(spec: ScanSpec, heart: HeartParams, field_t: float, size: Size
         else:
             seq, tr, te, flip = "SL-bSSFP", 0.0028, 0.0011, ssfp_flip
             kw["prep"] = (0.0, 0.015, 0.030, 0.045)
-        n_t = len(kw.get("ti", kw.get("prep", ())))  # type: ignore[arg-type]
+        n_t = len(kw.get("ti", kw.get("prep", ())))
         ph = np.full(n_t, 0.75)
         frame_dt = rr
     elif mod is Modality.PERFUSION:
@@ -258,7 +274,17 @@ def make_protocol(spec: ScanSpec, heart: HeartParams, field_t: float, size: Size
             phases[z] = ph
             times[z] = np.arange(n_t) * frame_dt
     return Protocol(
-        spec=spec, sequence=seq, n_frames=n_t, n_slices=n_sl, slice_thickness=float(thick),
-        slice_depths=tuple(float(d) for d in depths), tr=float(tr), te=float(te), flip=float(flip),
-        frame_dt=float(frame_dt), phases=phases, times=times, **kw,  # type: ignore[arg-type]
+        spec=spec,
+        sequence=seq,
+        n_frames=n_t,
+        n_slices=n_sl,
+        slice_thickness=float(thick),
+        slice_depths=tuple(float(d) for d in depths),
+        tr=float(tr),
+        te=float(te),
+        flip=float(flip),
+        frame_dt=float(frame_dt),
+        phases=phases,
+        times=times,
+        **kw,
     )

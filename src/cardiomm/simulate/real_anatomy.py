@@ -358,7 +358,8 @@ def _select_slices(mag: NDArray[np.float32], max_slices: int | None) -> NDArray[
 
 
 def _select_frames(mag: NDArray[np.float32], max_frames: int | None) -> NDArray[np.float32]:
-    """At most ``max_frames`` frames, evenly spread over the cycle from the first (``linspace``, no endpoint)."""
+    """At most ``max_frames`` frames, evenly spread over the cycle from the first
+    (``linspace``, no endpoint)."""
     if max_frames is None or mag.shape[0] <= max_frames:
         return mag
     keep = sorted({int(v) for v in np.linspace(0, mag.shape[0], max_frames, endpoint=False)})

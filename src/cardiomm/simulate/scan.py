@@ -204,32 +204,56 @@ def simulate_scan(
         for t in range(n_t):
             key = _frame_key(proto, heart, z, t)
             if key not in cache:
-                kw = {"phase": key[0], "z": depth, "time_s": float(proto.times[z, t])}
+                cardiac_phase, time_s = key[0], float(proto.times[z, t])
                 cache[key] = (
-                    render_frame(heart, spec.view, fine, material=need_mat, velocity=need_vel, **kw),
-                    render_frame(heart, spec.view, coarse, velocity=need_vel, **kw),
+                    render_frame(
+                        heart,
+                        spec.view,
+                        fine,
+                        phase=cardiac_phase,
+                        z=depth,
+                        time_s=time_s,
+                        material=need_mat,
+                        velocity=need_vel,
+                    ),
+                    render_frame(
+                        heart,
+                        spec.view,
+                        coarse,
+                        phase=cardiac_phase,
+                        z=depth,
+                        time_s=time_s,
+                        velocity=need_vel,
+                    ),
                 )
             f_maps, c_maps = cache[key]
             sig = block_mean(frame_signal(f_maps, proto, state, z, t), ss)
-            image[t, z, :, pad:pad + nx] = sig
-            labels[t, z, :, pad:pad + nx] = c_maps.label
-            tissue[t, z, :, pad:pad + nx] = c_maps.tissue
+            image[t, z, :, pad : pad + nx] = sig
+            labels[t, z, :, pad : pad + nx] = c_maps.label
+            tissue[t, z, :, pad : pad + nx] = c_maps.tissue
             if t1_post is not None:
-                t1_post[t, z, :, pad:pad + nx] = post_contrast_t1(c_maps, state, z, t)
+                t1_post[t, z, :, pad : pad + nx] = post_contrast_t1(c_maps, state, z, t)
             if velocity is not None and c_maps.velocity is not None:
-                velocity[t, z, :, pad:pad + nx] = c_maps.velocity
+                velocity[t, z, :, pad : pad + nx] = c_maps.velocity
     rng = np.random.default_rng(seed)
     phase = np.stack([smooth_phase((ny, nx_full), rng) for _ in range(n_z)])
     image *= np.exp(1j * phase)[None].astype(np.complex64)
     coil_seed = seed if coil_seed is None else coil_seed
     s = heart.body_scale
     mean_depth = float(np.mean(proto.slice_depths))
-    csm = np.stack([
-        biot_savart_csm(nc, (ny, nx_full), (dy, dx), body_semi_axes=(175.0 * s, 135.0 * s),
-                        slice_offset=proto.slice_depths[z] - mean_depth if spec.view is View.SAX else 0.0,
-                        seed=coil_seed)
-        for z in range(n_z)
-    ])
+    csm = np.stack(
+        [
+            biot_savart_csm(
+                nc,
+                (ny, nx_full),
+                (dy, dx),
+                body_semi_axes=(175.0 * s, 135.0 * s),
+                slice_offset=proto.slice_depths[z] - mean_depth if spec.view is View.SAX else 0.0,
+                seed=coil_seed,
+            )
+            for z in range(n_z)
+        ]
+    )
     kspace = coil_kspace(image, csm)
     body = tissue != int(Tissue.AIR)
     sigma = float(np.abs(image)[body].mean() / center.snr) if noise and body.any() else 0.0
@@ -246,9 +270,19 @@ def simulate_scan(
         extras["wall_thickness_ed_analytic_mm"] = [
             float(np.subtract(*heart.lv_radii(d, 0.0)[::-1])) for d in proto.slice_depths
         ]
-    return SimulatedScan(kspace=kspace, image=image, csm=csm, labels=labels, tissue=tissue, maps=maps,
-                         protocol=proto, spacing=(proto.slice_thickness, dy, dx), noise_std=sigma,
-                         seeds={"scan": int(seed), "coils": int(coil_seed)}, extras=extras)
+    return SimulatedScan(
+        kspace=kspace,
+        image=image,
+        csm=csm,
+        labels=labels,
+        tissue=tissue,
+        maps=maps,
+        protocol=proto,
+        spacing=(proto.slice_thickness, dy, dx),
+        noise_std=sigma,
+        seeds={"scan": int(seed), "coils": int(coil_seed)},
+        extras=extras,
+    )
 
 
 def _truth_maps(tissue: NDArray[np.uint8], field_t: float) -> dict[str, NDArray[np.float32]]:

@@ -30,8 +30,16 @@ __all__ = ["ContrastState", "make_contrast_state", "frame_signal", "block_mean",
 
 _HCT = 0.42
 _LGE_BLOOD_MM = 0.45
-_LGE_ECV = {Tissue.MYOCARDIUM: 0.25, Tissue.INFARCT: 0.65, Tissue.LIVER: 0.30, Tissue.MUSCLE: 0.12,
-            Tissue.SOFT: 0.20, Tissue.FAT: 0.05, Tissue.BONE: 0.10, Tissue.VESSEL_WALL: 0.20}
+_LGE_ECV = {
+    Tissue.MYOCARDIUM: 0.25,
+    Tissue.INFARCT: 0.65,
+    Tissue.LIVER: 0.30,
+    Tissue.MUSCLE: 0.12,
+    Tissue.SOFT: 0.20,
+    Tissue.FAT: 0.05,
+    Tissue.BONE: 0.10,
+    Tissue.VESSEL_WALL: 0.20,
+}
 _BLACK_BLOOD = 0.03
 _LV, _RV, _RA = 1, 3, 5
 
@@ -169,11 +177,11 @@ def frame_signal(
         sig = np.where(blood, _BLACK_BLOOD * sig, sig)
     elif seq == "PC-GRE":
         t1_eff = np.where(blood, 0.25 * t1, t1)
-        sig = cs.spoiled_gre(pd, t1_eff, t2s, proto.flip, proto.tr, proto.te).astype(np.complex128)
+        pc_sig = cs.spoiled_gre(pd, t1_eff, t2s, proto.flip, proto.tr, proto.te).astype(np.complex128)
         n_ph = proto.n_frames // 2
         if t >= n_ph and maps.velocity is not None and proto.venc:
-            sig = sig * np.exp(1j * np.pi * maps.velocity / proto.venc)
-        return sig
+            pc_sig = pc_sig * np.exp(1j * np.pi * maps.velocity / proto.venc)
+        return pc_sig
     elif seq == "SPAMM-GRE":
         sig = cs.spoiled_gre(pd, t1, t2s, proto.flip, proto.tr, proto.te)
         if maps.x0 is not None and maps.y0 is not None and proto.tag_spacing:

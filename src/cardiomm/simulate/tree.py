@@ -74,8 +74,24 @@ def _lax(index: int) -> str:
 
 
 def _tiny_plan() -> list[tuple[str, str, list[str]]]:
-    every = ["cine_sax", "cine_lax_2ch", "cine_lax_3ch", "cine_lax_4ch", "T1map", "T2map", "T1rho", "lge",
-             "perfusion", "T1w", "T2w", "blackblood", "flow2d", "aorta_sag", "aorta_tra", "tagging"]
+    every = [
+        "cine_sax",
+        "cine_lax_2ch",
+        "cine_lax_3ch",
+        "cine_lax_4ch",
+        "T1map",
+        "T2map",
+        "T1rho",
+        "lge",
+        "perfusion",
+        "T1w",
+        "T2w",
+        "blackblood",
+        "flow2d",
+        "aorta_sag",
+        "aorta_tra",
+        "tagging",
+    ]
     return [
         ("Center001", "TrainingSet", ["cine_sax", "cine_lax_4ch", "T1map", "T2map", "lge", "aorta_sag"]),
         ("Center001", "TestSet", every),
@@ -100,7 +116,8 @@ def _small_plan(centers: tuple[Center, ...]) -> list[tuple[str, str, list[str]]]
 
 def _demo_plan() -> list[tuple[str, str, list[str]]]:
     """Test scans only, from 3 internal and 3 external centers (the ``cardiomm demo`` data: one
-    mid-ventricular cine slice of 4 phases plus a single-frame scan per center, sized for minutes on a CPU)."""
+    mid-ventricular cine slice of 4 phases plus a single-frame scan per center, sized for minutes
+    on a CPU)."""
     return [
         ("Center001", "TestSet", ["cine_sax", "lge"]),
         ("Center002", "TestSet", ["cine_sax"]),
@@ -161,8 +178,17 @@ def plan_mini(
             spec = get_spec(stem)
             if keep is not None and spec.modality not in keep:
                 continue
-            rel = "/".join([spec.modality.folder, split, "FullSample", code, center.scanner_folder, patient,
-                            f"{stem}.mat"])
+            rel = "/".join(
+                [
+                    spec.modality.folder,
+                    split,
+                    "FullSample",
+                    code,
+                    center.scanner_folder,
+                    patient,
+                    f"{stem}.mat",
+                ]
+            )
             jobs.append(FileJob(center, split, patient, disease, spec, subject_seed, rel))
     return jobs
 
@@ -225,12 +251,23 @@ def generate_mini(
 
     def run(advance: Callable[[], None]) -> None:
         for job in jobs:
-            heart = sample_heart(job.disease, job.center.population,
-                                 np.random.default_rng(job.subject_seed))
-            entries.append(write_scan(root, job.relpath, job.spec, job.center, heart, size=size,
-                                      scan_seed=_seed(f"{seed}/{job.relpath}"), coil_seed=job.subject_seed,
-                                      split=job.split, patient=job.patient, disease=job.disease,
-                                      global_seed=seed))
+            heart = sample_heart(job.disease, job.center.population, np.random.default_rng(job.subject_seed))
+            entries.append(
+                write_scan(
+                    root,
+                    job.relpath,
+                    job.spec,
+                    job.center,
+                    heart,
+                    size=size,
+                    scan_seed=_seed(f"{seed}/{job.relpath}"),
+                    coil_seed=job.subject_seed,
+                    split=job.split,
+                    patient=job.patient,
+                    disease=job.disease,
+                    global_seed=seed,
+                )
+            )
             if on_file is not None:
                 on_file(job)
             advance()
@@ -249,9 +286,16 @@ def generate_mini(
         "format": "cardiomm-simulate/1",
         "size": size.value,
         "seed": seed,
-        "centers": [dict(asdict(c), scanner_folder=c.scanner_folder, split=c.split,
-                         disease_mix={str(k): v for k, v in c.disease_mix.items()}) for c in centers
-                    if any(j.center.code == c.code for j in jobs)],
+        "centers": [
+            dict(
+                asdict(c),
+                scanner_folder=c.scanner_folder,
+                split=c.split,
+                disease_mix={str(k): v for k, v in c.disease_mix.items()},
+            )
+            for c in centers
+            if any(j.center.code == c.code for j in jobs)
+        ],
         "files": entries,
     }
     with atomic_path(root / MANIFEST_NAME) as tmp:

@@ -46,7 +46,7 @@ _LV, _MYO, _RV = 1, 2, 3
 def _faces(inside: NDArray[np.bool_], other: NDArray[np.bool_], dy: float, dx: float) -> NDArray[np.float64]:
     """Midpoints [mm] (y, x) of faces between ``inside`` pixels and 4-neighbours in ``other``."""
     pts = []
-    for axis, step in ((0, dy), (1, dx)):
+    for axis in (0, 1):
         for shift in (-1, 1):
             nb = np.zeros_like(other)
             src = [slice(None)] * 2
@@ -176,8 +176,8 @@ def write_ground_truth(
         if tissue_table is not None:
             tt = f.create_group("tissue_table")
             tt.attrs["tissues"] = json.dumps([t.name for t in Tissue])
-            for name, arr in tissue_table.items():
-                tt.create_dataset(name, data=np.asarray(arr, np.float64))
+            for name, values in tissue_table.items():
+                tt.create_dataset(name, data=np.asarray(values, np.float64))
         f.attrs["metadata"] = json.dumps(metadata, default=_json_default, sort_keys=True)
         f.attrs["extras"] = json.dumps(extras or {}, default=_json_default, sort_keys=True)
         f.attrs["phenotypes"] = json.dumps(phenotypes or {}, sort_keys=True)

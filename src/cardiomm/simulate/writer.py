@@ -23,8 +23,12 @@ __all__ = ["write_scan", "matlab_squeeze", "scan_parameters", "write_test_masks"
 
 #: View token -> view string of the metadata prompt (reference 4.1).
 VIEW_TEXT: dict[str, str] = {
-    "sax": "short-axis", "2ch": "long-axis", "3ch": "long-axis", "4ch": "long-axis",
-    "sag": "sagittal aorta", "tra": "transversal aorta",
+    "sax": "short-axis",
+    "2ch": "long-axis",
+    "3ch": "long-axis",
+    "4ch": "long-axis",
+    "sag": "sagittal aorta",
+    "tra": "transversal aorta",
 }
 #: The nine test masks of the protocol: (pattern, R).
 TEST_MASKS: tuple[tuple[str, int], ...] = tuple(
@@ -71,10 +75,16 @@ def scan_parameters(scan: SimulatedScan, center: Center, heart: HeartParams) -> 
     if proto.tag_spacing:
         extras["TagSpacing(mm)"] = proto.tag_spacing
     return ScanParameters(
-        fov_x_mm=center.fov[0], fov_y_mm=center.fov[1],
-        recon_matrix_x=nx * interp, recon_matrix_y=ny * interp,
-        slice_thickness_mm=proto.slice_thickness, tr_s=tr, te_s=proto.te, ti_list_s=tuple(proto.ti),
-        prep_times_s=tuple(proto.prep), extras=extras,
+        fov_x_mm=center.fov[0],
+        fov_y_mm=center.fov[1],
+        recon_matrix_x=nx * interp,
+        recon_matrix_y=ny * interp,
+        slice_thickness_mm=proto.slice_thickness,
+        tr_s=tr,
+        te_s=proto.te,
+        ti_list_s=tuple(proto.ti),
+        prep_times_s=tuple(proto.prep),
+        extras=extras,
     )
 
 
@@ -135,39 +145,81 @@ def write_scan(
     if spec.modality is Modality.CINE and spec.view is View.SAX:
         phen = phenotypes_from_labels(scan.labels, scan.spacing, proto.frame_dt)
     metadata = {
-        "center": center.code, "center_label": center.label, "vendor": center.vendor,
+        "center": center.code,
+        "center_label": center.label,
+        "vendor": center.vendor,
         "field_t": center.field_t,
-        "scanner": center.model, "scanner_folder": center.scanner_folder, "internal": center.internal,
-        "split": split, "patient_id": patient, "modality": spec.modality.value, "stem": stem,
+        "scanner": center.model,
+        "scanner_folder": center.scanner_folder,
+        "internal": center.internal,
+        "split": split,
+        "patient_id": patient,
+        "modality": spec.modality.value,
+        "stem": stem,
         "view_token": spec.view.value,
         "view": "through-plane" if spec.modality is Modality.FLOW2D else VIEW_TEXT[spec.view.value],
-        "disease": str(disease), "population": center.population.value, "sequence": proto.sequence,
-        "seeds": {"global": global_seed, "subject": coil_seed, "scan": scan_seed, "coils": coil_seed,
-                  "mask": mask_seed if masks else None},
+        "disease": str(disease),
+        "population": center.population.value,
+        "sequence": proto.sequence,
+        "seeds": {
+            "global": global_seed,
+            "subject": coil_seed,
+            "scan": scan_seed,
+            "coils": coil_seed,
+            "mask": mask_seed if masks else None,
+        },
         "mask_files": [PurePosixPath(m).name for m in masks],
-        "ti_s": list(proto.ti), "prep_times_s": list(proto.prep), "venc_cm_s": proto.venc,
-        "tag_spacing_mm": proto.tag_spacing, "flip_deg": proto.flip, "tr_s": proto.tr, "te_s": proto.te,
-        "frame_dt_s": proto.frame_dt, "heart_rate_bpm": heart.heart_rate, "rr_s": heart.rr,
-        "cardiac_phases": proto.phases, "acquisition_times_s": proto.times,
+        "ti_s": list(proto.ti),
+        "prep_times_s": list(proto.prep),
+        "venc_cm_s": proto.venc,
+        "tag_spacing_mm": proto.tag_spacing,
+        "flip_deg": proto.flip,
+        "tr_s": proto.tr,
+        "te_s": proto.te,
+        "frame_dt_s": proto.frame_dt,
+        "heart_rate_bpm": heart.heart_rate,
+        "rr_s": heart.rr,
+        "cardiac_phases": proto.phases,
+        "acquisition_times_s": proto.times,
         "slice_depths_mm": list(proto.slice_depths),
         "voxel_spacing_mm": {"z": scan.spacing[0], "y": scan.spacing[1], "x": scan.spacing[2]},
-        "readout_oversampling": center.readout_oversampling, "quirks": list(center.quirks),
-        "snr": center.snr, "noise_std": scan.noise_std, "kspace_shape_tzcyx": list(scan.kspace.shape),
-        "heart": asdict(heart), "time_axis": _time_axis(spec.modality),
+        "readout_oversampling": center.readout_oversampling,
+        "quirks": list(center.quirks),
+        "snr": center.snr,
+        "noise_std": scan.noise_std,
+        "kspace_shape_tzcyx": list(scan.kspace.shape),
+        "heart": asdict(heart),
+        "time_axis": _time_axis(spec.modality),
         "units": {"maps": "s (pd relative, velocity cm/s)", "times": "s", "lengths": "mm"},
     }
     table = tissue_parameter_arrays(center.field_t)
     write_ground_truth(
-        mat_path.with_name(f"{stem}_gt.h5"), labels=scan.labels, tissue=scan.tissue, maps=scan.maps,
-        metadata=metadata, phenotypes=phen, extras=scan.extras, tissue_table=table,
+        mat_path.with_name(f"{stem}_gt.h5"),
+        labels=scan.labels,
+        tissue=scan.tissue,
+        maps=scan.maps,
+        metadata=metadata,
+        phenotypes=phen,
+        extras=scan.extras,
+        tissue_table=table,
     )
     return {
-        "path": relpath, "info_csv": str(PurePosixPath(relpath).with_name(f"{stem}_info.csv")),
-        "gt": str(PurePosixPath(relpath).with_name(f"{stem}_gt.h5")), "masks": masks, "mask_seed": mask_seed,
-        "center": center.code, "split": split, "patient": patient, "modality": spec.modality.value,
-        "stem": stem, "view": spec.view.value, "disease": str(disease),
-        "shape_tzcyx": list(scan.kspace.shape), "phenotypes": phen,
-        "ti_s": list(proto.ti), "prep_times_s": list(proto.prep),
+        "path": relpath,
+        "info_csv": str(PurePosixPath(relpath).with_name(f"{stem}_info.csv")),
+        "gt": str(PurePosixPath(relpath).with_name(f"{stem}_gt.h5")),
+        "masks": masks,
+        "mask_seed": mask_seed,
+        "center": center.code,
+        "split": split,
+        "patient": patient,
+        "modality": spec.modality.value,
+        "stem": stem,
+        "view": spec.view.value,
+        "disease": str(disease),
+        "shape_tzcyx": list(scan.kspace.shape),
+        "phenotypes": phen,
+        "ti_s": list(proto.ti),
+        "prep_times_s": list(proto.prep),
     }
 
 
@@ -178,6 +230,8 @@ def _time_axis(modality: Modality) -> str:
         Modality.T2MAP: "T2-prep durations (prep_times_s)",
         Modality.T1RHO: "spin-lock durations (prep_times_s)",
         Modality.PERFUSION: "dynamics, one per heartbeat",
-        Modality.LGE: "single frame", Modality.T1W: "single frame", Modality.T2W: "single frame",
+        Modality.LGE: "single frame",
+        Modality.T1W: "single frame",
+        Modality.T2W: "single frame",
         Modality.BLACKBLOOD: "single frame",
     }.get(modality, "cardiac phases over one RR interval")

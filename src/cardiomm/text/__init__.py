@@ -1,8 +1,8 @@
 """Prompt building and frozen text encoders.
 
 Prompts (:mod:`cardiomm.text.prompts`) are pure string functions. Encoders
-(:mod:`cardiomm.text.encoders`) are loaded on first attribute access, and import ``transformers`` only
-when an encoder is built, so ``import cardiomm.text`` stays light.
+(:mod:`cardiomm.text.encoders`, MiniLM through :mod:`cardiomm.text.bert`) are loaded on first attribute
+access, so ``import cardiomm.text`` stays light.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ from cardiomm.text.prompts import (
 )
 
 _ENCODER_NAMES = (
-    "TextEncoder", "CacheInfo", "HashEncoder", "MiniLMEncoder", "ClipTextEncoder", "get_encoder"
+    "TextEncoder",
+    "CacheInfo",
+    "HashEncoder",
+    "MiniLMEncoder",
+    "ClipTextEncoder",
+    "get_encoder",
 )
 
 __all__ = [

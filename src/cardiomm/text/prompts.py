@@ -71,7 +71,16 @@ MODALITY_KEYWORDS: dict[str, tuple[str, dict[str, str]]] = {
 
 #: Keywords whose view defaults to ``short-axis`` / ``through-plane`` when no view token is found.
 _SHORT_AXIS_DEFAULT = (
-    "T1map", "T1mappost", "T1rho", "T2map", "T2smap", "tagging", "perfusion", "blackblood", "T1w", "T2w"
+    "T1map",
+    "T1mappost",
+    "T1rho",
+    "T2map",
+    "T2smap",
+    "tagging",
+    "perfusion",
+    "blackblood",
+    "T1w",
+    "T2w",
 )
 _THROUGH_PLANE_DEFAULT = ("flow2d",)
 

@@ -29,7 +29,9 @@ class SampleLogCallback(L.Callback):
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         epoch = trainer.current_epoch
         with open(self.folder / f"rank{trainer.global_rank}.txt", "a") as fh:

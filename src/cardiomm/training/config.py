@@ -97,7 +97,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for ``config.yaml`` of the run and the model card)."""
-        return {"model": dict(self.model), "data": dict(self.data), "trainer": dict(self.trainer), "run": asdict(self.run)}
+        return {
+            "model": dict(self.model),
+            "data": dict(self.data),
+            "trainer": dict(self.trainer),
+            "run": asdict(self.run),
+        }
 
 
 def _parse_value(text: str) -> Any:
@@ -118,7 +123,9 @@ def apply_overrides(doc: dict[str, Any], sets: Sequence[str], *, source: str = "
         key, value = item.split("=", 1)
         parts = [p for p in key.strip().split(".") if p]
         if len(parts) < 2 or parts[0] not in SECTIONS:
-            raise ConfigError(f"override key {key!r} must start with one of {', '.join(SECTIONS)}", path=source)
+            raise ConfigError(
+                f"override key {key!r} must start with one of {', '.join(SECTIONS)}", path=source
+            )
         node = out
         for p in parts[:-1]:
             nxt = node.setdefault(p, {})
@@ -131,10 +138,14 @@ def apply_overrides(doc: dict[str, Any], sets: Sequence[str], *, source: str = "
 
 def _check_keys(section: str, given: Mapping[str, Any], target: Any, path: str) -> None:
     params = inspect.signature(target).parameters
-    allowed = {n for n, p in params.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    allowed = {
+        n for n, p in params.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
     unknown = sorted(set(given) - allowed)
     if unknown:
-        raise ConfigError(f"unknown {section} option(s) {unknown}; see {getattr(target, '__qualname__', target)}", path=path)
+        raise ConfigError(
+            f"unknown {section} option(s) {unknown}; see {getattr(target, '__qualname__', target)}", path=path
+        )
 
 
 def _resolve(path_value: Any) -> Any:
@@ -143,7 +154,12 @@ def _resolve(path_value: Any) -> Any:
     return os.path.expanduser(path_value) if isinstance(path_value, str) else path_value
 
 
-def load_config(path: str | os.PathLike[str] | None = None, sets: Sequence[str] = (), *, doc: Mapping[str, Any] | None = None) -> TrainConfig:
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    sets: Sequence[str] = (),
+    *,
+    doc: Mapping[str, Any] | None = None,
+) -> TrainConfig:
     """Read a YAML config (or a dict) and apply ``--set`` overrides.
 
     Raises
@@ -204,4 +220,6 @@ def load_config(path: str | os.PathLike[str] | None = None, sets: Sequence[str] 
     run.output_dir = str(_resolve(run.output_dir))
     if run.init_from is not None:
         run.init_from = str(_resolve(run.init_from))
-    return TrainConfig(model=dict(merged["model"]), data=data, trainer=dict(merged["trainer"]), run=run, source=source)
+    return TrainConfig(
+        model=dict(merged["model"]), data=data, trainer=dict(merged["trainer"]), run=run, source=source
+    )

@@ -14,8 +14,9 @@ Sources (``source="auto"`` picks by looking at ``data``):
     file ``splits`` (``cardiomm db split``): the ``train`` / ``val`` / ``test`` scans of that file via
     :class:`cardiomm.database.dataset.CardiacFrameDataset` (frames read from HDF5 on demand).
 
-One sample = one 2-D frame with all coils, undersampled by :class:`~cardiomm.training.dataset.UndersampledFrames`
-(fresh training mask per ``(seed, epoch, index)``; fixed evaluation masks per frame).
+One sample = one 2-D frame with all coils, undersampled by
+:class:`~cardiomm.training.dataset.UndersampledFrames` (fresh training mask per
+``(seed, epoch, index)``; fixed evaluation masks per frame).
 
 Batching: frames of different scans may differ in size. The default ``batch_size=1`` is the published
 setting (1 per GPU). With ``batch_size > 1`` the :class:`~cardiomm.training.samplers.FrameBatchSampler`
@@ -185,7 +186,12 @@ class FrameDataModule(L.LightningDataModule):
         self.accelerations, self.patterns, self.n_acs = tuple(accelerations), tuple(patterns), int(n_acs)
         self.balanced, self.balance_by, self.balance_power = balanced, tuple(balance_by), float(balance_power)
         self.max_frames = {"train": max_train_frames, "val": max_val_frames, "test": max_test_frames}
-        self.cache_bytes, self.preload, self.with_prompts, self.progress = int(cache_bytes), preload, with_prompts, progress
+        self.cache_bytes, self.preload, self.with_prompts, self.progress = (
+            int(cache_bytes),
+            preload,
+            with_prompts,
+            progress,
+        )
         self.single_coil_fraction = float(single_coil_fraction)
         self.sources: dict[str, Any] = {}
         self.datasets: dict[str, UndersampledFrames] = {}
@@ -229,35 +235,43 @@ class FrameDataModule(L.LightningDataModule):
                 train += root_train
                 val += root_val
             else:
-                part_train, part_val = split_scans(root_train, val_fraction=self.val_fraction, seed=self.split_seed)
+                part_train, part_val = split_scans(
+                    root_train, val_fraction=self.val_fraction, seed=self.split_seed
+                )
                 if self.val_fraction > 0 and (not part_train or not part_val):
                     raise ConfigError(
-                        f"patient split of {len(root_train)} training scans with val_fraction {self.val_fraction} "
+                        f"patient split of {len(root_train)} training scans "
+                        f"with val_fraction {self.val_fraction} "
                         "leaves an empty part (too few patients); use val_from: testset",
                         path=root,
                     )
                 train += part_train
                 val += part_val
-        kw = {"cache_bytes": self.cache_bytes}
         return {
-            "train": TreeFrameDataset(train, **kw),
-            "val": TreeFrameDataset(val, **kw),
-            "test": TreeFrameDataset(test_scans, **kw),
+            "train": TreeFrameDataset(train, cache_bytes=self.cache_bytes),
+            "val": TreeFrameDataset(val, cache_bytes=self.cache_bytes),
+            "test": TreeFrameDataset(test_scans, cache_bytes=self.cache_bytes),
         }
 
     def _shard_sources(self) -> dict[str, Any]:
         from cardiomm.database.dataset import CardiacFrameDataset
 
         if self.catalog is None or self.splits is None:
-            raise ConfigError("shard data need data.catalog (Parquet) and data.splits (cardiomm db split file)")
+            raise ConfigError(
+                "shard data need data.catalog (Parquet) and data.splits (cardiomm db split file)"
+            )
         from cardiomm.database.splits import load_splits
 
         assignment = load_splits(self.splits)
         out: dict[str, Any] = {}
         for stage in STAGES:
-            out[stage] = CardiacFrameDataset(self.catalog, self.data, where=self.where, splits=assignment, split=stage)
+            out[stage] = CardiacFrameDataset(
+                self.catalog, self.data, where=self.where, splits=assignment, split=stage
+            )
         if len(out["train"]) == 0:
-            raise ConfigError("the split file selects no training frames present in the shards", path=self.splits)
+            raise ConfigError(
+                "the split file selects no training frames present in the shards", path=self.splits
+            )
         return out
 
     def setup(self, stage: str | None = None) -> None:
@@ -274,14 +288,24 @@ class FrameDataModule(L.LightningDataModule):
         if kind == "tree" and self.preload:
             for src in self.sources.values():
                 if isinstance(src, FrameSubset):  # read only the scans the subset touches
-                    src.source.preload(scans={src.source.scan_of(i)[0] for i in src.indices}, progress=self.progress)
+                    src.source.preload(
+                        scans={src.source.scan_of(i)[0] for i in src.indices}, progress=self.progress
+                    )
                 else:
                     src.preload(progress=self.progress)
-        common = dict(accelerations=self.accelerations, patterns=self.patterns, n_acs=self.n_acs,
-                      with_prompts=self.with_prompts)  # fmt: skip
         for name, src in self.sources.items():
-            extra = {"single_coil_fraction": self.single_coil_fraction} if name == "train" else {}
-            self.datasets[name] = UndersampledFrames(src, train=name == "train", seed=self.seed, **common, **extra)
+            train = name == "train"
+            self.datasets[name] = UndersampledFrames(
+                src,
+                train=train,
+                seed=self.seed,
+                accelerations=self.accelerations,
+                patterns=self.patterns,
+                n_acs=self.n_acs,
+                with_prompts=self.with_prompts,
+                # single-coil training frames only; evaluation keeps every coil (the default 0.0)
+                single_coil_fraction=self.single_coil_fraction if train else 0.0,
+            )
 
     # ------------------------------------------------------------------------------------ loaders
     def _world(self) -> tuple[int, int]:
@@ -303,11 +327,19 @@ class FrameDataModule(L.LightningDataModule):
         if train and self.balanced:
             from cardiomm.database.dataset import balanced_weights
 
-            weights = balanced_weights(ds.source, self.balance_by, power=self.balance_power)  # type: ignore[arg-type]
+            # balanced_weights only calls group_labels(by), which every source here has (tree, shards,
+            # FrameSubset); FrameSource, the type of ds.source, does not declare it
+            weights = balanced_weights(
+                ds.source,  # type: ignore[arg-type]
+                self.balance_by,
+                power=self.balance_power,
+            )
         order = FrameOrder(len(ds), shuffle=train, seed=self.seed, weights=weights)
         shapes = frame_shapes(ds.source) if self.batch_size > 1 else None
         world, rank = self._world()
-        batches = FrameBatchSampler(order, shapes, batch_size=self.batch_size, num_replicas=world, rank=rank, even=train)
+        batches = FrameBatchSampler(
+            order, shapes, batch_size=self.batch_size, num_replicas=world, rank=rank, even=train
+        )
         common: dict[str, Any] = dict(
             collate_fn=collate_samples, num_workers=self.num_workers, persistent_workers=self.num_workers > 0
         )

@@ -31,11 +31,20 @@ from torch.utils.data import Dataset
 
 from cardiomm.database.dataset import FrameSample
 from cardiomm.errors import ConfigError
-from cardiomm.sampling import DEFAULT_ACS, TRAIN_ACCELERATIONS, TrainingMask, TrainingMaskSampler, seed_from_string
+from cardiomm.sampling import (
+    DEFAULT_ACS,
+    TRAIN_ACCELERATIONS,
+    TrainingMask,
+    TrainingMaskSampler,
+    seed_from_string,
+)
 from cardiomm.training.records import ReconSample
 from cardiomm.types import TrainMaskType
 
 __all__ = ["FrameSource", "UndersampledFrames", "train_mask_generator", "eval_mask_generator", "frame_shapes"]
+
+#: Every training mask pattern (the default of :class:`UndersampledFrames`).
+_ALL_TRAIN_PATTERNS: tuple[str, ...] = tuple(m.value for m in TrainMaskType)
 
 
 class FrameSource(Protocol):
@@ -112,7 +121,7 @@ class UndersampledFrames(Dataset[ReconSample]):
         train: bool,
         seed: int = 0,
         accelerations: Sequence[int] = TRAIN_ACCELERATIONS,
-        patterns: Sequence[str] = tuple(m.value for m in TrainMaskType),
+        patterns: Sequence[str] = _ALL_TRAIN_PATTERNS,
         n_acs: int = DEFAULT_ACS,
         with_prompts: bool = True,
         single_coil_fraction: float = 0.0,
@@ -132,13 +141,18 @@ class UndersampledFrames(Dataset[ReconSample]):
     def __len__(self) -> int:
         return len(self.source)
 
-    def draw_mask(self, shape: tuple[int, int], *, index: int, epoch: int, fname: str, frame: int) -> TrainingMask:
+    def draw_mask(
+        self, shape: tuple[int, int], *, index: int, epoch: int, fname: str, frame: int
+    ) -> TrainingMask:
         """The mask of one sample (``(ky, kx)`` bool with its pattern and R)."""
-        rng = train_mask_generator(self.seed, epoch, index) if self.train else eval_mask_generator(fname, frame)
+        rng = (
+            train_mask_generator(self.seed, epoch, index) if self.train else eval_mask_generator(fname, frame)
+        )
         return self.sampler(shape, seed=rng)
 
     def __getitem__(self, key: int | tuple[int, int] | Sequence[int]) -> ReconSample:
-        """``key`` = index, or ``(index, epoch)`` as yielded by :class:`~cardiomm.training.samplers.FrameBatchSampler`."""
+        """``key`` = index, or ``(index, epoch)`` as yielded by
+        :class:`~cardiomm.training.samplers.FrameBatchSampler`."""
         if isinstance(key, int | np.integer):
             index, epoch = int(key), 0
         else:
@@ -167,7 +181,9 @@ class UndersampledFrames(Dataset[ReconSample]):
             target=target,
             max_value=max_value,
             metadata_prompt=item.prompt,
-            undersampling_prompt=_undersampling_prompt(pattern, draw.acceleration) if self.with_prompts else "",
+            undersampling_prompt=_undersampling_prompt(pattern, draw.acceleration)
+            if self.with_prompts
+            else "",
             fname=item.scan_id,
             frame=int(item.frame),
             index=index,

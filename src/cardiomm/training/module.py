@@ -23,17 +23,18 @@ logged as ``val/loss``, ``val/psnr``, ``val/zf_psnr``... (``test/...`` for the t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 from torchmetrics import MeanMetric
 
 from cardiomm.errors import ConfigError, DataValueError
+from cardiomm.models.release import MODEL_KINDS, build_model
 from cardiomm.training.losses import make_loss
 from cardiomm.training.records import ReconBatch
-from cardiomm.models.release import MODEL_KINDS, build_model
 
 __all__ = ["ReconModule", "METRIC_NAMES"]
 
@@ -99,7 +100,10 @@ class ReconModule(L.LightningModule):
         self.text_encoder_name = text_encoder
         self._encoder: Any = None  # frozen, outside the module tree (see the module docstring)
         self.metrics = nn.ModuleDict(
-            {stage: nn.ModuleDict({m: MeanMetric(nan_strategy="ignore") for m in METRIC_NAMES}) for stage in ("val", "test")}
+            {
+                stage: nn.ModuleDict({m: MeanMetric(nan_strategy="ignore") for m in METRIC_NAMES})
+                for stage in ("val", "test")
+            }
         )
 
     # ------------------------------------------------------------------------------------ text
@@ -111,15 +115,19 @@ class ReconModule(L.LightningModule):
     def text_encoder(self) -> Any:
         """The frozen text encoder (built on first use)."""
         if self._encoder is None:
+            from cardiomm.models import CardioMM
             from cardiomm.text import get_encoder
 
-            config = self.model.config
+            model = self.model
+            assert isinstance(model, CardioMM), "only CardioMM / PromptMR networks have a text config"
+            config = model.config
             name = self.text_encoder_name or config.text_encoder
             kwargs = {"dim": config.text_dim} if str(name).lower() == "hash" else {}
             encoder = get_encoder(name, **kwargs)
             if encoder.dim != config.text_dim:
                 raise ConfigError(
-                    f"text encoder {name!r} gives {encoder.dim}-d embeddings but the model expects {config.text_dim}"
+                    f"text encoder {name!r} gives {encoder.dim}-d embeddings "
+                    f"but the model expects {config.text_dim}"
                 )
             self._encoder = encoder
         return self._encoder
@@ -166,11 +174,18 @@ class ReconModule(L.LightningModule):
         loss = self.loss_fn(output, batch.target, batch.max_value)
         if not torch.isfinite(loss):
             raise DataValueError(
-                f"non-finite training loss at step {self.global_step} (frames {list(batch.fname)} {batch.frame.tolist()})"
+                f"non-finite training loss at step {self.global_step} "
+                f"(frames {list(batch.fname)} {batch.frame.tolist()})"
             )
         b = len(batch)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b, sync_dist=True)
-        self.log("train/acceleration", batch.acceleration.float().mean(), on_step=True, on_epoch=False, batch_size=b)
+        self.log(
+            "train/acceleration",
+            batch.acceleration.float().mean(),
+            on_step=True,
+            on_epoch=False,
+            batch_size=b,
+        )
         return loss
 
     def _eval_step(self, stage: str, batch: ReconBatch, batch_idx: int) -> None:
@@ -179,7 +194,8 @@ class ReconModule(L.LightningModule):
         output = self(batch).float()
         zf = self.zero_filled(batch)
         b = len(batch)
-        m = self.metrics[stage]
+        stage_metrics = cast(nn.ModuleDict, self.metrics[stage])
+        m = {name: cast(MeanMetric, metric) for name, metric in stage_metrics.items()}
         for i in range(b):  # per-frame losses so that the epoch value is a mean over frames
             sl = slice(i, i + 1)
             m["loss"].update(self.loss_fn(output[sl], batch.target[sl], batch.max_value[sl]).detach())
@@ -216,9 +232,11 @@ class ReconModule(L.LightningModule):
         self.logger.experiment.add_image(tag, row[None], self.global_step)
 
     # ------------------------------------------------------------------------------------ optimiser
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         hp = self.hparams
         params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp.lr_step_epochs, gamma=hp.lr_gamma)
+        optimizer = torch.optim.AdamW(params, lr=hp["lr"], weight_decay=hp["weight_decay"])
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=hp["lr_step_epochs"], gamma=hp["lr_gamma"]
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

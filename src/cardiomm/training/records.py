@@ -140,7 +140,8 @@ def collate_samples(samples: Sequence[ReconSample]) -> ReconBatch:
     shapes = {tuple(s.masked_kspace.shape) for s in samples}
     if len(shapes) != 1:
         raise ShapeError(
-            f"a batch mixes k-space shapes {sorted(shapes)}; use batch_size 1 or the shape-grouping batch sampler"
+            f"a batch mixes k-space shapes {sorted(shapes)}; "
+            "use batch_size 1 or the shape-grouping batch sampler"
         )
     acs = {s.n_acs for s in samples}
     if len(acs) != 1:

@@ -79,7 +79,9 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> 
     out = Path(run.output_dir)
     kwargs = dict(config.trainer)
     if kwargs.get("use_distributed_sampler", False):
-        raise ConfigError("trainer.use_distributed_sampler must stay false: FrameDataModule shards frames per rank")
+        raise ConfigError(
+            "trainer.use_distributed_sampler must stay false: FrameDataModule shards frames per rank"
+        )
     kwargs["use_distributed_sampler"] = False
     kwargs["precision"] = resolve_precision(kwargs.get("precision"), kwargs.get("accelerator", "auto"))
     kwargs.setdefault("gradient_clip_algorithm", "norm")
@@ -98,8 +100,14 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> 
             auto_insert_metric_name=False,
         ),
         *(
-            [ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True,
-                             every_n_train_steps=run.every_n_train_steps)]  # fmt: skip
+            [
+                ModelCheckpoint(
+                    dirpath=out / "checkpoints",
+                    save_top_k=0,
+                    save_last=True,
+                    every_n_train_steps=run.every_n_train_steps,
+                )
+            ]  # fmt: skip
             if run.every_n_train_steps
             else []
         ),
@@ -112,7 +120,9 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> 
     if run.dump_rank_weights:
         cbs.append(RankWeightsCallback(out / "ranks"))
     cbs.extend(callbacks or [])
-    kwargs.setdefault("logger", TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False))
+    kwargs.setdefault(
+        "logger", TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
+    )
     kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + cbs
     kwargs.setdefault("default_root_dir", str(out))
     return L.Trainer(**kwargs)
@@ -130,10 +140,14 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
 
     loaded = load_release(release)
     if loaded.kind != module.kind:
-        raise CheckpointError(f"init_from holds a {loaded.kind!r} model, the run trains {module.kind!r}", path=release)
+        raise CheckpointError(
+            f"init_from holds a {loaded.kind!r} model, the run trains {module.kind!r}", path=release
+        )
     mine = module.model.config
     if mine != loaded.config:
-        raise CheckpointError("init_from holds another network configuration (preset) than the run's", path=release)
+        raise CheckpointError(
+            "init_from holds another network configuration (preset) than the run's", path=release
+        )
     module.model.load_state_dict(loaded.model.state_dict())
 
 
@@ -188,7 +202,9 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
     try:  # weights_only: a checkpoint can never run code (a crafted last.ckpt is refused)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"refused to load: not a plain-data checkpoint ({exc})", path=ckpt_path) from None
+        raise CheckpointError(
+            f"refused to load: not a plain-data checkpoint ({exc})", path=ckpt_path
+        ) from None
     wall = time.perf_counter() - start
     if trainer.interrupted:
         raise KeyboardInterrupt
@@ -199,7 +215,9 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             try:
                 module = ReconModule.load_from_checkpoint(best, weights_only=True)
             except pickle.UnpicklingError as exc:
-                raise CheckpointError(f"refused to load: not a plain-data checkpoint ({exc})", path=best) from None
+                raise CheckpointError(
+                    f"refused to load: not a plain-data checkpoint ({exc})", path=best
+                ) from None
     trainer.validate(module, datamodule=datamodule, verbose=False)
     final = _metrics(trainer, "val")
     test: dict[str, float] = {}
@@ -209,7 +227,11 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
 
     frames = datamodule.summary()
     per_epoch = trainer.num_training_batches
-    epochs = trainer.global_step / per_epoch if per_epoch and per_epoch != float("inf") else float(trainer.current_epoch)
+    epochs = (
+        trainer.global_step / per_epoch
+        if per_epoch and per_epoch != float("inf")
+        else float(trainer.current_epoch)
+    )
     result = TrainResult(
         output_dir=out, release_dir=None, global_step=int(trainer.global_step), epochs=round(epochs, 2),
         wall_time_s=round(wall, 1), initial=initial, final=final, test=test, frames=frames,
@@ -225,7 +247,7 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             "wall_time_s": result.wall_time_s,
             "precision": str(trainer.precision),
             "world_size": int(trainer.world_size),
-            "loss": module.hparams.loss,
+            "loss": module.hparams["loss"],
             "config_file": config.source,
             "val_start": initial,
             "val_final": final,

@@ -21,7 +21,7 @@ dataset (and into ``DataLoader`` workers), where it seeds the per-sample mask ge
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader, Sampler
@@ -83,7 +83,9 @@ class FrameOrder(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         if self.weights is not None and self.n_frames:
-            idx = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=self._generator())
+            idx = torch.multinomial(
+                self.weights, self.num_samples, replacement=True, generator=self._generator()
+            )
             return iter(idx.tolist())
         if self.shuffle:
             return iter(torch.randperm(self.n_frames, generator=self._generator()).tolist())
@@ -174,7 +176,7 @@ class FrameBatchSampler(Sampler[list[FrameKey]]):
         return len(range(self.rank, n, self.num_replicas))
 
 
-class ResumableLoader(DataLoader):  # type: ignore[type-arg]
+class ResumableLoader(DataLoader[Any]):
     """``DataLoader`` over a :class:`FrameBatchSampler` that Lightning can checkpoint and restore.
 
     Lightning stores :meth:`state_dict` in its checkpoint (``epoch`` and the batches completed in it)
@@ -194,13 +196,15 @@ class ResumableLoader(DataLoader):  # type: ignore[type-arg]
         Other ``DataLoader`` arguments (``collate_fn``, ``num_workers``...).
     """
 
-    def __init__(self, dataset: Any, batch_sampler: FrameBatchSampler, completed: Callable[[], int], **kwargs: Any) -> None:
+    def __init__(
+        self, dataset: Any, batch_sampler: FrameBatchSampler, completed: Callable[[], int], **kwargs: Any
+    ) -> None:
         super().__init__(dataset, batch_sampler=batch_sampler, **kwargs)
         self._completed = completed
 
     def state_dict(self) -> dict[str, int]:
         """``{"epoch", "completed"}`` of the running epoch."""
-        sampler: FrameBatchSampler = self.batch_sampler  # type: ignore[assignment]
+        sampler = cast(FrameBatchSampler, self.batch_sampler)  # set in __init__
         return {"epoch": int(sampler.sampler.epoch), "completed": int(self._completed())}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
@@ -210,7 +214,7 @@ class ResumableLoader(DataLoader):  # type: ignore[type-arg]
         checkpoint written at an epoch end, including a ``max_steps`` / ``max_time`` stop) and sets it
         with ``set_epoch`` before iterating; the skip only applies when that is the stored epoch.
         """
-        sampler: FrameBatchSampler = self.batch_sampler  # type: ignore[assignment]
+        sampler = cast(FrameBatchSampler, self.batch_sampler)  # set in __init__
         epoch, done = int(state.get("epoch", 0)), int(state.get("completed", 0))
         sampler.set_epoch(epoch)
         sampler.resume_point = (epoch, done) if 0 < done < len(sampler) else None

@@ -130,7 +130,9 @@ def discover_scans(
     return scans
 
 
-def split_scans(scans: Sequence[TreeScan], *, val_fraction: float, seed: int = 0) -> tuple[list[TreeScan], list[TreeScan]]:
+def split_scans(
+    scans: Sequence[TreeScan], *, val_fraction: float, seed: int = 0
+) -> tuple[list[TreeScan], list[TreeScan]]:
     """Deterministic patient-level train / val split (stratified by modality), ``(train, val)``.
 
     Uses :func:`cardiomm.database.splits.make_splits` (rank by ``sha256(seed, patient)``), so no
@@ -220,7 +222,7 @@ class TreeFrameDataset(Dataset[FrameSample]):
         """Per-sample k-space shape ``(c, ky, kx)`` (for shape-grouped batching), without reading data."""
         out: list[tuple[int, int, int]] = []
         for s in self.scans:
-            out.extend([tuple(s.shape[2:])] * s.n_frames)  # type: ignore[list-item]
+            out.extend([s.shape[2:]] * s.n_frames)  # shape is a 5-tuple: the slice is (c, ky, kx)
         return out
 
     def group_labels(self, by: Sequence[str] = ("modality", "center")) -> list[tuple[str, ...]]:
@@ -266,7 +268,9 @@ class TreeFrameDataset(Dataset[FrameSample]):
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("loading scans"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        with Progress(
+            TextColumn("loading scans"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+        ) as bar:
             task = bar.add_task("scans", total=len(todo))
             for s in todo:
                 self._load(s)

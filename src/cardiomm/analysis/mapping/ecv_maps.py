@@ -120,5 +120,12 @@ def ecv_from_maps(
         ecv_map[both] = ecv(pre[both], post[both], blood_pre, blood_post, hematocrit)
     segments = aha_segments(lab_pre, levels=levels)
     stats = myocardial_stats(ecv_map, lab_pre, segments=segments)
-    return EcvResult(ecv_map=ecv_map, roi_ecv=roi, stats=stats, myo_pre=myo_pre, myo_post=myo_post,
-                     blood_pre=blood_pre, blood_post=blood_post)
+    return EcvResult(
+        ecv_map=ecv_map,
+        roi_ecv=roi,
+        stats=stats,
+        myo_pre=myo_pre,
+        myo_post=myo_post,
+        blood_pre=blood_pre,
+        blood_post=blood_post,
+    )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -149,9 +150,7 @@ def _scatter(
 
 
 # ------------------------------------------------------------------------------------ engine
-def _grid_search(
-    y: F64, t: F64, basis: _Basis, grid: F64, signs: F64
-) -> tuple[F64, F64, NDArray[np.intp]]:
+def _grid_search(y: F64, t: F64, basis: _Basis, grid: F64, signs: F64) -> tuple[F64, F64, NDArray[np.intp]]:
     """Best (amplitudes, tau, sign index) per pixel over the grid and sign candidates; y is (P, n)."""
     phi, _ = basis(t, grid[:, None])  # (G, n, m)
     q, r = np.linalg.qr(phi)  # (G, n, m), (G, m, m)
@@ -384,17 +383,17 @@ def fit_exponential_decay(
     )
 
 
-def fit_t2(signal: ArrayLike, te: ArrayLike, **kwargs: object) -> DecayFit:
+def fit_t2(signal: ArrayLike, te: ArrayLike, **kwargs: Any) -> DecayFit:
     """T2 map from a multi-echo series; ``te`` echo times. See :func:`fit_exponential_decay`."""
-    return fit_exponential_decay(signal, te, **kwargs)  # type: ignore[arg-type]
+    return fit_exponential_decay(signal, te, **kwargs)
 
 
-def fit_t1rho(signal: ArrayLike, tsl: ArrayLike, **kwargs: object) -> DecayFit:
+def fit_t1rho(signal: ArrayLike, tsl: ArrayLike, **kwargs: Any) -> DecayFit:
     """T1rho map from a spin-lock series; ``tsl`` spin-lock times. See :func:`fit_exponential_decay`."""
-    return fit_exponential_decay(signal, tsl, **kwargs)  # type: ignore[arg-type]
+    return fit_exponential_decay(signal, tsl, **kwargs)
 
 
-def fit_t2star(signal: ArrayLike, te: ArrayLike, **kwargs: object) -> DecayFit:
+def fit_t2star(signal: ArrayLike, te: ArrayLike, **kwargs: Any) -> DecayFit:
     """T2* map from a multi-echo gradient-echo series (default search range 1 ms - 1 s)."""
     kwargs.setdefault("tau_range_s", (0.001, 1.0))
-    return fit_exponential_decay(signal, te, **kwargs)  # type: ignore[arg-type]
+    return fit_exponential_decay(signal, te, **kwargs)

@@ -39,7 +39,7 @@ from cardiomm.errors import ModelNotFoundError
 __all__ = ["MyopariSegmenter", "myopari_model_path"]
 
 _RESOURCE = ("Resources", "tiramisu_acdc_fp32.onnx")
-_INSTALL = "pip install --no-deps myopari"
+_INSTALL = "pip install 'cardiomm[onnx]' && pip install --no-deps myopari"
 
 
 def myopari_model_path() -> Path:
@@ -134,7 +134,13 @@ class MyopariSegmenter(Segmenter):
     def session(self) -> Any:
         """The onnxruntime ``InferenceSession`` (created on first use, CPUExecutionProvider)."""
         if self._session is None:
-            import onnxruntime as ort
+            try:
+                import onnxruntime as ort  # optional extra; imported on first use only
+            except ImportError:
+                raise ModelNotFoundError(
+                    "the ACDC segmentation model needs onnxruntime: pip install 'cardiomm[onnx]'",
+                    path=self.model_path,
+                ) from None
 
             opts = ort.SessionOptions()
             if self.n_threads:

@@ -149,8 +149,12 @@ def _ellipse(
 
 
 def _decorate(
-    rng: np.random.Generator, sig: NDArray[np.float64], lab: NDArray[np.uint8], tis: NDArray[np.uint8],
-    v: NDArray[np.float64], cfg: SimDataConfig,
+    rng: np.random.Generator,
+    sig: NDArray[np.float64],
+    lab: NDArray[np.uint8],
+    tis: NDArray[np.uint8],
+    v: NDArray[np.float64],
+    cfg: SimDataConfig,
 ) -> None:
     """Texture, papillary muscles (labelled LV) and background blobs, in place on ``sig``."""
     sig *= 1.0 + rng.uniform(0.0, 0.25) * _smooth_field(rng, sig.shape, int(rng.integers(3, 8)))

@@ -183,10 +183,14 @@ def save_unet(
     with atomic_path(config_path) as tmp:
         tmp.write_text(config_text + "\n")
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
-    fields = {"trainable parameters": f"{count_parameters(model):,}", **dict(card or {}),
-              "weights": f"{weights.name} (float16, {weights.stat().st_size / 1e6:.2f} MB)"}
-    text = card_markdown("simunet: short-axis segmentation U-Net trained on cardiomm simulate frames", fields,
-                         config_text, sha)
+    fields = {
+        "trainable parameters": f"{count_parameters(model):,}",
+        **dict(card or {}),
+        "weights": f"{weights.name} (float16, {weights.stat().st_size / 1e6:.2f} MB)",
+    }
+    text = card_markdown(
+        "simunet: short-axis segmentation U-Net trained on cardiomm simulate frames", fields, config_text, sha
+    )
     in_folder = weights.name == "model.safetensors"
     card_path = weights.parent / "model_card.md" if in_folder else weights.with_suffix(".md")
     with atomic_path(card_path) as tmp:
@@ -247,7 +251,9 @@ def train_unet(
     start = time.perf_counter()
     cfg = TrainConfig() if config is None else config
     torch.manual_seed(cfg.seed)
-    model = SegUNet.from_config(cfg.model).to(memory_format=torch.channels_last)
+    model = SegUNet.from_config(cfg.model)
+    # in place; torch documents Module.to(memory_format=...), but its typed overloads omit it
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val_images, val_labels = render_batch(np.random.default_rng([cfg.seed, 1]), cfg.val_frames, cfg.data)
     train_start = time.perf_counter()
@@ -282,10 +288,19 @@ def train_unet(
             if step % cfg.val_every == 0 or step == total:
                 dice = validation_dice(model, val_images, val_labels)
                 elapsed = time.perf_counter() - start
-                history.append({"step": step, "loss": running, "lr": lr, "elapsed_s": elapsed,
-                                **{f"val_{k}": v for k, v in dice.items()}})
-                bar.log(f"step {step}/{total}: loss {running:.4f}, validation Dice "
-                        + ", ".join(f"{k} {v:.3f}" for k, v in dice.items()))
+                history.append(
+                    {
+                        "step": step,
+                        "loss": running,
+                        "lr": lr,
+                        "elapsed_s": elapsed,
+                        **{f"val_{k}": v for k, v in dice.items()},
+                    }
+                )
+                bar.log(
+                    f"step {step}/{total}: loss {running:.4f}, validation Dice "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in dice.items())
+                )
     finally:
         bar.close()
     model.eval()
@@ -295,17 +310,28 @@ def train_unet(
     if out is not None:
         card = {
             "training data": "frames rendered on the fly by cardiomm.analysis.segmentation.simdata",
-            "steps": step, "batch size": cfg.batch_size, "seed": cfg.seed,
+            "steps": step,
+            "batch size": cfg.batch_size,
+            "seed": cfg.seed,
             "first / final training loss": f"{loss_start:.4f} / {running:.4f}",
             "validation Dice (held-out rendered frames)": ", ".join(f"{k} {v:.3f}" for k, v in val.items()),
-            "wall time": f"{wall / 60:.1f} min", "torch": torch.__version__,
+            "wall time": f"{wall / 60:.1f} min",
+            "torch": torch.__version__,
             "torch threads": torch.get_num_threads(),
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "recipe": json.dumps({k: v for k, v in asdict(cfg).items() if k != "model"} | {"steps": step},
-                                 default=str),
+            "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "recipe": json.dumps(
+                {k: v for k, v in asdict(cfg).items() if k != "model"} | {"steps": step}, default=str
+            ),
             "reproduce": f"python scripts/train_segmenter.py --steps {step} --seed {cfg.seed} --threads 1",
             **dict(extra_card or {}),
         }
         weights = save_unet(out, model, cfg.model, card)
-    return TrainResult(model=model, steps=step, history=history, val_dice=val, wall_time_s=wall,
-                       losses=losses, weights=weights)
+    return TrainResult(
+        model=model,
+        steps=step,
+        history=history,
+        val_dice=val,
+        wall_time_s=wall,
+        losses=losses,
+        weights=weights,
+    )

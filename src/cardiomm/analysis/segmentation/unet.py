@@ -123,8 +123,11 @@ class UNetConfig:
 def _block(c_in: int, c_out: int, groups: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for c in (c_in, c_out):
-        layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=False), nn.GroupNorm(groups, c_out),
-                   nn.LeakyReLU(0.01, inplace=True)]
+        layers += [
+            nn.Conv2d(c, c_out, 3, padding=1, bias=False),
+            nn.GroupNorm(groups, c_out),
+            nn.LeakyReLU(0.01, inplace=True),
+        ]
     return nn.Sequential(*layers)
 
 
@@ -245,8 +248,9 @@ def load_unet(path: str | os.PathLike[str]) -> tuple[SegUNet, UNetConfig]:
     """
     weights, config_path = weights_paths(path)
     if not weights.is_file():
-        raise ModelNotFoundError("simunet weights not found (train them with scripts/train_segmenter.py)",
-                                 path=weights)
+        raise ModelNotFoundError(
+            "simunet weights not found (train them with scripts/train_segmenter.py)", path=weights
+        )
     from safetensors import safe_open
 
     try:
@@ -297,7 +301,8 @@ class SimUNetSegmenter(Segmenter):
     ) -> None:
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS_DIR
         self.model, self.config = load_unet(self.weights)
-        self.model.to(memory_format=torch.channels_last)
+        # torch documents Module.to(memory_format=...), but its typed overloads omit it
+        self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if size is not None and size % self.config.multiple:
             raise ConfigError(f"size must be a multiple of {self.config.multiple}, got {size}")
         self.size = int(size) if size is not None else self.config.size

@@ -110,7 +110,7 @@ def merge_scan(raw: RawScan, relpath: str, pseudo: Pseudonymizer, *, source_key:
         raise PHIError(f"extractor returned non-allow-listed fields {sorted(extra)}", path=relpath)
     info = parse_path(relpath)
     values: dict[str, Any] = {k: v for k, v in raw.fields.items() if v is not None and v != UNKNOWN}
-    from_path = {
+    from_path: dict[str, object] = {
         "center": info.center, "modality": info.modality, "subtype": info.subtype, "disease": info.disease,
         "lifespan": info.lifespan,
     }  # fmt: skip
@@ -139,7 +139,8 @@ def merge_scan(raw: RawScan, relpath: str, pseudo: Pseudonymizer, *, source_key:
     values["view"] = _prompt_view(relpath, raw.hint)
     header = CardiacHeader(**{k: v for k, v in values.items() if k in HEADER_FIELDS})
     for name in ("ti_s", "prep_times_s"):
-        header = replace(header, **{name: tuple(float(x) for x in getattr(header, name))})
+        change: dict[str, Any] = {name: tuple(float(x) for x in getattr(header, name))}
+        header = replace(header, **change)
     return header
 
 

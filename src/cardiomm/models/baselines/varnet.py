@@ -17,6 +17,7 @@ width giving a target parameter count (the "equal-parameter" option).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -48,9 +49,9 @@ class VarNetConfig:
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> VarNetConfig:
         """Inverse of :meth:`to_dict`."""
-        fields = {k: v for k, v in d.items() if k != "model"}
+        fields: dict[str, Any] = {k: v for k, v in d.items() if k != "model"}
         try:
-            return cls(**fields)  # type: ignore[arg-type]
+            return cls(**fields)
         except TypeError as exc:
             raise ConfigError(f"invalid VarNet config: {exc}") from None
 
@@ -76,7 +77,8 @@ class _ConvBlock(nn.Sequential):
 
 
 class Unet(nn.Module):
-    """fastMRI-style U-Net on real channels ``(n, c_in, h, w) -> (n, c_out, h, w)``; h, w multiples of 2**pools."""
+    """fastMRI-style U-Net on real channels ``(n, c_in, h, w) -> (n, c_out, h, w)``;
+    h, w multiples of 2**pools."""
 
     def __init__(self, c_in: int, c_out: int, chans: int, pools: int) -> None:
         super().__init__()
@@ -90,7 +92,11 @@ class Unet(nn.Module):
         self.up = nn.ModuleList()
         for _ in range(pools):
             self.up_t.append(
-                nn.Sequential(nn.ConvTranspose2d(ch * 2, ch, 2, stride=2, bias=False), nn.InstanceNorm2d(ch), nn.LeakyReLU(0.2))
+                nn.Sequential(
+                    nn.ConvTranspose2d(ch * 2, ch, 2, stride=2, bias=False),
+                    nn.InstanceNorm2d(ch),
+                    nn.LeakyReLU(0.2),
+                )
             )
             self.up.append(_ConvBlock(ch * 2, ch))
             ch //= 2
@@ -129,20 +135,25 @@ class NormUnet(nn.Module):
 
 
 class VarNet(nn.Module):
-    """E2E-VarNet: ``forward(masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx), mask_type, n_acs) -> (b, y, x)``."""
+    """E2E-VarNet:
+    ``forward(masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx), mask_type, n_acs) -> (b, y, x)``."""
 
     def __init__(self, config: VarNetConfig | str = "small") -> None:
         super().__init__()
         if isinstance(config, str):
             if config not in VARNET_PRESETS:
-                raise UnknownChoiceError(f"unknown VarNet preset {config!r}; choose from {', '.join(VARNET_PRESETS)}")
+                raise UnknownChoiceError(
+                    f"unknown VarNet preset {config!r}; choose from {', '.join(VARNET_PRESETS)}"
+                )
             config = VARNET_PRESETS[config]
         self.config = config
         self.sens_net = NormUnet(config.sens_chans, config.sens_pools)
         self.cascades = nn.ModuleList(NormUnet(config.chans, config.pools) for _ in range(config.n_cascades))
         self.eta = nn.Parameter(torch.ones(config.n_cascades))
 
-    def sensitivity_maps(self, masked_kspace: torch.Tensor, mask: torch.Tensor, mask_type: str | list[str], n_acs: int) -> torch.Tensor:
+    def sensitivity_maps(
+        self, masked_kspace: torch.Tensor, mask: torch.Tensor, mask_type: str | list[str], n_acs: int
+    ) -> torch.Tensor:
         """Coil maps ``(b, c, y, x)`` from the ACS region, normalised to unit RSS."""
         acs = acs_mask(mask.transpose(-2, -1), mask_type, n_acs).transpose(-2, -1)
         coil_imgs = ifft2c(masked_kspace * acs)
@@ -151,7 +162,11 @@ class VarNet(nn.Module):
         return maps / torch.sqrt((maps.abs() ** 2).sum(dim=1, keepdim=True)).clamp_min(1e-12)
 
     def forward(
-        self, masked_kspace: torch.Tensor, mask: torch.Tensor, mask_type: str | list[str] = "uniform", n_acs: int = 20
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        mask_type: str | list[str] = "uniform",
+        n_acs: int = 20,
     ) -> torch.Tensor:
         mask = mask.bool()
         k0 = masked_kspace * mask

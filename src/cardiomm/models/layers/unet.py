@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -247,9 +248,9 @@ class NormPromptUnet(nn.Module):
     :class:`PromptUnet` (``in_chans``/``out_chans`` count real channels).
     """
 
-    def __init__(self, **unet_kwargs: object) -> None:
+    def __init__(self, **unet_kwargs: Any) -> None:
         super().__init__()
-        self.unet = PromptUnet(**unet_kwargs)  # type: ignore[arg-type]
+        self.unet = PromptUnet(**unet_kwargs)
 
     @staticmethod
     def norm(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
