@@ -245,3 +245,12 @@ def test_reconstruct_volume_rejects_batch_size_below_one() -> None:
 
     with pytest.raises(ConfigError, match="batch_size"):
         reconstruct_volume(None, None, None, mask_type="uniform", acceleration=8, batch_size=0)  # type: ignore[arg-type]
+
+
+def test_reconstruct_repeated_method_flags_all_run(tree: Path, tmp_path: Path) -> None:
+    """`--method zf --method sense` runs both (a plain str option silently kept the last one)."""
+    task = tree / "Cine" / "TestSet"
+    out = tmp_path / "rec"
+    assert main(["reconstruct", str(task), "--out", str(out), "--method", "zf", "--method", "sense,zf"]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["sense", "zf"]
+    assert len(list((out / "zf").rglob("*.mat"))) == len(list((out / "sense").rglob("*.mat"))) > 0

@@ -73,8 +73,10 @@ def test_modality_keywords_are_case_sensitive() -> None:
 def test_parse_path_center_fallbacks_disease_lifespan() -> None:
     assert parse_path("x/y/z.h5").center == "unknown"
     assert parse_path("raw/Center007/scan/fs_0001.h5").center == "Center007"
-    pediatric = "Cine/TrainingSet/FullSample/Center010/GE_15T_Signa/P001/cine_sax.mat"
-    assert parse_path(pediatric).lifespan == "Pediatric"
+    # published rule: the path decides; Center010/012 (described as pediatric) get "Adult" without a token
+    center010 = "Cine/TrainingSet/FullSample/Center010/GE_15T_Signa/P001/cine_sax.mat"
+    assert parse_path(center010).lifespan == "Adult"
+    assert parse_path("Pediatric/" + center010).lifespan == "Pediatric"
     assert parse_path("Fetal/Center003/GE_15T_Signa/P001/cine_sax.mat").lifespan == "Fetal"
     assert parse_path("HCM/Center003/Philips_30T_Ingenia/P002/cine_sax.mat").disease == "HCM"
     assert parse_path("Center003/Philips_30T_Ingenia/P002/cine_sax.mat").disease == "unknown"

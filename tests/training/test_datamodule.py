@@ -24,6 +24,18 @@ def test_tree_split_testset_and_subsets(tiny_tree: Path) -> None:
     assert evenly_spaced(10, 3) == [0, 4, 9] and evenly_spaced(3, None) == [0, 1, 2]
 
 
+def test_combine_train_val_trains_on_both_parts(tiny_tree: Path) -> None:
+    """The published --combine_train_val: every TrainingSet frame trains; val still monitors its part."""
+    split = FrameDataModule(tiny_tree, val_fraction=0.5)
+    split.setup()
+    combined = FrameDataModule(tiny_tree, val_fraction=0.5, combine_train_val=True)
+    combined.setup()
+    sizes, both = split.summary(), combined.summary()
+    assert both["train"] == sizes["train"] + sizes["val"] == 12 and both["val"] == sizes["val"]
+    train = {combined.datasets["train"][i].fname for i in range(both["train"])}
+    assert {combined.datasets["val"][i].fname for i in range(both["val"])} <= train
+
+
 def test_batches_group_shapes_and_balance(tiny_tree: Path) -> None:
     dm = FrameDataModule(tiny_tree, val_fraction=0.0, val_from="testset", batch_size=3, balanced=True)
     dm.setup()

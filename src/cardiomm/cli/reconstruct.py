@@ -44,10 +44,10 @@ def reconstruct(
     seed: int | None = typer.Option(
         None, "--seed", help="Seed of a random --pattern (default: from the file name: same file, same mask)."
     ),
-    method: str = typer.Option(
-        "cardiomm",
+    method: list[str] = typer.Option(
+        ["cardiomm"],
         "--method",
-        help="cardiomm | zf | sense | cs | varnet | promptmr (comma-separated for several).",
+        help="cardiomm | zf | sense | cs | varnet | promptmr (repeat or comma-separate for several).",
     ),
     model: Path | None = typer.Option(
         None, "--model", help="Checkpoint for learned methods (default: the shipped one)."
@@ -84,7 +84,7 @@ def reconstruct(
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
-    methods = [m.strip() for m in method.split(",") if m.strip()]
+    methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
     recons = {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
     single = not input_path.is_dir()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -107,7 +107,8 @@ class CardiacFrameDataset(Dataset[FrameSample]):
     where
         Catalog predicate: DuckDB SQL string or ``{column: value | [values]}``.
     splits, split
-        A split file (or :class:`~cardiomm.database.splits.SplitAssignment`) and the split to keep.
+        A split file (or :class:`~cardiomm.database.splits.SplitAssignment`) and the split (or splits)
+        to keep.
     max_open
         Maximum number of HDF5 files kept open per process.
 
@@ -124,7 +125,7 @@ class CardiacFrameDataset(Dataset[FrameSample]):
         *,
         where: str | Mapping[str, Any] | None = None,
         splits: str | os.PathLike[str] | Any | None = None,
-        split: str | None = None,
+        split: str | Sequence[str] | None = None,
         max_open: int = 64,
     ) -> None:
         from cardiomm.database.catalog import read_catalog
@@ -140,7 +141,8 @@ class CardiacFrameDataset(Dataset[FrameSample]):
             from cardiomm.database.splits import SplitAssignment, load_splits
 
             assignment = splits if isinstance(splits, SplitAssignment) else load_splits(splits)
-            keep = set(assignment.scan_ids(str(split)))
+            names = [split] if isinstance(split, str) else list(split or ())
+            keep = {scan for name in names for scan in assignment.scan_ids(str(name))}
             frame = frame[frame["scan_id"].isin(keep)]
         self.root = Path(shards)
         manifest = {e["scan_id"]: e for e in read_manifest(self.root)["shards"]}

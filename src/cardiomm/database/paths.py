@@ -19,8 +19,10 @@ Path components are counted from the end, the file name being -1::
 - ``disease``: a path token equal to one of the 17 CVD codes (or ``NC``), case-sensitive; fallback
   ``NC`` for the normal-control centers Center014/Center015, else unknown.
 - ``lifespan``: the published rule (:func:`cardiomm.text.prompts.lifespan_from_name`: first of
-  ``Adult``/``Pediatric``/``Fetal`` in the path, default ``Adult``), and ``Pediatric`` for
-  Center010/Center012 (labelled pediatric in the published code).
+  ``Adult``/``Pediatric``/``Fetal`` in the path, default ``Adult``). Center010/Center012 are described as
+  pediatric in the published analysis, but their paths carry no ``Pediatric`` token, so the published
+  prompt says ``Adult`` for them and so does this one (what published weights were trained with); the
+  analysis excludes those centers by name (:data:`cardiomm.analysis.cine_tree.PAPER_EXCLUSIONS`).
 - Mask files ``<name>_mask_<Pattern><R>.mat`` (folders ``Mask_Task*``) and undersampled files
   ``<name>_kus_<Pattern><R>.mat`` give the sampling pattern and R.
 """
@@ -75,7 +77,6 @@ _SUBTYPES: tuple[str, ...] = (
 )  # fmt: skip
 
 _NORMAL_CONTROL_CENTERS = ("Center014", "Center015")
-_PEDIATRIC_CENTERS = ("Center010", "Center012")
 
 
 @dataclass(frozen=True)
@@ -259,8 +260,6 @@ def parse_path(relpath: str | os.PathLike[str]) -> PathInfo:
     from cardiomm.text.prompts import lifespan_from_name
 
     lifespan = lifespan_from_name(relpath)
-    if lifespan == Lifespan.ADULT.value and center in _PEDIATRIC_CENTERS:
-        lifespan = Lifespan.PEDIATRIC.value
     return PathInfo(
         center=center,
         vendor=vendor,

@@ -129,6 +129,9 @@ class FrameDataModule(L.LightningDataModule):
         Tree only: k-space cache budget [bytes], read all scans during ``setup``.
     with_prompts
         Build prompts (needed by the text-conditioned model only).
+    combine_train_val
+        Train on the training **and** validation scans, as the published run does
+        (``--combine_train_val``); validation then monitors data seen in training (not held out).
     single_coil_fraction
         Fraction of training samples compressed to one virtual coil
         (:class:`~cardiomm.training.dataset.UndersampledFrames`).
@@ -163,6 +166,7 @@ class FrameDataModule(L.LightningDataModule):
         preload: bool = True,
         with_prompts: bool = True,
         single_coil_fraction: float = 0.0,
+        combine_train_val: bool = False,
         progress: bool = False,
     ) -> None:
         super().__init__()
@@ -193,6 +197,7 @@ class FrameDataModule(L.LightningDataModule):
             progress,
         )
         self.single_coil_fraction = float(single_coil_fraction)
+        self.combine_train_val = bool(combine_train_val)
         self.sources: dict[str, Any] = {}
         self.datasets: dict[str, UndersampledFrames] = {}
 
@@ -247,6 +252,8 @@ class FrameDataModule(L.LightningDataModule):
                     )
                 train += part_train
                 val += part_val
+        if self.combine_train_val:
+            train = train + val
         return {
             "train": TreeFrameDataset(train, cache_bytes=self.cache_bytes),
             "val": TreeFrameDataset(val, cache_bytes=self.cache_bytes),
@@ -265,8 +272,9 @@ class FrameDataModule(L.LightningDataModule):
         assignment = load_splits(self.splits)
         out: dict[str, Any] = {}
         for stage in STAGES:
+            names = ("train", "val") if stage == "train" and self.combine_train_val else stage
             out[stage] = CardiacFrameDataset(
-                self.catalog, self.data, where=self.where, splits=assignment, split=stage
+                self.catalog, self.data, where=self.where, splits=assignment, split=names
             )
         if len(out["train"]) == 0:
             raise ConfigError(
