@@ -46,8 +46,8 @@ def run_phenotype_demo(
     from cardiomm.analysis.cine_tree import cine_phenotype_tables
     from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
     from cardiomm.analysis.segmentation import get_segmenter
+    from cardiomm.recon.batch import ANY_METHOD, reconstruct_tasks
     from cardiomm.recon.pipeline import discover_tasks
-    from cardiomm.scoring import reconstruct_tasks
     from cardiomm.simulate import generate_mini
     from cardiomm.simulate.centers import get_center
     from cardiomm.utils.atomic import atomic_path
@@ -62,8 +62,9 @@ def run_phenotype_demo(
             modalities=["Cine"],
             select=lambda job: job.split == "TestSet" and job.spec.stem == "cine_sax",
         )
-    tasks = [t for t in discover_tasks(data, recon_root, "_") if "_mask_ktGaussian" in t.out_path.name]
-    reconstruct_tasks(tasks, recons, recon_root, on_recon=on_recon)
+    tasks = [t for t in discover_tasks(data, recon_root, ANY_METHOD) if "_mask_ktGaussian" in t.out_path.name]
+    done = (lambda name, _task, _seconds: on_recon(name)) if on_recon is not None else None
+    reconstruct_tasks(tasks, recons, root=recon_root, on_done=done)
     log("      segmenting fully sampled and reconstructed stacks (simunet)")
     pairs, truth = cine_phenotype_tables(recon_root, data, get_segmenter("simunet"), exclusions=())
     pairs = pairs[pairs["phenotype"].isin(DEMO_PHENOTYPES)]

@@ -2,7 +2,7 @@
 
 One place for what ``cardiomm demo`` (simulated centers, and its real-anatomy part) and the real-anatomy
 benchmark (``python benchmarks/run.py real_anatomy``) both do: every method reconstructs every
-``(file, mask)`` pair of the tree (:func:`reconstruct_tasks`, each file loaded once), the
+``(file, mask)`` pair of the tree (:func:`cardiomm.recon.batch.reconstruct_tasks`), the
 reconstructions are scored by the CMRxRecon2025 / CardioMM protocol
 (:func:`cardiomm.evaluation.tree.evaluate_tree`), and a report with tables, radar charts and example
 images with error maps is written.
@@ -11,7 +11,7 @@ images with error maps is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Scores",
     "tree_tasks",
-    "reconstruct_tasks",
     "evaluate_and_report",
     "build_methods",
     "reconstruct_methods",
@@ -60,49 +59,15 @@ def build_methods(
     return recons, skipped
 
 
-def reconstruct_tasks(
-    tasks: Sequence[ReconTask],
-    recons: Mapping[str, Reconstructor],
-    recon_root: Path,
-    *,
-    on_recon: Callable[[str], None] | None = None,
-) -> None:
-    """Reconstruct every task (listed with method ``"_"`` under ``recon_root``) with every method; each
-    file is loaded once and written to ``recon_root/<method>/...``."""
-    from cardiomm.recon.outputs import write_outputs
-    from cardiomm.recon.pipeline import infer_pattern, load_task, reconstruct_volume
-    from cardiomm.recon.prompts import task_prompts
-
-    for task in tasks:
-        volume, mask = load_task(task)
-        mask_type, accel = infer_pattern(mask, task.mask_path)
-        meta, us = task_prompts(task, mask_type, accel)
-        for name, recon in recons.items():
-            vol, _ = reconstruct_volume(
-                volume,
-                mask,
-                recon,
-                mask_type=mask_type,
-                acceleration=accel,
-                metadata_prompt=meta,
-                undersampling_prompt=us,
-                batch_size=8,
-            )
-            write_outputs(
-                replace(task, out_path=recon_root / name / task.out_path.relative_to(recon_root / "_")), vol
-            )
-            if on_recon is not None:
-                on_recon(name)
-
-
 def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> list[ReconTask]:
-    """Every ``(file, mask)`` task of the TestSet tree ``data`` (listed with method ``"_"`` under
+    """Every ``(file, mask)`` task of the TestSet tree ``data`` (listed for any method under
     ``recon_root``), only mask files matching one of ``include`` when given."""
     import fnmatch
 
+    from cardiomm.recon.batch import ANY_METHOD
     from cardiomm.recon.pipeline import discover_tasks
 
-    tasks = discover_tasks(data, recon_root, "_")
+    tasks = discover_tasks(data, recon_root, ANY_METHOD)
     if include:
         tasks = [
             t
@@ -121,6 +86,8 @@ def _reconstruct_group(
 
     import torch
 
+    from cardiomm.recon.batch import reconstruct_tasks
+
     if threads is not None:
         torch.set_num_threads(threads)
     recons, _ = build_methods(methods, models, log=lambda _: None)
@@ -128,7 +95,7 @@ def _reconstruct_group(
     for name, recon in recons.items():
         start = time.perf_counter()
         tasks = tree_tasks(data, out / "recon")
-        reconstruct_tasks(tasks, {name: recon}, out / "recon")
+        reconstruct_tasks(tasks, {name: recon}, root=out / "recon")
         marker = {"tasks": len(tasks), "model": str(models.get(name))}
         (out / "recon" / name / ".complete").write_text(json.dumps(marker))
         seconds[name] = time.perf_counter() - start

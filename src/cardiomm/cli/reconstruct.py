@@ -75,9 +75,8 @@ def reconstruct(
     """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat (MATLAB order nx, ny, nz, nt)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cardiomm.recon.outputs import write_outputs
-    from cardiomm.recon.pipeline import discover_tasks, infer_pattern, load_task, reconstruct_volume
-    from cardiomm.recon.prompts import task_prompts
+    from cardiomm.recon.batch import ANY_METHOD, OutputOptions, reconstruct_tasks
+    from cardiomm.recon.pipeline import ReconTask, discover_tasks
     from cardiomm.recon.registry import get_reconstructor
 
     if batch_size < 1:
@@ -87,45 +86,39 @@ def reconstruct(
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
     recons = {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
     single = not input_path.is_dir()
+    # one method on one file writes to --out itself; otherwise each method gets its own folder
+    per_method = not (single and len(methods) == 1)
+    listed_under = out / ANY_METHOD if single and per_method else out
+    folder = ANY_METHOD if per_method else methods[0]
+    tasks = discover_tasks(input_path, listed_under, folder, mask, mask_spec)
+    if include and not single:
+        tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
+        if not tasks:
+            raise InputFileError(f"no mask file matches --include {' '.join(include)}", path=input_path)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    n_written = 0
+
+    def show(task: ReconTask, meta: str, us: str) -> None:
+        if show_prompt:
+            console.print(f"[dim]{task.rel_path}[/]\n  metadata: {meta!r}\n  undersampling: {us!r}")
+
     with Progress(*columns, console=console) as progress:
-        for name, recon in recons.items():
-            target = out if (single and len(methods) == 1) else (out / name if single else out)
-            tasks = discover_tasks(input_path, target, name, mask, mask_spec)
-            if include and input_path.is_dir():
-                tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
-                if not tasks:
-                    raise InputFileError(
-                        f"no mask file matches --include {' '.join(include)}", path=input_path
-                    )
-            bar = progress.add_task(f"{name}", total=len(tasks))
-            for task in tasks:
-                volume, m = load_task(task)
-                mask_type, r = infer_pattern(m, task.mask_path, task.mask_spec)
-                meta_prompt, us_prompt = task_prompts(task, mask_type, r, override=prompt)
-                if show_prompt:
-                    console.print(
-                        f"[dim]{task.rel_path}[/]\n  metadata: {meta_prompt!r}\n"
-                        f"  undersampling: {us_prompt!r}"
-                    )
-                vol, per_frame = reconstruct_volume(
-                    volume,
-                    m,
-                    recon,
-                    mask_type=mask_type,
-                    acceleration=r,
-                    n_acs=acs,
-                    metadata_prompt=meta_prompt,
-                    undersampling_prompt=us_prompt,
-                    batch_size=batch_size,
-                )
-                logging.getLogger("cardiomm").info(
-                    "%s  %s: %.3f s/frame", name, task.out_path.name, per_frame
-                )
-                write_outputs(task, vol, nifti=nifti, png=png, gif=gif, info_csv=single)
-                n_written += 1
-                progress.advance(bar)
+        bar = progress.add_task(",".join(methods), total=len(tasks) * len(methods))
+
+        def done(name: str, task: ReconTask, per_frame: float) -> None:
+            logging.getLogger("cardiomm").info("%s  %s: %.3f s/frame", name, task.out_path.name, per_frame)
+            progress.advance(bar)
+
+        n_written = reconstruct_tasks(
+            tasks,
+            recons,
+            root=out if per_method else None,
+            n_acs=acs,
+            prompt=prompt,
+            batch_size=batch_size,
+            outputs=OutputOptions(nifti=nifti, png=png, gif=gif, info_csv=single),
+            on_prompts=show,
+            on_done=done,
+        )
     console.print(f"wrote {n_written} reconstruction(s) under {out}")
 
 

@@ -1,0 +1,100 @@
+"""Reconstruct a list of tasks with one or several methods: the one loop behind ``cardiomm reconstruct``,
+``cardiomm demo`` and the benchmarks.
+
+Each file is read once and reconstructed by every method; the pattern and R come from the mask (file or
+generated), the prompts from the path and header (or an override), and each result is written by
+:func:`cardiomm.recon.outputs.write_outputs`. Tasks listed for several methods carry the placeholder
+method folder :data:`ANY_METHOD` (``discover_tasks(..., method=ANY_METHOD)``), replaced by each method's
+name on writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cardiomm.recon.base import Reconstructor
+from cardiomm.recon.outputs import write_outputs
+from cardiomm.recon.pipeline import DEFAULT_ACS, ReconTask, infer_pattern, load_task, reconstruct_volume
+from cardiomm.recon.prompts import task_prompts
+
+__all__ = ["ANY_METHOD", "OutputOptions", "reconstruct_tasks", "method_output"]
+
+#: Method folder of tasks listed once for several methods (see :func:`method_output`).
+ANY_METHOD = "_"
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Extra outputs next to each ``.mat`` (see :func:`cardiomm.recon.outputs.write_outputs`)."""
+
+    nifti: bool = False
+    png: bool = False
+    gif: bool = False
+    info_csv: bool = False
+
+
+def method_output(task: ReconTask, method: str, root: Path) -> ReconTask:
+    """``task`` with its output moved from ``root/_/...`` to ``root/<method>/...``."""
+    return replace(task, out_path=root / method / task.out_path.relative_to(root / ANY_METHOD))
+
+
+def reconstruct_tasks(
+    tasks: Sequence[ReconTask],
+    recons: Mapping[str, Reconstructor],
+    *,
+    root: Path | None = None,
+    n_acs: int = DEFAULT_ACS,
+    prompt: str | None = None,
+    batch_size: int = 8,
+    outputs: OutputOptions = OutputOptions(),
+    on_prompts: Callable[[ReconTask, str, str], None] | None = None,
+    on_done: Callable[[str, ReconTask, float], None] | None = None,
+) -> int:
+    """Reconstruct every task with every method; returns the number of outputs written.
+
+    Parameters
+    ----------
+    tasks
+        From :func:`cardiomm.recon.pipeline.discover_tasks`.
+    recons
+        Methods by name.
+    root
+        ``None``: each task's ``out_path`` is used as is (one method). Otherwise the tasks were listed
+        under ``root`` with method :data:`ANY_METHOD` and method ``m`` writes to ``root/m/...``.
+    n_acs, prompt, batch_size
+        ACS size, metadata-prompt override, frames per forward pass.
+    outputs
+        Extra output formats.
+    on_prompts, on_done
+        Callbacks: ``(task, metadata_prompt, undersampling_prompt)`` once per file;
+        ``(method, written_task, seconds_per_frame)`` after each output.
+    """
+    n_written = 0
+    for task in tasks:
+        volume, mask = load_task(task)
+        mask_type, accel = infer_pattern(mask, task.mask_path, task.mask_spec)
+        meta, us = task_prompts(task, mask_type, accel, override=prompt)
+        if on_prompts is not None:
+            on_prompts(task, meta, us)
+        for name, recon in recons.items():
+            vol, per_frame = reconstruct_volume(
+                volume,
+                mask,
+                recon,
+                mask_type=mask_type,
+                acceleration=accel,
+                n_acs=n_acs,
+                metadata_prompt=meta,
+                undersampling_prompt=us,
+                batch_size=batch_size,
+            )
+            target = task if root is None else method_output(task, name, root)
+            write_outputs(
+                target, vol, nifti=outputs.nifti, png=outputs.png, gif=outputs.gif, info_csv=outputs.info_csv
+            )
+            n_written += 1
+            if on_done is not None:
+                on_done(name, target, per_frame)
+    return n_written
