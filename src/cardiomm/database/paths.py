@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from cardiomm.database.header import Disease, Lifespan
+from cardiomm.layout import SET_FOLDERS
 from cardiomm.types import UNKNOWN, Modality
 
 __all__ = [
@@ -49,8 +50,6 @@ __all__ = [
     "SET_FOLDERS",
 ]
 
-#: Data-set folders of the MMCMR tree.
-SET_FOLDERS: tuple[str, ...] = ("TrainingSet", "ValidationSet", "TestSet", "AnalysisSet", "TestAnalSet")
 
 _VENDOR_RE = re.compile(r"^(?P<vendor>[A-Za-z][A-Za-z0-9]*)_(?P<field>\d+)T_(?P<model>.+)$")
 _PATIENT_RE = re.compile(r"^P\d+$")

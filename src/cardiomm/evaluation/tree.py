@@ -22,6 +22,7 @@ import numpy as np
 
 from cardiomm.errors import InputFileError
 from cardiomm.evaluation.metrics import evaluate_volume
+from cardiomm.layout import FULL_DIR, GT_DIR, RESULT_DIR, TRAIN_SET, scan_stem
 from cardiomm.utils.atomic import TMP_PREFIX
 
 __all__ = ["COLUMNS", "PredFile", "find_predictions", "reference_volume", "center_roles", "evaluate_tree"]
@@ -68,9 +69,8 @@ class PredFile:
 
 
 def _ref_rel(rel: Path) -> Path:
-    parts = ["FullSample" if p == "TaskAll" else p for p in rel.parts[:-1]]
-    stem = rel.name.rsplit("_mask_", 1)[0]
-    return Path(*parts, stem + ".mat")
+    parts = [FULL_DIR if p == RESULT_DIR else p for p in rel.parts[:-1]]
+    return Path(*parts, scan_stem(rel.name) + ".mat")
 
 
 def find_predictions(pred_root: Path, method: str | None = None) -> list[PredFile]:
@@ -99,7 +99,7 @@ def reference_volume(ref_root: Path, ref_rel: Path) -> np.ndarray:
     from cardiomm.io import read_cmrxrecon, read_image_mat, rss_from_kspace
 
     path = Path(ref_root) / ref_rel
-    gtsos = Path(ref_root) / Path(*["GTSOS" if p == "FullSample" else p for p in ref_rel.parts])
+    gtsos = Path(ref_root) / Path(*[GT_DIR if p == FULL_DIR else p for p in ref_rel.parts])
     if gtsos != path and gtsos.exists():
         return read_image_mat(gtsos, "gtsosimage").numpy()
     if not path.exists():
@@ -136,7 +136,7 @@ def center_roles(ref_root: Path) -> dict[str, str]:
         for center in set_dir.iterdir():
             if not center.is_dir():
                 continue
-            internal = set_dir.parent.name == "TrainingSet"
+            internal = set_dir.parent.name == TRAIN_SET
             if internal or center.name not in roles:
                 roles[center.name] = "internal" if internal else "external"
     return roles

@@ -36,6 +36,7 @@ from cardiomm.io import (
     read_mask,
     read_twix_kspace,
 )
+from cardiomm.layout import FULL_DIR, MASK_DIR, RESULT_DIR, scan_stem, swap_folder
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename, parse_pattern
 from cardiomm.types import MaskPattern
@@ -52,10 +53,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MASK_DIR = "Mask_TaskAll"
-FULL_DIR = "FullSample"
-RESULT_DIR = "TaskAll"
 
 
 @dataclass
@@ -124,12 +121,10 @@ class MaskSpec:
 
 def mask_file_to_fullsample(mask_file: Path) -> Path:
     """``.../Mask_TaskAll/C/V/P/<name>_mask_<P><R>.mat`` -> ``.../FullSample/C/V/P/<name>.mat``."""
-    parts = list(mask_file.parts)
-    if MASK_DIR not in parts:
+    if MASK_DIR not in mask_file.parts:
         raise InputFileError(f"not inside a {MASK_DIR} folder", path=mask_file)
-    i = len(parts) - 1 - parts[::-1].index(MASK_DIR)
-    stem = mask_file.name.rsplit("_mask_", 1)[0]
-    return Path(*parts[:i], FULL_DIR, *parts[i + 1 : -1], stem + ".mat")
+    parts = swap_folder(mask_file.parts, MASK_DIR, FULL_DIR)
+    return Path(*parts[:-1], scan_stem(mask_file.name) + ".mat")
 
 
 def discover_tasks(

@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.errors import ConfigError, DataValueError, InputFileError, ShapeError
+from cardiomm.layout import FULL_DIR, TEST_SET, TRAIN_SET, VAL_SET
 from cardiomm.simulate.anatomy_centers import ANATOMY_CENTERS, AnatomyCenter
 from cardiomm.simulate.coil_arrays import add_correlated_noise, array_csm, noise_covariance
 from cardiomm.simulate.coils import smooth_phase
@@ -63,7 +64,7 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 #: Split role -> MMCMR set folder.
-ROLE_SETS: dict[str, str] = {"train": "TrainingSet", "val": "ValidationSet", "test": "TestSet"}
+ROLE_SETS: dict[str, str] = {"train": TRAIN_SET, "val": VAL_SET, "test": TEST_SET}
 MANIFEST_FORMAT = "cardiomm-real-anatomy/1"
 
 
@@ -443,7 +444,7 @@ def build_corpus(
             mag, series.spacing, center, seed=_subject_seed(seed, name), slice_spacing=series.slice_spacing
         )
         rel = "/".join(
-            ["Cine", data_set, "FullSample", center.code, center.scanner_folder, patient, "cine_sax.mat"]
+            ["Cine", data_set, FULL_DIR, center.code, center.scanner_folder, patient, "cine_sax.mat"]
         )
         nx, ny = scan.matrix
         extras: dict[str, float | str | tuple[float, ...]] = {
@@ -471,7 +472,7 @@ def build_corpus(
             write_scan_csv(tmp_csv, params)
         n_t, _, _, ky, kx = scan.kspace.shape
         mask_seed = int(seed_from_string(rel))
-        masks = write_test_masks(root, rel, n_t, ky, kx, mask_seed) if data_set == "TestSet" else []
+        masks = write_test_masks(root, rel, n_t, ky, kx, mask_seed) if data_set == TEST_SET else []
         entries.append(
             {
                 "path": rel,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from cardiomm.errors import UnknownChoiceError
+from cardiomm.layout import FULL_DIR
 from cardiomm.simulate.anatomy import Disease, sample_heart
 from cardiomm.simulate.centers import DEFAULT_CENTERS, Center
 from cardiomm.simulate.protocols import ScanSpec, SizePreset, get_spec
@@ -182,7 +183,7 @@ def plan_mini(
                 [
                     spec.modality.folder,
                     split,
-                    "FullSample",
+                    FULL_DIR,
                     code,
                     center.scanner_folder,
                     patient,

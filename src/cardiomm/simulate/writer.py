@@ -10,6 +10,7 @@ import numpy as np
 
 from cardiomm.io.mat import save_mat
 from cardiomm.io.scan_csv import ScanParameters, write_scan_csv
+from cardiomm.layout import FULL_DIR, MASK_DIR, TEST_SET, mask_file_name, swap_folder
 from cardiomm.simulate.anatomy import Disease, HeartParams
 from cardiomm.simulate.centers import Center
 from cardiomm.simulate.phantom import View
@@ -96,13 +97,12 @@ def write_test_masks(root: Path, relpath: str, nt: int, ny: int, nx: int, seed: 
     """
     from cardiomm.sampling import make_test_mask
 
-    parts = list(PurePosixPath(relpath).parts)
-    parts[parts.index("FullSample")] = "Mask_TaskAll"
+    parts = swap_folder(PurePosixPath(relpath).parts, FULL_DIR, MASK_DIR)
     stem = PurePosixPath(relpath).stem
     out = []
     for pattern, accel in TEST_MASKS:
         mask = make_test_mask(pattern, accel, nx, ny, nt, acs=20, seed=seed, squeeze=True)
-        rel = "/".join([*parts[:-1], f"{stem}_mask_{pattern}{accel}.mat"])
+        rel = "/".join([*parts[:-1], mask_file_name(stem, pattern, accel)])
         save_mat(root / rel, {"mask": np.asarray(mask, dtype=bool)}, compress=True)
         out.append(rel)
     return out
@@ -139,7 +139,7 @@ def write_scan(
     write_scan_csv(mat_path.with_name(f"{stem}_info.csv"), scan_parameters(scan, center, heart))
     n_t, _, _, ny, nx = scan.kspace.shape
     mask_seed = int(seed_from_string(relpath))
-    masks = write_test_masks(root, relpath, n_t, ny, nx, mask_seed) if split == "TestSet" else []
+    masks = write_test_masks(root, relpath, n_t, ny, nx, mask_seed) if split == TEST_SET else []
     proto = scan.protocol
     phen = None
     if spec.modality is Modality.CINE and spec.view is View.SAX:

@@ -39,6 +39,7 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from cardiomm.errors import ConfigError, InputFileError
+from cardiomm.layout import TEST_SET, TRAIN_SET, VAL_SET
 from cardiomm.sampling import DEFAULT_ACS, TRAIN_ACCELERATIONS
 from cardiomm.training.dataset import UndersampledFrames, frame_shapes
 from cardiomm.training.records import collate_samples
@@ -220,9 +221,9 @@ class FrameDataModule(L.LightningDataModule):
         test_scans: list[Any] = []
         seen: set[str] = set()
         for root in self.roots:
-            root_train = discover_scans(root, "TrainingSet", modalities=self.modalities)
-            root_test = discover_scans(root, "TestSet", modalities=self.modalities)
-            root_val = discover_scans(root, "ValidationSet", modalities=self.modalities)
+            root_train = discover_scans(root, TRAIN_SET, modalities=self.modalities)
+            root_test = discover_scans(root, TEST_SET, modalities=self.modalities)
+            root_val = discover_scans(root, VAL_SET, modalities=self.modalities)
             ids = {s.relpath for s in root_train + root_test + root_val}
             if ids & seen:
                 raise ConfigError(
