@@ -122,26 +122,14 @@ class PrepareReport:
 
 
 def _read_frames(task: ShardTask) -> tuple[Any, int, int, tuple[int, ...]]:
-    """Read the k-space with the io package: ``(frames (b, c, ky, kx) numpy, t, z, matlab_shape)``."""
-    if task.source_format == "cmrxrecon-mat":
-        from cardiomm.io import read_cmrxrecon
+    """Read the k-space with the io package: ``(frames (b, c, ky, kx) numpy, t, z, matlab_shape)``.
 
-        vol = read_cmrxrecon(task.src, key=task.kspace_key or None)
-    elif task.source_format == "ismrmrd-h5":
-        from cardiomm.io import read_ismrmrd
+    fastMRI shards record no MATLAB shape (there is none in the source)."""
+    from cardiomm.io.any_kspace import read_kspace
 
-        vol = read_ismrmrd(task.src)
-    elif task.source_format == "twix-dat":
-        from cardiomm.io import read_twix_kspace
-
-        vol = read_twix_kspace(task.src)
-    else:
-        from cardiomm.io import read_fastmri_h5
-
-        rec = read_fastmri_h5(task.src)
-        b = int(rec.kspace.shape[0])
-        return rec.kspace.numpy(), 1, b, ()
-    return vol.frames().numpy(), vol.n_frames, vol.n_slices, tuple(vol.matlab_shape)
+    vol = read_kspace(task.src, fmt=task.source_format, key=task.kspace_key or None)
+    shape = () if task.source_format == "fastmri-h5" else tuple(vol.matlab_shape)
+    return vol.frames().numpy(), vol.n_frames, vol.n_slices, shape
 
 
 def _entry(task: ShardTask, shard: Path, digest: str) -> ShardEntry:

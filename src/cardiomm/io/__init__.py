@@ -6,6 +6,7 @@ Importing this package loads only numpy, torch and h5py; scipy, nibabel, Pillow,
 and twixtools are imported inside the functions that need them.
 """
 
+from cardiomm.io.any_kspace import KSPACE_FORMATS, kspace_format, read_kspace
 from cardiomm.io.h5 import (
     FastMRIRecord,
     TrainingH5Record,
@@ -32,6 +33,10 @@ from cardiomm.io.scan_csv import ScanParameters, find_scan_csv, read_scan_csv, w
 from cardiomm.io.twix import read_twix_kspace
 
 __all__ = [
+    # any raw k-space file
+    "read_kspace",
+    "kspace_format",
+    "KSPACE_FORMATS",
     # mat
     "save_mat",
     "load_mat_variables",

@@ -27,19 +27,10 @@ import numpy as np
 import torch
 
 from cardiomm.errors import ConfigError, InputFileError, MaskError
-from cardiomm.io import (
-    KSpaceVolume,
-    check_mask_fits,
-    read_cmrxrecon,
-    read_fastmri_h5,
-    read_ismrmrd,
-    read_mask,
-    read_twix_kspace,
-)
+from cardiomm.io import KSpaceVolume, check_mask_fits, read_kspace, read_mask
 from cardiomm.layout import FULL_DIR, MASK_DIR, RESULT_DIR, scan_stem, swap_folder
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename, parse_pattern
-from cardiomm.types import MaskPattern
 
 __all__ = [
     "ReconTask",
@@ -195,12 +186,7 @@ def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
     path = task.kspace_path
     if not path.exists():
         raise InputFileError("k-space file not found (FullSample counterpart of the mask?)", path=path)
-    if path.suffix == ".h5":
-        volume = _read_h5(path)
-    elif path.suffix.lower() == ".dat":
-        volume = read_twix_kspace(path)
-    else:
-        volume = read_cmrxrecon(path)
+    volume = read_kspace(path)
     if task.mask_spec is not None:
         if volume.undersampled or (volume.mask is not None and not bool(volume.mask.all())):
             msg = "the k-space is already undersampled: a generated mask needs fully sampled data"
@@ -219,39 +205,6 @@ def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
     if not bool(mask.any()):
         raise MaskError("the mask samples nothing", path=task.mask_path or path)
     return volume, mask
-
-
-def _read_h5(path: Path) -> KSpaceVolume:
-    """ISMRMRD/OCMR, cardiomm training shard, or plain fastMRI ``.h5`` -> :class:`KSpaceVolume`."""
-    import h5py
-
-    from cardiomm.errors import FileFormatError
-    from cardiomm.io import read_training_h5
-
-    try:
-        with h5py.File(path, "r") as fh:
-            is_ismrmrd = "dataset" in fh and "xml" in fh["dataset"]
-            is_shard = "axis_order" in fh.attrs
-    except OSError as exc:
-        raise FileFormatError(f"not a readable HDF5 file ({str(exc).splitlines()[0]})", path=path) from None
-    if is_ismrmrd:
-        return read_ismrmrd(path)
-    if is_shard:
-        return read_training_h5(path).to_volume()
-    rec = read_fastmri_h5(path)
-    n_b, n_c, n_ky, n_kx = rec.kspace.shape
-    mask = None
-    if rec.mask is not None:  # (ky,) line mask of fastMRI test files
-        mask = rec.mask.bool().view(1, n_ky, 1).expand(1, n_ky, n_kx)
-    # fastMRI slices are the z axis of one time frame
-    return KSpaceVolume(
-        kspace=rec.kspace.reshape(1, n_b, n_c, n_ky, n_kx),
-        source=path,
-        key="kspace",
-        matlab_shape=(n_kx, n_ky, n_c, n_b, 1),
-        undersampled=rec.mask is not None,
-        mask=mask,
-    )
 
 
 def iter_batches(
@@ -309,12 +262,3 @@ def reconstruct_volume(
     per_frame = (time.perf_counter() - t0) / max(1, n_t * n_z)
     log.info("%s: %d frames, %.3f s/frame", volume.source, n_t * n_z, per_frame)
     return out.view(n_t, n_z, volume.ny, volume.nx), per_frame
-
-
-def pattern_name(mask_type: str) -> str:
-    """Published file-name token for a mask family (used for outputs of undersampled inputs)."""
-    return {
-        "uniform": MaskPattern.UNIFORM.value,
-        "random": MaskPattern.KT_GAUSSIAN.value,
-        "radial": MaskPattern.KT_RADIAL.value,
-    }[mask_type]
