@@ -53,7 +53,8 @@ def test_dataset_filters(mini_catalog: Path, mini_shards: Path) -> None:
     parts = [CardiacFrameDataset(mini_catalog, mini_shards, splits=splits, split=s) for s in names]
     assert sum(p.n_scans for p in parts) == read_catalog(mini_catalog).shape[0]
     pooled = CardiacFrameDataset(mini_catalog, mini_shards, splits=splits, split=("train", "val"))
-    assert pooled.n_scans == parts[0].n_scans + parts[1].n_scans and len(pooled) == len(parts[0]) + len(parts[1])
+    assert pooled.n_scans == parts[0].n_scans + parts[1].n_scans
+    assert len(pooled) == len(parts[0]) + len(parts[1])
     with pytest.raises(ConfigError):
         CardiacFrameDataset(mini_catalog, mini_shards, split="train")
 

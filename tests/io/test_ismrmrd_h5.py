@@ -142,3 +142,76 @@ def test_read_ismrmrd_bad_input(tmp_path: Path) -> None:
     _write(tmp_path / "3d.h5", _header(NX, NY, NY // 2, NY - 1, z=4), [_acq(line, ky=0, z=0, phase=0, rep=0)])
     with pytest.raises(ShapeError, match="3-D"):
         read_ismrmrd(tmp_path / "3d.h5")
+
+
+def _rotation(deg_z: float, deg_x: float) -> np.ndarray:
+    """Columns: read, phase and slice directions of an oblique plane (orthonormal, right-handed)."""
+    cz, sz = np.cos(np.radians(deg_z)), np.sin(np.radians(deg_z))
+    cx, sx = np.cos(np.radians(deg_x)), np.sin(np.radians(deg_x))
+    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
+    return rz @ rx
+
+
+def _header_with_patient(nx: int, ny: int) -> str:
+    x = ismrmrd.xsd
+    hdr = x.CreateFromDocument(_header(nx, ny, ny // 2, ny - 1))
+    hdr.measurementInformation = x.measurementInformationType(patientPosition=x.patientPositionType.HFS)
+    hdr.sequenceParameters = x.sequenceParametersType(TR=[3.2], TE=[1.4])
+    return x.ToXML(hdr)
+
+
+def test_read_ismrmrd_geometry_oblique_slices(tmp_path: Path) -> None:
+    from cardiomm.io.ismrmrd_h5 import read_ismrmrd_geometry
+
+    rot = _rotation(30.0, 20.0)
+    centres = [np.array([10.0, -20.0, 30.0]) + 9.0 * z * rot[:, 2] for z in range(NZ)]
+    acqs = []
+    for z in range(NZ):
+        for ky in range(NY):
+            acq = _acq(np.ones((NC, NX)), ky=ky, z=z, phase=0, rep=0)
+            acq.position, acq.read_dir = tuple(centres[z]), tuple(rot[:, 0])
+            acq.phase_dir, acq.slice_dir = tuple(rot[:, 1]), tuple(rot[:, 2])
+            acqs.append(acq)
+    _write(tmp_path / "geo.h5", _header_with_patient(NX, NY), acqs)
+
+    geo = read_ismrmrd_geometry(tmp_path / "geo.h5")
+    assert geo is not None
+    assert geo.encoded_fov_mm == (300.0, 225.0, 8.0) and geo.recon_fov_mm == (150.0, 225.0, 8.0)
+    assert geo.encoded_matrix == (NX, NY) and geo.recon_matrix == (NX // 2, NY)
+    assert geo.positions_mm is not None and len(geo.positions_mm) == NZ
+    np.testing.assert_allclose(geo.positions_mm, centres, atol=1e-4)  # float32 in the acquisition header
+    for got, col in ((geo.read_dir, 0), (geo.phase_dir, 1), (geo.slice_dir, 2)):
+        np.testing.assert_allclose(got, rot[:, col], atol=1e-6)
+    assert geo.tr_s == pytest.approx(3.2e-3) and geo.te_s == pytest.approx(1.4e-3)
+    assert geo.patient_position == "HFS"
+
+
+def test_read_ismrmrd_geometry_without_slice_geometry(tmp_path: Path) -> None:
+    from cardiomm.io.ismrmrd_h5 import read_ismrmrd_geometry
+
+    # acquisitions without direction vectors (all zero): field of view only
+    acqs = [_acq(np.ones((NC, NX)), ky=ky, z=0, phase=0, rep=0) for ky in range(NY)]
+    _write(tmp_path / "nogeo.h5", _header(NX, NY, NY // 2, NY - 1), acqs)
+    geo = read_ismrmrd_geometry(tmp_path / "nogeo.h5")
+    assert geo is not None and geo.positions_mm is None and geo.read_dir is None
+    assert geo.encoded_fov_mm[0] == 300.0 and geo.patient_position == "" and geo.tr_s is None
+    # a fastMRI file: the XML in 'ismrmrd_header', no acquisitions
+    with h5py.File(tmp_path / "fastmri.h5", "w") as f:
+        f["kspace"] = np.zeros((1, 2, NY, NX), np.complex64)
+        f["ismrmrd_header"] = _header(NX, NY, NY // 2, NY - 1)
+    geo = read_ismrmrd_geometry(tmp_path / "fastmri.h5")
+    assert geo is not None and geo.recon_fov_mm[0] == 150.0 and geo.positions_mm is None
+    # no header at all, and bad files
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f["kspace"] = np.zeros((1, 2, 2), np.complex64)
+    assert read_ismrmrd_geometry(tmp_path / "plain.h5") is None
+    with pytest.raises(InputFileError):
+        read_ismrmrd_geometry(tmp_path / "none.h5")
+    (tmp_path / "t.h5").write_text("text")
+    with pytest.raises(FileFormatError):
+        read_ismrmrd_geometry(tmp_path / "t.h5")
+    with h5py.File(tmp_path / "badxml.h5", "w") as f:
+        f["ismrmrd_header"] = "<not xml"
+    with pytest.raises(FileFormatError, match="XML"):
+        read_ismrmrd_geometry(tmp_path / "badxml.h5")

@@ -60,6 +60,14 @@ def reconstruct(
         20, "--acs", help="Size of the fully sampled calibration region (lines / square)."
     ),
     batch_size: int = typer.Option(4, "--batch-size", help="Frames per forward pass."),
+    formats: list[str] = typer.Option(
+        [],
+        "--format",
+        help=(
+            "Output formats, repeat or comma-separate: mat (default), nifti, dicom "
+            "(one MR image series folder <name>_dicom per stack), png, gif."
+        ),
+    ),
     nifti: bool = typer.Option(False, "--nifti", help="Also write NIfTI (.nii.gz)."),
     png: bool = typer.Option(False, "--png", help="Also write a PNG of the middle slice, first frame."),
     gif: bool = typer.Option(False, "--gif", help="Also write an animated cine GIF of the middle slice."),
@@ -72,20 +80,23 @@ def reconstruct(
         ),
     ),
 ) -> None:
-    """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat (MATLAB order nx, ny, nz, nt)."""
+    """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat (MATLAB order nx, ny, nz, nt),
+    or the formats of --format."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cardiomm.recon.batch import ANY_METHOD, OutputOptions, reconstruct_tasks
+    from cardiomm.recon.batch import ANY_METHOD, reconstruct_tasks
+    from cardiomm.recon.outputs import parse_formats
     from cardiomm.recon.pipeline import ReconTask, discover_tasks
     from cardiomm.recon.registry import get_reconstructor
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
+    single = not input_path.is_dir()
+    outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
     recons = {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
-    single = not input_path.is_dir()
     # one method on one file writes to --out itself; otherwise each method gets its own folder
     per_method = not (single and len(methods) == 1)
     listed_under = out / ANY_METHOD if single and per_method else out
@@ -115,7 +126,7 @@ def reconstruct(
             n_acs=acs,
             prompt=prompt,
             batch_size=batch_size,
-            outputs=OutputOptions(nifti=nifti, png=png, gif=gif, info_csv=single),
+            outputs=outputs,
             on_prompts=show,
             on_done=done,
         )

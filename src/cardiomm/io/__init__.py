@@ -7,6 +7,8 @@ and twixtools are imported inside the functions that need them.
 """
 
 from cardiomm.io.any_kspace import KSPACE_FORMATS, kspace_format, read_kspace
+from cardiomm.io.dicom_out import write_dicom_series
+from cardiomm.io.geometry import ImageGeometry, crop_readout, image_geometry
 from cardiomm.io.h5 import (
     FastMRIRecord,
     TrainingH5Record,
@@ -17,7 +19,7 @@ from cardiomm.io.h5 import (
 )
 from cardiomm.io.image_series import ImageSeries, read_dicom_series, read_image_series, read_nifti_series
 from cardiomm.io.images import to_uint8, write_cine_gif, write_png
-from cardiomm.io.ismrmrd_h5 import read_ismrmrd
+from cardiomm.io.ismrmrd_h5 import IsmrmrdGeometry, read_ismrmrd, read_ismrmrd_geometry
 from cardiomm.io.kspace import (
     KSPACE_KEYS,
     KSpaceVolume,
@@ -66,6 +68,8 @@ __all__ = [
     "read_fastmri_h5",
     "rss_from_kspace",
     "read_ismrmrd",
+    "IsmrmrdGeometry",
+    "read_ismrmrd_geometry",
     "read_twix_kspace",
     # scan parameters
     "ScanParameters",
@@ -79,4 +83,8 @@ __all__ = [
     "to_uint8",
     "write_png",
     "write_cine_gif",
+    "ImageGeometry",
+    "image_geometry",
+    "crop_readout",
+    "write_dicom_series",
 ]

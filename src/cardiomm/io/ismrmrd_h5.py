@@ -17,11 +17,18 @@ A minimal but complete reader for 2-D Cartesian acquisitions:
 
 The result's mask is ``(t, ky, kx)`` bool: a ky line counts as sampled in frame ``t`` when any slice
 has it (constant over kx).
+
+:func:`read_ismrmrd_geometry` reads the geometry of the same file for image export: the encoded and
+reconstructed field of view and matrix from the XML header, and per slice the ``position``,
+``read_dir``, ``phase_dir`` and ``slice_dir`` of its first imaging acquisition (ISMRMRD patient
+coordinates, mm, which are DICOM's LPS patient coordinates). A fastMRI ``.h5`` with an
+``ismrmrd_header`` dataset gives the field of view and matrix only.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -31,7 +38,7 @@ import torch
 from cardiomm.errors import FileFormatError, InputFileError, MissingKeyError, ShapeError
 from cardiomm.io.kspace import KSpaceVolume, average_acquired_lines
 
-__all__ = ["read_ismrmrd"]
+__all__ = ["read_ismrmrd", "IsmrmrdGeometry", "read_ismrmrd_geometry"]
 
 PathLike = str | os.PathLike[str]
 
@@ -186,4 +193,116 @@ def read_ismrmrd(path: PathLike, *, encoding: int = 0, dataset: str = "dataset")
         matlab_shape=(nx, ny, nc, nz, nt),
         undersampled=undersampled,
         mask=mask,
+    )
+
+
+@dataclass(frozen=True)
+class IsmrmrdGeometry:
+    """Geometry recorded in an ISMRMRD header (lengths in mm, times in s).
+
+    Attributes
+    ----------
+    encoded_fov_mm, recon_fov_mm
+        ``(x, y, z)`` field of view of the encoded space (readout oversampling included) and of the
+        reconstruction space; for 2-D encodings ``z`` is the slice thickness.
+    encoded_matrix, recon_matrix
+        ``(x, y)`` matrix sizes.
+    positions_mm
+        Per slice ``z``: the centre of the slice's field of view, ``None`` when the acquisitions carry
+        no geometry (all-zero direction vectors) or a slice has no imaging acquisition.
+    read_dir, phase_dir, slice_dir
+        Unit vectors of the readout (image columns, ``x``), phase encode (image rows, ``y``) and slice
+        directions, ``None`` when not recorded.
+    tr_s, te_s
+        First sequence TR / TE of the header, ``None`` when absent.
+    patient_position
+        ``measurementInformation/patientPosition`` (``HFS``...), ``""`` when absent.
+    """
+
+    encoded_fov_mm: tuple[float, float, float]
+    recon_fov_mm: tuple[float, float, float]
+    encoded_matrix: tuple[int, int]
+    recon_matrix: tuple[int, int]
+    positions_mm: tuple[tuple[float, float, float], ...] | None = None
+    read_dir: tuple[float, float, float] | None = None
+    phase_dir: tuple[float, float, float] | None = None
+    slice_dir: tuple[float, float, float] | None = None
+    tr_s: float | None = None
+    te_s: float | None = None
+    patient_position: str = ""
+
+
+def _vec(v: np.ndarray) -> tuple[float, float, float]:
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
+def read_ismrmrd_geometry(
+    path: PathLike, *, encoding: int = 0, dataset: str = "dataset"
+) -> IsmrmrdGeometry | None:
+    """Geometry of an ISMRMRD (or fastMRI ``ismrmrd_header``) ``.h5`` file; ``None`` without a header.
+
+    Only the XML header and the acquisition headers are read (no samples).
+
+    Raises
+    ------
+    InputFileError, FileFormatError
+        Missing or unreadable file, or an invalid XML header.
+    """
+    import ismrmrd.xsd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError("file not found", path=p)
+    try:
+        with h5py.File(p, "r") as f:
+            if dataset in f and "xml" in f[dataset]:
+                xml = f[dataset]["xml"][0]
+                heads = f[dataset]["data"].fields("head")[()] if "data" in f[dataset] else None
+            elif "ismrmrd_header" in f:
+                xml, heads = f["ismrmrd_header"][()], None
+            else:
+                return None
+    except OSError as err:
+        raise FileFormatError(f"cannot read as HDF5 ({_first_line(err)})", path=p) from None
+    try:
+        header = ismrmrd.xsd.CreateFromDocument(xml)
+        enc = header.encoding[encoding]
+        e_fov, r_fov = enc.encodedSpace.fieldOfView_mm, enc.reconSpace.fieldOfView_mm
+        e_mat, r_mat = enc.encodedSpace.matrixSize, enc.reconSpace.matrixSize
+    except Exception as err:  # xsdata parser errors, missing elements
+        raise FileFormatError(f"invalid ISMRMRD XML header ({_first_line(err)})", path=p) from None
+    seq = header.sequenceParameters
+    tr = list(getattr(seq, "TR", None) or []) if seq is not None else []
+    te = list(getattr(seq, "TE", None) or []) if seq is not None else []
+    pp = getattr(header.measurementInformation, "patientPosition", None)
+    position = str(getattr(pp, "value", pp or ""))
+    geo = IsmrmrdGeometry(
+        encoded_fov_mm=(float(e_fov.x), float(e_fov.y), float(e_fov.z)),
+        recon_fov_mm=(float(r_fov.x), float(r_fov.y), float(r_fov.z)),
+        encoded_matrix=(int(e_mat.x), int(e_mat.y)),
+        recon_matrix=(int(r_mat.x), int(r_mat.y)),
+        tr_s=float(tr[0]) * 1e-3 if tr else None,
+        te_s=float(te[0]) * 1e-3 if te else None,
+        patient_position=position,
+    )
+    return geo if heads is None else _with_slice_geometry(geo, heads, encoding)
+
+
+def _with_slice_geometry(geo: IsmrmrdGeometry, heads: np.ndarray, encoding: int) -> IsmrmrdGeometry:
+    """``geo`` with the position and directions of the first imaging acquisition of every slice."""
+    keep = ~_skip_mask(heads["flags"].astype(np.uint64)) & (heads["encoding_space_ref"] == encoding)
+    heads = heads[keep]
+    if heads.size == 0 or not np.any(heads["read_dir"]) or not np.any(heads["phase_dir"]):
+        return geo
+    z = heads["idx"]["slice"].astype(np.int64)
+    first = [np.flatnonzero(z == k) for k in range(int(z.max()) + 1)]
+    if any(idx.size == 0 for idx in first):
+        return geo
+    h0 = heads[first[0][0]]
+    return replace(
+        geo,
+        positions_mm=tuple(_vec(heads[idx[0]]["position"]) for idx in first),
+        read_dir=_vec(h0["read_dir"]),
+        phase_dir=_vec(h0["phase_dir"]),
+        slice_dir=_vec(h0["slice_dir"]),
     )

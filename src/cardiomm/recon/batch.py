@@ -11,33 +11,38 @@ name on writing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from cardiomm.errors import CardiommError
 from cardiomm.recon.base import Reconstructor
-from cardiomm.recon.outputs import write_outputs
+from cardiomm.recon.outputs import OutputOptions, series_description, write_outputs
 from cardiomm.recon.pipeline import DEFAULT_ACS, ReconTask, infer_pattern, load_task, reconstruct_volume
 from cardiomm.recon.prompts import task_prompts
+from cardiomm.sampling import parse_mask_filename
 
-__all__ = ["ANY_METHOD", "OutputOptions", "reconstruct_tasks", "method_output"]
+__all__ = ["ANY_METHOD", "OutputOptions", "reconstruct_tasks", "method_output", "acceleration_token"]
 
 #: Method folder of tasks listed once for several methods (see :func:`method_output`).
 ANY_METHOD = "_"
 
 
-@dataclass(frozen=True)
-class OutputOptions:
-    """Extra outputs next to each ``.mat`` (see :func:`cardiomm.recon.outputs.write_outputs`)."""
-
-    nifti: bool = False
-    png: bool = False
-    gif: bool = False
-    info_csv: bool = False
-
-
 def method_output(task: ReconTask, method: str, root: Path) -> ReconTask:
     """``task`` with its output moved from ``root/_/...`` to ``root/<method>/...``."""
     return replace(task, out_path=root / method / task.out_path.relative_to(root / ANY_METHOD))
+
+
+def acceleration_token(task: ReconTask, accel: int) -> str:
+    """Pattern and R for labels: ``ktGaussian16`` (generated mask, mask file name), else ``R16``."""
+    if task.mask_spec is not None:
+        return task.mask_spec.token
+    if task.mask_path is not None:
+        try:
+            pattern, r = parse_mask_filename(task.mask_path)
+            return f"{pattern}{r}"
+        except CardiommError:
+            pass
+    return f"R{accel}"
 
 
 def reconstruct_tasks(
@@ -48,7 +53,7 @@ def reconstruct_tasks(
     n_acs: int = DEFAULT_ACS,
     prompt: str | None = None,
     batch_size: int = 8,
-    outputs: OutputOptions = OutputOptions(),
+    outputs: OutputOptions | None = None,
     on_prompts: Callable[[ReconTask, str, str], None] | None = None,
     on_done: Callable[[str, ReconTask, float], None] | None = None,
 ) -> int:
@@ -66,11 +71,12 @@ def reconstruct_tasks(
     n_acs, prompt, batch_size
         ACS size, metadata-prompt override, frames per forward pass.
     outputs
-        Extra output formats.
+        Output formats (default :class:`~cardiomm.recon.outputs.OutputOptions`: ``.mat`` only).
     on_prompts, on_done
         Callbacks: ``(task, metadata_prompt, undersampling_prompt)`` once per file;
         ``(method, written_task, seconds_per_frame)`` after each output.
     """
+    outputs = outputs if outputs is not None else OutputOptions()
     n_written = 0
     for task in tasks:
         volume, mask = load_task(task)
@@ -78,7 +84,8 @@ def reconstruct_tasks(
         meta, us = task_prompts(task, mask_type, accel, override=prompt)
         if on_prompts is not None:
             on_prompts(task, meta, us)
-        for name, recon in recons.items():
+        token = acceleration_token(task, accel)
+        for number, (name, recon) in enumerate(recons.items(), start=1):
             vol, per_frame = reconstruct_volume(
                 volume,
                 mask,
@@ -92,7 +99,7 @@ def reconstruct_tasks(
             )
             target = task if root is None else method_output(task, name, root)
             write_outputs(
-                target, vol, nifti=outputs.nifti, png=outputs.png, gif=outputs.gif, info_csv=outputs.info_csv
+                target, vol, outputs, description=series_description(name, token), series_number=number
             )
             n_written += 1
             if on_done is not None:

@@ -1,47 +1,199 @@
-"""Write a reconstructed volume: ``.mat`` (``reconimage``) plus optional NIfTI, PNG, cine GIF, info CSV."""
+"""Write a reconstructed volume: ``.mat`` (``reconimage``), NIfTI, a DICOM series, PNG, cine GIF, info CSV."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from cardiomm.io import find_scan_csv, read_scan_csv, write_cine_gif, write_nifti, write_png, write_recon_mat
+from cardiomm.errors import CardiommError, UnknownChoiceError
+from cardiomm.io import (
+    ImageGeometry,
+    IsmrmrdGeometry,
+    ScanParameters,
+    find_scan_csv,
+    image_geometry,
+    read_ismrmrd_geometry,
+    read_scan_csv,
+    write_cine_gif,
+    write_dicom_series,
+    write_nifti,
+    write_png,
+    write_recon_mat,
+)
+from cardiomm.io.dicom_out import DICOM_SUFFIX
 from cardiomm.recon.pipeline import ReconTask
+from cardiomm.types import Modality
 from cardiomm.utils.atomic import atomic_path
 
-__all__ = ["write_outputs"]
+__all__ = [
+    "FORMATS",
+    "METHOD_LABELS",
+    "OutputOptions",
+    "parse_formats",
+    "series_description",
+    "source_geometry",
+    "write_outputs",
+]
+
+log = logging.getLogger(__name__)
+
+#: Output formats of ``cardiomm reconstruct --format``.
+FORMATS: tuple[str, ...] = ("mat", "nifti", "dicom", "png", "gif")
+#: Display names of the methods (DICOM ``SeriesDescription``).
+METHOD_LABELS: dict[str, str] = {
+    "cardiomm": "CardioMM",
+    "zf": "ZF",
+    "sense": "SENSE",
+    "cs": "CS",
+    "varnet": "VarNet",
+    "promptmr": "PromptMR",
+}
+#: Modalities whose frame axis is the cardiac phase (``_info.csv`` TR = frame interval).
+_CARDIAC_TIME = frozenset(m.value for m in (Modality.CINE, Modality.TAGGING, Modality.AORTA, Modality.FLOW2D))
+#: Vendors whose ``_info.csv`` TR is 10x too small (published fix, reference 13; as the phenotype pipeline).
+_TR_X10_VENDORS = ("UIH",)
 
 
-def write_outputs(
-    task: ReconTask,
-    volume: torch.Tensor,
+@dataclass(frozen=True)
+class OutputOptions:
+    """What :func:`write_outputs` writes for each reconstruction.
+
+    Attributes
+    ----------
+    mat
+        ``<stem>.mat`` (``reconimage``, the default output).
+    nifti
+        ``<stem>.nii.gz``.
+    dicom
+        ``<stem>_dicom/``: one MR image series (:func:`cardiomm.io.dicom_out.write_dicom_series`).
+    png, gif
+        Middle slice: first frame as PNG, cine as animated GIF.
+    info_csv
+        Copy the scan's ``_info.csv`` to ``<stem>_info.csv``.
+    """
+
+    mat: bool = True
+    nifti: bool = False
+    dicom: bool = False
+    png: bool = False
+    gif: bool = False
+    info_csv: bool = False
+
+
+def parse_formats(
+    formats: Sequence[str],
     *,
     nifti: bool = False,
     png: bool = False,
     gif: bool = False,
     info_csv: bool = False,
-) -> None:
-    """Write ``volume`` ``(t, z, y, x)`` to ``task.out_path`` (+ ``.nii.gz`` / ``.png`` / ``.gif`` siblings).
+) -> OutputOptions:
+    """Options from ``--format`` values (repeated and/or comma-separated; none: ``mat``) plus the flags.
 
-    NIfTI voxel sizes and frame time come from the scan's ``_info.csv`` when present (reference 3.2
-    defaults otherwise). ``info_csv`` copies that CSV to ``<out stem>_info.csv``, so that
-    ``cardiomm analyse`` finds the geometry of a single-file reconstruction.
+    Raises
+    ------
+    UnknownChoiceError
+        A format outside :data:`FORMATS`.
+    """
+    chosen = {f.strip().lower() for item in formats for f in item.split(",") if f.strip()} or {"mat"}
+    unknown = sorted(chosen - set(FORMATS))
+    if unknown:
+        raise UnknownChoiceError(f"unknown --format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    return OutputOptions(
+        mat="mat" in chosen,
+        nifti=nifti or "nifti" in chosen,
+        dicom="dicom" in chosen,
+        png=png or "png" in chosen,
+        gif=gif or "gif" in chosen,
+        info_csv=info_csv,
+    )
+
+
+def series_description(method: str, token: str) -> str:
+    """``cardiomm <Method> <token>``, e.g. ``cardiomm CardioMM ktGaussian16``."""
+    return " ".join(p for p in ("cardiomm", METHOD_LABELS.get(method, method), token) if p)
+
+
+def source_geometry(task: ReconTask, shape: Sequence[int]) -> ImageGeometry:
+    """Geometry of the reconstruction of ``task`` (``shape`` ``(t, z, y, x)``): ISMRMRD header, else the
+    scan's ``_info.csv``, else defaults (see :mod:`cardiomm.io.geometry`)."""
+    from cardiomm.database.paths import parse_path
+
+    path = task.kspace_path
+    header: IsmrmrdGeometry | None = None
+    if path.suffix.lower() == ".h5":
+        try:
+            header = read_ismrmrd_geometry(path)
+        except CardiommError as err:
+            log.warning("%s; geometry from _info.csv or defaults", err)
+    csv = find_scan_csv(path)
+    params: ScanParameters | None = read_scan_csv(csv) if csv is not None else None
+    info = parse_path(task.rel_path)
+    scale = 10.0 if info.vendor in _TR_X10_VENDORS else 1.0
+    cardiac = info.modality in _CARDIAC_TIME
+    return image_geometry(shape, header=header, params=params, time_resolved=cardiac, frame_time_scale=scale)
+
+
+def write_outputs(
+    task: ReconTask,
+    volume: torch.Tensor,
+    options: OutputOptions = OutputOptions(),
+    *,
+    description: str = "",
+    series_number: int = 1,
+) -> None:
+    """Write ``volume`` ``(t, z, y, x)`` next to ``task.out_path`` in the formats of ``options``.
+
+    ``.mat`` and NIfTI keep the full reconstructed grid; NIfTI voxel sizes and frame time come from the
+    scan's ``_info.csv`` (reference 3.2 defaults otherwise, with a warning). The DICOM series crops the
+    readout oversampling and takes its geometry from :func:`source_geometry` (defaults are warned about
+    and named in the files' ``ImageComments``); ``description`` and ``series_number`` label the series.
+    ``info_csv`` copies the CSV to ``<out stem>_info.csv``, so that ``cardiomm analyse`` finds the
+    geometry of a single-file reconstruction.
     """
     out = task.out_path
-    write_recon_mat(out, volume)
-    if info_csv and (src := find_scan_csv(task.kspace_path)) is not None:
+    stem = out.with_suffix("")
+    if options.mat:
+        write_recon_mat(out, volume)
+    if options.info_csv and (src := find_scan_csv(task.kspace_path)) is not None:
         with atomic_path(out.with_name(out.stem + "_info.csv")) as tmp:
             shutil.copyfile(src, tmp)
-    stem = out.with_suffix("")
     z = volume.shape[1] // 2
-    if nifti:
-        csv = find_scan_csv(task.kspace_path)
-        params = read_scan_csv(csv) if csv is not None else None
-        voxel = params.voxel_size_mm if params is not None else (2.0, 2.0, 8.0)
-        frame_time = params.tr_s if params is not None and params.tr_s else 1.0
-        write_nifti(stem.with_suffix(".nii.gz"), volume, voxel_size_mm=voxel, frame_time_s=frame_time)
-    if png:
+    if options.nifti:
+        _write_nifti(task, stem.with_suffix(".nii.gz"), volume)
+    if options.dicom:
+        folder = stem.with_name(stem.name + DICOM_SUFFIX)
+        geometry = source_geometry(task, tuple(volume.shape))
+        if notes := geometry.describe_defaults():
+            log.warning("%s: geometry not recorded in the source; DICOM defaults: %s", folder, notes)
+        write_dicom_series(
+            folder,
+            volume,
+            geometry,
+            description=description or series_description("", ""),
+            series_number=series_number,
+            source_key=str(Path(task.kspace_path).resolve()),
+            derivation=f"{description or 'cardiomm'} reconstruction of undersampled multi-coil k-space",
+        )
+    if options.png:
         write_png(stem.with_suffix(".png"), volume[0, z])
-    if gif:
+    if options.gif:
         write_cine_gif(stem.with_suffix(".gif"), volume[:, z])
+
+
+def _write_nifti(task: ReconTask, path: Path, volume: torch.Tensor) -> None:
+    csv = find_scan_csv(task.kspace_path)
+    params = read_scan_csv(csv) if csv is not None else None
+    voxel = params.voxel_size_mm if params is not None else (2.0, 2.0, 8.0)
+    frame_time = params.tr_s if params is not None and params.tr_s else 1.0
+    if params is None:
+        log.warning("%s: no _info.csv next to the k-space; NIfTI voxel size 2 x 2 x 8 mm is a default", path)
+    elif params.defaulted:
+        missing = ", ".join(sorted(params.defaulted))
+        log.warning("%s: %s not in %s; NIfTI uses the defaults (2 mm, 8 mm)", path, missing, csv)
+    write_nifti(path, volume, voxel_size_mm=voxel, frame_time_s=frame_time)
