@@ -26,6 +26,7 @@ if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 from cardiomm.models import CardioMM, count_parameters  # noqa: E402
+from cardiomm.physics.coil_combine import rss  # noqa: E402
 from cardiomm.physics.fft import fft2c, ifft2c  # noqa: E402
 
 N_COILS, NY, NX = 10, 246, 512
@@ -74,7 +75,7 @@ def _train_step(model: CardioMM, batch: tuple[torch.Tensor, ...], target: torch.
 
 
 def _target(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    return ifft2c(batch[0]).abs().square().sum(dim=1).sqrt()
+    return rss(ifft2c(batch[0]), dim=1, eps=0.0)
 
 
 def _status_mib(field: str) -> float | None:

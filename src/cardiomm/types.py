@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
-__all__ = ["MaskPattern", "TrainMaskType", "Modality", "UNKNOWN"]
+__all__ = ["MaskPattern", "TrainMaskType", "Modality", "MapKind", "CardiacLabel", "UNKNOWN"]
 
 #: Explicit "unknown" value for metadata fields.
 UNKNOWN = "unknown"
@@ -51,3 +51,36 @@ class Modality(StrEnum):
     def folder(self) -> str:
         """Top-level folder name in the MMCMR-427K tree."""
         return "Mapping" if self in (Modality.T1MAP, Modality.T2MAP) else self.value
+
+
+class MapKind(StrEnum):
+    """Parametric map kinds of ``cardiomm analyse mapping`` (values are the ``--kind`` choices)."""
+
+    T1 = "t1"
+    T2 = "t2"
+    T2_OFFSET = "t2-offset"
+    T1RHO = "t1rho"
+    T2STAR = "t2star"
+
+
+class CardiacLabel(IntEnum):
+    """Segmentation label values: the one label table of cardiomm.
+
+    The convention of the UK Biobank nnU-Net models used by CardioMM (``Dataset100_UKBB_Petersen_SAX``):
+    0 background, 1 LV blood pool, 2 LV myocardium, 3 RV blood pool. The simulator's long-axis and aorta
+    views add 4 LA, 5 RA and 6 aortic lumen. ACDC numbers the ventricles the other way round (RV 1,
+    LV 3); :mod:`cardiomm.analysis.labels` converts.
+    """
+
+    BACKGROUND = 0
+    LV = 1
+    MYO = 2
+    RV = 3
+    LA = 4
+    RA = 5
+    AORTA = 6
+
+    @property
+    def short_name(self) -> str:
+        """Display name: ``"background"``, else the member name (``"LV"``, ``"MYO"``, ``"AORTA"``...)."""
+        return "background" if self is CardiacLabel.BACKGROUND else self.name

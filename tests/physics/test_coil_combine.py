@@ -27,6 +27,23 @@ def test_rss_real_input() -> None:
     torch.testing.assert_close(rss(x, dim=0), torch.tensor([5.0, 2.0]))
 
 
+def test_rss_floored_form_matches_exact_norm() -> None:
+    """``eps`` selects the floored ``sqrt(max(sum |x|^2, eps^2))`` form (models): equal to the exact norm up
+    to rounding, ``eps`` where every coil is zero, finite gradients there; ``keepdim`` keeps the coil axis."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 4, 6, 5, generator=gen, dtype=torch.complex64)
+    x[0, :, 0, 0] = 0
+    exact = rss(x, dim=1)
+    torch.testing.assert_close(rss(x, dim=1, eps=0.0), exact, rtol=1e-6, atol=0.0)
+    floored = rss(x, dim=1, keepdim=True, eps=1e-12)
+    assert floored.shape == (2, 1, 6, 5) and floored[0, 0, 0, 0] == pytest.approx(1e-12)
+    torch.testing.assert_close(floored[:, 0].flatten()[1:], exact.flatten()[1:], rtol=1e-6, atol=0.0)
+    xg = x.clone().requires_grad_()
+    rss(xg, dim=1, eps=1e-15).sum().backward()
+    assert xg.grad is not None and torch.isfinite(torch.view_as_real(xg.grad)).all()
+    assert rss_np(x.numpy(), axis=1, keepdims=True).shape == (2, 1, 6, 5)
+
+
 def test_sense_combine_recovers_image() -> None:
     gen = torch.Generator().manual_seed(1)
     csm = torch.randn(2, 4, 6, 5, generator=gen, dtype=torch.complex64)

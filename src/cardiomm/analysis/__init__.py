@@ -3,6 +3,10 @@
 Sub-modules (imported on first attribute access, so ``import cardiomm.analysis`` stays light):
 
 - :mod:`~cardiomm.analysis.labels`: the label convention (LV blood pool = 1, MYO = 2, RV = 3) and converters.
+- :mod:`~cardiomm.analysis.volumes`: image / label volumes and their geometry from .npy, .mat, NIfTI, DICOM,
+  ``_gt.h5``.
+- :mod:`~cardiomm.analysis.cine_geometry`: voxel spacing and frame time of a cine volume (options > file >
+  ``_info.csv``).
 - :mod:`~cardiomm.analysis.mapping`: vectorised T1 (MOLLI), T2, T1rho, T2* fits, ECV, myocardial statistics.
 - :mod:`~cardiomm.analysis.aha`: AHA 16-segment assignment from a segmentation.
 - :mod:`~cardiomm.analysis.segmentation`: pluggable segmenters (``get_segmenter(name)``).
@@ -26,6 +30,7 @@ __all__ = [
     "agreement_plots",
     "agreement_report",
     "aha",
+    "cine_geometry",
     "cine_tree",
     "contours",
     "labels",
@@ -34,6 +39,7 @@ __all__ = [
     "phenotypes",
     "segmentation",
     "sunnybrook",
+    "volumes",
     "wall_thickness",
 ]
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cardiomm.errors import DataValueError, MissingKeyError, ShapeError, UnknownChoiceError
+from cardiomm.errors import DataValueError, InputFileError, MissingKeyError, ShapeError, UnknownChoiceError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +36,7 @@ __all__ = [
     "agreement_table",
     "DEFAULT_GROUP_BY",
     "REQUIRED_COLUMNS",
+    "read_agreement_csv",
 ]
 
 IccKind = Literal["1,1", "2,1", "3,1"]
@@ -188,3 +190,24 @@ def agreement_table(
         stats = agreement_stats(grp[recon_col].to_numpy(), grp[ref_col].to_numpy(), icc_kind=icc_kind)
         rows.append({**dict(zip(keys, key_t, strict=True)), **asdict(stats)})
     return pd.DataFrame(rows)
+
+
+def read_agreement_csv(path: Path) -> pd.DataFrame:
+    """Read a long-format agreement CSV and check that it has the :data:`REQUIRED_COLUMNS`.
+
+    Raises :class:`~cardiomm.errors.InputFileError` (no file), :class:`~cardiomm.errors.DataValueError`
+    (not a readable CSV) or :class:`~cardiomm.errors.MissingKeyError` (a required column is missing).
+    """
+    import pandas as pd  # kept off module level like the rest of this module (import cost)
+
+    if not path.is_file():
+        raise InputFileError("file not found", path=path)
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataValueError(f"cannot read CSV ({err})", path=path) from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns))
+        raise MissingKeyError(f"missing column(s) {', '.join(missing)}; found {found}", path=path)
+    return df

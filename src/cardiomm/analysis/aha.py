@@ -36,6 +36,7 @@ __all__ = [
     "LEVEL_BASE",
     "LEVEL_MID",
     "LEVEL_APEX",
+    "LEVEL_NAMES",
     "SeptumGeometry",
     "slice_levels",
     "septum_geometry",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 LEVEL_NONE, LEVEL_BASE, LEVEL_MID, LEVEL_APEX = 0, 1, 2, 3
+#: Level name -> level, for slices whose level is given by name.
+LEVEL_NAMES: dict[str, int] = {"base": LEVEL_BASE, "mid": LEVEL_MID, "apex": LEVEL_APEX}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Segmentation label convention of cardiomm and converters from other conventions.
 
 cardiomm convention (the one of the UK Biobank nnU-Net models used by CardioMM,
-``Dataset100_UKBB_Petersen_SAX``)::
+``Dataset100_UKBB_Petersen_SAX``; the table is :class:`cardiomm.types.CardiacLabel`, the constants here
+are its values as plain ``int``)::
 
     0 background, 1 LV blood pool, 2 LV myocardium (MYO), 3 RV blood pool
 
@@ -18,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cardiomm.errors import DataValueError
+from cardiomm.types import CardiacLabel
 
 __all__ = [
     "BACKGROUND",
@@ -31,14 +33,14 @@ __all__ = [
     "cardiomm_to_acdc",
 ]
 
-BACKGROUND = 0
+BACKGROUND = int(CardiacLabel.BACKGROUND)
 #: LV blood pool (cavity).
-LV = 1
+LV = int(CardiacLabel.LV)
 #: LV myocardium.
-MYO = 2
+MYO = int(CardiacLabel.MYO)
 #: RV blood pool.
-RV = 3
-LABEL_NAMES: dict[int, str] = {BACKGROUND: "background", LV: "LV", MYO: "MYO", RV: "RV"}
+RV = int(CardiacLabel.RV)
+LABEL_NAMES: dict[int, str] = {int(lab): lab.short_name for lab in CardiacLabel if lab <= CardiacLabel.RV}
 
 #: ACDC label -> cardiomm label (ACDC: 1 RV, 2 MYO, 3 LV).
 ACDC_TO_CARDIOMM: dict[int, int] = {0: BACKGROUND, 1: RV, 2: MYO, 3: LV}

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.analysis.cine_tree import is_excluded
+from cardiomm.analysis.labels import MYO
 from cardiomm.errors import ConfigError, InputFileError, ShapeError
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ MID_WALL_MIN_PIXELS = 5
 #: Biomarker name -> unit.
 BIOMARKER_UNITS: dict[str, str] = {"T1": "ms", "T2": "ms"}
 _STEMS = {"T1map": "T1", "T2map": "T2"}
-_MYO = 2
 
 
 def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], NDArray[np.float64] | None]:
@@ -61,11 +61,11 @@ def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], NDArray[np.float
         from cardiomm.simulate.truth import read_ground_truth
 
         gt = read_ground_truth(sidecar)
-        myo = np.asarray(gt["labels"][0]) == _MYO
+        myo = np.asarray(gt["labels"][0]) == MYO
         true_map = gt["maps"].get("t1" if ref_path.stem.startswith("T1") else "t2")
         return myo, None if true_map is None else np.asarray(true_map[0], dtype=np.float64) * 1e3
     if labels.is_file():
-        return np.load(labels) == _MYO, None
+        return np.load(labels) == MYO, None
     raise InputFileError(
         f"no myocardial mask: expected {sidecar.name} or {labels.name} beside it", path=ref_path
     )

@@ -48,6 +48,7 @@ import torch
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError, ShapeError
 from cardiomm.io.kspace import KSpaceVolume
 from cardiomm.utils.atomic import atomic_path
+from cardiomm.utils.rss import rss as coil_rss
 
 __all__ = [
     "TrainingH5Record",
@@ -170,7 +171,7 @@ def rss_from_kspace(frames: torch.Tensor) -> torch.Tensor:
 
     Centred orthonormal 2-D IFFT over ``(ky, kx)`` (same convention as
     :func:`cardiomm.physics.fft.ifft2c`, re-implemented here because ``io`` must not import
-    ``physics``), then the RSS over coils.
+    ``physics``), then the RSS over coils (:func:`cardiomm.utils.rss.rss`).
 
     Parameters
     ----------
@@ -185,7 +186,7 @@ def rss_from_kspace(frames: torch.Tensor) -> torch.Tensor:
     dims = (-2, -1)
     img = torch.fft.ifft2(torch.fft.ifftshift(frames, dim=dims), dim=dims, norm="ortho")
     img = torch.fft.fftshift(img, dim=dims)
-    return torch.sqrt((img.abs() ** 2).sum(dim=1)).to(torch.float32)
+    return coil_rss(img, dim=1, eps=0.0).to(torch.float32)
 
 
 def _np(x: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -46,15 +46,18 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from cardiomm.errors import DataValueError, MaskError, ShapeError
-from cardiomm.models._ops import rss
 from cardiomm.models.config import ModelConfig, get_config
 from cardiomm.models.heads import LMHead
 from cardiomm.models.layers.data_consistency import data_consistency
 from cardiomm.models.layers.unet import NormPromptUnet
 from cardiomm.models.sensitivity_net import SensitivityNet
+from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 
 __all__ = ["CardioMM", "CardioMMBlock", "LMHead", "count_parameters", "convert_published_state_dict"]
+
+#: Floor of the output RSS image: the gradient stays finite where every coil is exactly zero.
+RSS_EPS = 1e-15
 
 
 class CardioMMBlock(nn.Module):
@@ -229,7 +232,7 @@ class CardioMM(nn.Module):
                 kspace = checkpoint(cascade, kspace, k0, m, csm, meta, us, use_reentrant=False)
             else:
                 kspace = cascade(kspace, k0, m, csm, meta, us)
-        img = rss(ifft2c(kspace), dim=1)
+        img = rss(ifft2c(kspace), dim=1, eps=RSS_EPS)
         return img.transpose(-2, -1)
 
 

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from cardiomm.errors import MaskError, UnknownChoiceError
-from cardiomm.models._ops import rss
 from cardiomm.models.layers.unet import NormPromptUnet
+from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import ifft2c
 
 __all__ = ["MASK_TYPES", "acs_mask", "SensitivityNet"]

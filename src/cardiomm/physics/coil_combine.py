@@ -1,40 +1,18 @@
-"""Coil combination: root-sum-of-squares and sensitivity-weighted (SENSE / Roemer) combination."""
+"""Coil combination: root-sum-of-squares and sensitivity-weighted (SENSE / Roemer) combination.
+
+:func:`rss` / :func:`rss_np` are implemented once, in :mod:`cardiomm.utils.rss` (where ``io`` can use
+them too), and exported from here.
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from cardiomm.errors import ShapeError
 from cardiomm.physics._checks import check_ndim
+from cardiomm.utils.rss import rss, rss_np
 
 __all__ = ["rss", "rss_np", "sense_combine"]
-
-
-def rss(x: torch.Tensor, dim: int = -3) -> torch.Tensor:
-    """Root-sum-of-squares ``sqrt(sum |x|^2)`` over ``dim``.
-
-    Parameters
-    ----------
-    x
-        Coil images, e.g. ``(b, c, y, x)`` (default ``dim=-3`` is the coil axis of ``(b, c, y, x)`` and of
-        ``(c, y, x)``); complex or real.
-    dim
-        Axis to combine.
-
-    Returns
-    -------
-    torch.Tensor
-        Magnitude with ``dim`` removed, e.g. ``(b, y, x)``; float32 for complex64 / float32 input
-        (float64 for complex128 / float64).
-    """
-    return torch.linalg.vector_norm(x, ord=2, dim=dim)
-
-
-def rss_np(x: np.ndarray, axis: int = -3) -> np.ndarray:
-    """Numpy twin of :func:`rss` (float32 for complex64 / float32 input)."""
-    out = np.sqrt(np.sum(np.abs(x) ** 2, axis=axis))
-    return out.astype(np.float32) if x.dtype in (np.complex64, np.float32) else out
 
 
 def sense_combine(coil_imgs: torch.Tensor, csm: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

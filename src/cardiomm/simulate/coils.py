@@ -20,6 +20,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from cardiomm.physics.coil_combine import rss_np
+
 __all__ = ["biot_savart_csm", "loop_field", "normalise_csm", "smooth_phase"]
 
 C64 = NDArray[np.complex64]
@@ -153,8 +155,8 @@ def biot_savart_csm(
 
 def normalise_csm(csm: C64, eps: float = 1e-12) -> C64:
     """Scale ``(c, y, x)`` maps so that ``sum_c |S_c|^2 = 1`` at every pixel (complex64)."""
-    rss = np.sqrt(np.sum(np.abs(csm.astype(np.complex128)) ** 2, axis=0, keepdims=True))
-    return (csm / np.maximum(rss, eps)).astype(np.complex64)
+    norm = rss_np(csm.astype(np.complex128), axis=0, keepdims=True)
+    return (csm / np.maximum(norm, eps)).astype(np.complex64)
 
 
 def smooth_phase(

@@ -26,11 +26,13 @@ from numpy.typing import NDArray
 
 from cardiomm.simulate.anatomy import HeartParams, contraction
 from cardiomm.simulate.tissues import Tissue
+from cardiomm.types import CardiacLabel
 
 __all__ = ["View", "Grid", "FrameMaps", "LABELS", "render_frame", "aortic_flow_waveform"]
 
-LABELS: dict[str, int] = {"background": 0, "LV": 1, "MYO": 2, "RV": 3, "LA": 4, "RA": 5, "AORTA": 6}
-_LV, _MYO, _RV, _LA, _RA, _AO = 1, 2, 3, 4, 5, 6
+#: Label name -> value (:class:`cardiomm.types.CardiacLabel`): background 0, LV 1, MYO 2, RV 3, LA 4, RA 5,
+#: AORTA 6.
+LABELS: dict[str, int] = {lab.short_name: int(lab) for lab in CardiacLabel}
 
 
 class View(StrEnum):
@@ -157,23 +159,23 @@ def _sax(
         a = 0.65 * epi + 0.5 * rv_w
         xc, yc = -epi - rv_w + a, -0.12 * rv_h
         cv.paint(_ellipse(u, v, xc, yc, a + 3.0 * s, rv_h + 3.0 * s), Tissue.MYOCARDIUM)
-        cv.paint(_ellipse(u, v, xc, yc, a, rv_h), Tissue.BLOOD, _RV)
+        cv.paint(_ellipse(u, v, xc, yc, a, rv_h), Tissue.BLOOD, CardiacLabel.RV)
     r2 = u * u + v * v
     if epi > 0:
-        cv.paint(r2 <= epi * epi, Tissue.MYOCARDIUM, _MYO)
+        cv.paint(r2 <= epi * epi, Tissue.MYOCARDIUM, CardiacLabel.MYO)
         inf = p.infarct
         if inf is not None and inf.z_from * p.lv_length_ed <= z <= inf.z_to * p.lv_length_ed:
             ang = np.mod(np.degrees(np.arctan2(v, u)) - inf.start_deg, 360.0)
             outer = endo + inf.transmurality * (epi - endo)
             scar = (r2 <= outer * outer) & (ang <= inf.extent_deg) & (r2 <= epi * epi)
-            cv.paint(scar, Tissue.INFARCT, _MYO)
+            cv.paint(scar, Tissue.INFARCT, CardiacLabel.MYO)
     if endo > 0:
-        cv.paint(r2 <= endo * endo, Tissue.BLOOD, _LV)
+        cv.paint(r2 <= endo * endo, Tissue.BLOOD, CardiacLabel.LV)
     maps.tissue, maps.label = cv.tissue, cv.label
     if maps.x0 is not None:
         assert maps.y0 is not None  # x0 and y0 are set together (render_frame)
         # incompressible radial motion of the LV wall: r0^2 = r^2 + (endo_ed^2 - endo^2)
-        myo = cv.label == _MYO
+        myo = cv.label == CardiacLabel.MYO
         r0 = np.sqrt(r2[myo] + (endo_ed**2 - endo**2))
         scale = r0 / np.maximum(np.sqrt(r2[myo]), 1e-6)
         u0, v0 = u[myo] * scale, v[myo] * scale
@@ -202,13 +204,19 @@ def _lax(p: HeartParams, view: View, x: np.ndarray, y: np.ndarray, c: float, shi
         vc = -(epi_r + rv_w + 1.0)
         rv_len = 0.8 * length
         cv.paint(base & _ellipse(u, v, 0.0, vc, rv_len + 3 * s, rv_w + 3 * s), Tissue.MYOCARDIUM)
-        cv.paint(base & _ellipse(u, v, 0.0, vc, rv_len, rv_w), Tissue.BLOOD, _RV)
-        cv.paint(_ellipse(u, v, -la_a - 2 * s, vc, la_a, rv_w * 1.1) & (u < -1.0), Tissue.BLOOD, _RA)
+        cv.paint(base & _ellipse(u, v, 0.0, vc, rv_len, rv_w), Tissue.BLOOD, CardiacLabel.RV)
+        cv.paint(
+            _ellipse(u, v, -la_a - 2 * s, vc, la_a, rv_w * 1.1) & (u < -1.0), Tissue.BLOOD, CardiacLabel.RA
+        )
     if view is View.LAX_3CH:
-        cv.paint(_ellipse(u, v, -14 * s, -epi_r - 6 * s, 26 * s, 12 * s * (1 + 0.08 * c)), Tissue.BLOOD, _AO)
-    cv.paint(_ellipse(u, v, -la_a - 2 * s, 0.0, la_a, la_b) & (u < -1.0), Tissue.BLOOD, _LA)
-    cv.paint(base & _ellipse(u, v, 0.0, 0.0, epi_l, epi_r), Tissue.MYOCARDIUM, _MYO)
-    cv.paint(base & _ellipse(u, v, 0.0, 0.0, length, radius), Tissue.BLOOD, _LV)
+        cv.paint(
+            _ellipse(u, v, -14 * s, -epi_r - 6 * s, 26 * s, 12 * s * (1 + 0.08 * c)),
+            Tissue.BLOOD,
+            CardiacLabel.AORTA,
+        )
+    cv.paint(_ellipse(u, v, -la_a - 2 * s, 0.0, la_a, la_b) & (u < -1.0), Tissue.BLOOD, CardiacLabel.LA)
+    cv.paint(base & _ellipse(u, v, 0.0, 0.0, epi_l, epi_r), Tissue.MYOCARDIUM, CardiacLabel.MYO)
+    cv.paint(base & _ellipse(u, v, 0.0, 0.0, length, radius), Tissue.BLOOD, CardiacLabel.LV)
     return cv
 
 
@@ -245,7 +253,7 @@ def _aorta(
             wall = _ellipse(x, y, vx * s, vy * s, rr + 2.0 * s, rr + 2.0 * s)
             cv.paint(wall, Tissue.VESSEL_WALL)
             lumen = _ellipse(x, y, vx * s, vy * s, rr, rr)
-            label = _AO if name in ("ascending", "descending") else 0
+            label = CardiacLabel.AORTA if name in ("ascending", "descending") else 0
             cv.paint(lumen, Tissue.BLOOD, label)
             if vel is not None:
                 prof = 1.0 - ((x[lumen] - vx * s) ** 2 + (y[lumen] - vy * s) ** 2) / rr**2
@@ -262,7 +270,10 @@ def _aorta(
         cv.paint(_ellipse(x, y, -25 * s, 95 * s + shift, 40 * s, 28 * s), Tissue.BLOOD)
         cv.paint(_ellipse(x, y, 78 * s, 0.0, 14 * s, 120 * s), Tissue.BONE)
         cx, cy, rc = 10 * s, -40 * s, 35 * s
-        layers = ((14 * s * dil + 2 * s, Tissue.VESSEL_WALL, 0), (14 * s * dil, Tissue.BLOOD, _AO))
+        layers = (
+            (14 * s * dil + 2 * s, Tissue.VESSEL_WALL, 0),
+            (14 * s * dil, Tissue.BLOOD, CardiacLabel.AORTA),
+        )
         for rl, tissue, label in layers:
             dist = np.hypot(x - cx, y - cy)
             arch = (np.abs(dist - rc) <= rl) & (y <= cy)

@@ -25,6 +25,7 @@ from cardiomm.simulate import contrast as cs
 from cardiomm.simulate.phantom import FrameMaps
 from cardiomm.simulate.protocols import Protocol
 from cardiomm.simulate.tissues import Tissue, gd_relaxivity, tissue_parameter_arrays
+from cardiomm.types import CardiacLabel
 
 __all__ = ["ContrastState", "make_contrast_state", "frame_signal", "block_mean", "perfusion_curves"]
 
@@ -41,7 +42,6 @@ _LGE_ECV = {
     Tissue.VESSEL_WALL: 0.20,
 }
 _BLACK_BLOOD = 0.03
-_LV, _RV, _RA = 1, 3, 5
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def gd_concentration(maps: FrameMaps, state: ContrastState, z: int, t: int) -> N
     if state.curves:
         c = state.curves
         blood = tissue == int(Tissue.BLOOD)
-        right = blood & ((maps.label == _RV) | (maps.label == _RA))
+        right = blood & ((maps.label == CardiacLabel.RV) | (maps.label == CardiacLabel.RA))
         out = np.zeros(tissue.shape)
         out[blood] = c["lv"][z, t]
         out[right] = c["rv"][z, t]

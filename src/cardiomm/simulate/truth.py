@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from cardiomm.errors import ShapeError
 from cardiomm.simulate.tissues import Tissue
+from cardiomm.types import CardiacLabel
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
 
 #: Myocardial density [g/mL].
 MYOCARDIAL_DENSITY = 1.05
-_LV, _MYO, _RV = 1, 2, 3
 
 
 def _faces(inside: NDArray[np.bool_], other: NDArray[np.bool_], dy: float, dx: float) -> NDArray[np.float64]:
@@ -70,7 +70,7 @@ def wall_thickness(labels_ed: NDArray[np.integer], spacing_yx: tuple[float, floa
     dy, dx = spacing_yx
     out = np.full(labels_ed.shape[0], np.nan)
     for z, sl in enumerate(labels_ed):
-        lv, myo = sl == _LV, sl == _MYO
+        lv, myo = sl == CardiacLabel.LV, sl == CardiacLabel.MYO
         if lv.sum() < 10 or myo.sum() < 10:
             continue
         endo = _faces(myo, lv, dy, dx)
@@ -111,8 +111,8 @@ def phenotypes_from_labels(
     if labels.ndim != 4:
         raise ShapeError(f"labels must be (t, z, y, x), got shape {labels.shape}")
     vox_ml = float(np.prod(spacing)) * 1e-3
-    lv = (labels == _LV).sum(axis=(1, 2, 3)) * vox_ml
-    rv = (labels == _RV).sum(axis=(1, 2, 3)) * vox_ml
+    lv = (labels == CardiacLabel.LV).sum(axis=(1, 2, 3)) * vox_ml
+    rv = (labels == CardiacLabel.RV).sum(axis=(1, 2, 3)) * vox_ml
     ed, es = int(np.argmax(lv)), int(np.argmin(lv))
     hr = 60.0 / (labels.shape[0] * frame_dt)
     lvsv, rvsv = lv[ed] - lv[es], rv[ed] - rv[es]
@@ -123,7 +123,7 @@ def phenotypes_from_labels(
         "LVSV (mL)": float(lvsv),
         "LVEF (%)": float(100.0 * lvsv / lv[ed]) if lv[ed] > 0 else float("nan"),
         "LVCO (L/min)": float(lvsv * hr * 1e-3),
-        "LVM (g)": float((labels[ed] == _MYO).sum() * vox_ml * MYOCARDIAL_DENSITY),
+        "LVM (g)": float((labels[ed] == CardiacLabel.MYO).sum() * vox_ml * MYOCARDIAL_DENSITY),
         "RVEDV (mL)": float(rv[ed]),
         "RVESV (mL)": float(rv[es]),
         "RVSV (mL)": float(rvsv),
@@ -183,7 +183,7 @@ def write_ground_truth(
         f.attrs["phenotypes"] = json.dumps(phenotypes or {}, sort_keys=True)
         for key, value in (phenotypes or {}).items():
             f.attrs[key] = value
-        f.attrs["label_convention"] = "0 background, 1 LV, 2 MYO, 3 RV, 4 LA, 5 RA, 6 AORTA"
+        f.attrs["label_convention"] = ", ".join(f"{int(lab)} {lab.short_name}" for lab in CardiacLabel)
     return final
 
 

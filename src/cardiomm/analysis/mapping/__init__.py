@@ -1,6 +1,10 @@
 """Parametric mapping: vectorised T1 (MOLLI), T2, T1rho and T2* fits, ECV and myocardial statistics.
 
 Times are in seconds inside the package; fits accept ``time_unit="ms"`` for millisecond inputs.
+
+Not re-exported here: :mod:`.series` (a series' times and its slice-by-slice fit) and :mod:`.ecv_inputs`
+(T1 maps with labels, map unit) read files and load the I/O stack; :mod:`.tables` (per-slice CSV rows) and
+:mod:`.outputs` (CSV, ``.npy`` and PNG files of a map) write the results of ``cardiomm analyse``.
 """
 
 from cardiomm.analysis.mapping.ecv_maps import EcvResult, blood_pool_t1, ecv_from_maps

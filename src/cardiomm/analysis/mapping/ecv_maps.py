@@ -66,7 +66,7 @@ def blood_pool_t1(t1_map: ArrayLike, labels: ArrayLike, *, erosion: int = 1) -> 
         pool = eroded if (eroded & np.isfinite(values)).any() else pool
     sel = pool & np.isfinite(values)
     if not sel.any():
-        raise DataValueError("no LV blood-pool pixels (label 1) with a finite T1: cannot compute ECV")
+        raise DataValueError(f"no LV blood-pool pixels (label {LV}) with a finite T1: cannot compute ECV")
     return float(np.median(values[sel]))
 
 
@@ -111,7 +111,7 @@ def ecv_from_maps(
     pre_ok = myo_pre_mask & np.isfinite(pre) & (pre > 0)
     post_ok = myo_post_mask & np.isfinite(post) & (post > 0)
     if not pre_ok.any() or not post_ok.any():
-        raise DataValueError("no myocardial pixels (label 2) with a finite T1 in one of the maps")
+        raise DataValueError(f"no myocardial pixels (label {MYO}) with a finite T1 in one of the maps")
     myo_pre, myo_post = float(pre[pre_ok].mean()), float(post[post_ok].mean())
     roi = float(ecv(myo_pre, myo_post, blood_pre, blood_post, hematocrit))
     both = pre_ok & post_ok

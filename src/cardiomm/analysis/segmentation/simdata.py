@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from cardiomm.analysis.labels import BACKGROUND, LV
 from cardiomm.analysis.segmentation.unet import normalise_slices
 from cardiomm.simulate.anatomy import Disease, HeartParams, Population, sample_heart
 from cardiomm.simulate.contrast import bssfp
@@ -37,7 +38,6 @@ from cardiomm.simulate.tissues import Tissue, tissue_parameter_arrays
 
 __all__ = ["SimDataConfig", "random_heart", "tissue_intensities", "render_sample", "render_batch"]
 
-_LV, _MYO = 1, 2
 _DISEASES = tuple(Disease)
 
 
@@ -158,7 +158,7 @@ def _decorate(
 ) -> None:
     """Texture, papillary muscles (labelled LV) and background blobs, in place on ``sig``."""
     sig *= 1.0 + rng.uniform(0.0, 0.25) * _smooth_field(rng, sig.shape, int(rng.integers(3, 8)))
-    lv = lab == _LV
+    lv = lab == LV
     if lv.sum() > 30 and rng.random() < cfg.p_papillary:
         ys, xs = np.nonzero(lv)
         cy, cx, r = ys.mean(), xs.mean(), np.sqrt(lv.sum() / np.pi)
@@ -167,7 +167,7 @@ def _decorate(
             a, b = rng.uniform(0.1, 0.3, 2) * r + 0.5
             blob = _ellipse(sig.shape, cy + dist * np.sin(ang), cx + dist * np.cos(ang), a, b, ang) & lv
             sig[blob] = v[int(Tissue.MYOCARDIUM)] * rng.uniform(0.7, 1.5)
-    free = (lab == 0) & (tis != int(Tissue.MYOCARDIUM)) & (tis != int(Tissue.AIR))
+    free = (lab == BACKGROUND) & (tis != int(Tissue.MYOCARDIUM)) & (tis != int(Tissue.AIR))
     for _ in range(int(rng.integers(0, cfg.max_distractors + 1))):
         cy, cx = rng.uniform(0, sig.shape[0]), rng.uniform(0, sig.shape[1])
         a, b = rng.uniform(2.0, 14.0, 2)

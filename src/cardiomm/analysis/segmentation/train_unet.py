@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cardiomm.analysis.labels import LABEL_NAMES, LV, MYO, RV
 from cardiomm.analysis.segmentation.simdata import SimDataConfig, render_batch
 from cardiomm.analysis.segmentation.unet import SegUNet, UNetConfig, count_parameters, weights_paths
 from cardiomm.errors import ConfigError
@@ -33,7 +34,7 @@ from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["TrainConfig", "TrainResult", "dice_ce_loss", "validation_dice", "save_unet", "train_unet"]
 
-_CLASS_NAMES = ("LV", "MYO", "RV")
+_CLASSES = (LV, MYO, RV)
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,13 @@ def validation_dice(
         for i in range(0, images.shape[0], batch_size):
             pred = model(images[i : i + batch_size].contiguous(memory_format=torch.channels_last)).argmax(1)
             ref = labels[i : i + batch_size]
-            for c in range(1, 4):
+            for k, c in enumerate(_CLASSES):
                 p, r = pred == c, ref == c
-                inter[c - 1] += float((p & r).sum())
-                total[c - 1] += float(p.sum() + r.sum())
+                inter[k] += float((p & r).sum())
+                total[k] += float(p.sum() + r.sum())
     return {
-        name: float(2 * inter[k] / total[k]) if total[k] else float("nan")
-        for k, name in enumerate(_CLASS_NAMES)
+        LABEL_NAMES[c]: float(2 * inter[k] / total[k]) if total[k] else float("nan")
+        for k, c in enumerate(_CLASSES)
     }
 
 

@@ -26,6 +26,7 @@ from torch import nn
 from cardiomm.errors import ConfigError, UnknownChoiceError
 from cardiomm.models.layers.complex_channels import channels_to_complex, complex_to_channels
 from cardiomm.models.sensitivity_net import acs_mask
+from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 
 __all__ = ["VarNetConfig", "VarNet", "VARNET_PRESETS", "equal_parameter_chans"]
@@ -159,7 +160,7 @@ class VarNet(nn.Module):
         coil_imgs = ifft2c(masked_kspace * acs)
         b, c = coil_imgs.shape[:2]
         maps = self.sens_net(coil_imgs.reshape(b * c, *coil_imgs.shape[-2:])).view_as(coil_imgs)
-        return maps / torch.sqrt((maps.abs() ** 2).sum(dim=1, keepdim=True)).clamp_min(1e-12)
+        return maps / rss(maps, dim=1, keepdim=True, eps=1e-12)
 
     def forward(
         self,
@@ -176,7 +177,7 @@ class VarNet(nn.Module):
             img = (csm.conj() * ifft2c(k)).sum(dim=1)
             refined = fft2c(csm * unet(img).unsqueeze(1))
             k = k - self.eta[i] * torch.where(mask, k - k0, torch.zeros_like(k)) - refined
-        return torch.sqrt((ifft2c(k).abs() ** 2).sum(dim=1))
+        return rss(ifft2c(k), dim=1, eps=0.0)
 
 
 def equal_parameter_chans(target: int, base: VarNetConfig) -> int:
