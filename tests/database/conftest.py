@@ -113,14 +113,25 @@ def mini_shards(mini_root: Path, mini_catalog: Path, tmp_path_factory: pytest.Te
 
 
 # ----------------------------------------------------------------------------------- planted PHI
-#: Identifying strings planted in every input format; none may reach any output.
+#: Identifying strings planted in every input format; none may reach any output. ``Mustermann`` /
+#: ``Erika`` are planted in allow-listed free-text fields (scanner vendor and model).
 PHI_STRINGS = (
     "DOE^JANE", "19700101", "SN-998877", "St Elsewhere Hospital", "123 Fake Street", "free text comment XYZ",
-    "ORIGID-4242",
+    "ORIGID-4242", "Mustermann", "Erika",
 )  # fmt: skip
+#: A person name in the allow-listed ``systemVendor`` / ``systemModel`` header fields.
+PHI_VENDOR, PHI_MODEL = "MUSTERMANN^ERIKA", "Erika Mustermann"
 
 
-def ismrmrd_xml(nx: int = 8, ny: int = 8, n_phases: int = 2, *, phi: bool = True) -> str:
+def ismrmrd_xml(
+    nx: int = 8,
+    ny: int = 8,
+    n_phases: int = 2,
+    *,
+    phi: bool = True,
+    vendor: str = "SIEMENS",
+    model: str = "Avanto",
+) -> str:
     """An ISMRMRD XML header (Siemens 1.5T Avanto, 2 coils) with PHI in every identifying field."""
     import ismrmrd.xsd as x
 
@@ -141,7 +152,7 @@ def ismrmrd_xml(nx: int = 8, ny: int = 8, n_phases: int = 2, *, phi: bool = True
         experimentalConditions=x.experimentalConditionsType(H1resonanceFrequency_Hz=63500000),
         encoding=[enc],
         acquisitionSystemInformation=x.acquisitionSystemInformationType(
-            systemVendor="SIEMENS", systemModel="Avanto", systemFieldStrength_T=1.494, receiverChannels=2,
+            systemVendor=vendor, systemModel=model, systemFieldStrength_T=1.494, receiverChannels=2,
             institutionName="St Elsewhere Hospital" if phi else None, stationName="ST1",
             deviceSerialNumber="SN-998877" if phi else None,
         ),
@@ -166,15 +177,18 @@ def ismrmrd_xml(nx: int = 8, ny: int = 8, n_phases: int = 2, *, phi: bool = True
 
 
 def write_ismrmrd(
-    path: Path, rng: np.random.Generator, *, nx: int = 8, ny: int = 8, n_phases: int = 2
+    path: Path, rng: np.random.Generator, *, nx: int = 8, ny: int = 8, n_phases: int = 2, **xml: str
 ) -> np.ndarray:
-    """Write a fully sampled 2-coil Cartesian ISMRMRD file with PHI; returns k-space (t, 1, c, ky, kx)."""
+    """Write a fully sampled 2-coil Cartesian ISMRMRD file with PHI; returns k-space (t, 1, c, ky, kx).
+
+    ``xml`` keywords (``vendor``, ``model``) go to :func:`ismrmrd_xml`.
+    """
     import ismrmrd
 
     k = random_kspace(rng, (n_phases, 1, 2, ny, nx))
     path.parent.mkdir(parents=True, exist_ok=True)
     dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
-    dset.write_xml_header(ismrmrd_xml(nx, ny, n_phases))
+    dset.write_xml_header(ismrmrd_xml(nx, ny, n_phases, **xml))
     for t in range(n_phases):
         for ky in range(ny):
             acq = ismrmrd.Acquisition.from_array(k[t, 0, :, ky])
@@ -258,6 +272,9 @@ def fake_twix_header() -> dict:
 def phi_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Mixed-format tree (CMRxRecon .mat + _info.csv, ISMRMRD, fastMRI, twix, DICOM) with planted PHI.
 
+    Folder and file names are clean; ``ocmr/fs_0002_1_5T.h5`` holds a person name in its allow-listed
+    vendor and model fields.
+
     ``twix/meas_cine.dat`` is not a real twix file: tests monkeypatch ``twixtools.read_twix`` to
     return :func:`fake_twix_header` (a real file is covered by the shared-data test).
     """
@@ -271,11 +288,76 @@ def phi_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "OriginalID,ORIGID-4242\nSerial,SN-998877\n"
     )
     write_ismrmrd(root / "ocmr/fs_0001_1_5T.h5", rng)
+    write_ismrmrd(root / "ocmr/fs_0002_1_5T.h5", rng, vendor=PHI_VENDOR, model=PHI_MODEL)
     write_fastmri(root / "fastmri/file1000001.h5", rng)
     (root / "twix").mkdir(parents=True)
     (root / "twix/meas_cine.dat").write_bytes(b"not a real twix file " * 8)
     write_dicom_series(root / "dicom/series01")
     return root
+
+
+#: Folder / file names of ``phi_path_root`` that must never be stored (checked case-insensitively).
+PHI_PATH_STRINGS = (
+    "SMITH_JOHN", "19650412", "55443322", "Doe, Jane", "12.04.1965", "77665544", "MUSTERMANN_ERIKA",
+    "1988-02-29",
+)  # fmt: skip
+_MMCMR = "MultiCoil/Cine/TrainingSet/{role}/Center001/Siemens_30T_Vida/{patient}"
+#: Relative paths of ``phi_path_root``: sources that must be indexed (known layouts) and paths refused.
+PHI_PATH_CLEAN = (
+    _MMCMR.format(role="FullSample", patient="P001") + "/cine_sax.mat",
+    "fastmri/file1000021.h5",
+    "ocmr/fs_0005_1_5T.h5",
+    "ocmr/us_0165_pt_1_5T.h5",
+    "twix/meas_MID00123_FID04567_cine.dat",
+    "dicom/SCD0000101",
+)
+PHI_PATH_REFUSED = (
+    "ocmr/SMITH_JOHN_19650412/MRN-55443322/scan.h5",
+    "fastmri/Doe, Jane 12.04.1965.h5",
+    "dicom/PatID_77665544/series02",
+    _MMCMR.format(role="FullSample", patient="MUSTERMANN_ERIKA") + "/cine_sax.mat",
+    _MMCMR.format(role="Mask_TaskAll", patient="MUSTERMANN_ERIKA") + "/cine_sax_mask_Uniform4.mat",
+    "MultiCoil/Cine/TrainingSet/FullSample/Center001/Siemens_30T_Vida/P002/cine_sax_1988-02-29.mat",
+)
+
+
+@pytest.fixture(scope="session")
+def phi_path_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tree whose folder and file names hold PHI (:data:`PHI_PATH_REFUSED`) next to clean sources
+    with the names of the known layouts (:data:`PHI_PATH_CLEAN`: MMCMR, fastMRI, OCMR, twix, Sunnybrook).
+
+    ``.dat`` files are placeholders: tests monkeypatch ``twixtools.read_twix`` (:func:`fake_twix_header`).
+    """
+    root = tmp_path_factory.mktemp("phipaths") / "raw"
+    rng = np.random.default_rng(11)
+    mask = np.zeros(SHAPE[:1] + SHAPE[3:], dtype=bool)
+    mask[:, ::4] = True
+    for rel in (*PHI_PATH_CLEAN, *PHI_PATH_REFUSED):
+        path = root / rel
+        if rel.startswith("dicom/"):
+            write_dicom_series(path, n_slices=1, n_phases=2)
+        elif "_mask_" in rel:
+            save_mat(path, {"mask": mask})
+        elif rel.endswith(".mat"):
+            save_mat(path, {"kspace_full": random_kspace(rng)})
+        elif rel.startswith("fastmri/"):
+            write_fastmri(path, rng)
+        elif rel.endswith(".h5"):
+            write_ismrmrd(path, rng)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"not a real twix file " * 8)
+    save_mat(
+        root / _MMCMR.format(role="Mask_TaskAll", patient="P001") / "cine_sax_mask_Uniform4.mat",
+        {"mask": mask},
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def phi_path_spec() -> dict[str, tuple[str, ...]]:
+    """``clean`` / ``refused`` relative paths of ``phi_path_root`` and the ``strings`` that must not leak."""
+    return {"clean": PHI_PATH_CLEAN, "refused": PHI_PATH_REFUSED, "strings": PHI_PATH_STRINGS}
 
 
 @pytest.fixture()

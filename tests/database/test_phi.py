@@ -1,7 +1,8 @@
-"""PHI safety: salt handling, keyed pseudonyms, and an end-to-end run with planted PHI."""
+"""PHI safety: salt, keyed pseudonyms, path and free-text screening, end-to-end runs with planted PHI."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -15,11 +16,14 @@ from cardiomm.database.phi import (
     DICOM_ALLOWED_KEYWORDS,
     DICOM_BASIC_PROFILE,
     Pseudonymizer,
+    clean_token,
     ensure_outside,
     find_strings,
     load_salt,
     normalise_vendor,
     safe_error,
+    screen_path,
+    take_screened_count,
 )
 from cardiomm.errors import ConfigError, PHIError
 
@@ -79,6 +83,7 @@ def test_planted_phi_never_reaches_outputs(
 ) -> None:
     import twixtools
 
+    twix_header["Dicom"]["ManufacturersModelName"] = "Erika Mustermann"  # a name in an allow-listed field
     monkeypatch.setattr(twixtools, "read_twix", lambda *a, **k: [{"hdr": twix_header}])
     caplog.set_level(logging.DEBUG)
     cat, out, stats = tmp_path / "cat" / "catalog.parquet", tmp_path / "shards", tmp_path / "stats"
@@ -101,13 +106,19 @@ def test_planted_phi_never_reaches_outputs(
     hits = find_strings([cat.parent, out, stats, splits], needles, texts=texts)
     assert hits == []
     # every format was catalogued, the k-space formats were converted
-    assert len(list(out.rglob("*.h5"))) == 3
+    assert len(list(out.rglob("*.h5"))) == 4
     from cardiomm.database.catalog import read_catalog
 
     frame = read_catalog(cat)
-    formats = ["cmrxrecon-mat", "dicom", "fastmri-h5", "ismrmrd-h5", "twix-dat"]
+    formats = ["cmrxrecon-mat", "dicom", "fastmri-h5", "ismrmrd-h5", "ismrmrd-h5", "twix-dat"]
     assert sorted(frame["source_format"]) == formats
-    assert set(frame.loc[frame.source_format == "ismrmrd-h5", "vendor"]) == {"Siemens"}
+    ocmr = frame[frame.source_format == "ismrmrd-h5"].set_index("relpath")
+    assert ocmr.loc["ocmr/fs_0001_1_5T.h5", ["vendor", "scanner"]].tolist() == ["Siemens", "Avanto"]
+    assert ocmr.loc["ocmr/fs_0002_1_5T.h5", ["vendor", "scanner"]].tolist() == ["unknown", "unknown"]
+    assert frame.loc[frame.source_format == "twix-dat", "scanner"].tolist() == ["unknown"]
+    # vendor + model of the OCMR file, model of the twix file: counted, logged without the value
+    assert "3 free-text header value(s) looked identifying" in captured.err
+    assert "looks like a person name" in caplog.text
 
 
 def test_real_twix_with_planted_phi(
@@ -133,3 +144,201 @@ def test_real_twix_with_planted_phi(
     needles = ("St Elsewhere Hosp", "123 Fake Street", "ORIGID-4242", "19700101", "DZNE", "Bonn")
     assert find_strings([cat.parent], needles, texts=[out]) == []
     shutil.rmtree(tmp_path / "raw")
+
+
+# ------------------------------------------------------------------------- screening of paths and text
+@pytest.mark.parametrize(
+    "relpath",
+    [
+        "MultiCoil/Cine/TrainingSet/FullSample/Center001/Siemens_30T_Vida/P001/cine_sax.mat",
+        "MultiCoil/Cine/TrainingSet/Mask_TaskAll/Center001/Siemens_30T_Vida/P001/cine_sax_mask_ktGaussian16.mat",
+        "MultiCoil/Mapping/TestSet/FullSample/Center014/Siemens_055T_Freemax/P012/T1map.mat",
+        "Aorta/ValidationSet/FullSample/Center002/UIH_30T_umr790/P002/aorta_sag_mask_ktRadial24.mat",
+        "Center003/Philips_30T_Ingenia_Elition/P003/cine_lax_4ch.mat",
+        "Center004/GE_15T_Signa_HDxt/P004/lge.mat",
+        "MultiCoil/Cine/TrainingSet/GTSOS/Center001/gt.mat",
+        "knee/file1000021.h5",
+        "brain/file_brain_AXT2_200_2000019.h5",
+        "ocmr/fs_0005_1_5T.h5",
+        "ocmr/us_0165_pt_1_5T.h5",
+        "twix/meas_MID00123_FID04567_cine.dat",
+        "sunnybrook/dicoms/SCD0000101",
+        "contourfiles/SC-HF-I-4/i-contours/IM-0001-0007-icontour-manual.txt",
+        "acdc/patient099.h5",
+    ],
+)
+def test_screen_path_passes_known_layouts(relpath: str) -> None:
+    assert screen_path(relpath) == ()
+
+
+@pytest.mark.parametrize(
+    ("relpath", "reason"),
+    [
+        ("SMITH_JOHN/scan.h5", "person name"),
+        ("raw/Smith_John/cine.mat", "person name"),
+        ("raw/DOE^JANE/cine.mat", "person name"),
+        ("raw/Doe, Jane.h5", "person name"),
+        ("raw/MUSTERMANN-ERIKA/x.h5", "person name"),
+        ("raw/Center001/Siemens_30T_Vida/Erika Mustermann/cine_sax.mat", "person name"),
+        ("raw/P001/19650412.mat", "date"),
+        ("raw/1965-04-12/cine.mat", "date"),
+        ("raw/12.04.1965/cine.mat", "date"),
+        ("raw/cine_sax_04-12-1965.mat", "date"),
+        ("raw/cine_12Apr1965.mat", "date"),
+        ("raw/MRN-55443322/cine.mat", "identifier"),
+        ("raw/PatID_12345/cine.mat", "identifier"),
+        ("raw/case/1234567.h5", "identifier"),
+        ("SMITH_JOHN_19650412/MRN-55443322/scan.h5", "date"),
+    ],
+)
+def test_screen_path_flags_names_dates_and_ids(relpath: str, reason: str) -> None:
+    assert reason in screen_path(relpath)
+
+
+def test_screen_path_passes_project_trees(mini_root: Path, sim_root: Path, phi_root: Path) -> None:
+    for root in (mini_root, sim_root, phi_root):
+        flagged = [p for p in root.rglob("*") if screen_path(p.relative_to(root).as_posix())]
+        assert flagged == [], root
+
+
+def test_screen_path_passes_shared_data(shared_data: Path) -> None:
+    flagged = [p for p in shared_data.rglob("*") if screen_path(p.relative_to(shared_data).as_posix())]
+    assert flagged == []
+
+
+def test_free_text_header_values_screened(phi_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from cardiomm.database.extract import RawScan, merge_scan
+    from cardiomm.database.extract.fastmri import extract_h5
+
+    caplog.set_level(logging.WARNING)
+    take_screened_count()
+    models = ("Avanto", "Aera XJ", "MAGNETOM Prisma fit", "Ingenia Elition X", "SIGNA Premier", "Signa HDxt",
+              "DISCOVERY MR750w", "uMR 790", "Free.Max", "Achieva dStream")  # fmt: skip
+    assert [clean_token(m) for m in models] == list(models)
+    assert normalise_vendor("SIEMENS") == "Siemens" and normalise_vendor("Bruker BioSpin") == "Bruker BioSpin"
+    assert take_screened_count() == 0
+    assert clean_token("Erika Mustermann") == "unknown" and clean_token("Avanto 1970-01-01") == "unknown"
+    assert normalise_vendor("MUSTERMANN^ERIKA") == "unknown" and clean_token("SN-998877") == "unknown"
+    assert take_screened_count() == 4 and take_screened_count() == 0
+    raw = extract_h5(phi_root / "ocmr/fs_0002_1_5T.h5")  # vendor and model hold a name
+    assert raw.fields["vendor"] == raw.fields["scanner"] == "unknown" and raw.fields["field_t"] == 1.5
+    assert take_screened_count() == 2
+    # second line of defence: an extractor that forgets clean_token
+    rel = "ocmr/fs_0009_1_5T.h5"
+    header = merge_scan(
+        RawScan(fields={"scanner": "Jane Doe", "nx": 8}), rel, Pseudonymizer(b"s" * 32), source_key=rel
+    )
+    assert header.scanner == "unknown" and header.nx == 8 and take_screened_count() == 1
+    assert "person name" in caplog.text
+    assert find_strings([], ("Mustermann", "Erika", "Jane Doe", "998877", "1970"), texts=[caplog.text]) == []
+
+
+def test_phi_paths_refused_and_withheld(
+    phi_path_root: Path,
+    phi_path_spec: dict[str, tuple[str, ...]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    twix_header: dict,
+) -> None:
+    import twixtools
+
+    from cardiomm.database.catalog import catalog_metadata, index_tree, read_catalog
+
+    monkeypatch.setattr(twixtools, "read_twix", lambda *a, **k: [{"hdr": twix_header}])
+    caplog.set_level(logging.DEBUG)
+    clean, refused, needles = phi_path_spec["clean"], phi_path_spec["refused"], phi_path_spec["strings"]
+    cat, out, stats = tmp_path / "cat" / "catalog.parquet", tmp_path / "shards", tmp_path / "stats"
+    rep = index_tree(phi_path_root, cat)
+    frame = read_catalog(cat)
+    assert sorted(frame["relpath"]) == sorted(clean)  # every known-layout name is indexed
+    assert rep.n_phi_paths == len(refused) and sorted(rel for _, rel in rep.withheld) == sorted(refused)
+    assert "SMITH" not in repr(rep)
+    failures = json.loads(cat.with_name("catalog.failures.json").read_text())
+    assert sorted(f["source"] for f in failures) == sorted(name for name, _ in rep.withheld)
+    assert all(f["source"].startswith("withheld-") and "--allow-phi-paths" in f["error"] for f in failures)
+    mask_links = frame.set_index("relpath").loc[clean[0], "mask_relpaths"].tolist()
+    assert mask_links == [
+        clean[0].replace("FullSample", "Mask_TaskAll").replace(".mat", "_mask_Uniform4.mat")
+    ]
+    # same salt, same pseudonyms; still refused on an incremental re-run
+    again = index_tree(phi_path_root, cat)
+    assert again.withheld == rep.withheld and again.n_unchanged == len(clean)
+    # the console names the real path (so it can be renamed) next to its pseudonym
+    argv = ["db", "index", str(phi_path_root), "--catalog", str(cat), "--no-progress"]
+    assert main(argv) in (0, 1)
+    err = capsys.readouterr().err
+    assert "ocmr/SMITH_JOHN_19650412/MRN-55443322/scan.h5 (recorded as withheld-" in err
+    steps = [
+        [
+            "db",
+            "prepare",
+            str(phi_path_root),
+            str(out),
+            "--catalog",
+            str(cat),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+        ["db", "stats", str(cat), "--csv", str(stats)],
+        ["db", "query", str(cat), "--json"],
+        ["db", "query", str(cat), "--columns", "source,relpath,mask_relpaths,scan_id"],
+    ]
+    for step in steps:
+        assert main(step) == 0, step
+    captured = capsys.readouterr()
+    assert len(list(out.rglob("*.h5"))) == 4  # mat, fastMRI, 2 OCMR (the twix file is a placeholder)
+    texts = [captured.out, caplog.text, json.dumps(catalog_metadata(cat))]
+    assert find_strings([cat.parent, out, stats], needles, texts=texts) == []
+    # opt-in: the same needles do reach the catalog (so the checks above can fail)
+    allowed = tmp_path / "allowed" / "catalog.parquet"
+    rep_allowed = index_tree(phi_path_root, allowed, allow_phi_paths=True)
+    assert rep_allowed.withheld == () and rep_allowed.n_phi_paths == len(refused)
+    assert catalog_metadata(allowed)["cardiomm.phi_paths"] == "allowed"
+    assert main(["db", "query", str(allowed), "--json"]) == 0
+    for leaked in (
+        find_strings([allowed], needles),
+        find_strings([], needles, texts=[capsys.readouterr().out]),
+    ):
+        assert sorted({n for _, n in leaked}) == sorted(needles)
+
+
+def test_salt_inside_a_tree_is_refused(
+    mini_root: Path, mini_catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardiomm.database.catalog import index_tree
+    from cardiomm.database.reorganise import prepare_shards
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    cat, out = tmp_path / "cat" / "catalog.parquet", tmp_path / "shards"
+    for salt in (raw / "pseudonym.salt", raw / "deep" / "x.salt", cat.parent / "x.salt"):
+        assert main(["db", "index", str(raw), "--catalog", str(cat), "--salt-file", str(salt)]) == 2
+        with pytest.raises(PHIError):
+            index_tree(raw, cat, salt_file=salt)
+        assert not salt.exists() and not cat.exists()
+    inside = (mini_root / "pseudonym.salt", out / "pseudonym.salt", mini_catalog.parent / "x.salt")
+    for salt in inside:
+        argv = [
+            "db",
+            "prepare",
+            str(mini_root),
+            str(out),
+            "--catalog",
+            str(mini_catalog),
+            "--salt-file",
+            str(salt),
+        ]
+        assert main(argv) == 2
+        with pytest.raises(PHIError):
+            prepare_shards(mini_root, out, mini_catalog, workers=1, salt_file=salt)
+        assert not out.exists()
+    # the default location ($CARDIOMM_SALT_FILE) is checked the same way
+    monkeypatch.setenv("CARDIOMM_SALT_FILE", str(raw / "pseudonym.salt"))
+    assert main(["db", "index", str(raw), "--catalog", str(cat), "--no-progress"]) == 2
+    monkeypatch.setenv("CARDIOMM_SALT_FILE", str(out / "pseudonym.salt"))
+    with pytest.raises(PHIError):
+        prepare_shards(mini_root, out, mini_catalog, workers=1)
+    assert not out.exists() and not (raw / "pseudonym.salt").exists()

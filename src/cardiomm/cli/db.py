@@ -21,12 +21,19 @@ _DEFAULT_COLUMNS = (
 )  # fmt: skip
 
 
-def _print_failures(failures: tuple[tuple[str, str], ...], what: str) -> None:
+_SALT_HELP = "Pseudonymisation salt (default $CARDIOMM_SALT_FILE or ~/.config/cardiomm)."
+
+
+def _print_failures(
+    failures: tuple[tuple[str, str], ...], what: str, real: dict[str, str] | None = None
+) -> None:
+    """Print failures to stderr; ``real`` maps a withheld path's pseudonym to the real path (console only)."""
     if not failures:
         return
     err_console.print(f"[yellow]{len(failures)} {what} could not be read (skipped):[/]")
     for name, message in failures:
-        err_console.print(f"  {name}: {message}", highlight=False, soft_wrap=True)
+        shown = f"{real[name]} (recorded as {name})" if real and name in real else name
+        err_console.print(f"  {shown}: {message}", highlight=False, soft_wrap=True)
 
 
 @db_app.command("index")
@@ -34,22 +41,38 @@ def index_cmd(
     root: Path = typer.Argument(..., help="Raw tree (MMCMR/CMRxRecon, ISMRMRD, fastMRI, twix, DICOM)."),
     catalog: Path = typer.Option(..., "--catalog", help="Parquet catalog to create or update."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for hashing and header reading."),
-    salt_file: Path | None = typer.Option(
-        None, "--salt-file", help="Pseudonymisation salt (default $CARDIOMM_SALT_FILE or ~/.config/cardiomm)."
-    ),
+    salt_file: Path | None = typer.Option(None, "--salt-file", help=_SALT_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    allow_phi_paths: bool = typer.Option(
+        False,
+        "--allow-phi-paths",
+        help="Index files whose folder/file names look like names, dates or record numbers, and store "
+        "those paths verbatim (default: refuse them).",
+    ),
 ) -> None:
-    """Index a raw tree into a Parquet catalog (incremental: only new or changed files are read)."""
+    """Index a raw tree into a Parquet catalog (incremental: only new or changed files are read).
+
+    Paths that look identifying (person names, dates, MRN-like numbers in folder or file names) are
+    refused unless --allow-phi-paths is given: they are recorded under a keyed pseudonym and the real
+    path is printed here only. Free-text header values that look identifying are stored as unknown.
+    """
     from cardiomm.database.catalog import index_tree
 
-    rep = index_tree(root, catalog, workers=workers, salt_file=salt_file, progress=progress)
+    rep = index_tree(root, catalog, workers=workers, salt_file=salt_file, progress=progress,
+                     allow_phi_paths=allow_phi_paths)  # fmt: skip
     console.print(
         f"catalog {rep.catalog}: {rep.n_scans} scans from {rep.n_sources} sources "
         f"({rep.n_extracted} read, {rep.n_unchanged} unchanged, {rep.n_removed} removed, "
         f"{rep.n_skipped} not scans, {len(rep.failures)} failed) in {rep.elapsed_s:.1f} s",
         highlight=False,
     )
-    _print_failures(rep.failures, "source(s)")
+    _print_failures(rep.failures, "source(s)", dict(rep.withheld))
+    if rep.n_phi_paths and allow_phi_paths:
+        msg = f"{rep.n_phi_paths} path(s) look identifying and are stored verbatim (--allow-phi-paths)"
+        err_console.print(f"[yellow]{msg}[/]", highlight=False, soft_wrap=True)
+    if rep.n_screened:
+        msg = f"{rep.n_screened} free-text header value(s) looked identifying and were stored as unknown"
+        err_console.print(f"[yellow]{msg}[/]", highlight=False, soft_wrap=True)
 
 
 @db_app.command("query")
@@ -147,12 +170,15 @@ def prepare_cmd(
     where: str | None = typer.Option(None, "--where", help="Catalog predicate selecting the scans."),
     check_source: bool = typer.Option(True, "--check-source/--no-check-source", help="Check source sha256."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    salt_file: Path | None = typer.Option(
+        None, "--salt-file", help=_SALT_HELP + " Not read: refused if inside ROOT, OUT or the catalog folder."
+    ),
 ) -> None:
     """Re-organise scans into per-frame-chunked HDF5 shards with a checksummed manifest (resumable)."""
     from cardiomm.database.reorganise import prepare_shards
 
     rep = prepare_shards(root, out, catalog, workers=workers, scheduler=scheduler, where=where,
-                         check_source=check_source, progress=progress)  # fmt: skip
+                         check_source=check_source, progress=progress, salt_file=salt_file)  # fmt: skip
     console.print(
         f"{rep.out}: {rep.n_written} shard(s) written, {rep.n_verified} verified and kept, "
         f"{rep.n_failed} failed, {rep.n_unsupported} without k-space reader, in {rep.elapsed_s:.1f} s",

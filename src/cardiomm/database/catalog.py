@@ -13,6 +13,14 @@ streamed SHA-256, and only a changed digest triggers re-extraction; removed sour
 Corrupt or unreadable sources are reported (``IndexReport.failures`` and
 ``<catalog>.failures.json``) and never abort the run.
 
+PHI in paths: every source and mask path is screened (:func:`cardiomm.database.phi.screen_path`)
+before anything is read. A path whose folder or file names look like a person name, a date or a
+record number is refused: it is reported as a failure under a keyed pseudonym
+(``withheld-<16 hex>``, the same for the same path and salt) and never reaches the catalog, its
+metadata or the failures file; the real path is only returned in ``IndexReport.withheld`` (for the
+console). ``allow_phi_paths=True`` stores such paths verbatim and records ``cardiomm.phi_paths =
+allowed`` in the catalog metadata.
+
 A DICOM folder is one source and may give several rows (one per series, ``series_index``); their
 ``file_size`` and ``sha256`` are those of the whole folder. ``sha256`` is the digest of the k-space
 file; ``source_sha256`` also covers the ``_info.csv`` sidecar.
@@ -34,7 +42,14 @@ from typing import Any
 
 from cardiomm.database._progress import progress_bar
 from cardiomm.database.header import CardiacHeader
-from cardiomm.database.phi import Pseudonymizer, ensure_outside, load_salt, safe_error
+from cardiomm.database.phi import (
+    Pseudonymizer,
+    ensure_outside,
+    load_salt,
+    safe_error,
+    screen_path,
+    take_screened_count,
+)
 from cardiomm.database.sources import SourceItem, discover, mask_link_key, sha256_source, stat_signature
 from cardiomm.errors import ConfigError, InputFileError, PHIError
 from cardiomm.utils.atomic import atomic_path
@@ -87,14 +102,22 @@ class IndexReport:
     catalog
         The Parquet file written.
     n_sources, n_scans
-        Sources found and catalog rows written.
+        Sources found (refused ones included) and catalog rows written.
     n_extracted, n_hashed, n_unchanged, n_removed, n_skipped
         Sources whose headers were read; sources hashed (new or changed signature); sources kept
         untouched; sources dropped since the last run; non-scan sources.
     failures
-        ``(relpath, message)`` of unreadable sources (not in the catalog).
+        ``(relpath, message)`` of unreadable sources (not in the catalog); refused paths appear
+        under their pseudonym (``withheld-...``).
     elapsed_s
         Wall time [s].
+    n_phi_paths
+        Source and mask paths that look identifying (refused, or kept with ``allow_phi_paths``).
+    n_screened
+        Free-text header values stored as ``unknown`` because they looked identifying.
+    withheld
+        ``(pseudonym, real relpath)`` of refused paths, for the console only (excluded from ``repr``;
+        never written to a file).
     """
 
     catalog: Path
@@ -107,6 +130,9 @@ class IndexReport:
     n_skipped: int
     failures: tuple[tuple[str, str], ...] = field(default=())
     elapsed_s: float = 0.0
+    n_phi_paths: int = 0
+    n_screened: int = 0
+    withheld: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,6 +142,7 @@ class _Outcome:
     rows: tuple[dict[str, Any], ...] = ()
     source_sha: str = ""
     message: str = ""
+    n_screened: int = 0
 
 
 def _rows_for(
@@ -154,6 +181,7 @@ def _process(task: tuple[str, SourceItem, bytes, str, int, str]) -> _Outcome:
     root_s, item, salt, old_sha, size, fingerprint = task
     root = Path(root_s)
     pseudo = Pseudonymizer(salt)
+    take_screened_count()  # reset this process's counter
     try:
         sha = sha256_source(root, item)
         if old_sha and sha[0] == old_sha:
@@ -161,7 +189,8 @@ def _process(task: tuple[str, SourceItem, bytes, str, int, str]) -> _Outcome:
         rows = _rows_for(root, item, pseudo, size, sha)
         for r in rows:
             r["source_fingerprint"] = fingerprint
-        return _Outcome(item.relpath, "rows", rows=tuple(rows), source_sha=sha[0])
+        n = take_screened_count()
+        return _Outcome(item.relpath, "rows", rows=tuple(rows), source_sha=sha[0], n_screened=n)
     except NotAScanError as err:
         return _Outcome(item.relpath, "skipped", message=str(err)[:200])
     except Exception as err:  # any damaged input is reported, never fatal
@@ -288,6 +317,29 @@ def _write_catalog(
         fail_path.unlink(missing_ok=True)
 
 
+def _screen_paths(
+    items: list[SourceItem], masks: list[str], pseudo: Pseudonymizer, allow: bool
+) -> tuple[list[SourceItem], list[str], list[tuple[str, str, str]], int]:
+    """Split off identifying-looking paths: ``(items, masks, withheld, n_flagged)``.
+
+    ``withheld`` holds ``(pseudonym, relpath, reasons)`` of refused paths (empty with ``allow``).
+    """
+    withheld: list[tuple[str, str, str]] = []
+    n_flagged = 0
+
+    def keep(relpath: str) -> bool:
+        nonlocal n_flagged
+        reasons = screen_path(relpath)
+        if not reasons:
+            return True
+        n_flagged += 1
+        if not allow:
+            withheld.append(("withheld-" + pseudo.key("phi-path", relpath), relpath, ", ".join(reasons)))
+        return allow
+
+    return [it for it in items if keep(it.relpath)], [m for m in masks if keep(m)], withheld, n_flagged
+
+
 def index_tree(
     root: str | os.PathLike[str],
     catalog: str | os.PathLike[str],
@@ -295,6 +347,7 @@ def index_tree(
     workers: int = 1,
     salt_file: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    allow_phi_paths: bool = False,
 ) -> IndexReport:
     """Index a raw tree into a Parquet catalog (incremental; see the module docstring).
 
@@ -308,27 +361,31 @@ def index_tree(
         Processes for hashing and header extraction (1: in this process).
     salt_file
         Pseudonymisation salt (default ``$CARDIOMM_SALT_FILE`` or ``~/.config/cardiomm``); created
-        with mode 0600 if missing; must lie outside the catalog folder.
+        with mode 0600 if missing; must lie outside the catalog folder and the raw tree.
     progress
         Show a rich progress bar on stderr.
+    allow_phi_paths
+        Index sources whose paths look identifying (stored verbatim) instead of refusing them.
 
     Raises
     ------
     InputFileError
         ``root`` is not a folder.
     PHIError
-        Salt inside the catalog folder, too-open salt permissions, or a salt that differs from the
-        one the existing catalog was built with.
+        Salt inside the catalog folder or the raw tree, too-open salt permissions, or a salt that
+        differs from the one the existing catalog was built with.
     """
     t0 = time.perf_counter()
     root_p, cat = Path(root).resolve(), Path(catalog)
     if not root_p.is_dir():
         raise InputFileError("raw data root is not a folder", path=root_p)
-    ensure_outside(salt_file, cat.parent)
+    ensure_outside(salt_file, cat.parent, root_p)
     pseudo = Pseudonymizer(load_salt(salt_file))
     salt_check = pseudo.key("salt-check", "cardiomm")
     previous, old_skipped = _load_previous(cat, salt_check)
     items, masks = discover(root_p)
+    n_sources = len(items)
+    items, masks, withheld, n_phi_paths = _screen_paths(items, masks, pseudo, allow_phi_paths)
 
     kept: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
@@ -345,8 +402,11 @@ def index_tree(
             old_sha = old[0]["source_sha256"] if old else ""
             tasks.append((str(root_p), item, pseudo.salt, old_sha, size, fp))
     n_unchanged = len(items) - len(tasks)
-    failures: list[tuple[str, str]] = []
-    n_extracted = 0
+    failures: list[tuple[str, str]] = [
+        (name, f"PHIError: path looks identifying ({why}); not indexed: rename it or use --allow-phi-paths")
+        for name, _, why in withheld
+    ]
+    n_extracted = n_screened = 0
     fp_by_rel = {t[1].relpath: t[5] for t in tasks}
     with progress_bar(progress, len(tasks), "indexing") as advance:
         for out in _run(tasks, workers, advance):
@@ -356,6 +416,7 @@ def index_tree(
             elif out.status == "rows":
                 kept.extend(out.rows)
                 n_extracted += 1
+                n_screened += out.n_screened
             elif out.status == "skipped":
                 skipped[out.relpath] = fp_by_rel[out.relpath]
             else:
@@ -365,10 +426,13 @@ def index_tree(
     _link_masks(kept, masks)
     meta = {"schema_version": str(SCHEMA_VERSION), "kind": "catalog", "salt_check": salt_check,
             "skipped": json.dumps(dict(sorted(skipped.items())))}  # fmt: skip
+    if allow_phi_paths and n_phi_paths:
+        meta["phi_paths"] = "allowed"
     cat.parent.mkdir(parents=True, exist_ok=True)
     _write_catalog(cat, kept, meta, failures)
     return IndexReport(
-        catalog=cat, n_sources=len(items), n_scans=len(kept), n_extracted=n_extracted, n_hashed=len(tasks),
+        catalog=cat, n_sources=n_sources, n_scans=len(kept), n_extracted=n_extracted, n_hashed=len(tasks),
         n_unchanged=n_unchanged, n_removed=n_removed, n_skipped=len(skipped), failures=tuple(failures),
-        elapsed_s=time.perf_counter() - t0,
+        elapsed_s=time.perf_counter() - t0, n_phi_paths=n_phi_paths, n_screened=n_screened,
+        withheld=tuple((name, rel) for name, rel, _ in withheld),
     )  # fmt: skip

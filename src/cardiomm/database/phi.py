@@ -19,16 +19,24 @@ Policy
 4. **No dates.** File modification times (which can equal acquisition dates) are stored only as
    keyed fingerprints (:meth:`Pseudonymizer.fingerprint`), never in clear.
 5. **Source paths** (relative to the indexed root) are stored verbatim because the re-organisation
-   needs them: the raw tree must use de-identified folder names (MMCMR-427K/CMRxRecon trees do:
-   ``CenterXXX/<Vendor>_<Field>_<Model>/PXXX``).
+   needs them, so they are screened first (:func:`screen_path`): a path with a folder or file name
+   that looks like a person name, a date or a record number is refused (a per-file failure stored
+   under a keyed pseudonym, the real path printed only to the console) unless the user opts in
+   (``db index --allow-phi-paths``). Known layout tokens (MMCMR/CMRxRecon, fastMRI, OCMR, twix,
+   Sunnybrook) pass.
 6. **Error messages** of unexpected exceptions are shortened and masked (:func:`safe_error`) before
    they reach the failure summary.
+7. **Free-text header values** that are copied (vendor, scanner model) are screened with the same
+   patterns (:func:`screen_text`) and stored as ``unknown`` when they look identifying (counted
+   and logged without the value).
+8. **The salt stays outside every tree** the tool reads or writes (:func:`ensure_outside`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -57,7 +65,13 @@ __all__ = [
     "normalise_vendor",
     "safe_error",
     "find_strings",
+    "screen_text",
+    "screen_path",
+    "screen_value",
+    "take_screened_count",
 ]
+
+log = logging.getLogger(__name__)
 
 #: DICOM PS3.15 Annex E basic profile (Table E.1-1), as ``(keyword, tag, action)``. Actions: ``D``
 #: replace with dummy, ``Z`` zero length, ``X`` remove, ``U`` replace UID (strongest option kept where
@@ -333,8 +347,15 @@ _VENDORS = (
 
 
 def clean_token(value: object, max_len: int = 40) -> str:
-    """Reduce a short header string (model name...) to safe characters; ``UNKNOWN`` if empty."""
+    """Reduce a short header string (model name...) to safe characters; ``UNKNOWN`` if empty.
+
+    A value that looks identifying (:func:`screen_text`: a person name, a date, a record number)
+    gives ``UNKNOWN``; the replacement is counted (:func:`take_screened_count`) and logged without
+    the value.
+    """
     if value is None:
+        return UNKNOWN
+    if screen_value(str(value)) == UNKNOWN:
         return UNKNOWN
     text = _TOKEN_RE.sub("", str(value))
     text = " ".join(text.split())[:max_len].strip()
@@ -352,6 +373,141 @@ def normalise_vendor(value: object) -> str:
         if low.startswith(needle) or f" {needle.strip()} " in f" {low}":
             return name
     return clean_token(value, max_len=24)
+
+
+# ----------------------------------------------------------------------- identifying-looking text
+#: Words of the known layouts, sequences, anatomy, vendors and scanner models (lower case). A run of
+#: capitalised or upper-case words is read as a person name only when none of them is listed here.
+_KNOWN_WORDS = frozenset(
+    """
+    acc acdc acquisition after all analysis aorta ao ax axial axis before black blood brain bssfp
+    cardiac case center chamber ch cine cmr cmrx cmrxrecon coil contours contrast cor coronal cs ct
+    data db demo dicom dicoms dixon ecv export fastmri fiesta fit flair flash flow free fs full gre
+    ground gt gtsos haste heart images image imaging imag img inversion ir kspace ksp kt la lax left
+    lge long lv lvot magnitude map mapping mask masks medical molli mr mri multi native new ocmr old
+    pa perfusion phase post pre pt ra raw real recon reconstruction recovery rest results right rv
+    sa sag sagittal sample saturation sax scan scans scd scout sense series set shmolli short single
+    slice sos spgr ssfp stress study subset sunnybrook survey systems t1 t2 tagging task test trufi
+    tra train training truth tse under us validation view ventricle
+    siemens philips ge uih canon toshiba hitachi fujifilm neusoft esaote bruker united healthcare
+    healthineers general electric
+    aera altea amira avanto biograph concerto espree freemax harmony lumina magnetom prisma skyra
+    sola sonata symphony terra tim trio triotim verio vida achieva ambition dstream elition evolution
+    gyroscan ingenia intera multiva panorama prodiva architect artist creator discovery excite
+    explorer genesis hdx hdxt hero optima pioneer premier signa voyager atlas elan excelart galan
+    orian titan vantage echelon oval airis umr
+    cad hcm dcm rcm ucm mc mi pc hhd pah arr hf hvd chd cbn cmn cam nc
+    """.split()
+)
+#: Whole names (extension removed) of known public layouts that would otherwise trip the digit rule.
+_LAYOUT_NAME_RE = re.compile(
+    r"file\d{7}"  # fastMRI knee / singlecoil
+    r"|file_brain_[A-Za-z0-9]+_\d{3}_\d{7}"  # fastMRI brain
+    r"|SCD\d{7}"  # Sunnybrook Cardiac Data
+)
+_EXT_RE = re.compile(r"\.(?:mat|h5|hdf5|dat|dcm|ima|dicom|csv|nii|gz|npy|json|txt)$", re.IGNORECASE)
+_Y, _M, _D = r"(?:19|20)\d\d", r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12]\d|3[01])"
+_M2, _D2 = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
+_MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+_DATE_RE = re.compile(
+    rf"(?<!\d)(?:{_Y}([-_./ ]){_M}\1{_D}|{_D}([-_./ ]){_M}\2{_Y}|{_M}([-_./ ]){_D}\3{_Y}"
+    rf"|{_Y}{_M2}{_D2}|{_D2}{_M2}{_Y}|{_M2}{_D2}{_Y}"
+    rf"|{_D}[-_. ]?{_MON}[-_. ]?{_Y}|{_Y}[-_. ]?{_MON}[-_. ]?{_D})(?!\d)",
+    re.IGNORECASE,
+)
+_ID_RE = re.compile(
+    r"(?<![A-Za-z])(?:MRN|MR|PID|PATID|PATIENTID|ID|ACC|ACCESSION|SSN|NHS|SN|SERIAL|EMPI|URN)"
+    r"[\s#:._-]*(?:NO|NR|NUM)?[\s#:._-]*\d{5,}",
+    re.IGNORECASE,
+)
+_LONG_DIGITS_RE = re.compile(r"(?<!\d)\d{7,}(?!\d)")
+_PERSON_RES = (
+    re.compile(r"[A-Za-z]\s*\^\s*[A-Za-z]"),  # DICOM person name LAST^FIRST
+    re.compile(r"[A-Za-z]{2,}\s*,\s*[A-Za-z]{2,}"),  # "Last, First"
+)
+_WORD_SPLIT_RE = re.compile(r"[\s_^,.\-]+")
+_NAME_WORD_RE = re.compile(r"[A-Z]{2,}|[A-Z][a-z]+")
+
+
+def _name_run(text: str) -> bool:
+    """Two or more adjacent capitalised / upper-case words, none of them a known word."""
+    run = 0
+    for word in _WORD_SPLIT_RE.split(text):
+        if _NAME_WORD_RE.fullmatch(word) and word.lower() not in _KNOWN_WORDS:
+            run += 1
+            if run >= 2:
+                return True
+        else:
+            run = 0
+    return False
+
+
+def screen_text(text: str) -> str | None:
+    """What makes ``text`` look identifying: ``"person name"``, ``"date"``, ``"identifier"`` or ``None``.
+
+    The patterns (the same for path components and free-text header values):
+
+    - **person name**: a DICOM ``LAST^FIRST``, a ``Last, First``, or two or more adjacent words
+      that are capitalised (``Smith_John``) or upper case (``SMITH JOHN``), split on ``_``, ``-``,
+      ``.``, ``,`` and spaces, none of which is a known layout, sequence, vendor or scanner word
+      (so ``Mask_TaskAll``, ``Siemens_30T_Vida``, ``MAGNETOM Vida`` pass). Lower-case names and
+      single words cannot be told from ordinary tokens and are not detected.
+    - **date**: ``YYYYMMDD``, ``DDMMYYYY``, ``MMDDYYYY``, ``YYYY-MM-DD``, ``DD.MM.YYYY``,
+      ``MM-DD-YYYY`` (separators ``-_./`` or space), ``12Apr1965``/``1965-Apr-12``; years 1900-2099.
+    - **identifier**: an ``MRN``/``MR``/``PID``/``PatID``/``ID``/``ACC``/``SSN``/``NHS``/``SN``/
+      ``Serial``/``EMPI``/``URN`` prefix followed by >= 5 digits, or any run of >= 7 digits.
+    """
+    reasons = _reasons(text)
+    return reasons[0] if reasons else None
+
+
+def _reasons(text: str) -> list[str]:
+    """Every pattern family of :func:`screen_text` that matches ``text`` (in that order)."""
+    reasons = []
+    if any(p.search(text) for p in _PERSON_RES) or _name_run(text):
+        reasons.append("person name")
+    if _DATE_RE.search(text):
+        reasons.append("date")
+    if _ID_RE.search(text) or _LONG_DIGITS_RE.search(text):
+        reasons.append("identifier")
+    return reasons
+
+
+def screen_path(relpath: str) -> tuple[str, ...]:
+    """Reasons (sorted, unique) why a ``/``-separated relative path looks identifying; empty if clean.
+
+    Every component (folders and the file name without its extension) is checked with
+    :func:`screen_text`, except whole names of known public layouts (fastMRI ``file1000021``,
+    Sunnybrook ``SCD0000101``). The root the path is relative to is not checked (it is never stored).
+    """
+    reasons: set[str] = set()
+    for part in relpath.split("/"):
+        stem = part
+        while _EXT_RE.search(stem):
+            stem = _EXT_RE.sub("", stem)
+        if not stem or _LAYOUT_NAME_RE.fullmatch(stem):
+            continue
+        reasons.update(_reasons(stem))
+    return tuple(sorted(reasons))
+
+
+_SCREENED = [0]  # free-text values replaced in this process since the last take_screened_count()
+
+
+def screen_value(value: str, what: str = "header value") -> str:
+    """``value`` unchanged, or ``UNKNOWN`` (counted and logged without the value) if it looks identifying."""
+    reason = screen_text(value)
+    if reason is None:
+        return value
+    _SCREENED[0] += 1
+    log.warning("a free-text %s looks like a %s; stored as %r", what, reason, UNKNOWN)
+    return UNKNOWN
+
+
+def take_screened_count() -> int:
+    """Number of free-text values replaced by ``UNKNOWN`` in this process since the last call (reset)."""
+    n, _SCREENED[0] = _SCREENED[0], 0
+    return n
 
 
 _MASK_RES = (re.compile(r"\S*\^\S*"), re.compile(r"\d{6,}"), re.compile(r"['\"].*?['\"]"))

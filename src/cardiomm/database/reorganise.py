@@ -54,7 +54,7 @@ from cardiomm.database.manifest import (
     shard_relpath,
     sidecar_path,
 )
-from cardiomm.database.phi import safe_error
+from cardiomm.database.phi import ensure_outside, safe_error
 from cardiomm.database.sources import sha256_file
 from cardiomm.errors import CardiommError, ConfigError, FileFormatError
 from cardiomm.types import UNKNOWN
@@ -295,6 +295,7 @@ def prepare_shards(
     where: str | None = None,
     check_source: bool = True,
     progress: bool = False,
+    salt_file: str | os.PathLike[str] | None = None,
 ) -> PrepareReport:
     """Re-organise the catalog's scans into shards under ``out`` (see the module docstring).
 
@@ -317,17 +318,23 @@ def prepare_shards(
         Check each source's SHA-256 against the catalog before converting it.
     progress
         Show a rich progress bar on stderr.
+    salt_file
+        The pseudonymisation salt used at indexing (default ``$CARDIOMM_SALT_FILE`` or
+        ``~/.config/cardiomm``); it is not read, only its location is checked.
 
     Raises
     ------
     ConfigError
         Another ``prepare`` holds the lock on ``out``.
+    PHIError
+        The salt file lies inside the raw tree, the output folder or the catalog folder.
     """
     from cardiomm.database.catalog import read_catalog
     from cardiomm.database.query import filter_frame
 
     t0 = time.perf_counter()
     root_p, out_p = Path(root).resolve(), Path(out).resolve()
+    ensure_outside(salt_file, root_p, out_p, Path(catalog).parent)
     frame = read_catalog(catalog)
     if where:
         frame = filter_frame(frame, where)

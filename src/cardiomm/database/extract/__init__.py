@@ -24,7 +24,7 @@ from typing import Any
 
 from cardiomm.database.header import HEADER_FIELDS, CardiacHeader
 from cardiomm.database.paths import modality_from_name, parse_path
-from cardiomm.database.phi import Pseudonymizer
+from cardiomm.database.phi import Pseudonymizer, screen_value
 from cardiomm.errors import PHIError
 from cardiomm.types import UNKNOWN
 
@@ -98,7 +98,8 @@ def merge_scan(raw: RawScan, relpath: str, pseudo: Pseudonymizer, *, source_key:
 
     Path rules win for center, patient, modality, disease, lifespan and sampling; for vendor, field
     and model the ``<Vendor>_<Field>_<Model>`` folder wins when the MMCMR layout matched, else the
-    source header is used.
+    source header is used. Extracted text values that look identifying
+    (:func:`~cardiomm.database.phi.screen_value`) become ``unknown``.
 
     Raises
     ------
@@ -110,6 +111,9 @@ def merge_scan(raw: RawScan, relpath: str, pseudo: Pseudonymizer, *, source_key:
         raise PHIError(f"extractor returned non-allow-listed fields {sorted(extra)}", path=relpath)
     info = parse_path(relpath)
     values: dict[str, Any] = {k: v for k, v in raw.fields.items() if v is not None and v != UNKNOWN}
+    for key, value in values.items():  # second line of defence behind clean_token
+        if isinstance(value, str):
+            values[key] = screen_value(value, f"{key} value")
     from_path: dict[str, object] = {
         "center": info.center, "modality": info.modality, "subtype": info.subtype, "disease": info.disease,
         "lifespan": info.lifespan,
