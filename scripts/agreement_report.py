@@ -61,7 +61,7 @@ def _reconstruct(tree: Path, recon: Path, methods: list[str], include: list[str]
     for method in methods:
         done = recon / method / ".complete"
         if not done.is_file():
-            if cli(["reconstruct", str(tree), "--out", str(recon), "--method", method, *args]):
+            if cli(["reconstruct", str(tree), "--out", str(recon), "--method", method, "--overwrite", *args]):
                 raise SystemExit(f"reconstruct ({method}) failed for {tree}")
             done.touch()
 

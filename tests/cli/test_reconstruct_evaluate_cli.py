@@ -254,3 +254,38 @@ def test_reconstruct_repeated_method_flags_all_run(tree: Path, tmp_path: Path) -
     assert main(["reconstruct", str(task), "--out", str(out), "--method", "zf", "--method", "sense,zf"]) == 0
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["sense", "zf"]
     assert len(list((out / "zf").rglob("*.mat"))) == len(list((out / "sense").rglob("*.mat"))) > 0
+
+
+def test_reconstruct_never_destroys_data(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Output onto / inside the input, existing outputs without --overwrite, an output path under a
+    file: exit 2 before any work, every file unchanged."""
+    import shutil
+
+    src = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
+    mask = next((tree / "Cine" / "TestSet" / "Mask_TaskAll").rglob("cine_sax_mask_Uniform8.mat"))
+    full = tmp_path / "in" / "cine_sax.mat"
+    full.parent.mkdir()
+    shutil.copyfile(src, full)
+    before = full.read_bytes()
+    base = ["reconstruct", str(full), "--mask", str(mask), "--method", "zf"]
+    assert main([*base, "--out", str(full)]) == 2
+    assert "input" in capsys.readouterr().err and full.read_bytes() == before
+    task = tree / "Cine" / "TestSet"
+    assert main(["reconstruct", str(task), "--out", str(task / "rec"), "--method", "zf"]) == 2
+    assert "inside" in capsys.readouterr().err and not (task / "rec").exists()
+
+    out = tmp_path / "rec.mat"
+    assert main([*base, "--out", str(out)]) == 0
+    first = out.read_bytes()
+    out.write_bytes(b"user edits")  # an existing result is kept unless --overwrite is given
+    assert main([*base, "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"user edits"
+    assert main([*base, "--out", str(out), "--overwrite"]) == 0
+    assert out.read_bytes() == first
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main([*base, "--out", str(blocker / "sub" / "rec.mat")]) == 2
+    assert "is a file" in capsys.readouterr().err

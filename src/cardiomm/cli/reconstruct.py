@@ -71,6 +71,7 @@ def reconstruct(
     nifti: bool = typer.Option(False, "--nifti", help="Also write NIfTI (.nii.gz)."),
     png: bool = typer.Option(False, "--png", help="Also write a PNG of the middle slice, first frame."),
     gif: bool = typer.Option(False, "--gif", help="Also write an animated cine GIF of the middle slice."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist already."),
     include: list[str] = typer.Option(
         [],
         "--include",
@@ -84,7 +85,7 @@ def reconstruct(
     or the formats of --format."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cardiomm.recon.batch import ANY_METHOD, reconstruct_tasks
+    from cardiomm.recon.batch import ANY_METHOD, check_destinations, reconstruct_tasks
     from cardiomm.recon.outputs import parse_formats
     from cardiomm.recon.pipeline import ReconTask, discover_tasks
     from cardiomm.recon.registry import get_reconstructor
@@ -106,6 +107,9 @@ def reconstruct(
         tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
         if not tasks:
             raise InputFileError(f"no mask file matches --include {' '.join(include)}", path=input_path)
+    inputs = [input_path] if mask is None else [input_path, mask]
+    root = out if per_method else None
+    check_destinations(inputs, out, tasks, methods, outputs, root=root, overwrite=overwrite)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
     def show(task: ReconTask, meta: str, us: str) -> None:
@@ -122,7 +126,7 @@ def reconstruct(
         n_written = reconstruct_tasks(
             tasks,
             recons,
-            root=out if per_method else None,
+            root=root,
             n_acs=acs,
             prompt=prompt,
             batch_size=batch_size,

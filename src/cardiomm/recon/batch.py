@@ -10,18 +10,26 @@ name on writing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from cardiomm.errors import CardiommError
+from cardiomm.errors import CardiommError, ConfigError
 from cardiomm.recon.base import Reconstructor
-from cardiomm.recon.outputs import OutputOptions, series_description, write_outputs
+from cardiomm.recon.outputs import OutputOptions, output_paths, series_description, write_outputs
 from cardiomm.recon.pipeline import DEFAULT_ACS, ReconTask, infer_pattern, load_task, reconstruct_volume
 from cardiomm.recon.prompts import task_prompts
 from cardiomm.sampling import parse_mask_filename
 
-__all__ = ["ANY_METHOD", "OutputOptions", "reconstruct_tasks", "method_output", "acceleration_token"]
+__all__ = [
+    "ANY_METHOD",
+    "OutputOptions",
+    "reconstruct_tasks",
+    "method_output",
+    "acceleration_token",
+    "check_destinations",
+]
 
 #: Method folder of tasks listed once for several methods (see :func:`method_output`).
 ANY_METHOD = "_"
@@ -30,6 +38,54 @@ ANY_METHOD = "_"
 def method_output(task: ReconTask, method: str, root: Path) -> ReconTask:
     """``task`` with its output moved from ``root/_/...`` to ``root/<method>/...``."""
     return replace(task, out_path=root / method / task.out_path.relative_to(root / ANY_METHOD))
+
+
+def check_destinations(
+    inputs: Sequence[Path],
+    out: Path,
+    tasks: Sequence[ReconTask],
+    methods: Sequence[str],
+    outputs: OutputOptions,
+    *,
+    root: Path | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Refuse, before any work, a destination that would destroy data or cannot be written.
+
+    :class:`~cardiomm.errors.ConfigError` when ``out`` equals or lies inside an input (a file or a
+    folder), when an output would replace an input file, when outputs already exist and ``overwrite`` is
+    false, or when ``out`` cannot be created (an existing file on its path, or no write permission).
+    Arguments as for :func:`reconstruct_tasks`; ``inputs`` are the given input paths.
+    """
+    out_r = out.resolve()
+    for src in inputs:
+        src_r = Path(src).resolve()
+        if out_r == src_r or (src_r.is_dir() and out_r.is_relative_to(src_r)):
+            raise ConfigError(f"the output must not be, or be inside, the input {src}", path=out)
+    targets = [
+        path
+        for task in tasks
+        for name in methods
+        for path in output_paths(task if root is None else method_output(task, name, root), outputs)
+    ]
+    sources = {Path(p).resolve() for t in tasks for p in (t.kspace_path, t.mask_path) if p is not None}
+    if clash := next((p for p in targets if p.resolve() in sources), None):
+        raise ConfigError("an output would overwrite an input file", path=clash)
+    existing = [p for p in targets if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(
+            f"{len(existing)} output(s) exist already (first: {existing[0]}); "
+            "pass --overwrite to replace them",
+            path=out,
+        )
+    # `out` is a file target (one method, one file) or a folder to create
+    ancestor = out_r.parent if any(p.resolve() == out_r for p in targets) else out_r
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"cannot create the output: {ancestor} is a file", path=out)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write the output: no write permission in {ancestor}", path=out)
 
 
 def acceleration_token(task: ReconTask, accel: int) -> str:

@@ -139,6 +139,20 @@ def source_geometry(task: ReconTask, shape: Sequence[int]) -> ImageGeometry:
     return image_geometry(shape, header=header, params=params, time_resolved=cardiac, frame_time_scale=scale)
 
 
+def output_paths(task: ReconTask, options: OutputOptions = OutputOptions()) -> list[Path]:
+    """The files (and the DICOM folder) :func:`write_outputs` writes for ``task`` with ``options``."""
+    out = task.out_path
+    stem = out.with_suffix("")
+    wanted = [
+        (options.mat, out),
+        (options.nifti, stem.with_suffix(".nii.gz")),
+        (options.dicom, stem.with_name(stem.name + DICOM_SUFFIX)),
+        (options.png, stem.with_suffix(".png")),
+        (options.gif, stem.with_suffix(".gif")),
+    ]
+    return [path for on, path in wanted if on]
+
+
 def write_outputs(
     task: ReconTask,
     volume: torch.Tensor,
