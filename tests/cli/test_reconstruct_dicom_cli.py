@@ -204,3 +204,24 @@ def test_reconstruct_dicom_round_trips_through_analyse_phenotypes(tree: Path, tm
     for name in ("LVEDV (mL)", "LVESV (mL)", "LVM (g)", "RVEDV (mL)", "LVCO (L/min)", "WT_Global (mm)"):
         assert float(row1[name]) == pytest.approx(float(row2[name]), rel=1e-6), name
     assert float(row1["LVEDV (mL)"]) > 0
+
+
+def test_png_and_gif_crop_the_readout_oversampling(tree: Path, tmp_path: Path) -> None:
+    """Pictures show what a viewer shows: the central n_x / oversampling columns (simulator truth)."""
+    from PIL import Image
+
+    from cardiomm.simulate.truth import read_ground_truth
+
+    test_set = tree / "Cine" / "TestSet"
+    mask_file = next((test_set / "Mask_TaskAll").rglob("cine_sax_mask_Uniform8.mat"))
+    full = test_set / "FullSample" / mask_file.relative_to(test_set / "Mask_TaskAll").parent / "cine_sax.mat"
+    truth = read_ground_truth(full.with_name("cine_sax_gt.h5"))["metadata"]
+    n_y, n_x = (int(n) for n in truth["kspace_shape_tzcyx"][-2:])
+    over = int(truth["readout_oversampling"])
+    assert over == 2
+    out = tmp_path / "r.mat"
+    args = ["reconstruct", str(full), "--mask", str(mask_file), "--out", str(out), "--method", "zf"]
+    assert main([*args, "--format", "mat,png,gif"]) == 0
+    assert Image.open(out.with_suffix(".png")).size == (n_x // over, n_y)
+    gif = Image.open(out.with_suffix(".gif"))
+    assert gif.size == (n_x // over, n_y) and gif.n_frames == int(truth["kspace_shape_tzcyx"][0])

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cardiomm.errors import CardiommError, UnknownChoiceError
@@ -15,6 +16,7 @@ from cardiomm.io import (
     ImageGeometry,
     IsmrmrdGeometry,
     ScanParameters,
+    crop_readout,
     find_scan_csv,
     image_geometry,
     read_ismrmrd_geometry,
@@ -194,10 +196,13 @@ def write_outputs(
             source_key=str(Path(task.kspace_path).resolve()),
             derivation=f"{description or 'cardiomm'} reconstruction of undersampled multi-coil k-space",
         )
-    if options.png:
-        write_png(stem.with_suffix(".png"), volume[0, z])
-    if options.gif:
-        write_cine_gif(stem.with_suffix(".gif"), volume[:, z])
+    if options.png or options.gif:  # pictures show what a viewer shows: readout oversampling cropped
+        width = source_geometry(task, tuple(volume.shape)).readout_width
+        shown = torch.from_numpy(np.ascontiguousarray(crop_readout(volume[:, z], width)))
+        if options.png:
+            write_png(stem.with_suffix(".png"), shown[0])
+        if options.gif:
+            write_cine_gif(stem.with_suffix(".gif"), shown)
 
 
 def _write_nifti(task: ReconTask, path: Path, volume: torch.Tensor) -> None:
