@@ -225,3 +225,52 @@ def test_png_and_gif_crop_the_readout_oversampling(tree: Path, tmp_path: Path) -
     assert Image.open(out.with_suffix(".png")).size == (n_x // over, n_y)
     gif = Image.open(out.with_suffix(".gif"))
     assert gif.size == (n_x // over, n_y) and gif.n_frames == int(truth["kspace_shape_tzcyx"][0])
+
+
+def test_compare_out_writes_images_error_maps_metrics_and_a_figure(tree: Path, tmp_path: Path) -> None:
+    """`compare --out DIR`: metrics.csv equal to an independent skimage score of the written .mat, images,
+    error maps, one figure; an existing folder needs --overwrite."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from cardiomm.io import read_cmrxrecon, read_image_mat
+
+    full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("cine_sax.mat"))
+    out = tmp_path / "cmp"
+    args = [
+        "compare",
+        str(full),
+        "--pattern",
+        "Uniform",
+        "--accel",
+        "8",
+        "--methods",
+        "zf,sense",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"metrics.csv", "comparison.png", "reference.mat", "zf.mat", "sense.mat"} <= names
+    assert {
+        "images/zf.png",
+        "images/sense.png",
+        "images/reference.png",
+        "errors/zf.png",
+        "errors/sense.png",
+    } <= names
+    rows = {r["method"]: r for r in csv.DictReader((out / "metrics.csv").open())}
+    assert set(rows) == {"zf", "sense"} and float(rows["sense"]["psnr_db"]) > float(rows["zf"]["psnr_db"])
+    k = read_cmrxrecon(full).kspace.numpy()
+    img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    ref = np.sqrt((np.abs(img) ** 2).sum(2))
+    zf = read_image_mat(out / "zf.mat").numpy()
+    np.testing.assert_allclose(read_image_mat(out / "reference.mat").numpy(), ref, rtol=1e-4, atol=1e-6)
+    scores = []
+    for t in range(ref.shape[0]):
+        for z in range(ref.shape[1]):
+            p = np.percentile(ref[t, z], 99.5)
+            g, r = ref[t, z] / p, zf[t, z] / np.percentile(zf[t, z], 99.5)
+            scores.append(peak_signal_noise_ratio(g, r, data_range=g.max()))
+    assert float(rows["zf"]["psnr_db"]) == pytest.approx(float(np.mean(scores)), abs=0.02)
+    assert main(args) == 2  # the folder exists
+    assert main([*args, "--overwrite"]) == 0

@@ -29,18 +29,28 @@ def compare(
     prompt: str | None = typer.Option(
         None, "--prompt", help="Metadata prompt (default: from path and header)."
     ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder for metrics.csv, every reconstruction (.mat), images, error maps and one figure.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
 ) -> None:
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
     from rich.table import Table
 
     from cardiomm.cli.reconstruct import mask_spec_from_options
     from cardiomm.errors import ConfigError
-    from cardiomm.recon.compare import compare_methods
+    from cardiomm.recon.compare import run_comparison, write_comparison
 
     spec = mask_spec_from_options(kspace, mask, pattern, accel, seed, acs)
     if mask is None and spec is None:
         raise ConfigError("give --mask FILE or --pattern P --accel R")
-    scores, meta, us = compare_methods(
+    if out is not None and out.exists() and not overwrite:
+        raise ConfigError("the --out folder exists already; pass --overwrite to replace it", path=out)
+    if out is not None and any(out.resolve() == p.resolve() for p in (kspace, mask) if p is not None):
+        raise ConfigError("--out must not be an input", path=out)
+    result = run_comparison(
         kspace,
         mask,
         [m.strip() for m in methods.split(",") if m.strip()],
@@ -48,6 +58,7 @@ def compare(
         prompt=prompt,
         mask_spec=spec,
     )
+    scores, meta, us = result.scores, result.metadata_prompt, result.undersampling_prompt
     under = mask.name if mask is not None else spec.token if spec is not None else ""
     table = Table(title=f"{kspace.name} under {under}")
     for col in ("method", "PSNR (dB)", "SSIM", "NMSE", "s / frame"):
@@ -58,3 +69,6 @@ def compare(
         )
     console.print(f"prompts: {meta!r} / {us!r}")
     console.print(table)
+    if out is not None:
+        files = write_comparison(result, out, f"{kspace.name} under {under}")
+        console.print(f"wrote {len(files)} files under {out} (metrics.csv, comparison.png)")
