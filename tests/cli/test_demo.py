@@ -45,7 +45,7 @@ def test_demo_real_anatomy_step_matches_its_reconstructions(tmp_path: Path) -> N
     import nibabel as nib
     import numpy as np
 
-    from cardiomm.demo_real import real_subject_path, run_real_demo
+    from cardiomm.demo.real import real_subject_path, run_real_demo
     from cardiomm.io.kspace import read_cmrxrecon
     from cardiomm.physics.fft import ifft2c_np
 

@@ -7,10 +7,10 @@
 3. Evaluate with the CMRxRecon2025 / CardioMM metric protocol and write the report (tables, radar
    charts, example images).
 4. Real anatomy: one real CC0 heart (three slices, ED / ES) turned into k-space at an unseen center and
-   reconstructed zero-shot by every method (:mod:`cardiomm.demo_real`).
+   reconstructed zero-shot by every method (:mod:`cardiomm.demo.real`).
 5. Clinical measurements: one subject's full short-axis cine stack at 8x / 16x / 24x (CardioMM and zero
    filling), segmented with ``simunet``; phenotypes vs fully sampled and truth
-   (:mod:`cardiomm.demo_phenotypes`).
+   (:mod:`cardiomm.demo.phenotypes`).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def run_demo(
     )
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
     if real and recons:
-        from cardiomm.demo_real import run_real_demo
+        from cardiomm.demo.real import run_real_demo
 
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
         bar_real = _Bar(progress, None, "reconstructing the real heart")
@@ -102,7 +102,7 @@ def run_demo(
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
     clinical: dict[str, Reconstructor] = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
     if phenotypes and clinical:
-        from cardiomm.demo_phenotypes import run_phenotype_demo
+        from cardiomm.demo.phenotypes import run_phenotype_demo
 
         log("[6/6] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
         bar5 = _Bar(progress, 3 * len(clinical), "reconstructing the cine stack")
