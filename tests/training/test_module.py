@@ -10,10 +10,10 @@ import torch
 
 from cardiomm.errors import ConfigError
 from cardiomm.models.release import build_model, load_release, save_release
-from cardiomm.training.dataset import UndersampledFrames
 from cardiomm.training.module import ReconModule
 from cardiomm.training.records import ReconBatch, collate_samples
 from cardiomm.training.tree import TreeFrameDataset, discover_scans
+from cardiomm.training.undersampling import UndersampledFrames
 
 
 @pytest.fixture(scope="module")

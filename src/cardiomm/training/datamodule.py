@@ -15,7 +15,7 @@ Sources (``source="auto"`` picks by looking at ``data``):
     :class:`cardiomm.database.dataset.CardiacFrameDataset` (frames read from HDF5 on demand).
 
 One sample = one 2-D frame with all coils, undersampled by
-:class:`~cardiomm.training.dataset.UndersampledFrames` (fresh training mask per
+:class:`~cardiomm.training.undersampling.UndersampledFrames` (fresh training mask per
 ``(seed, epoch, index)``; fixed evaluation masks per frame).
 
 Batching: frames of different scans may differ in size. The default ``batch_size=1`` is the published
@@ -41,9 +41,9 @@ from torch.utils.data import DataLoader, Dataset
 from cardiomm.errors import ConfigError, InputFileError
 from cardiomm.layout import TEST_SET, TRAIN_SET, VAL_SET
 from cardiomm.sampling import DEFAULT_ACS, TRAIN_ACCELERATIONS
-from cardiomm.training.dataset import UndersampledFrames, frame_shapes
 from cardiomm.training.records import collate_samples
 from cardiomm.training.samplers import FrameBatchSampler, FrameOrder, ResumableLoader
+from cardiomm.training.undersampling import UndersampledFrames, frame_shapes
 
 __all__ = ["FrameDataModule", "FrameSubset", "evenly_spaced"]
 
@@ -135,7 +135,7 @@ class FrameDataModule(L.LightningDataModule):
         (``--combine_train_val``); validation then monitors data seen in training (not held out).
     single_coil_fraction
         Fraction of training samples compressed to one virtual coil
-        (:class:`~cardiomm.training.dataset.UndersampledFrames`).
+        (:class:`~cardiomm.training.undersampling.UndersampledFrames`).
     progress
         Progress bar while preloading.
     """

@@ -14,7 +14,7 @@ serve the in-memory train/val split (:func:`split_scans`, by patient, via
 :func:`cardiomm.database.splits.make_splits`) and are never written anywhere.
 
 Samples are :class:`cardiomm.database.dataset.FrameSample` records, the same type as the shard
-dataset's, so :class:`~cardiomm.training.dataset.UndersampledFrames` treats both sources alike.
+dataset's, so :class:`~cardiomm.training.undersampling.UndersampledFrames` treats both sources alike.
 One sample = one 2-D frame ``b = t * nz + z`` (t-major) with all coils.
 
 Memory: each scan is read once (whole volume), its RSS target ``(b, y, x)`` and volume max are

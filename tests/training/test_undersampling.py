@@ -12,9 +12,9 @@ import torch
 from cardiomm.errors import ShapeError
 from cardiomm.io.h5 import rss_from_kspace
 from cardiomm.io.kspace import read_cmrxrecon
-from cardiomm.training.dataset import UndersampledFrames, eval_mask_generator, train_mask_generator
 from cardiomm.training.records import collate_samples
 from cardiomm.training.tree import TreeFrameDataset, discover_scans, split_scans
+from cardiomm.training.undersampling import UndersampledFrames, eval_mask_generator, train_mask_generator
 
 
 @pytest.fixture(scope="module")
