@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from cardiomm.simulate import contrast as cs
+import cardiomm.simulate.contrast as cs
 from cardiomm.simulate.phantom import FrameMaps
 from cardiomm.simulate.protocols import Protocol
 from cardiomm.simulate.tissues import Tissue, gd_relaxivity, tissue_parameter_arrays
