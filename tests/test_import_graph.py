@@ -61,3 +61,17 @@ def test_no_import_cycle() -> None:
 
 def test_cycle_finder_finds_a_planted_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+
+
+def test_cli_help_loads_no_heavy_library() -> None:
+    """`cardiomm --help` (and the command list) stays fast: no torch, numpy or pandas import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom cardiomm.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -43,8 +43,10 @@ def build_methods(
     models: Mapping[str, str | Path] | None = None,
     *,
     log: Callable[[str], None] = print,
+    device: str = "cpu",
 ) -> tuple[dict[str, Reconstructor], list[str]]:
-    """Reconstructors by name (``models`` overrides a learned method's checkpoint); missing ones skipped."""
+    """Reconstructors by name (``models`` overrides a learned method's checkpoint; learned methods on
+    ``device``); missing ones skipped."""
     from cardiomm.errors import ModelNotFoundError
     from cardiomm.recon.registry import get_reconstructor
 
@@ -52,7 +54,7 @@ def build_methods(
     skipped: list[str] = []
     for name in methods:
         try:
-            recons[name] = get_reconstructor(name, (models or {}).get(name))
+            recons[name] = get_reconstructor(name, (models or {}).get(name), device=device)
         except ModelNotFoundError as exc:
             skipped.append(name)
             log(f"      skipping {name}: {exc.message}")
@@ -78,7 +80,12 @@ def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> lis
 
 
 def _reconstruct_group(
-    data: Path, out: Path, methods: Sequence[str], models: Mapping[str, str | Path], threads: int | None
+    data: Path,
+    out: Path,
+    methods: Sequence[str],
+    models: Mapping[str, str | Path],
+    threads: int | None,
+    device: str = "cpu",
 ) -> dict[str, float]:
     """Reconstruct every task of ``data`` with ``methods`` in this process; wall seconds per method."""
     import json
@@ -90,7 +97,7 @@ def _reconstruct_group(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    recons, _ = build_methods(methods, models, log=lambda _: None)
+    recons, _ = build_methods(methods, models, log=lambda _: None, device=device)
     seconds = {}
     for name, recon in recons.items():
         start = time.perf_counter()
@@ -110,13 +117,14 @@ def reconstruct_methods(
     *,
     workers: int = 1,
     reuse: bool = True,
+    device: str = "cpu",
 ) -> dict[str, float]:
     """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel.
 
     Methods are dealt to ``workers`` processes (one torch thread each when ``workers > 1``; the slow
     classical ``sense`` and ``cs`` go to different processes). A method whose folder holds a completion
     marker for the same task count and checkpoint is reused (``reuse=False``: everything is redone).
-    Returns wall seconds per method (``nan`` for reused ones).
+    Returns wall seconds per method (``nan`` for reused ones). Learned methods run on ``device``.
     """
     import json
     import math
@@ -142,10 +150,12 @@ def reconstruct_methods(
     groups = [order[i :: max(1, workers)] for i in range(max(1, workers)) if order[i :: max(1, workers)]]
     if len(groups) <= 1:
         for group in groups:
-            seconds.update(_reconstruct_group(Path(data), Path(out), group, models, None))
+            seconds.update(_reconstruct_group(Path(data), Path(out), group, models, None, device))
     else:
         with ProcessPoolExecutor(len(groups)) as pool:
-            jobs = [pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1) for g in groups]
+            jobs = [
+                pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1, device) for g in groups
+            ]
             for job in jobs:
                 seconds.update(job.result())
     return {m: seconds[m] for m in methods if m in seconds}

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.utils.device import DEVICE_HELP
 
 __all__ = ["compare"]
 
@@ -35,6 +36,7 @@ def compare(
         help="Folder for metrics.csv, every reconstruction (.mat), images, error maps and one figure.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+    device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
 ) -> None:
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
     from rich.table import Table
@@ -42,7 +44,9 @@ def compare(
     from cardiomm.cli.reconstruct import mask_spec_from_options
     from cardiomm.errors import ConfigError
     from cardiomm.recon.compare import run_comparison, write_comparison
+    from cardiomm.utils.device import resolve_device
 
+    torch_device = resolve_device(device)
     spec = mask_spec_from_options(kspace, mask, pattern, accel, seed, acs)
     if mask is None and spec is None:
         raise ConfigError("give --mask FILE or --pattern P --accel R")
@@ -57,6 +61,7 @@ def compare(
         n_acs=acs,
         prompt=prompt,
         mask_spec=spec,
+        device=torch_device,
     )
     scores, meta, us = result.scores, result.metadata_prompt, result.undersampling_prompt
     under = mask.name if mask is not None else spec.token if spec is not None else ""

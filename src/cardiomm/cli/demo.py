@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.utils.device import DEVICE_HELP
 
 __all__ = ["demo"]
 
@@ -25,12 +26,14 @@ def demo(
     real: bool = typer.Option(
         True, "--real/--no-real", help="Also the real-anatomy step: a real heart, every method."
     ),
+    device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
 ) -> None:
     """Reconstruct zero-shot external-center and internal-center scans at 8x/16x/24x with CardioMM and
     every baseline, evaluate them and write a report (a few minutes on 2 CPU cores)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cardiomm.demo import run_demo
+    from cardiomm.utils.device import resolve_device
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -41,6 +44,7 @@ def demo(
             progress=progress,
             phenotypes=phenotypes,
             real=real,
+            device=resolve_device(device),
         )
     console.print("\nMean PSNR (dB) per center role, pattern and acceleration (higher is better):\n")
     console.print(result.table_markdown, highlight=False, soft_wrap=True)

@@ -46,6 +46,7 @@ def run_real_demo(
     models: Mapping[str, str | Path] | None = None,
     workers: int = 1,
     max_slices: int | None = 1,
+    device: str = "cpu",
 ) -> RealDemoResult:
     """Synthesise the real subject's k-space at the external center and score every method on it.
 
@@ -68,7 +69,7 @@ def run_real_demo(
             seed=seed,
             max_slices=max_slices,
         )
-    reconstruct_methods(data, out, methods, models, workers=workers, reuse=False)
+    reconstruct_methods(data, out, methods, models, workers=workers, reuse=False, device=device)
     scores = evaluate_and_report(
         data,
         out,

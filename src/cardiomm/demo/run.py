@@ -61,6 +61,7 @@ def run_demo(
     phenotypes: bool = True,
     real: bool = True,
     workers: int = 2,
+    device: str = "cpu",
 ) -> DemoResult:
     """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``real/``,
     ``clinical/``)."""
@@ -76,11 +77,11 @@ def run_demo(
         generate_mini(data, size="demo", seed=seed)
     else:
         log(f"[1/6] reusing the simulated test set in {data}")
-    recons, skipped = build_methods(methods, log=log)
+    recons, skipped = build_methods(methods, log=log, device=device)
     names = [m for m in methods if m in recons]
     log(f"[2-4/6] reconstructing with {', '.join(names)} ({workers} worker processes), evaluating, reporting")
     bar = _Bar(progress, None, "reconstructing the simulated centers")
-    reconstruct_methods(data, out, names, workers=workers, reuse=False)
+    reconstruct_methods(data, out, names, workers=workers, reuse=False, device=device)
     bar.done()
     scores = evaluate_and_report(
         data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log
@@ -96,7 +97,7 @@ def run_demo(
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
         bar_real = _Bar(progress, None, "reconstructing the real heart")
         rd = run_real_demo(
-            out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers
+            out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers, device=device
         )
         bar_real.done()
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report

@@ -113,8 +113,10 @@ def run_comparison(
     prompt: str | None = None,
     mask_spec: MaskSpec | None = None,
     models: Mapping[str, str | Path] | None = None,
+    device: str = "cpu",
 ) -> Comparison:
-    """As :func:`compare_methods`, keeping the reference and every reconstruction."""
+    """As :func:`compare_methods`, keeping the reference and every reconstruction; learned methods run
+    on ``device``."""
     from cardiomm.recon.registry import get_reconstructor
 
     mask_file = None if mask_path is None else Path(mask_path)
@@ -127,7 +129,7 @@ def run_comparison(
     scores = []
     recons: dict[str, torch.Tensor] = {}
     for name in methods:
-        recon = get_reconstructor(name, (models or {}).get(name))
+        recon = get_reconstructor(name, (models or {}).get(name), device=device)
         t0 = time.perf_counter()
         out, _ = reconstruct_volume(
             volume,
