@@ -9,7 +9,7 @@ the pseudonymisation salt lives in its own temporary folder (``CARDIOMM_SALT_FIL
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +104,7 @@ def mini_catalog(mini_root: Path, tmp_path_factory: pytest.TempPathFactory, salt
 
 @pytest.fixture(scope="session")
 def mini_shards(mini_root: Path, mini_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Shards of the mini tree (prepared in-process)."""
+    """Shards of the mini tree (prepared by one worker process)."""
     from cardiomm.database.reorganise import prepare_shards
 
     out = tmp_path_factory.mktemp("shards")
@@ -380,3 +380,92 @@ def sim_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sim") / "MMCMR"
     generate_mini(root, size="tiny", seed=0, progress=False)
     return root
+
+
+# ---------------------------------------------------------------------------- crashing and hanging inputs
+def _reader_of(fifo: Path) -> int | None:
+    """PID of a process (of this user) that has ``fifo`` open, from /proc."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:
+            continue
+        if str(fifo) in links:
+            return int(proc.name)
+    return None
+
+
+def _segfault_reader(fifo: Path, limit_s: float) -> None:
+    """Wait until a worker opens ``fifo``, then kill that worker with ``SIGSEGV``."""
+    import errno
+    import signal
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:  # succeeds once a reader blocks in open(); the reader then waits in read()
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno != errno.ENXIO:  # the pipe is gone: the test is over
+                return
+            time.sleep(0.05)
+            continue
+        try:
+            while time.monotonic() < deadline:
+                pid = _reader_of(fifo)
+                if pid is not None and pid != os.getpid():
+                    os.kill(pid, signal.SIGSEGV)
+                    return
+                time.sleep(0.05)
+        finally:
+            os.close(fd)
+
+
+@pytest.fixture()
+def bad_sources() -> Iterator[Callable[[Path, Path], None]]:
+    """``make(crash, hang)``: two named pipes in place of source files. A worker that opens ``crash`` is
+    killed with ``SIGSEGV`` (as a reader crashing inside a C library); nothing ever writes to ``hang``,
+    so a worker that opens it blocks forever (as a reader spinning on a damaged file)."""
+    import threading
+
+    threads: list[threading.Thread] = []
+
+    def make(crash: Path, hang: Path) -> None:
+        for path in (crash, hang):
+            path.unlink(missing_ok=True)
+            os.mkfifo(path)
+        thread = threading.Thread(target=_segfault_reader, args=(crash, 120.0), daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    yield make
+    for thread in threads:
+        thread.join(timeout=1)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Live (non-zombie) descendants of ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(proc.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+@pytest.fixture()
+def descendants() -> Callable[[int], set[int]]:
+    """``descendants(pid)``: the live (non-zombie) descendant processes of ``pid`` (Linux /proc)."""
+    return _descendants

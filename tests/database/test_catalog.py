@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from cardiomm.database.catalog import SCHEMA_VERSION, catalog_metadata, index_tree, read_catalog
+from cardiomm.cli.main import main
+from cardiomm.database.catalog import (
+    SCHEMA_VERSION,
+    catalog_metadata,
+    failures_path,
+    index_tree,
+    read_catalog,
+)
 from cardiomm.errors import ConfigError, PHIError
 from cardiomm.io import save_mat
 
@@ -104,3 +113,38 @@ def test_index_refuses_other_salt_and_old_schema(mini_root: Path, mini_catalog: 
     pq.write_table(table.replace_schema_metadata({b"cardiomm.schema_version": b"0"}), cat)
     with pytest.raises(ConfigError):
         read_catalog(cat)
+
+
+def test_index_isolates_a_crash_and_a_hang(
+    mini_root: Path, tmp_path: Path, bad_sources: Callable[[Path, Path], None]
+) -> None:
+    """A source whose reader segfaults and one whose reader never returns are recorded failures; the
+    run completes with exit code 1 and the catalog equals a serial in-process run without them."""
+    root = _copy(mini_root, tmp_path)
+    serial = tmp_path / "serial" / "c.parquet"
+    index_tree(root, serial, workers=0)
+    patient = "MultiCoil/Cine/TrainingSet/FullSample/Center002/UIH_15T_umr588"
+    crash, hang = f"{patient}/P001/cine_crash.mat", f"{patient}/P002/cine_hang.mat"
+    bad_sources(root / crash, root / hang)
+    cat = tmp_path / "isolated" / "c.parquet"
+    argv = [
+        "db",
+        "index",
+        str(root),
+        "--catalog",
+        str(cat),
+        "--workers",
+        "2",
+        "--timeout",
+        "5",
+        "--no-progress",
+    ]
+    start = time.monotonic()
+    assert main(argv) == 1
+    assert time.monotonic() - start < 120
+    failures = json.loads(failures_path(cat).read_text())
+    assert [(f["source"], f["kind"], f.get("signal")) for f in failures] == [
+        (crash, "crash", "SIGSEGV"),
+        (hang, "timeout", None),
+    ]
+    assert pq.read_table(cat).equals(pq.read_table(serial))

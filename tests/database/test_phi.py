@@ -88,9 +88,10 @@ def test_planted_phi_never_reaches_outputs(
     caplog.set_level(logging.DEBUG)
     cat, out, stats = tmp_path / "cat" / "catalog.parquet", tmp_path / "shards", tmp_path / "stats"
     splits = tmp_path / "splits.json"
+    # --workers 0: in this process, where the twix reader is patched
     steps = [
-        ["db", "index", str(phi_root), "--catalog", str(cat), "--no-progress"],
-        ["db", "prepare", str(phi_root), str(out), "--catalog", str(cat), "--workers", "1", "--no-progress"],
+        ["db", "index", str(phi_root), "--catalog", str(cat), "--no-progress", "--workers", "0"],
+        ["db", "prepare", str(phi_root), str(out), "--catalog", str(cat), "--workers", "0", "--no-progress"],
         ["db", "stats", str(cat), "--csv", str(stats), "--figure", str(stats / "fig.png")],
         ["db", "query", str(cat), "--json"],
         ["db", "query", str(cat), "--where", "source_format = 'dicom'"],
@@ -98,7 +99,9 @@ def test_planted_phi_never_reaches_outputs(
         ["db", "verify", str(out)],
     ]
     for argv in steps:
-        assert main(argv) == 0, argv
+        # prepare: exit 1, the twix file is a header-only placeholder (see _assert_only_twix_failed)
+        assert main(argv) == (1 if argv[1] == "prepare" else 0), argv
+    _assert_only_twix_failed(out)
     captured = capsys.readouterr()
     assert '"source_format":"twix-dat"' in captured.out and '"source_format":"dicom"' in captured.out
     needles = (*phi_strings, "1970-01-01", load_salt(salt_file).decode())
@@ -119,6 +122,14 @@ def test_planted_phi_never_reaches_outputs(
     # vendor + model of the OCMR file, model of the twix file: counted, logged without the value
     assert "3 free-text header value(s) looked identifying" in captured.err
     assert "looks like a person name" in caplog.text
+
+
+def _assert_only_twix_failed(out: Path) -> None:
+    """The one failure of `db prepare` on the PHI trees: the twix placeholder (only its header is
+    patched, it has no k-space), recorded under its scan ID and its (clean) path."""
+    failures = json.loads((out / "failures.json").read_text())
+    assert [(f["kind"], "twix" in f["error"]) for f in failures] == [("error", True)]
+    assert failures[0]["scan_id"].startswith("sc-") and failures[0]["source"].startswith("twix/")
 
 
 def test_real_twix_with_planted_phi(
@@ -250,7 +261,7 @@ def test_phi_paths_refused_and_withheld(
     caplog.set_level(logging.DEBUG)
     clean, refused, needles = phi_path_spec["clean"], phi_path_spec["refused"], phi_path_spec["strings"]
     cat, out, stats = tmp_path / "cat" / "catalog.parquet", tmp_path / "shards", tmp_path / "stats"
-    rep = index_tree(phi_path_root, cat)
+    rep = index_tree(phi_path_root, cat, workers=0)  # in this process, where the twix reader is patched
     frame = read_catalog(cat)
     assert sorted(frame["relpath"]) == sorted(clean)  # every known-layout name is indexed
     assert rep.n_phi_paths == len(refused) and sorted(rel for _, rel in rep.withheld) == sorted(refused)
@@ -263,7 +274,7 @@ def test_phi_paths_refused_and_withheld(
         clean[0].replace("FullSample", "Mask_TaskAll").replace(".mat", "_mask_Uniform4.mat")
     ]
     # same salt, same pseudonyms; still refused on an incremental re-run
-    again = index_tree(phi_path_root, cat)
+    again = index_tree(phi_path_root, cat, workers=0)
     assert again.withheld == rep.withheld and again.n_unchanged == len(clean)
     # the console names the real path (so it can be renamed) next to its pseudonym
     argv = ["db", "index", str(phi_path_root), "--catalog", str(cat), "--no-progress"]
@@ -279,7 +290,7 @@ def test_phi_paths_refused_and_withheld(
             "--catalog",
             str(cat),
             "--workers",
-            "1",
+            "0",
             "--no-progress",
         ],
         ["db", "stats", str(cat), "--csv", str(stats)],
@@ -287,7 +298,8 @@ def test_phi_paths_refused_and_withheld(
         ["db", "query", str(cat), "--columns", "source,relpath,mask_relpaths,scan_id"],
     ]
     for step in steps:
-        assert main(step) == 0, step
+        assert main(step) == (1 if step[1] == "prepare" else 0), step
+    _assert_only_twix_failed(out)
     captured = capsys.readouterr()
     assert len(list(out.rglob("*.h5"))) == 4  # mat, fastMRI, 2 OCMR (the twix file is a placeholder)
     texts = [captured.out, caplog.text, json.dumps(catalog_metadata(cat))]

@@ -216,3 +216,85 @@ def test_shard_digest_is_layout_independent(mini_shards: Path, tmp_path: Path) -
     with h5py.File(copy, "a") as g:
         g.attrs["center"] = "Center999"
     assert shard_digest(copy) != shard_digest(src)
+
+
+def test_prepare_isolates_a_crash_and_a_hang(
+    mini_root: Path, mini_catalog: Path, tmp_path: Path, bad_sources: Callable[[Path, Path], None]
+) -> None:
+    """A scan whose reader segfaults and one whose reader never returns are recorded failures; the run
+    completes with exit code 1 and every other shard equals a serial in-process run."""
+    from cardiomm.cli.main import main
+
+    root = tmp_path / "raw"
+    shutil.copytree(mini_root, root)
+    serial = tmp_path / "serial"
+    prepare_shards(root, serial, mini_catalog, workers=0)
+    frame = read_catalog(mini_catalog).sort_values("relpath")
+    crash, hang = frame.iloc[0], frame.iloc[1]
+    bad_sources(root / crash.relpath, root / hang.relpath)  # after indexing: read by the source check
+    out = tmp_path / "out"
+    argv = ["db", "prepare", str(root), str(out), "--catalog", str(mini_catalog), "--workers", "2",
+            "--timeout", "5", "--no-progress"]  # fmt: skip
+    start = time.monotonic()
+    assert main(argv) == 1
+    assert time.monotonic() - start < 120
+    failures = json.loads((out / "failures.json").read_text())
+    got = sorted((f["scan_id"], f["source"], f["kind"], f.get("signal")) for f in failures)
+    assert got == sorted(
+        [(crash.scan_id, crash.relpath, "crash", "SIGSEGV"), (hang.scan_id, hang.relpath, "timeout", None)]
+    )
+    expected = [
+        e for e in read_manifest(serial)["shards"] if e["scan_id"] not in (crash.scan_id, hang.scan_id)
+    ]
+    assert read_manifest(out)["shards"] == expected
+    assert not list(out.rglob(".cardiomm-tmp-*"))
+
+
+def test_prepare_workers_die_with_the_main_process(
+    mini_root: Path, mini_catalog: Path, tmp_path: Path, descendants: Callable[[int], set[int]]
+) -> None:
+    """``kill -9`` of the main process of `db prepare` (not of its process group) while a worker is busy
+    leaves no worker behind (they used to live on for minutes and keep writing)."""
+    root = tmp_path / "raw"
+    shutil.copytree(mini_root, root)
+    busy = root / read_catalog(mini_catalog).sort_values("relpath").iloc[0].relpath
+    busy.unlink()
+    os.mkfifo(busy)  # the worker that reads it waits until we close our end
+    argv = [sys.executable, "-m", "cardiomm.cli.main", "db", "prepare", str(root), str(tmp_path / "out"),
+            "--catalog", str(mini_catalog), "--workers", "2", "--timeout", "0", "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    writer = None
+    try:
+        deadline = time.monotonic() + 120
+        while writer is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                writer = os.open(busy, os.O_WRONLY | os.O_NONBLOCK)  # once a worker has opened it
+            except OSError:
+                time.sleep(0.05)
+        assert writer is not None, "no worker opened the source"
+        family = descendants(proc.pid)
+        assert len(family) >= 2  # fork server and workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and family & _live(family):
+            time.sleep(0.1)
+        assert not _live(family)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        proc.kill()
+        proc.wait()
+
+
+def _live(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` that still exist and are not zombies."""
+    live = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            live.add(pid)
+    return live

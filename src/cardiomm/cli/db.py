@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cardiomm.cli.app import app, console, err_console
+from cardiomm.utils.isolation import INDEX_TIMEOUT_S, PREPARE_TIMEOUT_S
 
 __all__ = ["db_app"]
 
@@ -22,6 +23,12 @@ _DEFAULT_COLUMNS = (
 
 
 _SALT_HELP = "Pseudonymisation salt (default $CARDIOMM_SALT_FILE or ~/.config/cardiomm)."
+_TIMEOUT_HELP = (
+    "Seconds one {} may take in its worker process before it is killed and recorded as a failure "
+    "(0: no limit)."
+)
+#: Exit code of a run that finished but could not process some files (usage errors exit with 2).
+EXIT_SOME_FAILED = 1
 
 
 def _print_failures(
@@ -30,7 +37,7 @@ def _print_failures(
     """Print failures to stderr; ``real`` maps a withheld path's pseudonym to the real path (console only)."""
     if not failures:
         return
-    err_console.print(f"[yellow]{len(failures)} {what} could not be read (skipped):[/]")
+    err_console.print(f"[yellow]{len(failures)} {what} could not be processed (skipped):[/]")
     for name, message in failures:
         shown = f"{real[name]} (recorded as {name})" if real and name in real else name
         err_console.print(f"  {shown}: {message}", highlight=False, soft_wrap=True)
@@ -40,7 +47,9 @@ def _print_failures(
 def index_cmd(
     root: Path = typer.Argument(..., help="Raw tree (MMCMR/CMRxRecon, ISMRMRD, fastMRI, twix, DICOM)."),
     catalog: Path = typer.Option(..., "--catalog", help="Parquet catalog to create or update."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes for hashing and header reading."),
+    workers: int = typer.Option(
+        1, "--workers", min=0, help="Worker processes for hashing and header reading (0: in this process)."
+    ),
     salt_file: Path | None = typer.Option(None, "--salt-file", help=_SALT_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     allow_phi_paths: bool = typer.Option(
@@ -49,17 +58,22 @@ def index_cmd(
         help="Index files whose folder/file names look like names, dates or record numbers, and store "
         "those paths verbatim (default: refuse them).",
     ),
+    timeout: float = typer.Option(INDEX_TIMEOUT_S, "--timeout", min=0, help=_TIMEOUT_HELP.format("file")),
 ) -> None:
     """Index a raw tree into a Parquet catalog (incremental: only new or changed files are read).
 
     Paths that look identifying (person names, dates, MRN-like numbers in folder or file names) are
     refused unless --allow-phi-paths is given: they are recorded under a keyed pseudonym and the real
     path is printed here only. Free-text header values that look identifying are stored as unknown.
+
+    Each file is read in a worker process: a file that crashes or hangs the reader is recorded in
+    <catalog>.failures.json and the run goes on (--workers 0, for debugging: in this process, without
+    isolation). Exit code 1 when some files failed.
     """
     from cardiomm.database.catalog import index_tree
 
     rep = index_tree(root, catalog, workers=workers, salt_file=salt_file, progress=progress,
-                     allow_phi_paths=allow_phi_paths)  # fmt: skip
+                     allow_phi_paths=allow_phi_paths, timeout=timeout or None)  # fmt: skip
     console.print(
         f"catalog {rep.catalog}: {rep.n_scans} scans from {rep.n_sources} sources "
         f"({rep.n_extracted} read, {rep.n_unchanged} unchanged, {rep.n_removed} removed, "
@@ -73,6 +87,8 @@ def index_cmd(
     if rep.n_screened:
         msg = f"{rep.n_screened} free-text header value(s) looked identifying and were stored as unknown"
         err_console.print(f"[yellow]{msg}[/]", highlight=False, soft_wrap=True)
+    if rep.failures:
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @db_app.command("query")
@@ -165,7 +181,9 @@ def prepare_cmd(
     root: Path = typer.Argument(..., help="Raw tree the catalog was built from."),
     out: Path = typer.Argument(..., help="Output folder for shards, manifest.json and failures.json."),
     catalog: Path = typer.Option(..., "--catalog", help="Parquet catalog."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default min(4, cores))."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, help="Worker processes (default min(4, cores); 0: in this process)."
+    ),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask distributed scheduler address."),
     where: str | None = typer.Option(None, "--where", help="Catalog predicate selecting the scans."),
     check_source: bool = typer.Option(True, "--check-source/--no-check-source", help="Check source sha256."),
@@ -173,12 +191,21 @@ def prepare_cmd(
     salt_file: Path | None = typer.Option(
         None, "--salt-file", help=_SALT_HELP + " Not read: refused if inside ROOT, OUT or the catalog folder."
     ),
+    timeout: float = typer.Option(
+        PREPARE_TIMEOUT_S, "--timeout", min=0, help=_TIMEOUT_HELP.format("scan") + " Not with --scheduler."
+    ),
 ) -> None:
-    """Re-organise scans into per-frame-chunked HDF5 shards with a checksummed manifest (resumable)."""
+    """Re-organise scans into per-frame-chunked HDF5 shards with a checksummed manifest (resumable).
+
+    Each scan is converted in a worker process: a scan that crashes or hangs the reader is recorded in
+    OUT/failures.json and the run goes on (--workers 0, for debugging: in this process, without
+    isolation). Exit code 1 when some scans failed.
+    """
     from cardiomm.database.reorganise import prepare_shards
 
     rep = prepare_shards(root, out, catalog, workers=workers, scheduler=scheduler, where=where,
-                         check_source=check_source, progress=progress, salt_file=salt_file)  # fmt: skip
+                         check_source=check_source, progress=progress, salt_file=salt_file,
+                         timeout=timeout or None)  # fmt: skip
     console.print(
         f"{rep.out}: {rep.n_written} shard(s) written, {rep.n_verified} verified and kept, "
         f"{rep.n_failed} failed, {rep.n_unsupported} without k-space reader, in {rep.elapsed_s:.1f} s",
@@ -191,6 +218,8 @@ def prepare_cmd(
             highlight=False,
         )
     _print_failures(rep.failures, "scan(s)")
+    if rep.failures:
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @db_app.command("verify")

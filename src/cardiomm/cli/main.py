@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code.
 
     Typed cardiomm errors become a one-line ``error: <file>: <problem>`` on stderr and exit code 2;
-    usage errors are reported by Typer/Click (exit 2); no traceback either way.
+    usage errors are reported by Typer/Click (exit 2); no traceback either way. Exit code 1: the run
+    completed but some files failed (``db index``, ``db prepare`` and ``reconstruct`` of a folder list
+    them in a ``failures.json``; ``db verify`` found mismatches).
     """
     _register_commands()
     try:

@@ -9,13 +9,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cardiomm.cli.app import app, console
+from cardiomm.cli.app import app, console, err_console
 from cardiomm.errors import ConfigError, InputFileError
+from cardiomm.utils.isolation import RECON_TIMEOUT_S
 
 if TYPE_CHECKING:
+    from cardiomm.recon.batch import TaskFailure
     from cardiomm.recon.pipeline import MaskSpec
 
 __all__ = ["reconstruct", "mask_spec_from_options"]
+
+#: Exit code of a folder run that finished but could not reconstruct some files (usage errors: 2).
+EXIT_SOME_FAILED = 1
 
 
 @app.command("reconstruct")
@@ -80,15 +85,33 @@ def reconstruct(
             "e.g. 'cine_sax_mask_ktGaussian*'."
         ),
     ),
+    timeout: float = typer.Option(
+        RECON_TIMEOUT_S,
+        "--timeout",
+        min=0,
+        help=(
+            "Folders: seconds per file and method before the file's worker process is killed and the "
+            "file recorded as failed (0: no limit)."
+        ),
+    ),
 ) -> None:
     """Reconstruct undersampled multi-coil k-space; writes `reconimage` .mat (MATLAB order nx, ny, nz, nt),
-    or the formats of --format."""
+    or the formats of --format.
+
+    A folder is reconstructed in a worker process that keeps the models loaded: a file that fails, crashes
+    or hangs is recorded in OUT/failures.json and the run goes on (exit code 1 when some files failed)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cardiomm.recon.batch import ANY_METHOD, check_destinations, reconstruct_tasks
+    from cardiomm.recon.batch import (
+        ANY_METHOD,
+        build_reconstructors,
+        check_destinations,
+        check_methods,
+        reconstruct_tasks,
+        reconstruct_tasks_isolated,
+    )
     from cardiomm.recon.outputs import parse_formats
     from cardiomm.recon.pipeline import ReconTask, discover_tasks
-    from cardiomm.recon.registry import get_reconstructor
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -97,7 +120,10 @@ def reconstruct(
     outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
-    recons = {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
+    if single:  # one file: in this process, errors propagate
+        recons = build_reconstructors(methods, model)
+    else:  # a tree: the models are loaded in the worker process
+        check_methods(methods, model)
     # one method on one file writes to --out itself; otherwise each method gets its own folder
     per_method = not (single and len(methods) == 1)
     listed_under = out / ANY_METHOD if single and per_method else out
@@ -123,18 +149,34 @@ def reconstruct(
             logging.getLogger("cardiomm").info("%s  %s: %.3f s/frame", name, task.out_path.name, per_frame)
             progress.advance(bar)
 
-        n_written = reconstruct_tasks(
-            tasks,
-            recons,
-            root=root,
-            n_acs=acs,
-            prompt=prompt,
-            batch_size=batch_size,
-            outputs=outputs,
-            on_prompts=show,
-            on_done=done,
-        )
+        if single:
+            n_written = reconstruct_tasks(
+                tasks, recons, root=root, n_acs=acs, prompt=prompt, batch_size=batch_size,
+                outputs=outputs, on_prompts=show, on_done=done,
+            )  # fmt: skip
+        else:
+            n_written, failed = reconstruct_tasks_isolated(
+                tasks, methods, model, root=root, n_acs=acs, prompt=prompt, batch_size=batch_size,
+                outputs=outputs, timeout=timeout or None, on_prompts=show, on_done=done,
+            )  # fmt: skip
+            progress.advance(bar, len(failed) * len(methods))
     console.print(f"wrote {n_written} reconstruction(s) under {out}")
+    if not single:
+        _report_failures(failed, input_path, out)
+
+
+def _report_failures(failed: list[TaskFailure], input_path: Path, out: Path) -> None:
+    """Write OUT/failures.json (also when empty: it describes this run); exit 1 if some files failed."""
+    from cardiomm.recon.batch import failure_records
+    from cardiomm.utils.isolation import write_failures
+
+    path = write_failures(out / "failures.json", failure_records(failed, input_path))
+    if not failed:
+        return
+    err_console.print(f"[yellow]{len(failed)} file(s) failed (recorded in {path}):[/]", highlight=False)
+    for f in failed:
+        err_console.print(f"  {f.task.rel_path}: {f.failure.message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_SOME_FAILED)
 
 
 #: Largest --accel accepted (the protocol uses 8-24; beyond 64 hardly a line is left besides the ACS).

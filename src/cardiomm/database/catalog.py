@@ -1,7 +1,7 @@
 """Raw tree -> versioned Parquet catalog (one row per scan), built incrementally and in parallel.
 
 ``index_tree(root, catalog)`` walks a mixed-format tree (:mod:`cardiomm.database.sources`), reads
-headers and shapes only (:mod:`cardiomm.database.extract`) in a process pool, and writes one row per
+headers and shapes only (:mod:`cardiomm.database.extract`) in worker processes, and writes one row per
 scan: locator columns, the :class:`~cardiomm.database.header.CardiacHeader` fields, ``n_frames``
 (= nt * nz), linked masks and ``schema_version``. The Parquet file metadata holds
 ``cardiomm.schema_version``, a salt check value (an HMAC of a constant, to refuse mixing salts) and
@@ -11,7 +11,10 @@ Incremental re-runs: a source whose ``stat`` signature (sizes + mtimes, stored o
 fingerprint) is unchanged keeps its rows without being opened; a changed signature triggers a
 streamed SHA-256, and only a changed digest triggers re-extraction; removed sources are dropped.
 Corrupt or unreadable sources are reported (``IndexReport.failures`` and
-``<catalog>.failures.json``) and never abort the run.
+``<catalog>.failures.json``: ``source``, ``kind``, ``error`` and, for a crash, ``signal``) and never abort
+the run. Each source is hashed and read in a worker process with a timeout
+(:func:`cardiomm.utils.isolation.run_isolated`): a reader that segfaults (``kind`` ``crash``) or hangs
+(``timeout``) costs that source only; typed read errors have ``kind`` ``error``.
 
 PHI in paths: every source and mask path is screened (:func:`cardiomm.database.phi.screen_path`)
 before anything is read. A path whose folder or file names look like a person name, a date or a
@@ -53,6 +56,7 @@ from cardiomm.database.phi import (
 from cardiomm.database.sources import SourceItem, discover, mask_link_key, sha256_source, stat_signature
 from cardiomm.errors import ConfigError, InputFileError, PHIError
 from cardiomm.utils.atomic import atomic_path
+from cardiomm.utils.isolation import INDEX_TIMEOUT_S, Failure, run_isolated, write_failures
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -62,6 +66,7 @@ __all__ = [
     "catalog_schema",
     "catalog_metadata",
     "process_pool",
+    "failures_path",
 ]
 
 #: Version of the catalog schema (column set and meaning).
@@ -201,7 +206,8 @@ def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> P
     """A process pool using the ``forkserver`` start method (safe with threads and torch).
 
     ``preload`` modules are imported once by the fork server, so workers start without paying for
-    them (``cardiomm.io`` imports torch).
+    them (``cardiomm.io`` imports torch). The database commands use
+    :func:`cardiomm.utils.isolation.run_isolated` instead (per-file isolation and timeout).
     """
     ctx: BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -212,16 +218,24 @@ def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> P
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
-def _run(tasks: list[Any], workers: int, progress: Any) -> Iterator[_Outcome]:
-    if workers <= 1 or len(tasks) <= 1:
+def _run(
+    tasks: list[Any], workers: int, progress: Any, timeout: float | None
+) -> Iterator[tuple[_Outcome, Failure | None]]:
+    """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones)."""
+    if workers < 1:
         for t in tasks:
-            yield _process(t)
+            out = _process(t)
+            yield out, (Failure("error", out.message) if out.status == "failed" else None)
             progress()
         return
-    with process_pool(min(workers, len(tasks))) as pool:
-        for out in pool.map(_process, tasks, chunksize=max(1, min(16, len(tasks) // (4 * workers)))):
-            yield out
-            progress()
+    for res in run_isolated(_process, tasks, workers=workers, timeout=timeout, preload=("cardiomm.io",)):
+        if res.value is None:  # the worker crashed or timed out
+            failure = res.failure or Failure("error", "no result")
+            yield _Outcome(tasks[res.index][1].relpath, "failed", message=failure.message), failure
+        else:
+            out = res.value
+            yield out, (Failure("error", out.message) if out.status == "failed" else None)
+        progress()
 
 
 def catalog_metadata(catalog: str | os.PathLike[str]) -> dict[str, str]:
@@ -296,8 +310,14 @@ def _link_masks(rows: Iterable[dict[str, Any]], masks: list[str]) -> None:
         r["masks"], r["mask_relpaths"] = tokens, linked
 
 
+def failures_path(catalog: str | os.PathLike[str]) -> Path:
+    """The failures file of a catalog: ``<catalog stem>.failures.json`` next to it."""
+    cat = Path(catalog)
+    return cat.with_name(cat.stem + ".failures.json")
+
+
 def _write_catalog(
-    catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, str]]
+    catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, Failure]]
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -309,12 +329,10 @@ def _write_catalog(
     table = table.replace_schema_metadata({f"cardiomm.{k}": v for k, v in meta.items()})
     with atomic_path(catalog) as tmp:
         pq.write_table(table, tmp)
-    fail_path = catalog.with_name(catalog.stem + ".failures.json")
     if failures:
-        with atomic_path(fail_path) as tmp:
-            tmp.write_text(json.dumps([{"source": s, "error": e} for s, e in failures], indent=1) + "\n")
+        write_failures(failures_path(catalog), [{"source": s, **f.record()} for s, f in failures])
     else:
-        fail_path.unlink(missing_ok=True)
+        failures_path(catalog).unlink(missing_ok=True)
 
 
 def _screen_paths(
@@ -348,6 +366,7 @@ def index_tree(
     salt_file: str | os.PathLike[str] | None = None,
     progress: bool = False,
     allow_phi_paths: bool = False,
+    timeout: float | None = INDEX_TIMEOUT_S,
 ) -> IndexReport:
     """Index a raw tree into a Parquet catalog (incremental; see the module docstring).
 
@@ -358,7 +377,10 @@ def index_tree(
     catalog
         Parquet file to create or update.
     workers
-        Processes for hashing and header extraction (1: in this process).
+        Worker processes for hashing and header extraction. Each source is read in a worker
+        (:func:`cardiomm.utils.isolation.run_isolated`), so that a crash or a hang in one file is a
+        recorded failure. 0: serially in this process, without timeout (for debugging; a crashing file
+        then ends the run).
     salt_file
         Pseudonymisation salt (default ``$CARDIOMM_SALT_FILE`` or ``~/.config/cardiomm``); created
         with mode 0600 if missing; must lie outside the catalog folder and the raw tree.
@@ -366,6 +388,8 @@ def index_tree(
         Show a rich progress bar on stderr.
     allow_phi_paths
         Index sources whose paths look identifying (stored verbatim) instead of refusing them.
+    timeout
+        Seconds one source may take (``None`` or 0: no limit); a source over it is a failure.
 
     Raises
     ------
@@ -402,14 +426,13 @@ def index_tree(
             old_sha = old[0]["source_sha256"] if old else ""
             tasks.append((str(root_p), item, pseudo.salt, old_sha, size, fp))
     n_unchanged = len(items) - len(tasks)
-    failures: list[tuple[str, str]] = [
-        (name, f"PHIError: path looks identifying ({why}); not indexed: rename it or use --allow-phi-paths")
-        for name, _, why in withheld
-    ]
+    refused = "PHIError: path looks identifying ({}); not indexed: rename it or use --allow-phi-paths"
+    failures = [(name, Failure("error", refused.format(why))) for name, _, why in withheld]
+    read_failures: list[tuple[str, Failure]] = []
     n_extracted = n_screened = 0
     fp_by_rel = {t[1].relpath: t[5] for t in tasks}
     with progress_bar(progress, len(tasks), "indexing") as advance:
-        for out in _run(tasks, workers, advance):
+        for out, failure in _run(tasks, workers, advance, timeout):
             if out.status == "same":
                 fp = fp_by_rel[out.relpath]
                 kept.extend({**r, "source_fingerprint": fp} for r in previous[out.relpath])
@@ -420,7 +443,8 @@ def index_tree(
             elif out.status == "skipped":
                 skipped[out.relpath] = fp_by_rel[out.relpath]
             else:
-                failures.append((out.relpath, out.message))
+                read_failures.append((out.relpath, failure or Failure("error", out.message)))
+    failures += sorted(read_failures, key=lambda f: f[0])
     current = {it.relpath for it in items}
     n_removed = sum(1 for s in previous if s not in current)
     _link_masks(kept, masks)
@@ -432,7 +456,8 @@ def index_tree(
     _write_catalog(cat, kept, meta, failures)
     return IndexReport(
         catalog=cat, n_sources=n_sources, n_scans=len(kept), n_extracted=n_extracted, n_hashed=len(tasks),
-        n_unchanged=n_unchanged, n_removed=n_removed, n_skipped=len(skipped), failures=tuple(failures),
+        n_unchanged=n_unchanged, n_removed=n_removed, n_skipped=len(skipped),
+        failures=tuple((name, f.message) for name, f in failures),
         elapsed_s=time.perf_counter() - t0, n_phi_paths=n_phi_paths, n_screened=n_screened,
         withheld=tuple((name, rel) for name, rel, _ in withheld),
     )  # fmt: skip

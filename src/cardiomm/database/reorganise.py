@@ -18,19 +18,24 @@ canonical serialisation). It is written to ``<shard>.sha256`` (atomically, after
 ``manifest.json`` (entries sorted by path, no run-dependent fields); the test suite checks that an
 uninterrupted run, a run killed and resumed, and a Dask run give identical manifests.
 
+**Isolation.** Each scan is converted in a worker process with a per-scan timeout
+(:func:`cardiomm.utils.isolation.run_isolated`): a reader that segfaults or hangs costs that scan only.
+``failures.json`` lists every failed scan (``scan_id``, ``source`` below the raw root unless it looks
+identifying, ``kind`` ``error`` / ``crash`` / ``timeout``, ``error``, ``signal`` for a crash). Workers
+are killed with the main process, so a killed run leaves nothing writing.
+
 **Restarts.** Writes are atomic (temporary name, then rename). A re-run removes stale temporary
 files, skips shards whose content digest matches their sidecar and whose ``source_sha256`` matches the
 catalog, and rewrites anything else. A corrupt input is listed in the printed summary and in
 ``failures.json`` and skipped; it never aborts the run nor leaves a partial shard.
 
-**Execution.** A local process pool by default, or a Dask distributed cluster (``scheduler``
-address); both run :func:`prepare_one` on picklable :class:`ShardTask` records.
+**Execution.** Local worker processes (see Isolation) by default, or a Dask distributed cluster
+(``scheduler`` address); both run :func:`prepare_one` on picklable :class:`ShardTask` records.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -54,11 +59,12 @@ from cardiomm.database.manifest import (
     shard_relpath,
     sidecar_path,
 )
-from cardiomm.database.phi import ensure_outside, safe_error
+from cardiomm.database.phi import ensure_outside, safe_error, screen_path
 from cardiomm.database.sources import sha256_file
 from cardiomm.errors import CardiommError, ConfigError, FileFormatError
 from cardiomm.types import UNKNOWN
 from cardiomm.utils.atomic import TMP_PREFIX, atomic_path
+from cardiomm.utils.isolation import PREPARE_TIMEOUT_S, Failure, run_isolated, write_failures
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -248,19 +254,27 @@ def _tasks(root: Path, out: Path, frame: Any, check_source: bool) -> list[ShardT
     return sorted(tasks, key=lambda t: t.rel)
 
 
-def _run_local(tasks: list[ShardTask], workers: int, advance: Callable[[], None]) -> Iterator[dict[str, Any]]:
-    if workers <= 1 or len(tasks) <= 1:
+def _failed(task: ShardTask, failure: Failure) -> dict[str, Any]:
+    """The result record of a scan whose worker crashed, timed out or raised."""
+    return {"scan_id": task.scan_id, "entry": None, "message": failure.message, "bytes_in": 0,
+            "status": "failed", "failure": failure}  # fmt: skip
+
+
+def _run_local(
+    tasks: list[ShardTask], workers: int, advance: Callable[[], None], timeout: float | None
+) -> Iterator[dict[str, Any]]:
+    if workers < 1:
         for t in tasks:
             yield prepare_one(t)
             advance()
         return
-    from cardiomm.database.catalog import process_pool
-
     preload = ("cardiomm.io", "cardiomm.database.reorganise")
-    with process_pool(min(workers, len(tasks)), preload=preload) as pool:
-        for res in pool.map(prepare_one, tasks):
-            yield res
-            advance()
+    for res in run_isolated(prepare_one, tasks, workers=workers, timeout=timeout, preload=preload):
+        if res.value is None:
+            yield _failed(tasks[res.index], res.failure or Failure("error", "no result"))
+        else:
+            yield res.value
+        advance()
 
 
 def _run_dask(
@@ -274,9 +288,25 @@ def _run_dask(
     with Client(scheduler, set_as_default=False) as client:
         keys = [f"cardiomm-prepare-{t.scan_id}" for t in tasks]
         futures = client.map(prepare_one, tasks, pure=False, key=keys)
+        by_key = {fut.key: task for fut, task in zip(futures, tasks, strict=True)}
         for fut in as_completed(futures, loop=client.loop):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except Exception as err:  # e.g. KilledWorker: the input crashed Dask workers
+                yield _failed(by_key[fut.key], Failure("crash", safe_error(err)))
             advance()
+
+
+def _failure_record(result: dict[str, Any], root: Path, tasks: dict[str, ShardTask]) -> dict[str, Any]:
+    """``failures.json`` entry: ``scan_id``, ``source`` (path below the raw root, left out when it looks
+    identifying: the shard folder is meant to be PHI-free), ``kind``, ``error`` and maybe ``signal``."""
+    task = tasks[result["scan_id"]]
+    record: dict[str, Any] = {"scan_id": task.scan_id}
+    relpath = Path(task.src).relative_to(root).as_posix()
+    if not screen_path(relpath):
+        record["source"] = relpath
+    failure = result.get("failure") or Failure("error", result["message"])
+    return {**record, **failure.record()}
 
 
 def _clean_temporaries(out: Path) -> None:
@@ -296,6 +326,7 @@ def prepare_shards(
     check_source: bool = True,
     progress: bool = False,
     salt_file: str | os.PathLike[str] | None = None,
+    timeout: float | None = PREPARE_TIMEOUT_S,
 ) -> PrepareReport:
     """Re-organise the catalog's scans into shards under ``out`` (see the module docstring).
 
@@ -308,8 +339,10 @@ def prepare_shards(
     catalog
         Parquet catalog.
     workers
-        Local processes (default ``min(4, cpu_count)``; 1 runs in this process). Ignored with
-        ``scheduler``.
+        Local worker processes (default ``min(4, cpu_count)``): each scan is converted in a worker
+        (:func:`cardiomm.utils.isolation.run_isolated`), so that a crash or a hang is a recorded
+        failure. 0: serially in this process, without timeout (for debugging). Ignored with
+        ``scheduler`` (a scan that kills Dask workers is recorded as a crash).
     scheduler
         Address of a Dask distributed scheduler (e.g. ``tcp://10.0.0.1:8786``).
     where
@@ -321,6 +354,9 @@ def prepare_shards(
     salt_file
         The pseudonymisation salt used at indexing (default ``$CARDIOMM_SALT_FILE`` or
         ``~/.config/cardiomm``); it is not read, only its location is checked.
+    timeout
+        Seconds one scan may take (``None`` or 0: no limit); a scan over it is a failure. Not applied
+        with ``scheduler``.
 
     Raises
     ------
@@ -355,13 +391,15 @@ def prepare_shards(
             if scheduler:
                 results.extend(_run_dask(tasks, scheduler, advance))
             else:
-                results.extend(_run_local(tasks, workers, advance))
+                results.extend(_run_local(tasks, workers, advance, timeout))
+        _clean_temporaries(out_p)  # of killed workers
         entries = [r["entry"] for r in results if r["entry"] is not None]
-        failures = sorted((r["scan_id"], r["message"]) for r in results if r["status"] == "failed")
+        failed = sorted((r for r in results if r["status"] == "failed"), key=lambda r: r["scan_id"])
+        failures = [(r["scan_id"], r["message"]) for r in failed]
+        by_id = {t.scan_id: t for t in tasks}
         with atomic_path(out_p / MANIFEST_NAME) as tmp:
             tmp.write_text(manifest_text(entries))
-        with atomic_path(out_p / FAILURES_NAME) as tmp:
-            tmp.write_text(json.dumps([{"scan_id": s, "error": m} for s, m in failures], indent=1) + "\n")
+        write_failures(out_p / FAILURES_NAME, [_failure_record(r, root_p, by_id) for r in failed])
     finally:
         lock.close()
     statuses = ("written", "verified", "failed", "unsupported")

@@ -6,21 +6,27 @@ generated), the prompts from the path and header (or an override), and each resu
 :func:`cardiomm.recon.outputs.write_outputs`. Tasks listed for several methods carry the placeholder
 method folder :data:`ANY_METHOD` (``discover_tasks(..., method=ANY_METHOD)``), replaced by each method's
 name on writing.
+
+:func:`reconstruct_tasks_isolated` runs the same loop for ``cardiomm reconstruct`` on a tree in a
+long-lived worker process (models loaded once, again only after a crash): a file that crashes or hangs
+the reader or a method costs that file only and is returned as a :class:`TaskFailure`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from cardiomm.errors import CardiommError, ConfigError
+from cardiomm.errors import CardiommError, CheckpointError, ConfigError, UnknownChoiceError
 from cardiomm.recon.base import Reconstructor
 from cardiomm.recon.outputs import OutputOptions, output_paths, series_description, write_outputs
 from cardiomm.recon.pipeline import DEFAULT_ACS, ReconTask, infer_pattern, load_task, reconstruct_volume
 from cardiomm.recon.prompts import task_prompts
 from cardiomm.sampling import parse_mask_filename
+from cardiomm.utils.isolation import RECON_TIMEOUT_S, Failure, run_isolated
 
 __all__ = [
     "ANY_METHOD",
@@ -29,6 +35,11 @@ __all__ = [
     "method_output",
     "acceleration_token",
     "check_destinations",
+    "build_reconstructors",
+    "check_methods",
+    "reconstruct_tasks_isolated",
+    "TaskFailure",
+    "failure_records",
 ]
 
 #: Method folder of tasks listed once for several methods (see :func:`method_output`).
@@ -161,3 +172,135 @@ def reconstruct_tasks(
             if on_done is not None:
                 on_done(name, target, per_frame)
     return n_written
+
+
+def build_reconstructors(methods: Sequence[str], model: str | Path | None = None) -> dict[str, Reconstructor]:
+    """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
+    has a single entry (several methods use their shipped checkpoints)."""
+    from cardiomm.recon.registry import get_reconstructor
+
+    return {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
+
+
+def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
+    """Refuse unknown methods and missing checkpoints without loading anything (as
+    :func:`build_reconstructors` would, with the same typed errors)."""
+    from cardiomm.recon.learned import shipped_checkpoint
+    from cardiomm.recon.registry import LEARNED_METHODS, METHODS
+
+    for name in methods:
+        if name not in METHODS:
+            raise UnknownChoiceError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+        if name in LEARNED_METHODS:
+            if model is None or len(methods) > 1:
+                shipped_checkpoint(name)
+            elif not Path(model).exists():
+                raise CheckpointError("checkpoint not found", path=model)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that gave no output: its worker raised (``error``), crashed or timed out."""
+
+    task: ReconTask
+    failure: Failure
+
+
+@dataclass(frozen=True)
+class _Job:
+    task: ReconTask
+    root: Path | None
+    n_acs: int
+    prompt: str | None
+    batch_size: int
+    outputs: OutputOptions
+
+
+#: The reconstructors of this worker process (set once by :func:`_init_worker`).
+_WORKER_RECONS: dict[str, Reconstructor] = {}
+
+
+def _init_worker(methods: tuple[str, ...], model: str | None) -> None:
+    _WORKER_RECONS.clear()
+    _WORKER_RECONS.update(build_reconstructors(methods, model))
+
+
+def _run_job(job: _Job) -> tuple[tuple[str, str], list[tuple[str, ReconTask, float]]]:
+    """Worker: reconstruct one task with every method; ``((meta, us), [(method, target, s/frame)])``."""
+    prompts: list[tuple[str, str]] = []
+    done: list[tuple[str, ReconTask, float]] = []
+    reconstruct_tasks(
+        [job.task], _WORKER_RECONS, root=job.root, n_acs=job.n_acs, prompt=job.prompt,
+        batch_size=job.batch_size, outputs=job.outputs,
+        on_prompts=lambda _, meta, us: prompts.append((meta, us)),
+        on_done=lambda name, target, per_frame: done.append((name, target, per_frame)),
+    )  # fmt: skip
+    return prompts[0], done
+
+
+def reconstruct_tasks_isolated(
+    tasks: Sequence[ReconTask],
+    methods: Sequence[str],
+    model: str | Path | None = None,
+    *,
+    root: Path | None = None,
+    n_acs: int = DEFAULT_ACS,
+    prompt: str | None = None,
+    batch_size: int = 8,
+    outputs: OutputOptions | None = None,
+    timeout: float | None = RECON_TIMEOUT_S,
+    on_prompts: Callable[[ReconTask, str, str], None] | None = None,
+    on_done: Callable[[str, ReconTask, float], None] | None = None,
+) -> tuple[int, list[TaskFailure]]:
+    """:func:`reconstruct_tasks` in a worker process that survives bad files.
+
+    The reconstructors (:func:`build_reconstructors` of ``methods`` and ``model``) are built once in
+    one long-lived worker process, which then reconstructs the tasks one by one. A task whose
+    reconstruction raises is a failure of kind ``error``; one that kills the worker (a segfault) is a
+    ``crash`` and one that takes longer than ``timeout`` seconds per method a ``timeout``: the worker is
+    replaced (models loaded again) and the next task goes on. Callbacks run in this process after each
+    task. Errors while building the reconstructors (unknown method, bad checkpoint) are raised.
+
+    Returns
+    -------
+    tuple
+        Number of outputs written and the failed tasks (in task order).
+    """
+    outputs = outputs if outputs is not None else OutputOptions()
+    jobs = [_Job(t, root, n_acs, prompt, batch_size, outputs) for t in tasks]
+    limit = timeout * len(methods) if timeout else None
+    failures: dict[int, TaskFailure] = {}
+    n_written = 0
+    results = run_isolated(
+        _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
+        initargs=(tuple(methods), None if model is None else str(model)),
+        preload=("cardiomm.io", "cardiomm.recon.batch"),
+    )  # fmt: skip
+    for res in results:
+        task = jobs[res.index].task
+        if res.value is None:
+            failures[res.index] = TaskFailure(task, res.failure or Failure("error", "no result"))
+            continue
+        (meta, us), done = res.value
+        if on_prompts is not None:
+            on_prompts(task, meta, us)
+        for name, target, per_frame in done:
+            n_written += 1
+            if on_done is not None:
+                on_done(name, target, per_frame)
+    return n_written, [failures[i] for i in sorted(failures)]
+
+
+def failure_records(failures: Sequence[TaskFailure], input_root: Path) -> list[dict[str, Any]]:
+    """``failures.json`` entries: ``path`` (the task's path below ``input_root``: the mask file of a tree
+    task), ``kspace`` (the k-space file below ``input_root``), ``kind``, ``error``, maybe ``signal``."""
+
+    def rel(path: Path) -> str:
+        try:
+            return Path(path).relative_to(input_root).as_posix()
+        except ValueError:
+            return Path(path).as_posix()
+
+    return [
+        {"path": f.task.rel_path, "kspace": rel(f.task.kspace_path), **f.failure.record()} for f in failures
+    ]
