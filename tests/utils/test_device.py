@@ -44,3 +44,6 @@ def test_cli_refuses_a_missing_gpu_before_any_work(
     args = ["compare", str(tmp_path / "x.mat"), "--pattern", "Uniform", "--accel", "8", "--device", "cuda:1"]
     assert main(args) == 2
     assert "no CUDA GPU" in capsys.readouterr().err
+    rec = ["reconstruct", str(tmp_path / "x.mat"), "--out", str(tmp_path / "r"), "--device", "cuda"]
+    assert main(rec) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "r").exists()

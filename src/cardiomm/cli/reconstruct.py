@@ -11,6 +11,7 @@ import typer
 
 from cardiomm.cli.app import app, console, err_console
 from cardiomm.errors import ConfigError, InputFileError
+from cardiomm.utils.device import DEVICE_HELP
 from cardiomm.utils.isolation import RECON_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def reconstruct(
             "e.g. 'cine_sax_mask_ktGaussian*'."
         ),
     ),
+    device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
     timeout: float = typer.Option(
         RECON_TIMEOUT_S,
         "--timeout",
@@ -112,6 +114,7 @@ def reconstruct(
     )
     from cardiomm.recon.outputs import parse_formats
     from cardiomm.recon.pipeline import ReconTask, discover_tasks
+    from cardiomm.utils.device import resolve_device
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -120,8 +123,9 @@ def reconstruct(
     outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
+    torch_device = resolve_device(device)
     if single:  # one file: in this process, errors propagate
-        recons = build_reconstructors(methods, model)
+        recons = build_reconstructors(methods, model, torch_device)
     else:  # a tree: the models are loaded in the worker process
         check_methods(methods, model)
     # one method on one file writes to --out itself; otherwise each method gets its own folder
@@ -157,7 +161,7 @@ def reconstruct(
         else:
             n_written, failed = reconstruct_tasks_isolated(
                 tasks, methods, model, root=root, n_acs=acs, prompt=prompt, batch_size=batch_size,
-                outputs=outputs, timeout=timeout or None, on_prompts=show, on_done=done,
+                outputs=outputs, timeout=timeout or None, on_prompts=show, on_done=done, device=torch_device,
             )  # fmt: skip
             progress.advance(bar, len(failed) * len(methods))
     console.print(f"wrote {n_written} reconstruction(s) under {out}")

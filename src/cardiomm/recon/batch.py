@@ -174,12 +174,14 @@ def reconstruct_tasks(
     return n_written
 
 
-def build_reconstructors(methods: Sequence[str], model: str | Path | None = None) -> dict[str, Reconstructor]:
+def build_reconstructors(
+    methods: Sequence[str], model: str | Path | None = None, device: str = "cpu"
+) -> dict[str, Reconstructor]:
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
-    has a single entry (several methods use their shipped checkpoints)."""
+    has a single entry (several methods use their shipped checkpoints); learned methods on ``device``."""
     from cardiomm.recon.registry import get_reconstructor
 
-    return {m: get_reconstructor(m, model if len(methods) == 1 else None) for m in methods}
+    return {m: get_reconstructor(m, model if len(methods) == 1 else None, device=device) for m in methods}
 
 
 def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
@@ -220,9 +222,9 @@ class _Job:
 _WORKER_RECONS: dict[str, Reconstructor] = {}
 
 
-def _init_worker(methods: tuple[str, ...], model: str | None) -> None:
+def _init_worker(methods: tuple[str, ...], model: str | None, device: str = "cpu") -> None:
     _WORKER_RECONS.clear()
-    _WORKER_RECONS.update(build_reconstructors(methods, model))
+    _WORKER_RECONS.update(build_reconstructors(methods, model, device))
 
 
 def _run_job(job: _Job) -> tuple[tuple[str, str], list[tuple[str, ReconTask, float]]]:
@@ -251,6 +253,7 @@ def reconstruct_tasks_isolated(
     timeout: float | None = RECON_TIMEOUT_S,
     on_prompts: Callable[[ReconTask, str, str], None] | None = None,
     on_done: Callable[[str, ReconTask, float], None] | None = None,
+    device: str = "cpu",
 ) -> tuple[int, list[TaskFailure]]:
     """:func:`reconstruct_tasks` in a worker process that survives bad files.
 
@@ -273,7 +276,7 @@ def reconstruct_tasks_isolated(
     n_written = 0
     results = run_isolated(
         _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
-        initargs=(tuple(methods), None if model is None else str(model)),
+        initargs=(tuple(methods), None if model is None else str(model), device),
         preload=("cardiomm.io", "cardiomm.recon.batch"),
     )  # fmt: skip
     for res in results:
