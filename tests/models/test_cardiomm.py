@@ -248,3 +248,17 @@ def test_init_is_seeded_and_leaves_global_rng_alone() -> None:
     c = CardioMM("tiny", init_seed=7)
     bank = "sens_net.norm_unet.unet.prompt_level1.prompt_param"
     assert not torch.equal(c.state_dict()[bank], a.state_dict()[bank])
+
+
+def test_cardiomm_forward_kspace_is_what_forward_combines(tiny: CardioMM) -> None:
+    """The adaptation hook: (b, c, ky, kx) complex64, and its RSS is exactly the forward output."""
+    from cardiomm.physics.coil_combine import rss
+
+    k, m, meta, us = _inputs(tiny, 2, 3, 20, 24, seed=4)
+    with torch.no_grad():
+        img = tiny(k, m, meta, us, "uniform", 4)
+        kspace = tiny.forward_kspace(k, m, meta, us, "uniform", 4)
+    assert kspace.shape == (2, 3, 20, 24) and kspace.dtype == torch.complex64
+    torch.testing.assert_close(rss(ifft2c(kspace), dim=1), img, rtol=1e-5, atol=1e-6)
+    # off the mask the estimate is the network's prediction, not the (zero) input
+    assert float(kspace[~m.expand_as(kspace)].abs().mean()) > 1e-3

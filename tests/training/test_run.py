@@ -154,3 +154,26 @@ def test_resume_refuses_a_checkpoint_that_runs_code(tiny_tree: Path, tmp_path: P
         ["train", "--config", str(CONFIG), "--resume", *_sets(tiny_tree, out, **{"trainer.max_steps": 2})]
     )
     assert rc == 2 and not marker.exists()
+
+
+def test_train_only_trains_the_named_parts(tiny_tree: Path, tmp_path: Path) -> None:
+    """``--train-only heads`` (``run.train_only``): fine-tuning changes the projection heads and nothing
+    else; the card records the parts; an unknown part is a config error."""
+    import torch
+    from safetensors.torch import load_file
+
+    with pytest.raises(ConfigError, match="run.train_only"):
+        load_config(CONFIG, ["run.train_only=decoder"])
+    assert load_config(CONFIG, ["run.train_only=heads,last:1"]).run.train_only == "heads,last:1"
+    first = tmp_path / "first"
+    assert main(["train", "--config", str(CONFIG), *_sets(tiny_tree, first, **{"trainer.max_steps": 1})]) == 0
+    second = tmp_path / "second"
+    args = ["train", "--config", str(CONFIG), "--init-from", str(first / "release"), "--train-only", "heads"]
+    assert main([*args, *_sets(tiny_tree, second, **{"trainer.max_steps": 2, "model.lr": 0.05})]) == 0
+    before = load_file(str(first / "release" / "model.safetensors"))
+    after = load_file(str(second / "release" / "model.safetensors"))
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("lm_head_meta.", "lm_head_us.")) for k in changed)
+    card = json.loads((second / "metrics.json").read_text())
+    heads = sum(v.numel() for k, v in before.items() if k.startswith("lm_head"))
+    assert card["trained_parts"]["spec"] == "heads" and card["trained_parts"]["trainable"] == heads

@@ -7,6 +7,8 @@ Examples::
     cardiomm train --config configs/small_cpu.yaml --resume          # continue from checkpoints/last.ckpt
     cardiomm train --config configs/cardiomm_real_cpu.yaml \\
         --init-from src/cardiomm/assets/checkpoints/cardiomm
+    cardiomm train --config configs/cardiomm_real_cpu.yaml \\
+        --init-from src/cardiomm/assets/checkpoints/cardiomm --train-only heads,prompts
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def train_command(
         "--init-from",
         help="Start from a release's weights (fine-tuning; same as --set run.init_from=PATH).",
     ),
+    train_only: str = typer.Option(
+        None,
+        "--train-only",
+        help="Train only these parts: heads, prompts, sens, last:N, comma-separated "
+        "(same as --set run.train_only=SPEC).",
+    ),
 ) -> None:
     """Train a reconstruction model; writes checkpoints, TensorBoard logs and a safetensors release."""
     import os
@@ -49,7 +57,9 @@ def train_command(
     from cardiomm.training.config import load_config
     from cardiomm.training.run import train
 
-    cfg = load_config(config, [*sets, *([f"run.init_from={init_from}"] if init_from is not None else [])])
+    extra = [f"run.init_from={init_from}"] if init_from is not None else []
+    extra += [f"run.train_only={train_only}"] if train_only is not None else []
+    cfg = load_config(config, [*sets, *extra])
     result = train(cfg, resume=resume)
     if result.global_rank != 0:
         return

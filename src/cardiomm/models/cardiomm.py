@@ -218,6 +218,43 @@ class CardioMM(nn.Module):
         torch.Tensor
             RSS magnitude ``(b, y, x)``, float32.
         """
+        kspace = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        img = rss(ifft2c(kspace), dim=1, eps=RSS_EPS)
+        return img.transpose(-2, -1)
+
+    def forward_kspace(
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        meta_emb: torch.Tensor | None = None,
+        us_emb: torch.Tensor | None = None,
+        mask_type: str | Sequence[str] = "random",
+        n_acs: int = 20,
+    ) -> torch.Tensor:
+        """The final multi-coil k-space estimate, before the coil combination of :meth:`forward`.
+
+        Same arguments as :meth:`forward`. Used by self-supervised adaptation
+        (:mod:`cardiomm.training.adapt`), whose loss compares this estimate with measured samples that
+        were withheld from ``mask``. ``forward(...)`` equals ``rss(ifft2c(forward_kspace(...)))``.
+
+        Returns
+        -------
+        torch.Tensor
+            k-space ``(b, c, ky, kx)`` complex64 (cardiomm layout).
+        """
+        kspace = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        return kspace.transpose(-2, -1)
+
+    def _final_kspace(
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        meta_emb: torch.Tensor | None,
+        us_emb: torch.Tensor | None,
+        mask_type: str | Sequence[str],
+        n_acs: int,
+    ) -> torch.Tensor:
+        """Cascade output k-space ``(b, c, kx, ky)`` in the network layout."""
         k, m = self._check_inputs(masked_kspace, mask)
         b = k.shape[0]
         meta, us = self.project(meta_emb, us_emb, b)
@@ -232,8 +269,7 @@ class CardioMM(nn.Module):
                 kspace = checkpoint(cascade, kspace, k0, m, csm, meta, us, use_reentrant=False)
             else:
                 kspace = cascade(kspace, k0, m, csm, meta, us)
-        img = rss(ifft2c(kspace), dim=1, eps=RSS_EPS)
-        return img.transpose(-2, -1)
+        return kspace
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

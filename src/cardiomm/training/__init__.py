@@ -16,6 +16,10 @@ module                   content
 ``release``              :func:`build_model`, :func:`save_release`, :func:`load_release`
 ``config`` / ``run``     :func:`load_config`, :class:`TrainConfig`, :func:`train`, :func:`make_trainer`
 ``callbacks``            :class:`SampleLogCallback`, :class:`RankWeightsCallback`
+``freeze``               :func:`apply_train_only` (``--train-only`` / ``run.train_only``)
+``ssdu``                 k-space splits (SSDU / ZS-SSL) and the k-space loss of ``cardiomm adapt``
+``adapt_data``           :class:`AdaptScan`: the undersampled inputs of ``cardiomm adapt``
+``adapt``                :func:`adapt` (self-supervised adaptation, a plain torch loop)
 =======================  =====================================================================
 """
 

@@ -68,6 +68,10 @@ class RunOptions:
         A release folder (or ``model.safetensors``) whose weights start the run (fine-tuning); its
         model kind and network configuration must equal the configured ones. Ignored by ``--resume``
         (the checkpoint holds the weights). Only safetensors and JSON are read.
+    train_only
+        Train only these parts of the network, freezing the rest (fine-tuning): a comma-separated list
+        of ``heads``, ``prompts``, ``sens``, ``last:N`` (see :mod:`cardiomm.training.freeze`);
+        ``None``: everything.
     """
 
     seed: int = 42
@@ -83,6 +87,7 @@ class RunOptions:
     dump_rank_weights: bool = False
     threads: int | None = None
     init_from: str | None = None
+    train_only: str | None = None
 
 
 @dataclass
@@ -220,6 +225,14 @@ def load_config(
     run.output_dir = str(_resolve(run.output_dir))
     if run.init_from is not None:
         run.init_from = str(_resolve(run.init_from))
+    if run.train_only is not None:
+        from cardiomm.training.freeze import parse_train_only
+
+        try:
+            parse_train_only(str(run.train_only))
+        except ConfigError as exc:
+            raise ConfigError(f"run.train_only: {exc.message}", path=source) from None
+        run.train_only = str(run.train_only)
     return TrainConfig(
         model=dict(merged["model"]), data=data, trainer=dict(merged["trainer"]), run=run, source=source
     )

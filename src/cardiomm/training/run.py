@@ -183,6 +183,11 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
     module = ReconModule(**config.model)
     if run.init_from is not None and not resume:
         init_weights(module, run.init_from)
+    trained_parts = None
+    if run.train_only is not None:  # also on resume: the optimiser state holds the same parameters
+        from cardiomm.training.freeze import apply_train_only
+
+        trained_parts = {"spec": run.train_only, **apply_train_only(module.model, run.train_only)}
     data_kwargs = dict(config.data)
     data_kwargs.setdefault("with_prompts", module.uses_text)
     data_kwargs.setdefault("progress", run.progress_bar)
@@ -254,6 +259,7 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             "test_final": test,
             "released_from": run.release_from,
             "initialised_from": run.init_from,
+            **({"trained_parts": trained_parts} if trained_parts else {}),
         }
         if run.release:
             from cardiomm.models.release import save_release

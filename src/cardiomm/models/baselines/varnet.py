@@ -169,6 +169,21 @@ class VarNet(nn.Module):
         mask_type: str | list[str] = "uniform",
         n_acs: int = 20,
     ) -> torch.Tensor:
+        """RSS magnitude ``(b, y, x)`` float32 of :meth:`forward_kspace`."""
+        return rss(ifft2c(self.forward_kspace(masked_kspace, mask, mask_type, n_acs)), dim=1, eps=0.0)
+
+    def forward_kspace(
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        mask_type: str | list[str] = "uniform",
+        n_acs: int = 20,
+    ) -> torch.Tensor:
+        """Final multi-coil k-space estimate ``(b, c, ky, kx)`` complex64 (before the coil combination).
+
+        ``masked_kspace`` ``(b, c, ky, kx)`` complex64, ``mask`` ``(b, 1, ky, kx)`` bool; used by
+        self-supervised adaptation (:mod:`cardiomm.training.adapt`).
+        """
         mask = mask.bool()
         k0 = masked_kspace * mask
         csm = self.sensitivity_maps(k0, mask, mask_type, n_acs)
@@ -177,7 +192,7 @@ class VarNet(nn.Module):
             img = (csm.conj() * ifft2c(k)).sum(dim=1)
             refined = fft2c(csm * unet(img).unsqueeze(1))
             k = k - self.eta[i] * torch.where(mask, k - k0, torch.zeros_like(k)) - refined
-        return rss(ifft2c(k), dim=1, eps=0.0)
+        return k
 
 
 def equal_parameter_chans(target: int, base: VarNetConfig) -> int:
