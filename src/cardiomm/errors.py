@@ -15,6 +15,7 @@ __all__ = [
     "FileFormatError",
     "MissingKeyError",
     "ShapeError",
+    "SizeLimitError",
     "DataValueError",
     "MaskError",
     "ConfigError",
@@ -61,6 +62,10 @@ class MissingKeyError(InputFileError):
 
 class ShapeError(CardiommError):
     """An array of unexpected dimensionality or shape."""
+
+
+class SizeLimitError(ShapeError):
+    """A declared size over the allocation limit (``CARDIOMM_MAX_ELEMENTS``, see ``cardiomm.io.checks``)."""
 
 
 class DataValueError(CardiommError):

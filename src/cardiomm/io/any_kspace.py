@@ -13,7 +13,9 @@ from pathlib import Path
 import h5py
 
 from cardiomm.errors import FileFormatError, InputFileError
+from cardiomm.io.checks import first_line, h5_member, reading
 from cardiomm.io.h5 import read_fastmri_h5, read_training_h5
+from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.ismrmrd_h5 import read_ismrmrd
 from cardiomm.io.kspace import KSpaceVolume, read_cmrxrecon
 from cardiomm.io.twix import read_twix_kspace
@@ -33,12 +35,15 @@ def kspace_format(path: str | os.PathLike[str]) -> str:
     if suffix != ".h5":
         return "cmrxrecon-mat"
     try:
-        with h5py.File(path, "r") as fh:
-            if "dataset" in fh and "xml" in fh["dataset"]:
-                return "ismrmrd-h5"
-            return "shard-h5" if "axis_order" in fh.attrs else "fastmri-h5"
+        check_btrees(path)
+        fh = h5py.File(path, "r")
     except OSError as exc:
-        raise FileFormatError(f"not a readable HDF5 file ({str(exc).splitlines()[0]})", path=path) from None
+        raise FileFormatError(f"not a readable HDF5 file ({first_line(exc)})", path=path) from None
+    with reading(path, "HDF5 file"), fh:
+        group = h5_member(fh, "dataset", path) if fh.get("dataset", getlink=True) is not None else None
+        if isinstance(group, h5py.Group) and "xml" in group:
+            return "ismrmrd-h5"
+        return "shard-h5" if "axis_order" in fh.attrs else "fastmri-h5"
 
 
 def read_kspace(
@@ -64,6 +69,11 @@ def read_kspace(
     if not path.exists():
         raise InputFileError("k-space file not found", path=path)
     fmt = fmt or kspace_format(path)
+    with reading(path, "k-space file"):
+        return _read(path, fmt, key)
+
+
+def _read(path: Path, fmt: str, key: str | None) -> KSpaceVolume:
     if fmt == "cmrxrecon-mat":
         return read_cmrxrecon(path, key=key)
     if fmt == "ismrmrd-h5":

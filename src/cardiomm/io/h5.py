@@ -45,7 +45,16 @@ import h5py
 import numpy as np
 import torch
 
-from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError, ShapeError
+from cardiomm.errors import (
+    DataValueError,
+    FileFormatError,
+    InputFileError,
+    MaskError,
+    MissingKeyError,
+    ShapeError,
+)
+from cardiomm.io.checks import check_finite, check_h5_dataset, h5_attrs, h5_member, reading
+from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.kspace import KSpaceVolume
 from cardiomm.utils.atomic import atomic_path
 from cardiomm.utils.rss import rss as coil_rss
@@ -332,6 +341,7 @@ def _open_h5(path: Path) -> h5py.File:
     if not path.exists():
         raise InputFileError("file not found", path=path)
     try:
+        check_btrees(path)
         return h5py.File(path, "r")
     except OSError as err:
         msg = f"cannot open as HDF5, truncated or corrupt ({_first_line(err)})"
@@ -383,10 +393,17 @@ def read_training_h5(path: PathLike, frames: Sequence[int] | slice | None = None
         plain fastMRI files go to :func:`read_fastmri_h5`).
     MissingKeyError
         No ``kspace`` dataset.
+    ShapeError
+        ``n_frames`` / ``n_slices`` / ``shape`` attributes that do not fit the datasets.
+    DataValueError
+        NaN/Inf values in what was read.
+    FileFormatError
+        Also: a dataset stored outside the file (external, virtual, external link) or never written,
+        damaged variable-length storage, any h5py error (see :mod:`cardiomm.io.checks`).
     """
     p = Path(path)
-    with _open_h5(p) as f:
-        a = dict(f.attrs)
+    with reading(p, "training HDF5 file"), _open_h5(p) as f:
+        a = h5_attrs(f, p)
         if "kspace" not in f:
             raise MissingKeyError(f"no 'kspace' dataset; found: {', '.join(f.keys()) or 'none'}", path=p)
         if _as_str(a.get("axis_order", "")) != "b,c,ky,kx":
@@ -395,36 +412,64 @@ def read_training_h5(path: PathLike, frames: Sequence[int] | slice | None = None
                 "use read_fastmri_h5 for fastMRI files",
                 path=p,
             )
-        ds = f["kspace"]
+        ds = _dataset(f, "kspace", p)
         if ds.ndim != 4 or ds.dtype.kind != "c":
             raise ShapeError(f"'kspace' must be complex (b, c, ky, kx), got {ds.dtype} {ds.shape}", path=p)
         total = ds.shape[0]
+        n_frames, n_slices = _int_attr(a, "n_frames", total, p), _int_attr(a, "n_slices", 1, p)
+        if n_frames < 1 or n_slices < 1 or n_frames * n_slices != total:
+            msg = f"attributes n_frames = {n_frames}, n_slices = {n_slices} do not fit {total} k-space frames"
+            raise ShapeError(msg, path=p)
+        flag = np.asarray(a.get("undersampled", False))
+        if flag.size != 1 or flag.dtype.kind not in "biu":
+            raise FileFormatError(f"attribute undersampled = {flag!r} is not a boolean", path=p)
+        if "shape" in a:
+            declared = tuple(int(v) for v in np.asarray(a["shape"]).ravel())
+            if declared != (n_frames, n_slices, *ds.shape[1:]):
+                raise ShapeError(f"attribute shape {declared} does not match 'kspace' {ds.shape}", path=p)
+        rss_ds = _dataset(f, "reconstruction_rss", p) if "reconstruction_rss" in f else None
+        if rss_ds is not None and (rss_ds.ndim != 3 or rss_ds.shape[0] != total):
+            raise ShapeError(f"'reconstruction_rss' {rss_ds.shape} must be ({total}, y, x)", path=p)
         idx = _frame_selection(frames, total, p)
-        try:
-            kspace = _read_rows(ds, idx).astype(np.complex64, copy=False)
-            rss = None
-            if "reconstruction_rss" in f:
-                rss = _read_rows(f["reconstruction_rss"], idx).astype(np.float32)
-        except OSError as err:
-            msg = f"cannot read data, truncated or corrupt ({_first_line(err)})"
-            raise FileFormatError(msg, path=p) from None
-    text_types = (str, bytes, np.bytes_)
-    meta = {k: _as_str(v) for k, v in a.items() if k not in _RESERVED and isinstance(v, text_types)}
-    others = {k: v for k, v in a.items() if k not in meta}
-    return TrainingH5Record(
-        kspace=torch.from_numpy(np.ascontiguousarray(kspace)),
-        reconstruction_rss=None if rss is None else torch.from_numpy(np.ascontiguousarray(rss)),
-        n_frames=int(a.get("n_frames", total)),
-        n_slices=int(a.get("n_slices", 1)),
-        frame_indices=tuple(int(i) for i in idx),
-        max=float(a.get("max", float("nan"))),
-        norm=float(a.get("norm", float("nan"))),
-        prompt=_as_str(a.get("prompt", "")),
-        metadata=meta,
-        matlab_shape=tuple(int(s) for s in np.asarray(a.get("matlab_shape", []), dtype=np.int64).ravel()),
-        source=p,
-        attrs=others,
-    )
+        kspace = _read_rows(ds, idx).astype(np.complex64, copy=False)
+        check_finite(kspace, "'kspace'", p)
+        rss = None
+        if rss_ds is not None:
+            rss = _read_rows(rss_ds, idx).astype(np.float32)
+            check_finite(rss, "'reconstruction_rss'", p)
+        text_types = (str, bytes, np.bytes_)
+        meta = {k: _as_str(v) for k, v in a.items() if k not in _RESERVED and isinstance(v, text_types)}
+        others = {k: v for k, v in a.items() if k not in meta}
+        return TrainingH5Record(
+            kspace=torch.from_numpy(np.ascontiguousarray(kspace)),
+            reconstruction_rss=None if rss is None else torch.from_numpy(np.ascontiguousarray(rss)),
+            n_frames=n_frames,
+            n_slices=n_slices,
+            frame_indices=tuple(int(i) for i in idx),
+            max=float(a.get("max", float("nan"))),
+            norm=float(a.get("norm", float("nan"))),
+            prompt=_as_str(a.get("prompt", "")),
+            metadata=meta,
+            matlab_shape=tuple(int(s) for s in np.asarray(a.get("matlab_shape", []), dtype=np.int64).ravel()),
+            source=p,
+            attrs=others,
+        )
+
+
+def _dataset(f: h5py.File, name: str, path: Path) -> h5py.Dataset:
+    """Dataset ``name`` of ``f``, checked (:func:`~cardiomm.io.checks.check_h5_dataset`)."""
+    ds = h5_member(f, name, path)
+    if not isinstance(ds, h5py.Dataset):
+        raise FileFormatError(f"{name!r} is not a dataset", path=path)
+    check_h5_dataset(ds, f"{name!r}", path)
+    return ds
+
+
+def _int_attr(attrs: Mapping[str, Any], name: str, default: int, path: Path) -> int:
+    value = np.asarray(attrs.get(name, default))
+    if value.size != 1 or value.dtype.kind not in "iu":
+        raise FileFormatError(f"attribute {name} = {value!r} is not an integer", path=path)
+    return int(value.ravel()[0])
 
 
 def read_fastmri_h5(path: PathLike) -> FastMRIRecord:
@@ -443,30 +488,43 @@ def read_fastmri_h5(path: PathLike) -> FastMRIRecord:
     ShapeError
         ``kspace`` not 3-D or 4-D.
     DataValueError
-        Real-valued ``kspace``.
+        Real-valued ``kspace``; NaN/Inf in ``kspace`` or a reconstruction.
+    MaskError
+        A ``mask`` with values other than 0/1 or a length other than ``ky``.
+    FileFormatError
+        Also: a dataset stored outside the file or never written, any h5py error
+        (see :mod:`cardiomm.io.checks`).
     """
     p = Path(path)
-    with _open_h5(p) as f:
+    with reading(p, "fastMRI HDF5 file"), _open_h5(p) as f:
         if "kspace" not in f:
             raise MissingKeyError(f"no 'kspace' dataset; found: {', '.join(f.keys()) or 'none'}", path=p)
-        ds = f["kspace"]
+        ds = _dataset(f, "kspace", p)
         if ds.ndim not in (3, 4):
             raise ShapeError(f"'kspace' has shape {ds.shape}; expected (slices, [coils,] kx, ky)", path=p)
         if ds.dtype.kind != "c":
             raise DataValueError(f"'kspace' is real-valued ({ds.dtype}); complex expected", path=p)
-        try:
-            k = ds[()]
-            recons = {
-                name: np.swapaxes(f[name][()], -1, -2).astype(np.float32)
-                for name in f.keys()
-                if name.startswith("reconstruction") and isinstance(f[name], h5py.Dataset)
-            }
-            mask = np.asarray(f["mask"][()]).astype(bool).ravel() if "mask" in f else None
-            header = _as_str(f["ismrmrd_header"][()]) if "ismrmrd_header" in f else None
-        except OSError as err:
-            msg = f"cannot read data, truncated or corrupt ({_first_line(err)})"
-            raise FileFormatError(msg, path=p) from None
-        attrs = dict(f.attrs)
+        k = ds[()]
+        check_finite(k, "'kspace'", p)
+        recons = {}
+        for name in f.keys():
+            if not name.startswith("reconstruction") or not isinstance(f.get(name), h5py.Dataset):
+                continue
+            rds = _dataset(f, name, p)
+            if rds.ndim < 2 or rds.dtype.kind not in "fiu":
+                raise ShapeError(f"{name!r} must be real (slices, x, y), got {rds.dtype} {rds.shape}", path=p)
+            recons[name] = np.swapaxes(rds[()], -1, -2).astype(np.float32)
+            check_finite(recons[name], repr(name), p)
+        mask = None
+        if "mask" in f:
+            raw_mask = np.asarray(_dataset(f, "mask", p)[()]).ravel()
+            if raw_mask.dtype.kind not in "biuf" or not np.isin(raw_mask, (0, 1)).all():
+                raise MaskError("'mask' has values other than 0 and 1", path=p)
+            mask = raw_mask.astype(bool)
+            if mask.size != k.shape[-1]:
+                raise MaskError(f"'mask' has {mask.size} entries, k-space has {k.shape[-1]} ky lines", path=p)
+        header = _as_str(_dataset(f, "ismrmrd_header", p)[()]) if "ismrmrd_header" in f else None
+        attrs = h5_attrs(f, p)
     if k.ndim == 3:
         k = k[:, None]
     k = np.ascontiguousarray(np.swapaxes(k, -1, -2), dtype=np.complex64)

@@ -22,12 +22,13 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cardiomm.errors import FileFormatError, InputFileError, ShapeError
+from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
+from cardiomm.io.checks import check_finite, check_size, first_line, reading
 
 if TYPE_CHECKING:
     from pydicom.dataset import FileDataset
@@ -107,31 +108,90 @@ def _per_image_seconds(values: list[list[float | None]]) -> NDArray[np.float64] 
 def read_dicom_series(folder: PathLike) -> ImageSeries:
     """Read one DICOM series from a folder (see the module docstring for the ordering rules).
 
+    No image is dropped silently: a file that claims to be DICOM (suffix ``.dcm`` / ``.dicom`` /
+    ``.ima``, or the ``DICM`` marker at byte 128) but cannot be parsed, an image object (an
+    ``... Image Storage`` SOP class) without pixel data, and pixel data that cannot be decoded all raise
+    :class:`FileFormatError` naming that file. Other files (notes, JSON, hidden files, DICOM objects
+    that are not images such as a ``DICOMDIR``) are ignored.
+
     Raises
     ------
     InputFileError
         Missing folder, no readable DICOM image in it, or images of several series.
+    FileFormatError
+        A damaged DICOM file or image (the message names the file).
     ShapeError
-        Images of different sizes, or slices with different frame counts.
+        Images of different sizes, multi-frame images, or slices with different frame counts.
+    DataValueError
+        Non-finite or non-positive geometry (pixel spacing, orientation, position), a negative slice
+        thickness, or rescaled pixel values that are not finite.
+    SizeLimitError
+        More pixels than the size guard allows (:func:`~cardiomm.io.checks.max_elements`).
     """
     root = Path(folder)
     if not root.is_dir():
         raise InputFileError("DICOM folder not found", path=root)
     with warnings.catch_warnings():  # pydicom warns about non-conformant values (e.g. UIDs) of real data
         warnings.simplefilter("ignore")
-        return _read_dicom_series(root)
+        with reading(root, "DICOM series"):
+            return _read_dicom_series(root)
+
+
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
+
+
+def _claims_dicom(path: Path) -> bool:
+    """Whether a file says it is DICOM: a DICOM suffix, or ``DICM`` at byte 128."""
+    if path.suffix.lower() in _DICOM_SUFFIXES:
+        return True
+    with open(path, "rb") as fh:
+        fh.seek(128)
+        return fh.read(4) == b"DICM"
+
+
+def _load_dicom(path: Path) -> FileDataset | None:
+    """The dataset of an image file; ``None`` for a file to ignore (see :func:`read_dicom_series`)."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    if path.name.startswith("."):
+        return None
+    try:
+        ds = pydicom.dcmread(path)
+    except InvalidDicomError as err:
+        if _claims_dicom(path):
+            raise FileFormatError(f"not a readable DICOM file ({first_line(err)})", path=path) from None
+        return None
+    except Exception as err:  # pydicom raises many types on damaged files
+        raise FileFormatError(
+            f"truncated or corrupt DICOM file ({type(err).__name__}: {first_line(err)})", path=path
+        ) from None
+    if "PixelData" in ds:
+        return ds
+    meta = getattr(ds, "file_meta", None)
+    sop = getattr(ds, "SOPClassUID", None) or getattr(meta, "MediaStorageSOPClassUID", "")
+    if "Image Storage" in str(getattr(sop, "name", "")):
+        raise FileFormatError("DICOM image without pixel data (truncated or corrupt)", path=path)
+    return None
+
+
+def _vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | None:
+    """Attribute ``name`` as ``n`` finite floats, ``None`` when absent."""
+    value = getattr(ds, name, None)
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=float).ravel()
+    if arr.size != n or not np.isfinite(arr).all():
+        raise DataValueError(f"{name} must be {n} finite numbers, got {list(arr)}", path=path)
+    return arr
 
 
 def _read_dicom_series(root: Path) -> ImageSeries:
-    import pydicom
-
-    datasets = []
+    datasets: list[tuple[Path, FileDataset]] = []
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(f)
-        except Exception:  # not DICOM: skipped
-            continue
-        if "PixelData" in ds:
+        with reading(f, "DICOM file"):
+            ds = _load_dicom(f)
+        if ds is not None:
             datasets.append((f, ds))
     if not datasets:
         raise InputFileError("no DICOM image files in folder", path=root)
@@ -140,22 +200,28 @@ def _read_dicom_series(root: Path) -> ImageSeries:
         raise InputFileError(
             f"mixed series: {len(uids)} different SeriesInstanceUID values; give one series", path=root
         )
-    sizes = {(int(ds.Rows), int(ds.Columns)) for _, ds in datasets}
+    sizes = set()
+    for f, ds in datasets:
+        with reading(f, "DICOM file"):
+            sizes.add((int(ds.Rows), int(ds.Columns)))
     if len(sizes) > 1:
         raise ShapeError(f"mixed image sizes {sorted(sizes)} (rows, columns) in one series", path=root)
-    first = datasets[0][1]
-    iop = np.asarray(getattr(first, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float)
+    first_path, first = datasets[0]
+    iop = _vector(first, "ImageOrientationPatient", 6, first_path)
+    iop = np.asarray([1, 0, 0, 0, 1, 0], float) if iop is None else iop
     normal = np.cross(iop[:3], iop[3:])
+    if not 0.5 < float(np.linalg.norm(normal)) < 1.5:
+        raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=first_path)
     groups: dict[float, list[tuple[float, int, Path, FileDataset]]] = {}
     for f, ds in datasets:
-        ipp = getattr(ds, "ImagePositionPatient", None)
-        if ipp is not None:
-            pos = float(np.dot(np.asarray(ipp, float), normal))
-        else:
-            pos = _float(ds, "SliceLocation") or 0.0
-        key = round(pos, 2)
-        trig = _float(ds, "TriggerTime") or 0.0
-        groups.setdefault(key, []).append((trig, int(getattr(ds, "InstanceNumber", 0) or 0), f, ds))
+        with reading(f, "DICOM file"):
+            ipp = _vector(ds, "ImagePositionPatient", 3, f)
+            pos = float(np.dot(ipp, normal)) if ipp is not None else _float(ds, "SliceLocation") or 0.0
+            trig = _float(ds, "TriggerTime") or 0.0
+            if not (np.isfinite(pos) and np.isfinite(trig)):
+                raise DataValueError("slice position or trigger time is not finite", path=f)
+            inst = int(getattr(ds, "InstanceNumber", 0) or 0)
+        groups.setdefault(round(pos, 2), []).append((trig, inst, f, ds))
     counts = {len(v) for v in groups.values()}
     if len(counts) > 1:
         raise ShapeError(f"slices have different numbers of frames {sorted(counts)}", path=root)
@@ -163,7 +229,9 @@ def _read_dicom_series(root: Path) -> ImageSeries:
     if min(groups[positions[-1]], key=lambda r: r[1])[1] < min(groups[positions[0]], key=lambda r: r[1])[1]:
         positions = positions[::-1]
     n_t = counts.pop()
-    mag = np.empty((n_t, len(positions), *sizes.pop()), np.float32)
+    shape = (n_t, len(positions), *sizes.pop())
+    check_size(shape, "DICOM series", root)
+    mag = np.empty(shape, np.float32)
     ti_ms: list[list[float | None]] = [[None] * len(positions) for _ in range(n_t)]
     te_ms: list[list[float | None]] = [[None] * len(positions) for _ in range(n_t)]
     for z, key in enumerate(positions):
@@ -173,10 +241,18 @@ def _read_dicom_series(root: Path) -> ImageSeries:
                 arr = ds.pixel_array.astype(np.float32)
             except Exception as err:
                 raise FileFormatError(f"cannot decode pixel data ({type(err).__name__})", path=f) from None
+            if arr.shape != shape[2:]:
+                raise ShapeError(f"pixel data of shape {arr.shape}, {shape[2:]} expected", path=f)
             slope, inter = _float(ds, "RescaleSlope") or 1.0, _float(ds, "RescaleIntercept") or 0.0
             mag[t, z] = np.abs(arr * slope + inter)
-    spacing_rc = [float(v) for v in getattr(first, "PixelSpacing", [1.0, 1.0])]
+            check_finite(mag[t, z], "rescaled pixel data", f)
+    spacing = _vector(first, "PixelSpacing", 2, first_path)
+    spacing_rc = [1.0, 1.0] if spacing is None else [float(v) for v in spacing]
+    if min(spacing_rc) <= 0:
+        raise DataValueError(f"PixelSpacing {spacing_rc} must be positive", path=first_path)
     thick = _float(first, "SliceThickness") or 8.0
+    if not (np.isfinite(thick) and thick > 0):
+        raise DataValueError(f"SliceThickness {thick} must be a positive number", path=first_path)
     slice_spacing = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else None
     trig_times = sorted(r[0] for r in groups[positions[0]])
     frame_dt = float(np.median(np.diff(trig_times))) * 1e-3 if n_t > 1 else None
@@ -210,23 +286,19 @@ def read_nifti_series(path: PathLike) -> ImageSeries:
     ------
     InputFileError, FileFormatError, ShapeError
         Missing / unreadable file, or more than 4 dimensions.
+    DataValueError, SizeLimitError
+        See :func:`cardiomm.io.nifti.read_nifti_array`.
     """
-    import nibabel as nib
+    from cardiomm.io.nifti import read_nifti_array
 
     p = Path(path)
-    if not p.is_file():
-        raise InputFileError("file not found", path=p)
-    try:
-        # nib.load is typed as any image format; NIfTI-1 / -2 images are Nifti1Image
-        img = cast(nib.Nifti1Image, nib.load(str(p)))
-        data = np.asarray(img.dataobj, dtype=np.float32)
-    except Exception as err:
-        raise FileFormatError(f"cannot read NIfTI ({type(err).__name__})", path=p) from None
+    img, data = read_nifti_array(p)
     if not 2 <= data.ndim <= 4:
         raise ShapeError(f"NIfTI image has {data.ndim} dimensions; expected 2 to 4", path=p)
     data = data.reshape(data.shape + (1,) * (4 - data.ndim))
     zooms = list(img.header.get_zooms()) + [1.0] * 4
-    space_unit, time_unit = img.header.get_xyzt_units()
+    with reading(p, "NIfTI file"):  # an unknown unit code is a KeyError in nibabel
+        space_unit, time_unit = img.header.get_xyzt_units()
     t_scale = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}.get(time_unit or "sec", 1.0)
     mag = np.abs(np.ascontiguousarray(data.transpose(3, 2, 1, 0)))
     return ImageSeries(

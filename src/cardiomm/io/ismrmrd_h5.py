@@ -30,12 +30,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 import torch
 
-from cardiomm.errors import FileFormatError, InputFileError, MissingKeyError, ShapeError
+from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError, ShapeError
+from cardiomm.io.checks import check_h5_dataset, check_size, first_line, h5_member, reading
+from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.kspace import KSpaceVolume, average_acquired_lines
 
 __all__ = ["read_ismrmrd", "IsmrmrdGeometry", "read_ismrmrd_geometry"]
@@ -43,11 +46,10 @@ __all__ = ["read_ismrmrd", "IsmrmrdGeometry", "read_ismrmrd_geometry"]
 PathLike = str | os.PathLike[str]
 
 _COUNTERS = ("contrast", "set", "repetition", "phase")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+#: Largest accepted encoded matrix size (ISMRMRD stores it as an unsigned short).
+_MAX_MATRIX = 65535
+#: Largest accepted XML header [bytes].
+_MAX_XML = 16 * 2**20
 
 
 def _skip_mask(flags: np.ndarray) -> np.ndarray:
@@ -102,41 +104,91 @@ def read_ismrmrd(path: PathLike, *, encoding: int = 0, dataset: str = "dataset")
     MissingKeyError
         No ISMRMRD group, header or acquisitions.
     ShapeError
-        3-D encoding, non-Cartesian data, or indices outside the encoded matrix.
+        3-D encoding, non-Cartesian data, indices outside the encoded matrix, counters outside the
+        header's encoding limits (or, without limits, more (frame, slice) combinations than
+        acquisitions: ``phase = 65535`` would give 65,536 frames), an encoded matrix over 4x the
+        longest readout.
+    FileFormatError
+        Also: acquisitions whose data length differs from channels x samples or that discard all
+        their samples, damaged HDF5 storage (see :mod:`cardiomm.io.checks`).
+    SizeLimitError
+        A k-space over the size guard.
     DataValueError
         NaN/Inf samples.
     """
-    import ismrmrd
-    import ismrmrd.xsd
-
     p = Path(path)
     if not p.exists():
         raise InputFileError("file not found", path=p)
+    with reading(p, "ISMRMRD file"):
+        return _read_ismrmrd(p, encoding, dataset)
+
+
+def _open(p: Path) -> h5py.File:
     try:
-        f = h5py.File(p, "r")
+        check_btrees(p)
+        return h5py.File(p, "r")
     except OSError as err:
-        msg = f"cannot open as HDF5, truncated or corrupt ({_first_line(err)})"
+        msg = f"cannot open as HDF5, truncated or corrupt ({first_line(err)})"
         raise FileFormatError(msg, path=p) from None
-    with f:
-        if dataset not in f or "xml" not in f[dataset] or "data" not in f[dataset]:
+
+
+def _parse_header(xml: object, p: Path) -> Any:
+    import ismrmrd.xsd
+
+    if isinstance(xml, bytes | np.bytes_ | str) and len(xml) > _MAX_XML:
+        raise FileFormatError(f"ISMRMRD XML header of {len(xml)} bytes (limit {_MAX_XML})", path=p)
+    text = xml.encode("utf-8", "replace") if isinstance(xml, str) else str(xml).encode("utf-8", "replace")
+    if isinstance(xml, bytes | np.bytes_):
+        text = bytes(xml)
+    if b"<!DOCTYPE" in text.upper() or b"<!ENTITY" in text.upper():
+        # ISMRMRD headers have no DTD; entities could expand without bound or read other files
+        raise FileFormatError("ISMRMRD XML header with a DOCTYPE/ENTITY declaration; refused", path=p)
+    try:
+        return ismrmrd.xsd.CreateFromDocument(xml)
+    except Exception as err:  # xsdata parser errors
+        raise FileFormatError(f"invalid ISMRMRD XML header ({first_line(err)})", path=p) from None
+
+
+def _check_counters(idx: np.ndarray, limits: object, n_acq: int, p: Path) -> None:
+    """Counters within the header's encoding limits; without limits, at most one frame per acquisition."""
+    n_combos = 1
+    for name in ("slice", *_COUNTERS):
+        top = int(idx[name].max())
+        lim = _limit(limits, name)
+        if lim is not None and not lim[0] <= int(idx[name].min()) <= top <= max(lim[1], 0):
+            msg = f"counter {name} up to {top} is outside the header's encoding limits [{lim[0]}, {lim[1]}]"
+            raise ShapeError(msg, path=p)
+        n_combos *= top + 1
+    if n_combos > n_acq:
+        msg = f"counters span {n_combos} (frame, slice) combinations for only {n_acq} acquisitions"
+        raise ShapeError(msg, path=p)
+
+
+def _read_ismrmrd(p: Path, encoding: int, dataset: str) -> KSpaceVolume:
+    import ismrmrd
+
+    with _open(p) as f:
+        group = h5_member(f, dataset, p) if f.get(dataset, getlink=True) is not None else None
+        if not isinstance(group, h5py.Group) or "xml" not in group or "data" not in group:
             found = ", ".join(f.keys()) or "none"
             raise MissingKeyError(f"no ISMRMRD '{dataset}/xml' and '{dataset}/data'; found: {found}", path=p)
-        try:
-            xml = f[dataset]["xml"][0]
-            header = ismrmrd.xsd.CreateFromDocument(xml)
-            acqs = f[dataset]["data"][()]
-        except OSError as err:
-            msg = f"cannot read data, truncated or corrupt ({_first_line(err)})"
-            raise FileFormatError(msg, path=p) from None
-        except Exception as err:  # xsdata parser errors
-            raise FileFormatError(f"invalid ISMRMRD XML header ({_first_line(err)})", path=p) from None
+        xml_ds, data_ds = h5_member(group, "xml", p), h5_member(group, "data", p)
+        check_h5_dataset(xml_ds, "ISMRMRD XML header", p)
+        check_h5_dataset(data_ds, "ISMRMRD acquisitions", p)
+        if xml_ds.ndim != 1 or xml_ds.shape[0] < 1 or data_ds.ndim != 1:
+            raise FileFormatError(f"ISMRMRD datasets of shape {xml_ds.shape}, {data_ds.shape}", path=p)
+        header = _parse_header(xml_ds[0], p)
+        acqs = data_ds[()]
     if encoding >= len(header.encoding):
-        raise ShapeError(f"encoding {encoding} requested, header has {len(header.encoding)}", path=p)
+        msg = f"encoding {encoding} requested, header has {len(header.encoding)}"
+        raise ShapeError(msg, path=p)
     enc = header.encoding[encoding]
     traj = str(getattr(enc.trajectory, "value", enc.trajectory)).lower()
     if traj != "cartesian":
         raise ShapeError(f"trajectory {traj!r} is not Cartesian", path=p)
     matrix = enc.encodedSpace.matrixSize
+    if not (0 <= int(matrix.x) <= _MAX_MATRIX and 0 <= int(matrix.y) <= _MAX_MATRIX):
+        raise ShapeError(f"encoded matrix {int(matrix.x)} x {int(matrix.y)} out of range", path=p)
     limits = enc.encodingLimits
     step1 = _limit(limits, "kspace_encoding_step_1")
     step2 = _limit(limits, "kspace_encoding_step_2")
@@ -151,16 +203,30 @@ def read_ismrmrd(path: PathLike, *, encoding: int = 0, dataset: str = "dataset")
         raise MissingKeyError("no imaging acquisitions in the file", path=p)
     head = head[sel]
     idx = head["idx"]
+    n_samp_all = head["number_of_samples"].astype(np.int64)
+    n_ch_all = head["active_channels"].astype(np.int64)
+    sizes = np.fromiter((acqs["data"][i].size for i in sel), dtype=np.int64, count=sel.size)
+    bad = np.flatnonzero(sizes != 2 * n_samp_all * n_ch_all)
+    if bad.size:
+        msg = f"acquisition {int(sel[bad[0]])}: {int(sizes[bad[0]])} values for {int(n_ch_all[bad[0]])} "
+        raise FileFormatError(msg + f"channels x {int(n_samp_all[bad[0]])} samples", path=p)
 
-    ns = head["number_of_samples"].astype(np.int64) - head["discard_pre"] - head["discard_post"]
+    ns = n_samp_all - head["discard_pre"] - head["discard_post"]
+    if ns.min() < 1:
+        raise FileFormatError("an acquisition discards all its samples (discard_pre/post)", path=p)
     nx = max(int(matrix.x), int(ns.max()))
+    if nx > 4 * int(ns.max()):
+        raise ShapeError(f"encoded matrix x = {nx} is over 4x the longest readout ({int(ns.max())})", path=p)
     ny_lim = step1[1] + 1 if step1 is not None else int(idx["kspace_encode_step_1"].max()) + 1
     ny = max(int(matrix.y), ny_lim)
+    if not 1 <= ny <= _MAX_MATRIX:
+        raise ShapeError(f"phase-encode size {ny} out of range", path=p)
     ky_center = step1[2] if step1 is not None and step1[2] > 0 else ny_lim // 2
     ky = idx["kspace_encode_step_1"].astype(np.int64) - ky_center + ny // 2
     if ky.min() < 0 or ky.max() >= ny:
         raise ShapeError(f"kspace_encode_step_1 outside the encoded matrix (ny = {ny})", path=p)
 
+    _check_counters(idx, limits, sel.size, p)
     z = idx["slice"].astype(np.int64)
     nz = int(z.max()) + 1
     counts = [int(idx[name].max()) + 1 for name in _COUNTERS]
@@ -168,7 +234,10 @@ def read_ismrmrd(path: PathLike, *, encoding: int = 0, dataset: str = "dataset")
     for name, n in zip(_COUNTERS, counts, strict=True):
         t = t * n + idx[name].astype(np.int64)
     nt = int(np.prod(counts))
-    nc = int(head["active_channels"].max())
+    nc = int(n_ch_all.max())
+    if nc < 1:
+        raise FileFormatError("no acquisition has an active channel", path=p)
+    check_size((nt, nz, nc, ny, nx), "ISMRMRD k-space", p)
 
     kspace = np.zeros((nt, nz, nc, ny, nx), dtype=np.complex64)
     hits = np.zeros((nt, nz, ny), dtype=np.int32)
@@ -247,30 +316,44 @@ def read_ismrmrd_geometry(
     ------
     InputFileError, FileFormatError
         Missing or unreadable file, or an invalid XML header.
+    DataValueError
+        A field of view that is not finite and positive, TR/TE not finite and non-negative,
+        position or direction vectors that are not finite.
+    ShapeError
+        An encoding index or matrix size out of range.
     """
-    import ismrmrd.xsd
-
     p = Path(path)
     if not p.exists():
         raise InputFileError("file not found", path=p)
-    try:
-        with h5py.File(p, "r") as f:
-            if dataset in f and "xml" in f[dataset]:
-                xml = f[dataset]["xml"][0]
-                heads = f[dataset]["data"].fields("head")[()] if "data" in f[dataset] else None
-            elif "ismrmrd_header" in f:
-                xml, heads = f["ismrmrd_header"][()], None
-            else:
-                return None
-    except OSError as err:
-        raise FileFormatError(f"cannot read as HDF5 ({_first_line(err)})", path=p) from None
-    try:
-        header = ismrmrd.xsd.CreateFromDocument(xml)
-        enc = header.encoding[encoding]
-        e_fov, r_fov = enc.encodedSpace.fieldOfView_mm, enc.reconSpace.fieldOfView_mm
-        e_mat, r_mat = enc.encodedSpace.matrixSize, enc.reconSpace.matrixSize
-    except Exception as err:  # xsdata parser errors, missing elements
-        raise FileFormatError(f"invalid ISMRMRD XML header ({_first_line(err)})", path=p) from None
+    with reading(p, "ISMRMRD file"):
+        return _read_geometry(p, encoding, dataset)
+
+
+def _read_geometry(p: Path, encoding: int, dataset: str) -> IsmrmrdGeometry | None:
+    with _open(p) as f:
+        group = h5_member(f, dataset, p) if f.get(dataset, getlink=True) is not None else None
+        if isinstance(group, h5py.Group) and "xml" in group:
+            xml_ds = h5_member(group, "xml", p)
+            check_h5_dataset(xml_ds, "ISMRMRD XML header", p)
+            xml = xml_ds[0]
+            heads = None
+            if "data" in group:
+                data_ds = h5_member(group, "data", p)
+                check_h5_dataset(data_ds, "ISMRMRD acquisitions", p)
+                heads = data_ds.fields("head")[()]
+        elif f.get("ismrmrd_header", getlink=True) is not None:
+            xml_ds = h5_member(f, "ismrmrd_header", p)
+            check_h5_dataset(xml_ds, "ISMRMRD XML header", p)
+            xml, heads = xml_ds[()], None
+        else:
+            return None
+    header = _parse_header(xml, p)
+    if not 0 <= encoding < len(header.encoding):
+        msg = f"encoding {encoding} requested, header has {len(header.encoding)}"
+        raise ShapeError(msg, path=p)
+    enc = header.encoding[encoding]
+    e_fov, r_fov = enc.encodedSpace.fieldOfView_mm, enc.reconSpace.fieldOfView_mm
+    e_mat, r_mat = enc.encodedSpace.matrixSize, enc.reconSpace.matrixSize
     seq = header.sequenceParameters
     tr = list(getattr(seq, "TR", None) or []) if seq is not None else []
     te = list(getattr(seq, "TE", None) or []) if seq is not None else []
@@ -285,7 +368,27 @@ def read_ismrmrd_geometry(
         te_s=float(te[0]) * 1e-3 if te else None,
         patient_position=position,
     )
-    return geo if heads is None else _with_slice_geometry(geo, heads, encoding)
+    _check_geometry(geo, p)
+    if heads is None:
+        return geo
+    geo = _with_slice_geometry(geo, heads, encoding)
+    vectors = [*(geo.positions_mm or ()), geo.read_dir, geo.phase_dir, geo.slice_dir]
+    if not all(np.isfinite(v).all() for v in vectors if v is not None):
+        raise DataValueError("acquisition position or direction vectors are not finite", path=p)
+    return geo
+
+
+def _check_geometry(geo: IsmrmrdGeometry, p: Path) -> None:
+    """Field of view finite and positive in-plane, matrices at least 1, TR/TE finite and non-negative."""
+    for name, fov in (("encoded", geo.encoded_fov_mm), ("recon", geo.recon_fov_mm)):
+        if not (np.isfinite(fov).all() and fov[0] > 0 and fov[1] > 0 and fov[2] >= 0):
+            raise DataValueError(f"{name} field of view {fov} mm is not finite and positive", path=p)
+    for name, mat in (("encoded", geo.encoded_matrix), ("recon", geo.recon_matrix)):
+        if not all(1 <= m <= _MAX_MATRIX for m in mat):
+            raise ShapeError(f"{name} matrix {mat} out of range", path=p)
+    for name, value in (("TR", geo.tr_s), ("TE", geo.te_s)):
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise DataValueError(f"{name} = {value} s is not a non-negative number", path=p)
 
 
 def _with_slice_geometry(geo: IsmrmrdGeometry, heads: np.ndarray, encoding: int) -> IsmrmrdGeometry:

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from cardiomm.errors import DataValueError, MaskError, MissingKeyError, ShapeError
+from cardiomm.io.checks import reading
 from cardiomm.io.mat import list_mat_variables, load_mat_variables
 
 __all__ = [
@@ -253,9 +254,10 @@ def read_cmrxrecon(
         See :func:`kspace_to_volume` and :func:`check_mask_fits`.
     """
     p = Path(path)
-    chosen = key if key is not None else _pick_key(p)
-    arr = load_mat_variables(p, [chosen])[chosen]
-    volume = kspace_to_volume(arr, source=p, key=chosen)
+    with reading(p, "k-space MAT file"):
+        chosen = key if key is not None else _pick_key(p)
+        arr = load_mat_variables(p, [chosen])[chosen]
+        volume = kspace_to_volume(arr, source=p, key=chosen)
     if mask is not None:
         if isinstance(mask, torch.Tensor):
             volume = volume.with_mask(mask)
@@ -290,6 +292,11 @@ def read_mask(path: PathLike, key: str | None = "mask") -> torch.Tensor:
         Values other than 0/1 (or NaN).
     """
     p = Path(path)
+    with reading(p, "mask MAT file"):
+        return _read_mask(p, key)
+
+
+def _read_mask(p: Path, key: str | None) -> torch.Tensor:
     if key is None:
         names = list(list_mat_variables(p))
         cands = [n for n in names if _MASK_RE.match(n)]

@@ -36,6 +36,9 @@ import numpy as np
 import torch
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
+from cardiomm.io.checks import check_h5_dataset, check_size, h5_attrs, h5_member, reading
+from cardiomm.io.h5_btree import check_btrees
+from cardiomm.io.mat_structure import check_mat_structure
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["save_mat", "load_mat_variables", "mat_version", "list_mat_variables"]
@@ -223,19 +226,24 @@ def _decode_attr(value: Any) -> str:
     return str(value)
 
 
-def _read_h5_dataset(ds: h5py.Dataset, complex_dtype: np.dtype[Any]) -> np.ndarray:
-    mclass = _decode_attr(ds.attrs.get("MATLAB_class", b""))
-    if int(np.asarray(ds.attrs.get("MATLAB_empty", 0)).ravel()[0]) == 1:
+def _read_h5_dataset(ds: h5py.Dataset, complex_dtype: np.dtype[Any], path: Path) -> np.ndarray:
+    name = ds.name.lstrip("/") if ds.name else "?"
+    check_h5_dataset(ds, f"variable {name!r}", path)
+    attrs = h5_attrs(ds, path)
+    mclass = _decode_attr(attrs.get("MATLAB_class", b""))
+    if int(np.asarray(attrs.get("MATLAB_empty", 0)).ravel()[0]) == 1:
         dims = np.asarray(ds[()]).ravel()
+        if dims.dtype.kind not in "iu" or dims.size > 32 or (dims.size > 1 and np.prod(dims) != 0):
+            raise FileFormatError(f"variable {name!r} is marked empty but its dimensions are not", path=path)
         dtype = _NUMERIC_CLASSES.get(mclass, np.float64)
         if mclass == "logical":
             dtype = np.bool_
         shape = tuple(int(d) for d in dims[::-1]) if dims.size > 1 else (0, 0)
+        check_size(shape, f"variable {name!r}", path)
         return np.zeros(shape, dtype=dtype)
     raw = ds[()]
     if ds.dtype.names is not None:
         if set(ds.dtype.names) != {"real", "imag"}:
-            name = ds.name.lstrip("/") if ds.name else "?"
             raise DataValueError(f"variable {name!r}: compound type with fields {ds.dtype.names}")
         part = np.dtype(complex_dtype.type(0).real.dtype)
         parts = np.dtype([("real", part), ("imag", part)])
@@ -254,43 +262,45 @@ def _read_h5_dataset(ds: h5py.Dataset, complex_dtype: np.dtype[Any]) -> np.ndarr
     return arr
 
 
-def _is_readable_h5(obj: Any) -> bool:
+def _is_readable_h5(obj: Any, path: Path) -> bool:
     if not isinstance(obj, h5py.Dataset):
         return False
     if obj.dtype.kind == "O" or obj.dtype == h5py.ref_dtype:
         return False  # cell arrays (object references)
-    return _decode_attr(obj.attrs.get("MATLAB_class", b"")) not in ("cell", "struct", "function_handle")
+    mclass = _decode_attr(h5_attrs(obj, path).get("MATLAB_class", b""))
+    return mclass not in ("cell", "struct", "function_handle")
+
+
+def _open_v73(path: Path) -> h5py.File:
+    """The file opened with h5py, after its B-trees were walked (:mod:`cardiomm.io.h5_btree`)."""
+    with reading(path, "MAT v7.3 (HDF5) file"):
+        check_btrees(path)
+        return h5py.File(path, "r")
 
 
 def _load_v73(path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any]) -> dict[str, np.ndarray]:
-    try:
-        with h5py.File(path, "r") as f:
-            names = [k for k in f.keys() if not k.startswith("#")]
-            if keys is None:
-                wanted = [k for k in names if _is_readable_h5(f[k])]
-            else:
-                missing = [k for k in keys if k not in names]
-                if missing:
-                    raise MissingKeyError(_missing_message(missing, names), path=path)
-                for k in keys:
-                    if not _is_readable_h5(f[k]):
-                        msg = f"variable {k!r} is a MATLAB struct/cell, not an array"
-                        raise DataValueError(msg, path=path)
-                wanted = keys
-            return {k: _read_h5_dataset(f[k], complex_dtype) for k in wanted}
-    except (MissingKeyError, DataValueError) as err:
-        if err.path is None:
-            raise type(err)(err.message, path=path) from None
-        raise
-    except (OSError, KeyError, ValueError, RuntimeError) as err:
-        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        msg = f"cannot read MAT v7.3 (HDF5) file, truncated or corrupt ({msg})"
-        raise FileFormatError(msg, path=path) from None
+    with reading(path, "MAT v7.3 (HDF5) file"), _open_v73(path) as f:
+        names = [k for k in f.keys() if not k.startswith("#")]
+        if keys is None:
+            wanted = [k for k in names if _is_readable_h5(h5_member(f, k, path), path)]
+        else:
+            missing = [k for k in keys if k not in names]
+            if missing:
+                raise MissingKeyError(_missing_message(missing, names), path=path)
+            for k in keys:
+                if not _is_readable_h5(h5_member(f, k, path), path):
+                    msg = f"variable {k!r} is a MATLAB struct/cell, not an array"
+                    raise DataValueError(msg, path=path)
+            wanted = keys
+        return {k: _read_h5_dataset(f[k], complex_dtype, path) for k in wanted}
 
 
-def _load_v5(path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any]) -> dict[str, np.ndarray]:
+def _load_v5(
+    path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any], version: str
+) -> dict[str, np.ndarray]:
     import scipy.io  # local: keeps `import cardiomm.io` light
 
+    check_mat_structure(path, version, keys)  # scipy's compiled reader can crash on damaged tags
     try:
         raw = scipy.io.loadmat(path, variable_names=keys, mat_dtype=False, chars_as_strings=True)
         if keys is not None and any(k not in raw for k in keys):
@@ -356,7 +366,11 @@ def load_mat_variables(
     InputFileError
         The file does not exist.
     FileFormatError
-        Not a MAT file, or truncated/corrupt.
+        Not a MAT file, or truncated/corrupt: v5/v4 files are checked element by element before
+        scipy reads them (:mod:`cardiomm.io.mat_structure`), v7.3 datasets must be stored in the file
+        and written (:func:`cardiomm.io.checks.check_h5_dataset`).
+    SizeLimitError
+        A variable with more elements than the size guard allows.
     MissingKeyError
         A requested key is absent (the message lists the variables found).
     DataValueError
@@ -368,7 +382,7 @@ def load_mat_variables(
     cdt = np.dtype(complex_dtype)
     if version == "7.3":
         return _load_v73(p, key_list, cdt)
-    return _load_v5(p, key_list, cdt)
+    return _load_v5(p, key_list, cdt, version)
 
 
 def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -382,23 +396,20 @@ def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]
     p = Path(path)
     version = mat_version(p)
     if version == "7.3":
-        try:
-            with h5py.File(p, "r") as f:
-                out: dict[str, tuple[tuple[int, ...], str]] = {}
-                for k in f.keys():
-                    if k.startswith("#"):
-                        continue
-                    obj = f[k]
-                    fallback = b"struct" if isinstance(obj, h5py.Group) else b""
-                    mclass = _decode_attr(obj.attrs.get("MATLAB_class", fallback))
-                    shape = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else ()
-                    out[k] = (shape, mclass)
-                return out
-        except (OSError, KeyError, ValueError, RuntimeError) as err:
-            msg = f"cannot read MAT v7.3 (HDF5) file, truncated or corrupt ({err})"
-            raise FileFormatError(msg, path=p) from None
+        with reading(p, "MAT v7.3 (HDF5) file"), _open_v73(p) as f:
+            out: dict[str, tuple[tuple[int, ...], str]] = {}
+            for k in f.keys():
+                if k.startswith("#"):
+                    continue
+                obj = h5_member(f, k, p)
+                fallback = b"struct" if isinstance(obj, h5py.Group) else b""
+                mclass = _decode_attr(h5_attrs(obj, p).get("MATLAB_class", fallback))
+                shape = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else ()
+                out[k] = (shape, mclass)
+            return out
     import scipy.io
 
+    check_mat_structure(p, version, names=())
     try:
         return {name: (tuple(shape[::-1]), cls) for name, shape, cls in scipy.io.whosmat(p)}
     except Exception as err:

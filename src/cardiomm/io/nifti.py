@@ -7,20 +7,24 @@ unit mm and temporal unit s (the 4th zoom is the frame time). Single-frame volum
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError
+from cardiomm.io.checks import check_finite, check_size, reading
 from cardiomm.io.recon import as_volume
 from cardiomm.utils.atomic import atomic_path
 
-__all__ = ["NiftiVolume", "write_nifti", "read_nifti"]
+__all__ = ["NiftiVolume", "write_nifti", "read_nifti", "read_nifti_array"]
 
 PathLike = str | os.PathLike[str]
 
@@ -95,6 +99,83 @@ def write_nifti(
     return p
 
 
+def _raw_header(p: Path) -> tuple[str, bytes, str] | None:
+    """``(kind, header bytes, byte order)`` of a NIfTI-1 / NIfTI-2 file, ``None`` for another file."""
+    opener = gzip.open if p.name.endswith(".gz") else open
+    with opener(p, "rb") as fh:
+        head = fh.read(540)
+    for order in "<>":
+        for kind, size in (("nifti1", 348), ("nifti2", 540)):
+            if len(head) >= size and struct.unpack_from(f"{order}i", head)[0] == size:
+                return kind, head[:size], order
+    return None
+
+
+def _check_header(p: Path) -> None:
+    """Check the header as stored: nibabel silently "fixes" a zero or negative voxel size and invalid
+    codes on loading, so the raw bytes are checked instead."""
+    import nibabel as nib
+
+    raw = _raw_header(p)
+    if raw is None:  # nibabel would guess the byte order and reset sizeof_hdr
+        raise FileFormatError("not a NIfTI-1 or NIfTI-2 header (sizeof_hdr is not 348 or 540)", path=p)
+    kind, block, order = raw
+    if kind == "nifti1":
+        n_dims = struct.unpack_from(f"{order}h", block, 40)[0]
+        pixdim = [float(v) for v in struct.unpack_from(f"{order}8f", block, 76)[1:]]
+    else:
+        n_dims = struct.unpack_from(f"{order}q", block, 16)[0]
+        pixdim = [float(v) for v in struct.unpack_from(f"{order}8d", block, 104)[1:]]
+    zooms = pixdim[: min(max(int(n_dims), 0), 7)]
+    bad_space = not all(math.isfinite(z) and z > 0 for z in zooms[:3])
+    if bad_space or not all(math.isfinite(z) and z >= 0 for z in zooms[3:4]):
+        raise DataValueError(f"voxel sizes {zooms} must be finite and positive", path=p)
+    header_class = nib.Nifti1Header if kind == "nifti1" else nib.Nifti2Header
+    report = header_class.diagnose_binaryblock(block)
+    problems = [line for line in report.splitlines() if line and not line.startswith(("pixdim", "qfac"))]
+    if problems:  # pixdim/qfac: checked above, or harmless for absent dimensions
+        raise FileFormatError(f"damaged NIfTI header ({'; '.join(problems)})", path=p)
+
+
+def read_nifti_array(path: PathLike) -> tuple[Any, np.ndarray]:
+    """Load a NIfTI file as ``(nibabel image, float32 array in NIfTI order)``, checked.
+
+    The declared shape passes the size guard (:func:`~cardiomm.io.checks.check_size`) before any data
+    is read; the values must be finite; the spatial voxel sizes of the dimensions present must be
+    finite and positive **as stored** (nibabel would silently replace a zero or negative one), the
+    time step (4th zoom) finite and non-negative, the affine finite; header codes nibabel would reset
+    (``sizeof_hdr``, ``datatype``/``bitpix``, magic, ``vox_offset``, ``qform_code``/``sform_code``)
+    must be valid.
+
+    Raises
+    ------
+    InputFileError
+        Missing file.
+    FileFormatError
+        Unreadable, truncated or corrupt file (any nibabel / gzip error).
+    DataValueError
+        NaN/Inf values, a bad voxel size or affine.
+    SizeLimitError
+        Declared shape over the size guard.
+    """
+    import nibabel as nib
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError("file not found", path=p)
+    with reading(p, "NIfTI file"):
+        _check_header(p)
+        # nib.load is typed as any image format; NIfTI-1 / -2 images are Nifti1Image
+        img = cast(nib.Nifti1Image, nib.load(p))
+        shape = tuple(int(d) for d in img.header.get_data_shape())
+        check_size(shape, "NIfTI image", p)
+        if not np.isfinite(np.asarray(img.affine, dtype=float)).all():
+            raise DataValueError("the affine has NaN/Inf values", path=p)
+        data = np.asarray(img.dataobj, dtype=np.float32)
+        check_finite(data, "NIfTI image", p)
+    return img, data
+
+
 def read_nifti(path: PathLike) -> NiftiVolume:
     """Read a NIfTI magnitude volume back to ``(t, z, y, x)`` float32.
 
@@ -102,21 +183,17 @@ def read_nifti(path: PathLike) -> NiftiVolume:
     ------
     InputFileError, FileFormatError
         Missing or unreadable file.
+    DataValueError, SizeLimitError
+        See :func:`read_nifti_array`.
     """
-    import nibabel as nib
-
     p = Path(path)
-    if not p.is_file():
-        raise InputFileError("file not found", path=p)
-    try:
-        # nib.load is typed as any image format; NIfTI-1 / -2 images are Nifti1Image
-        img = cast(nib.Nifti1Image, nib.load(p))
-        data = np.asarray(img.dataobj, dtype=np.float32)
-    except Exception as err:  # nibabel raises several types on damaged files
-        raise FileFormatError(f"cannot read NIfTI file ({str(err).splitlines()[0]})", path=p) from None
+    img, data = read_nifti_array(p)
     while data.ndim < 4:
         data = data[..., None]
-    zooms = [float(z) for z in img.header.get_zooms()]
+    if data.ndim > 4:
+        raise DataValueError(f"NIfTI image has {data.ndim} dimensions; expected up to 4", path=p)
+    with reading(p, "NIfTI file"):
+        zooms = [float(z) for z in img.header.get_zooms()]
     while len(zooms) < 3:
         zooms.append(1.0)
     return NiftiVolume(

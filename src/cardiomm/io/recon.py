@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from cardiomm.errors import DataValueError, MissingKeyError, ShapeError
+from cardiomm.io.checks import reading
 from cardiomm.io.mat import list_mat_variables, load_mat_variables, save_mat
 from cardiomm.utils.atomic import atomic_path
 
@@ -81,6 +82,11 @@ def read_image_mat(path: PathLike, key: str | None = None) -> torch.Tensor:
         NaN/Inf values.
     """
     p = Path(path)
+    with reading(p, "image MAT file"):
+        return _read_image_mat(p, key)
+
+
+def _read_image_mat(p: Path, key: str | None) -> torch.Tensor:
     if key is None:
         names = list(list_mat_variables(p))
         found = [k for k in IMAGE_KEYS if k in names]

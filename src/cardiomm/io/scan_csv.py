@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
+from cardiomm.io.checks import reading
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = [
@@ -46,6 +48,10 @@ _LEN_SCALE = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "": 1.0}
 _TI_KEYS = ("ti", "inversiontime", "ti_list", "tilist", "inversiontimes")
 _PREP_KEYS = ("t2prep", "preptime", "preptimes", "prep_times", "tsl", "t2preptime")
 ExtraValue = str | float | tuple[float, ...]
+# Plausibility bounds of the known parameters (beyond them the file is corrupt).
+_MAX_LENGTH_MM = 1e4
+_MAX_TIME_S = 1e3
+_MAX_MATRIX = 65535
 
 
 @dataclass(frozen=True)
@@ -164,11 +170,28 @@ def read_scan_csv(path: PathLike) -> ScanParameters:
     FileFormatError
         Not a CSV with a ``Parameter`` column and at least one ``Value``/``Value_N`` column.
     DataValueError
-        A known parameter with a non-numeric value or an unknown unit.
+        A known parameter with a non-numeric value or an unknown unit, or out of range: field of view,
+        slice thickness, TR and the reconstruction matrix must be finite and positive, TE, TI and prep
+        times finite and non-negative (lengths at most 10 m, times at most 1000 s).
     """
     p = Path(path)
     if not p.is_file():
         raise InputFileError("file not found", path=p)
+    with reading(p, "scan-parameter CSV file"):
+        return _read_scan_csv(p)
+
+
+def _check_range(
+    name: str, values: tuple[float, ...], low: float, high: float, p: Path, *, zero: bool
+) -> None:
+    """Every value finite, ``> low`` (``>= low`` with ``zero``) and ``<= high``, else DataValueError."""
+    for v in values:
+        if not (math.isfinite(v) and (v >= low if zero else v > low) and v <= high):
+            bound = ">=" if zero else ">"
+            raise DataValueError(f"{name} = {v:g} is not a number {bound} {low:g} and <= {high:g}", path=p)
+
+
+def _read_scan_csv(p: Path) -> ScanParameters:
     try:
         text = p.read_text(encoding="utf-8-sig")
         rows = list(csv.reader(_io.StringIO(text)))
@@ -221,13 +244,25 @@ def read_scan_csv(path: PathLike) -> ScanParameters:
 
     def integer(key: str) -> int | None:
         got = number(key, names.get(key, key))
-        return None if got is None else int(round(got[1][0]))
+        if got is None:
+            return None
+        _check_range(names.get(key, key), got[1][:1], 0, _MAX_MATRIX, p, zero=False)
+        return int(round(got[1][0]))
 
     fov_x, fov_y = length("fovx"), length("fovy")
     mx, my = integer("reconmatrix_x"), integer("reconmatrix_y")
     thick = length("slicethickness")
     tr, te = times(("tr",)), times(("te",))
     ti, prep = times(_TI_KEYS), times(_PREP_KEYS)
+
+    for name, value in (("FOVx", fov_x), ("FOVy", fov_y), ("SliceThickness", thick)):
+        if value is not None:
+            _check_range(f"{name} [mm]", (value,), 0.0, _MAX_LENGTH_MM, p, zero=False)
+    if tr is not None:
+        _check_range("TR [s]", tr, 0.0, _MAX_TIME_S, p, zero=False)
+    for name, vals in (("TE [s]", te), ("TI [s]", ti), ("prep time [s]", prep)):
+        if vals is not None:
+            _check_range(name, vals, 0.0, _MAX_TIME_S, p, zero=True)
 
     defaulted: set[str] = set()
     if thick is None:

@@ -18,8 +18,12 @@ A reader for 2-D Cartesian acquisitions, built on ``twixtools`` and following th
 - Phase encode: line ``Lin`` goes to ``ky = Lin - CenterLin + ny // 2`` with ``CenterLin`` from the
   mdh (``ushKSpaceCentreLineNo``; when it is 0 everywhere, ``Lin`` is taken as an index of the full
   matrix). ``ny`` is the protocol's ``sKSpace.lPhaseEncodingLines``, enlarged if the acquired lines
-  need more room around the centre; partial Fourier leaves zero lines at the unacquired end. Phase
-  oversampling is kept (part of ``lPhaseEncodingLines``).
+  need more room around the centre (at most to twice the protocol's size: more is a corrupt
+  counter); partial Fourier leaves zero lines at the unacquired end. Phase oversampling is kept
+  (part of ``lPhaseEncodingLines``).
+- Plausibility (corrupt counters, :class:`ShapeError`): the counters may not span more
+  (frame, slice) combinations than there are image blocks, and the k-space passes the size guard
+  of :mod:`cardiomm.io.checks`.
 - Readout: ``Col`` -> ``kx``. With ``remove_os`` (default) the readout oversampling is removed with
   ``twixtools.recon_helpers.remove_oversampling`` (FFT, keep the central half of the image, FFT
   back: ``kx`` halves), unless the protocol's ``Dicom.flReadoutOSFactor`` is 1. Lines flagged
@@ -67,12 +71,15 @@ from cardiomm.errors import (
     MissingKeyError,
     ShapeError,
 )
+from cardiomm.io.checks import check_size
 from cardiomm.io.kspace import KSpaceVolume, average_acquired_lines
 
 __all__ = ["read_twix_kspace"]
 
 PathLike = str | os.PathLike[str]
 
+#: Largest accepted phase-encode / readout size.
+_MAX_MATRIX = 65535
 #: Counters flattened into the time axis, slowest first.
 _TIME_COUNTERS = ("Eco", "Set", "Rep", "Phs")
 
@@ -269,6 +276,16 @@ def _read(p: Path, *, remove_os: bool) -> KSpaceVolume:
         centre_col = np.where((centre_col > 0) & (centre_col < n_col), centre_col, n_col // 2)
         nx = int(max(n_col.max(), 2 * centre_col.max(), 2 * (n_col - centre_col).max()))
         start = nx // 2 - centre_col
+
+        if nt * nz > len(mdbs):
+            msg = f"counters span {nt * nz} (frame, slice) combinations for only {len(mdbs)} image blocks"
+            raise ShapeError(msg, path=p)
+        if ny_prot > 0 and ny > 2 * ny_prot:
+            msg = f"line counters need {ny} phase-encode lines, more than twice the protocol's {ny_prot}"
+            raise ShapeError(msg, path=p)
+        if not 1 <= ny <= _MAX_MATRIX or not 1 <= nx <= _MAX_MATRIX:
+            raise ShapeError(f"k-space matrix {ny} x {nx} out of range", path=p)
+        check_size((nt, nz, nc, ny, nx), "twix k-space", p)
 
         # ---- data
         kspace = np.zeros((nt, nz, nc, ny, nx), dtype=np.complex64)
