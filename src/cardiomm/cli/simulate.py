@@ -102,38 +102,24 @@ def real_anatomy_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Turn real magnitude images into multi-coil k-space of synthetic vendor-like centers (MMCMR layout)."""
+    import contextlib
     import time
 
     from cardiomm.simulate.real_anatomy import build_corpus, find_subjects, select_subjects
 
     start = time.perf_counter()
-    if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with contextlib.ExitStack() as stack:
+        advance = None
+        if progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        wanted = select_subjects(
-            find_subjects(sources), split=split, roles=role or None, default_role=default_role
-        )
-        total = len(wanted)
-        with Progress(
-            TextColumn("real-anatomy"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
-            task = bar.add_task("subjects", total=total)
-            manifest = build_corpus(
-                sources,
-                out,
-                split=split,
-                roles=role or None,
-                default_role=default_role,
-                seed=seed,
-                max_frames=max_frames,
-                max_slices=max_slices,
-                on_subject=lambda _: bar.advance(task),
+            wanted = select_subjects(
+                find_subjects(sources), split=split, roles=role or None, default_role=default_role
             )
-    else:
+            columns = (TextColumn("real-anatomy"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            bar = stack.enter_context(Progress(*columns, console=console))
+            task = bar.add_task("subjects", total=len(wanted))
+            advance = lambda _: bar.advance(task)  # noqa: E731
         manifest = build_corpus(
             sources,
             out,
@@ -143,6 +129,7 @@ def real_anatomy_command(
             seed=seed,
             max_frames=max_frames,
             max_slices=max_slices,
+            on_subject=advance,
         )
     files = manifest["files"]
     by_set: dict[str, int] = {}

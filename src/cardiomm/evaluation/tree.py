@@ -23,6 +23,7 @@ import numpy as np
 from cardiomm.errors import InputFileError
 from cardiomm.evaluation.metrics import evaluate_volume
 from cardiomm.layout import FULL_DIR, GT_DIR, RESULT_DIR, TRAIN_SET, scan_stem
+from cardiomm.types import Modality
 from cardiomm.utils.atomic import TMP_PREFIX
 
 __all__ = ["COLUMNS", "PredFile", "find_predictions", "reference_volume", "center_roles", "evaluate_tree"]
@@ -43,19 +44,8 @@ COLUMNS = (
     "File",
 )
 
-_MODALITY_FOLDERS = {
-    "Cine",
-    "Mapping",
-    "Aorta",
-    "Tagging",
-    "Flow2d",
-    "BlackBlood",
-    "LGE",
-    "Perfusion",
-    "T1rho",
-    "T1w",
-    "T2w",
-}
+#: Modality folders of the MMCMR layout (first folder below a method folder).
+_MODALITY_FOLDERS = frozenset(m.folder for m in Modality)
 
 
 @dataclass(frozen=True)

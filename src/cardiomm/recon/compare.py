@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,8 +129,7 @@ def run_comparison(
     recons: dict[str, torch.Tensor] = {}
     for name in methods:
         recon = get_reconstructor(name, (models or {}).get(name), device=device)
-        t0 = time.perf_counter()
-        out, _ = reconstruct_volume(
+        out, per_frame = reconstruct_volume(
             volume,
             mask,
             recon,
@@ -141,7 +139,6 @@ def run_comparison(
             metadata_prompt=meta,
             undersampling_prompt=us,
         )
-        per_frame = (time.perf_counter() - t0) / max(1, volume.n_frames * volume.n_slices)
         recons[name] = out.to(torch.float32)
         m = evaluate_volume(reference, recons[name])
         scores.append(MethodScore(name, m.psnr, m.ssim, m.nmse, per_frame))
