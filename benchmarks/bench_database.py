@@ -51,7 +51,7 @@ def run() -> str:
     import cardiomm.io  # noqa: F401
     from cardiomm.database.catalog import index_tree, read_catalog
     from cardiomm.database.dataset import CardiacFrameDataset
-    from cardiomm.database.reorganise import prepare_shards, read_manifest
+    from cardiomm.database.shards import prepare_shards, read_manifest
     from cardiomm.simulate.tree import generate_mini
 
     with tempfile.TemporaryDirectory() as tmp:

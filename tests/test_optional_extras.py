@@ -23,7 +23,7 @@ def test_myopari_without_onnxruntime_names_the_extra(monkeypatch: pytest.MonkeyP
 
 
 def test_dask_scheduler_without_distributed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cardiomm.database.reorganise import _run_dask
+    from cardiomm.database.shards import _run_dask
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ConfigError, match=r"cardiomm\[dask\]"):

@@ -23,6 +23,7 @@ __all__ = [
     "ModelNotFoundError",
     "UnknownChoiceError",
     "PHIError",
+    "WorkerStartError",
 ]
 
 
@@ -94,3 +95,7 @@ class UnknownChoiceError(CardiommError):
 
 class PHIError(CardiommError):
     """Protected health information detected where it must not be."""
+
+
+class WorkerStartError(CardiommError):
+    """A worker process that could not start (its initializer crashed or did not finish in time)."""

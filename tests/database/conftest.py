@@ -105,7 +105,7 @@ def mini_catalog(mini_root: Path, tmp_path_factory: pytest.TempPathFactory, salt
 @pytest.fixture(scope="session")
 def mini_shards(mini_root: Path, mini_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shards of the mini tree (prepared by one worker process)."""
-    from cardiomm.database.reorganise import prepare_shards
+    from cardiomm.database.shards import prepare_shards
 
     out = tmp_path_factory.mktemp("shards")
     prepare_shards(mini_root, out, mini_catalog, workers=1)

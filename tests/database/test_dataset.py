@@ -19,7 +19,7 @@ from cardiomm.database.dataset import (
     balanced_weights,
     collate_frames,
 )
-from cardiomm.database.reorganise import read_manifest
+from cardiomm.database.shards import read_manifest
 from cardiomm.database.splits import make_splits
 from cardiomm.errors import ConfigError
 

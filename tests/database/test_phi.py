@@ -321,7 +321,7 @@ def test_salt_inside_a_tree_is_refused(
     mini_root: Path, mini_catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cardiomm.database.catalog import index_tree
-    from cardiomm.database.reorganise import prepare_shards
+    from cardiomm.database.shards import prepare_shards
 
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -10,7 +10,7 @@ import h5py
 import pytest
 
 from cardiomm.cli.main import main
-from cardiomm.database.reorganise import read_manifest
+from cardiomm.database.shards import read_manifest
 from cardiomm.database.verify import read_md5_list, verify_md5, verify_shards
 from cardiomm.errors import FileFormatError
 

@@ -201,7 +201,7 @@ def prepare_cmd(
     OUT/failures.json and the run goes on (--workers 0, for debugging: in this process, without
     isolation). Exit code 1 when some scans failed.
     """
-    from cardiomm.database.reorganise import prepare_shards
+    from cardiomm.database.shards import prepare_shards
 
     rep = prepare_shards(root, out, catalog, workers=workers, scheduler=scheduler, where=where,
                          check_source=check_source, progress=progress, salt_file=salt_file,

@@ -14,7 +14,7 @@ module                        content
 ``catalog``                   :func:`index_tree`, :func:`read_catalog`
 ``query`` / ``stats``         DuckDB predicates, paper tables and figure
 ``splits``                    patient-level and center-held-out splits
-``reorganise``, ``manifest``  shards, checksummed manifest and sidecars
+``shards``, ``manifest``      shards, checksummed manifest and sidecars
 ``verify``                    shard checksums, md5 lists of archive parts
 ``dataset``                   :class:`CardiacFrameDataset` (torch)
 ============================  ============================================================
@@ -64,7 +64,7 @@ _LAZY = {
     "save_splits": "splits",
     "load_splits": "splits",
     "SplitAssignment": "splits",
-    "prepare_shards": "reorganise",
+    "prepare_shards": "shards",
     "read_manifest": "manifest",
     "verify_shards": "verify",
     "verify_md5": "verify",

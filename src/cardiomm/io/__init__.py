@@ -17,6 +17,7 @@ from cardiomm.io.h5 import (
     rss_from_kspace,
     write_training_h5,
 )
+from cardiomm.io.image_mat import IMAGE_KEYS, as_volume, read_image_mat, write_recon_mat
 from cardiomm.io.image_series import ImageSeries, read_dicom_series, read_image_series, read_nifti_series
 from cardiomm.io.images import to_uint8, write_cine_gif, write_png
 from cardiomm.io.ismrmrd_h5 import IsmrmrdGeometry, read_ismrmrd, read_ismrmrd_geometry
@@ -30,7 +31,6 @@ from cardiomm.io.kspace import (
 )
 from cardiomm.io.mat import list_mat_variables, load_mat_variables, mat_version, save_mat
 from cardiomm.io.nifti import NiftiVolume, read_nifti, write_nifti
-from cardiomm.io.recon import IMAGE_KEYS, as_volume, read_image_mat, write_recon_mat
 from cardiomm.io.scan_csv import ScanParameters, find_scan_csv, read_scan_csv, write_scan_csv
 from cardiomm.io.twix import read_twix_kspace
 

@@ -33,7 +33,7 @@ import torch
 
 from cardiomm.errors import DataValueError, ShapeError
 from cardiomm.io.geometry import ImageGeometry, crop_readout
-from cardiomm.io.recon import as_volume
+from cardiomm.io.image_mat import as_volume
 from cardiomm.utils.atomic import atomic_dir
 
 __all__ = ["write_dicom_series", "DICOM_SUFFIX", "synthetic_patient"]

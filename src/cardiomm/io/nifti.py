@@ -21,7 +21,7 @@ import torch
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError
 from cardiomm.io.checks import check_finite, check_size, reading
-from cardiomm.io.recon import as_volume
+from cardiomm.io.image_mat import as_volume
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["NiftiVolume", "write_nifti", "read_nifti", "read_nifti_array"]

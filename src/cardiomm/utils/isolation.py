@@ -35,7 +35,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from cardiomm.errors import CardiommError
+from cardiomm.errors import WorkerStartError
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = [
@@ -96,10 +96,6 @@ class Outcome(Generic[R]):
     index: int
     value: R | None = None
     failure: Failure | None = None
-
-
-class WorkerStartError(CardiommError):
-    """A worker process that could not start (its initializer crashed or did not finish in time)."""
 
 
 def write_failures(path: str | os.PathLike[str], records: Sequence[dict[str, Any]]) -> Path:

@@ -268,7 +268,7 @@ def _run_local(
             yield prepare_one(t)
             advance()
         return
-    preload = ("cardiomm.io", "cardiomm.database.reorganise")
+    preload = ("cardiomm.io", "cardiomm.database.shards")
     for res in run_isolated(prepare_one, tasks, workers=workers, timeout=timeout, preload=preload):
         if res.value is None:
             yield _failed(tasks[res.index], res.failure or Failure("error", "no result"))

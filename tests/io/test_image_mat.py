@@ -1,4 +1,4 @@
-"""Tests of cardiomm.io.recon: reconimage / img4ranking / gtsosimage volumes."""
+"""Tests of cardiomm.io.image_mat: reconimage / img4ranking / gtsosimage volumes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import scipy.io
 import torch
 
 from cardiomm.errors import DataValueError, MissingKeyError, ShapeError
+from cardiomm.io.image_mat import read_image_mat, write_recon_mat
 from cardiomm.io.mat import save_mat
-from cardiomm.io.recon import read_image_mat, write_recon_mat
 
 
 @pytest.mark.parametrize("version", ["7.3", "5"])

@@ -18,7 +18,7 @@ import pytest
 
 from cardiomm.database.catalog import index_tree, read_catalog
 from cardiomm.database.manifest import MANIFEST_NAME, read_manifest, shard_digest, sidecar_path
-from cardiomm.database.reorganise import prepare_shards
+from cardiomm.database.shards import prepare_shards
 from cardiomm.io import read_cmrxrecon, save_mat
 
 
