@@ -110,7 +110,7 @@ def test_reconstruct_format_options(
         argv = ["reconstruct", str(bare), "--out", str(tmp_path / "b.mat"), "--method", "zf"]
         assert main([*argv, "--pattern", "Uniform", "--accel", "8", "--format", "dicom,nifti"]) == 0
     text = caplog.text
-    assert "no _info.csv" in text and "NIfTI voxel size 2 x 2 x 8 mm is a default" in text
+    assert "NIfTI defaults: pixel spacing 2 x 2 mm; slice thickness 8 mm; orientation axial" in text
     assert "DICOM defaults: pixel spacing 2 x 2 mm; slice thickness 8 mm" in text
     ds = pydicom.dcmread(sorted((tmp_path / "b_dicom").iterdir())[0])
     assert "pixel spacing 2 x 2 mm" in ds.ImageComments and ds.SeriesDescription == "cardiomm ZF Uniform8"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,43 @@ def test_image_geometry_from_ismrmrd_header_oblique() -> None:
     for ipp, centre in zip(geo.positions_mm, centres, strict=True):
         # the FOV centre is pixel (12 // 2, 16 // 2) of the cropped image
         np.testing.assert_allclose(np.asarray(ipp) + 8 * dx * row + 6 * dy * col, centre, atol=1e-9)
+
+
+def test_nifti_affine_maps_voxels_to_the_dicom_positions_in_ras(tmp_path: Path) -> None:
+    """Voxel (i, j, k) of the stored (x, y, z) array lands where DICOM puts pixel (row j, column i) of
+    slice k, with LPS -> RAS (x, y negated); the oversampled grid is shifted by the crop start."""
+    import nibabel as nib
+
+    from cardiomm.io.geometry import ImageGeometry
+    from cardiomm.io.nifti import write_nifti
+
+    row = np.array([0.0, np.cos(0.3), np.sin(0.3)])
+    col = np.array([np.cos(0.5), 0.0, -np.sin(0.5)])
+    col -= row * (row @ col)
+    col /= np.linalg.norm(col)
+    normal = np.cross(row, col)
+    firsts = [np.array([10.0, -20.0, 30.0]) + k * 8.0 * normal for k in range(3)]
+    geom = ImageGeometry(
+        pixel_spacing_mm=(1.5, 1.25),
+        slice_thickness_mm=8.0,
+        slice_spacing_mm=8.0,
+        orientation=(*row, *col),
+        positions_mm=tuple(tuple(float(v) for v in p) for p in firsts),
+        readout_width=40,
+    )
+    lps_to_ras = np.array([-1.0, -1.0, 1.0])
+    aff = geom.nifti_affine()
+    for i, j, k in ((0, 0, 0), (7, 3, 2), (39, 29, 1)):
+        want = (firsts[k] + i * 1.25 * row + j * 1.5 * col) * lps_to_ras
+        np.testing.assert_allclose(aff @ [i, j, k, 1.0], [*want, 1.0], atol=1e-9)
+    full = geom.nifti_affine(n_x=80)  # stored grid keeps the 2x oversampling: crop start 20
+    np.testing.assert_allclose(full @ [25, 4, 1, 1.0], aff @ [5, 4, 1, 1.0], atol=1e-9)
+    path = write_nifti(
+        tmp_path / "v.nii.gz",
+        np.ones((2, 3, 30, 80), np.float32),
+        voxel_size_mm=(1.25, 1.5, 8.0),
+        affine=full,
+    )
+    back = nib.load(path)
+    np.testing.assert_allclose(back.affine, full, atol=1e-4)
+    np.testing.assert_allclose(back.header.get_zooms()[:3], (1.25, 1.5, 8.0), rtol=1e-5)

@@ -100,6 +100,27 @@ class ImageGeometry:
         n = np.cross(o[:3], o[3:])
         return n / np.linalg.norm(n)
 
+    def nifti_affine(self, n_x: int | None = None) -> np.ndarray:
+        """4x4 voxel-to-world affine of the NIfTI array ``(x, y, z)`` [mm], RAS world (NIfTI convention).
+
+        ``n_x`` is the width of the stored grid when it keeps the readout oversampling (``.nii`` files
+        hold the full reconstructed grid): the first stored column then lies ``n_x // 2 - w // 2``
+        columns before the first displayed one (:func:`crop_readout`). DICOM positions are LPS; the
+        affine flips the first two world axes (``RAS = diag(-1, -1, 1) LPS``).
+        """
+        dy, dx = self.pixel_spacing_mm
+        row, col = _unit(self.orientation[:3]), _unit(self.orientation[3:])
+        first = np.asarray(self.positions_mm[0], float)
+        if n_x is not None and self.readout_width is not None and n_x > self.readout_width:
+            first = first - (n_x // 2 - self.readout_width // 2) * dx * row
+        if len(self.positions_mm) > 1:
+            step = np.asarray(self.positions_mm[1], float) - np.asarray(self.positions_mm[0], float)
+        else:
+            step = self.normal * self.slice_spacing_mm
+        lps = np.eye(4)
+        lps[:3, 0], lps[:3, 1], lps[:3, 2], lps[:3, 3] = row * dx, col * dy, step, first
+        return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+
     def describe_defaults(self) -> str:
         """One line naming the defaulted fields and the values used (``""`` when none)."""
         dy, dx = self.pixel_spacing_mm

@@ -57,6 +57,7 @@ def write_nifti(
     *,
     voxel_size_mm: Sequence[float] = (2.0, 2.0, 8.0),
     frame_time_s: float = 0.0,
+    affine: np.ndarray | None = None,
 ) -> Path:
     """Write a magnitude volume to ``.nii`` / ``.nii.gz``, atomically.
 
@@ -71,6 +72,10 @@ def write_nifti(
         :attr:`cardiomm.io.scan_csv.ScanParameters.voxel_size_mm`).
     frame_time_s
         Frame interval [s] (e.g. TR for cine), stored as the 4th zoom.
+    affine
+        4x4 voxel-to-world (RAS, mm) affine, e.g. :meth:`cardiomm.io.geometry.ImageGeometry.nifti_affine`;
+        default ``diag(dx, dy, dz, 1)`` (no orientation known). Its column norms must match
+        ``voxel_size_mm``.
 
     Returns
     -------
@@ -87,7 +92,13 @@ def write_nifti(
     data = np.ascontiguousarray(vol.T)  # (x, y, z, t)
     if data.shape[3] == 1:
         data = data[..., 0]
-    affine = np.diag([*spacing, 1.0])
+    if affine is None:
+        affine = np.diag([*spacing, 1.0])
+    else:
+        affine = np.asarray(affine, dtype=np.float64)
+        norms = np.linalg.norm(affine[:3, :3], axis=0) if affine.shape == (4, 4) else None
+        if norms is None or not np.all(np.isfinite(affine)) or not np.allclose(norms, spacing, rtol=1e-3):
+            raise DataValueError(f"affine must be a finite 4x4 with column norms {spacing} mm", path=p)
     img = nib.Nifti1Image(data, affine)
     img.header.set_xyzt_units("mm", "sec")
     zooms = (*spacing, float(frame_time_s)) if data.ndim == 4 else tuple(spacing)

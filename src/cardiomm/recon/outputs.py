@@ -206,13 +206,18 @@ def write_outputs(
 
 
 def _write_nifti(task: ReconTask, path: Path, volume: torch.Tensor) -> None:
-    csv = find_scan_csv(task.kspace_path)
-    params = read_scan_csv(csv) if csv is not None else None
-    voxel = params.voxel_size_mm if params is not None else (2.0, 2.0, 8.0)
-    frame_time = params.tr_s if params is not None and params.tr_s else 1.0
-    if params is None:
-        log.warning("%s: no _info.csv next to the k-space; NIfTI voxel size 2 x 2 x 8 mm is a default", path)
-    elif params.defaulted:
-        missing = ", ".join(sorted(params.defaulted))
-        log.warning("%s: %s not in %s; NIfTI uses the defaults (2 mm, 8 mm)", path, missing, csv)
-    write_nifti(path, volume, voxel_size_mm=voxel, frame_time_s=frame_time)
+    """The full reconstructed grid with the source geometry (:func:`source_geometry`): voxel size, and
+    orientation and position when an ISMRMRD header records them; defaults are warned about."""
+    geometry = source_geometry(task, tuple(volume.shape))
+    if notes := geometry.describe_defaults():
+        log.warning("%s: geometry not recorded in the source; NIfTI defaults: %s", path, notes)
+    dy, dx = geometry.pixel_spacing_mm
+    voxel = (dx, dy, float(np.linalg.norm(geometry.nifti_affine()[:3, 2])))
+    frame_time = geometry.frame_dt_s or geometry.tr_s or 1.0
+    write_nifti(
+        path,
+        volume,
+        voxel_size_mm=voxel,
+        frame_time_s=frame_time,
+        affine=geometry.nifti_affine(n_x=int(volume.shape[-1])),
+    )
