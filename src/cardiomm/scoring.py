@@ -44,9 +44,10 @@ def build_methods(
     *,
     log: Callable[[str], None] = print,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> tuple[dict[str, Reconstructor], list[str]]:
     """Reconstructors by name (``models`` overrides a learned method's checkpoint; learned methods on
-    ``device``); missing ones skipped."""
+    ``device`` at ``precision``, see :mod:`cardiomm.utils.precision`); missing ones skipped."""
     from cardiomm.errors import ModelNotFoundError
     from cardiomm.recon.registry import get_reconstructor
 
@@ -54,7 +55,9 @@ def build_methods(
     skipped: list[str] = []
     for name in methods:
         try:
-            recons[name] = get_reconstructor(name, (models or {}).get(name), device=device)
+            recons[name] = get_reconstructor(
+                name, (models or {}).get(name), device=device, precision=precision
+            )
         except ModelNotFoundError as exc:
             skipped.append(name)
             log(f"      skipping {name}: {exc.message}")
@@ -79,6 +82,17 @@ def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> lis
     return tasks
 
 
+def _marker(method: str, n_tasks: int, model: str | Path | None, precision: str) -> dict[str, object]:
+    """Content of a method folder's ``.complete`` marker (the precision of a learned method, unless fp32,
+    so that older markers stay valid)."""
+    from cardiomm.recon.registry import LEARNED_METHODS
+
+    marker: dict[str, object] = {"tasks": n_tasks, "model": str(model)}
+    if method in LEARNED_METHODS and str(precision) != "fp32":
+        marker["precision"] = str(precision)
+    return marker
+
+
 def _reconstruct_group(
     data: Path,
     out: Path,
@@ -86,6 +100,7 @@ def _reconstruct_group(
     models: Mapping[str, str | Path],
     threads: int | None,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> dict[str, float]:
     """Reconstruct every task of ``data`` with ``methods`` in this process; wall seconds per method."""
     import json
@@ -97,13 +112,13 @@ def _reconstruct_group(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    recons, _ = build_methods(methods, models, log=lambda _: None, device=device)
+    recons, _ = build_methods(methods, models, log=lambda _: None, device=device, precision=precision)
     seconds = {}
     for name, recon in recons.items():
         start = time.perf_counter()
         tasks = tree_tasks(data, out / "recon")
         reconstruct_tasks(tasks, {name: recon}, root=out / "recon")
-        marker = {"tasks": len(tasks), "model": str(models.get(name))}
+        marker = _marker(name, len(tasks), models.get(name), precision)
         (out / "recon" / name / ".complete").write_text(json.dumps(marker))
         seconds[name] = time.perf_counter() - start
     return seconds
@@ -118,13 +133,16 @@ def reconstruct_methods(
     workers: int = 1,
     reuse: bool = True,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> dict[str, float]:
     """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel.
 
     Methods are dealt to ``workers`` processes (one torch thread each when ``workers > 1``; the slow
     classical ``sense`` and ``cs`` go to different processes). A method whose folder holds a completion
-    marker for the same task count and checkpoint is reused (``reuse=False``: everything is redone).
-    Returns wall seconds per method (``nan`` for reused ones). Learned methods run on ``device``.
+    marker for the same task count, checkpoint and precision is reused (``reuse=False``: everything is
+    redone).
+    Returns wall seconds per method (``nan`` for reused ones). Learned methods run on ``device`` at
+    ``precision`` (:mod:`cardiomm.utils.precision`).
     """
     import json
     import math
@@ -138,7 +156,7 @@ def reconstruct_methods(
     for m in methods:
         marker = Path(out) / "recon" / m / ".complete"
         try:
-            done = json.loads(marker.read_text()) == {"tasks": n_tasks, "model": str(models.get(m))}
+            done = json.loads(marker.read_text()) == _marker(m, n_tasks, models.get(m), precision)
         except (OSError, ValueError):
             done = False
         if done and reuse:
@@ -150,11 +168,12 @@ def reconstruct_methods(
     groups = [order[i :: max(1, workers)] for i in range(max(1, workers)) if order[i :: max(1, workers)]]
     if len(groups) <= 1:
         for group in groups:
-            seconds.update(_reconstruct_group(Path(data), Path(out), group, models, None, device))
+            seconds.update(_reconstruct_group(Path(data), Path(out), group, models, None, device, precision))
     else:
         with ProcessPoolExecutor(len(groups)) as pool:
             jobs = [
-                pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1, device) for g in groups
+                pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1, device, precision)
+                for g in groups
             ]
             for job in jobs:
                 seconds.update(job.result())

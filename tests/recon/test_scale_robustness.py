@@ -2,6 +2,7 @@
 
 Every method is positively homogeneous in exact arithmetic; what can break it is an absolute floor
 (an epsilon on a norm, a std or an RSS) that dominates at tiny scales, or an overflow at huge ones.
+The learned models see the k-space divided by its RMS (``cardiomm.recon.learned.kspace_scale``).
 One small frame (64 x 80, 6 coils, R = 4) keeps the test fast.
 """
 
@@ -14,11 +15,6 @@ from cardiomm.recon import ReconInput, get_reconstructor
 
 from .conftest import line_mask
 
-# At 1e-12 the learned models' absolute floors (std clamp 1e-12 in the NormUnet normalisation,
-# models/layers/unet.py STD_EPS; coil-RSS floors 1e-12 / 1e-15) dominate a unit-magnitude input:
-# PSNR about 6 dB against the unscaled result. Reported on issue 16; remove the mark once fixed.
-_LEARNED_TINY = pytest.mark.xfail(strict=True, reason="absolute normalisation floors in the learned models")
-
 
 @pytest.mark.parametrize(
     ("method", "scale"),
@@ -27,7 +23,10 @@ _LEARNED_TINY = pytest.mark.xfail(strict=True, reason="absolute normalisation fl
         ("zf", 1e12),
         ("sense", 1e-12),
         ("sense", 1e12),
-        pytest.param("cardiomm", 1e-12, marks=_LEARNED_TINY),
+        ("cardiomm", 1e-12),
+        ("varnet", 1e-12),
+        ("promptmr", 1e-12),
+        ("varnet", 1e12),
         ("cardiomm", 1e12),
     ],
 )

@@ -8,6 +8,7 @@ import typer
 
 from cardiomm.cli.app import app, console
 from cardiomm.utils.device import DEVICE_HELP
+from cardiomm.utils.precision import PRECISION_HELP
 
 __all__ = ["compare"]
 
@@ -37,6 +38,9 @@ def compare(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
+    precision: str = typer.Option(
+        "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
+    ),
 ) -> None:
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
     from rich.table import Table
@@ -45,8 +49,12 @@ def compare(
     from cardiomm.errors import ConfigError
     from cardiomm.recon.compare import run_comparison, write_comparison
     from cardiomm.utils.device import resolve_device
+    from cardiomm.utils.precision import parse_precision, precision_note
 
     torch_device = resolve_device(device)
+    prec = parse_precision(precision)
+    if note := precision_note(prec, torch_device):
+        console.print(f"[yellow]{note}[/]")
     spec = mask_spec_from_options(kspace, mask, pattern, accel, seed, acs)
     if mask is None and spec is None:
         raise ConfigError("give --mask FILE or --pattern P --accel R")
@@ -62,6 +70,7 @@ def compare(
         prompt=prompt,
         mask_spec=spec,
         device=torch_device,
+        precision=prec,
     )
     scores, meta, us = result.scores, result.metadata_prompt, result.undersampling_prompt
     under = mask.name if mask is not None else spec.token if spec is not None else ""

@@ -8,6 +8,7 @@ import typer
 
 from cardiomm.cli.app import app, console
 from cardiomm.utils.device import DEVICE_HELP
+from cardiomm.utils.precision import PRECISION_HELP
 
 __all__ = ["demo"]
 
@@ -27,6 +28,9 @@ def demo(
         True, "--real/--no-real", help="Also the real-anatomy step: a real heart, every method."
     ),
     device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
+    precision: str = typer.Option(
+        "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
+    ),
 ) -> None:
     """Reconstruct zero-shot external-center and internal-center scans at 8x/16x/24x with CardioMM and
     every baseline, evaluate them and write a report (a few minutes on 2 CPU cores)."""
@@ -34,7 +38,11 @@ def demo(
 
     from cardiomm.demo import run_demo
     from cardiomm.utils.device import resolve_device
+    from cardiomm.utils.precision import parse_precision, precision_note
 
+    torch_device, prec = resolve_device(device), parse_precision(precision)
+    if note := precision_note(prec, torch_device):
+        console.print(f"[yellow]{note}[/]")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         result = run_demo(
@@ -44,7 +52,8 @@ def demo(
             progress=progress,
             phenotypes=phenotypes,
             real=real,
-            device=resolve_device(device),
+            device=torch_device,
+            precision=prec,
         )
     console.print("\nMean PSNR (dB) per center role, pattern and acceleration (higher is better):\n")
     console.print(result.table_markdown, highlight=False, soft_wrap=True)

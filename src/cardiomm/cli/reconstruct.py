@@ -13,6 +13,7 @@ from cardiomm.cli.app import app, console, err_console
 from cardiomm.errors import ConfigError, InputFileError
 from cardiomm.utils.device import DEVICE_HELP
 from cardiomm.utils.isolation import RECON_TIMEOUT_S
+from cardiomm.utils.precision import PRECISION_HELP
 
 if TYPE_CHECKING:
     from cardiomm.recon.batch import TaskFailure
@@ -87,6 +88,9 @@ def reconstruct(
         ),
     ),
     device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
+    precision: str = typer.Option(
+        "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
+    ),
     timeout: float = typer.Option(
         RECON_TIMEOUT_S,
         "--timeout",
@@ -115,6 +119,7 @@ def reconstruct(
     from cardiomm.recon.outputs import parse_formats
     from cardiomm.recon.pipeline import ReconTask, discover_tasks
     from cardiomm.utils.device import resolve_device
+    from cardiomm.utils.precision import parse_precision, precision_note
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -124,8 +129,11 @@ def reconstruct(
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
     torch_device = resolve_device(device)
+    prec = parse_precision(precision)
+    if note := precision_note(prec, torch_device):
+        console.print(f"[yellow]{note}[/]")
     if single:  # one file: in this process, errors propagate
-        recons = build_reconstructors(methods, model, torch_device)
+        recons = build_reconstructors(methods, model, torch_device, prec)
     else:  # a tree: the models are loaded in the worker process
         check_methods(methods, model)
     # one method on one file writes to --out itself; otherwise each method gets its own folder
@@ -162,6 +170,7 @@ def reconstruct(
             n_written, failed = reconstruct_tasks_isolated(
                 tasks, methods, model, root=root, n_acs=acs, prompt=prompt, batch_size=batch_size,
                 outputs=outputs, timeout=timeout or None, on_prompts=show, on_done=done, device=torch_device,
+                precision=prec,
             )  # fmt: skip
             progress.advance(bar, len(failed) * len(methods))
     console.print(f"wrote {n_written} reconstruction(s) under {out}")

@@ -47,11 +47,13 @@ def run_real_demo(
     workers: int = 1,
     max_slices: int | None = 1,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> RealDemoResult:
     """Synthesise the real subject's k-space at the external center and score every method on it.
 
     ``max_slices`` of the three shipped slices are used (default the middle one, both frames: the demo's
-    time budget); ``workers`` processes reconstruct (:func:`cardiomm.scoring.reconstruct_methods`).
+    time budget); ``workers`` processes reconstruct (:func:`cardiomm.scoring.reconstruct_methods`),
+    learned methods on ``device`` at ``precision``.
     """
     from cardiomm.evaluation.aggregate import group_table, markdown_table
     from cardiomm.scoring import evaluate_and_report, reconstruct_methods
@@ -69,7 +71,9 @@ def run_real_demo(
             seed=seed,
             max_slices=max_slices,
         )
-    reconstruct_methods(data, out, methods, models, workers=workers, reuse=False, device=device)
+    reconstruct_methods(
+        data, out, methods, models, workers=workers, reuse=False, device=device, precision=precision
+    )
     scores = evaluate_and_report(
         data,
         out,

@@ -62,9 +62,10 @@ def run_demo(
     real: bool = True,
     workers: int = 2,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> DemoResult:
     """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``real/``,
-    ``clinical/``)."""
+    ``clinical/``); learned methods on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`)."""
     from cardiomm.evaluation.aggregate import group_table, markdown_table
     from cardiomm.scoring import build_methods, evaluate_and_report, reconstruct_methods
     from cardiomm.simulate import generate_mini
@@ -77,11 +78,11 @@ def run_demo(
         generate_mini(data, size="demo", seed=seed)
     else:
         log(f"[1/6] reusing the simulated test set in {data}")
-    recons, skipped = build_methods(methods, log=log, device=device)
+    recons, skipped = build_methods(methods, log=log, device=device, precision=precision)
     names = [m for m in methods if m in recons]
     log(f"[2-4/6] reconstructing with {', '.join(names)} ({workers} worker processes), evaluating, reporting")
     bar = _Bar(progress, None, "reconstructing the simulated centers")
-    reconstruct_methods(data, out, names, workers=workers, reuse=False, device=device)
+    reconstruct_methods(data, out, names, workers=workers, reuse=False, device=device, precision=precision)
     bar.done()
     scores = evaluate_and_report(
         data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log
@@ -97,8 +98,9 @@ def run_demo(
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
         bar_real = _Bar(progress, None, "reconstructing the real heart")
         rd = run_real_demo(
-            out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers, device=device
-        )
+            out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers,
+            device=device, precision=precision,
+        )  # fmt: skip
         bar_real.done()
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
     clinical: dict[str, Reconstructor] = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}

@@ -27,6 +27,7 @@ from cardiomm.recon.pipeline import DEFAULT_ACS, ReconTask, infer_pattern, load_
 from cardiomm.recon.prompts import task_prompts
 from cardiomm.sampling import parse_mask_filename
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, Failure, run_isolated
+from cardiomm.utils.precision import Precision, parse_precision
 
 __all__ = [
     "ANY_METHOD",
@@ -175,13 +176,18 @@ def reconstruct_tasks(
 
 
 def build_reconstructors(
-    methods: Sequence[str], model: str | Path | None = None, device: str = "cpu"
+    methods: Sequence[str],
+    model: str | Path | None = None,
+    device: str = "cpu",
+    precision: str | Precision = Precision.FP32,
 ) -> dict[str, Reconstructor]:
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
-    has a single entry (several methods use their shipped checkpoints); learned methods on ``device``."""
+    has a single entry (several methods use their shipped checkpoints); learned methods on ``device``
+    at ``precision`` (:mod:`cardiomm.utils.precision`)."""
     from cardiomm.recon.registry import get_reconstructor
 
-    return {m: get_reconstructor(m, model if len(methods) == 1 else None, device=device) for m in methods}
+    ckpt = model if len(methods) == 1 else None
+    return {m: get_reconstructor(m, ckpt, device=device, precision=precision) for m in methods}
 
 
 def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
@@ -222,9 +228,11 @@ class _Job:
 _WORKER_RECONS: dict[str, Reconstructor] = {}
 
 
-def _init_worker(methods: tuple[str, ...], model: str | None, device: str = "cpu") -> None:
+def _init_worker(
+    methods: tuple[str, ...], model: str | None, device: str = "cpu", precision: str = Precision.FP32.value
+) -> None:
     _WORKER_RECONS.clear()
-    _WORKER_RECONS.update(build_reconstructors(methods, model, device))
+    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision))
 
 
 def _run_job(job: _Job) -> tuple[tuple[str, str], list[tuple[str, ReconTask, float]]]:
@@ -254,6 +262,7 @@ def reconstruct_tasks_isolated(
     on_prompts: Callable[[ReconTask, str, str], None] | None = None,
     on_done: Callable[[str, ReconTask, float], None] | None = None,
     device: str = "cpu",
+    precision: str | Precision = Precision.FP32,
 ) -> tuple[int, list[TaskFailure]]:
     """:func:`reconstruct_tasks` in a worker process that survives bad files.
 
@@ -262,7 +271,8 @@ def reconstruct_tasks_isolated(
     reconstruction raises is a failure of kind ``error``; one that kills the worker (a segfault) is a
     ``crash`` and one that takes longer than ``timeout`` seconds per method a ``timeout``: the worker is
     replaced (models loaded again) and the next task goes on. Callbacks run in this process after each
-    task. Errors while building the reconstructors (unknown method, bad checkpoint) are raised.
+    task. Errors while building the reconstructors (unknown method, bad checkpoint) are raised. Learned
+    methods run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) in the worker.
 
     Returns
     -------
@@ -274,9 +284,10 @@ def reconstruct_tasks_isolated(
     limit = timeout * len(methods) if timeout else None
     failures: dict[int, TaskFailure] = {}
     n_written = 0
+    ckpt = None if model is None else str(model)
     results = run_isolated(
         _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
-        initargs=(tuple(methods), None if model is None else str(model), device),
+        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value),
         preload=("cardiomm.io", "cardiomm.recon.batch"),
     )  # fmt: skip
     for res in results:

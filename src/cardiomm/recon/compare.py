@@ -113,9 +113,10 @@ def run_comparison(
     mask_spec: MaskSpec | None = None,
     models: Mapping[str, str | Path] | None = None,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> Comparison:
     """As :func:`compare_methods`, keeping the reference and every reconstruction; learned methods run
-    on ``device``."""
+    on ``device`` at ``precision`` (``fp32`` / ``tf32`` / ``bf16``, :mod:`cardiomm.utils.precision`)."""
     from cardiomm.recon.registry import get_reconstructor
 
     mask_file = None if mask_path is None else Path(mask_path)
@@ -128,7 +129,7 @@ def run_comparison(
     scores = []
     recons: dict[str, torch.Tensor] = {}
     for name in methods:
-        recon = get_reconstructor(name, (models or {}).get(name), device=device)
+        recon = get_reconstructor(name, (models or {}).get(name), device=device, precision=precision)
         out, per_frame = reconstruct_volume(
             volume,
             mask,

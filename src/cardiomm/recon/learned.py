@@ -14,11 +14,12 @@ import torch
 
 from cardiomm.errors import CheckpointError, ModelNotFoundError
 from cardiomm.recon.base import ReconInput, Reconstructor
+from cardiomm.utils.precision import Precision, parse_precision, precision_context
 
 if TYPE_CHECKING:
     from cardiomm.text import TextEncoder
 
-__all__ = ["LearnedRecon", "shipped_checkpoint", "CHECKPOINT_DIR"]
+__all__ = ["LearnedRecon", "shipped_checkpoint", "kspace_scale", "CHECKPOINT_DIR"]
 
 #: Folder of the shipped checkpoints (inside the installed package).
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
@@ -62,21 +63,45 @@ class LearnedRecon(Reconstructor):
         (CardioMM) or ``model(masked_kspace, mask, mask_type, n_acs)`` (VarNet).
     encoder
         Frozen text encoder for CardioMM (``None`` for the others).
+    device
+        Torch device of the network (``cpu``, ``cuda:0``).
+    precision
+        ``fp32`` (default), ``tf32`` (CUDA only; no effect on the CPU) or ``bf16`` (autocast of the
+        network's real-valued layers): see :mod:`cardiomm.utils.precision`. The text encoder always runs
+        in float32 and the output image is float32 in every mode.
+
+    Raises
+    ------
+    ConfigError
+        An unknown ``precision``.
     """
 
     def __init__(
-        self, name: str, model: torch.nn.Module, encoder: TextEncoder | None = None, device: str = "cpu"
+        self,
+        name: str,
+        model: torch.nn.Module,
+        encoder: TextEncoder | None = None,
+        device: str = "cpu",
+        precision: str | Precision = Precision.FP32,
     ) -> None:
         self.name = name
+        self.precision = parse_precision(precision)
         self.model = model.eval().to(device)
         self.encoder = encoder
         self.device = torch.device(device)
 
     @classmethod
     def from_checkpoint(
-        cls, name: str, path: str | Path | None = None, *, device: str = "cpu"
+        cls,
+        name: str,
+        path: str | Path | None = None,
+        *,
+        device: str = "cpu",
+        precision: str | Precision = Precision.FP32,
     ) -> LearnedRecon:
-        """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits."""
+        """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits;
+        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`)."""
+        precision = parse_precision(precision)  # a typo fails before the checkpoint is read
         ckpt = Path(path) if path is not None else shipped_checkpoint(name)
         config = _config_json(ckpt)
         kind = (
@@ -94,21 +119,47 @@ class LearnedRecon(Reconstructor):
             from cardiomm.text import get_encoder
 
             encoder = get_encoder(release.config.text_encoder)
-        return cls(name, release.model, encoder, device)
+        return cls(name, release.model, encoder, device, precision)
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
         assert self.encoder is not None
         return self.encoder.encode(texts).to(self.device)
 
     def reconstruct(self, inp: ReconInput) -> torch.Tensor:
+        """Reconstruct ``inp`` at any k-space scale: the network sees the k-space divided by
+        :func:`kspace_scale` and its image is multiplied back, so an input scaled by ``s`` gives the
+        image scaled by ``s`` exactly (the networks' absolute floors, e.g. a std clamp, never dominate)."""
         k = inp.masked_kspace.to(self.device)
         m = inp.mask.to(self.device).expand(k.shape[0], 1, *k.shape[-2:])
+        scale = kspace_scale(k)
+        return self._run(k / scale, m, inp) * scale.cpu()
+
+    def _run(self, k: torch.Tensor, m: torch.Tensor, inp: ReconInput) -> torch.Tensor:
+        """The network on k-space ``k`` ``(b, c, ky, kx)`` complex64 and mask ``m`` ``(b, 1, ky, kx)``
+        bool, at :attr:`precision` -> RSS image ``(b, y, x)`` float32 on the CPU."""
         mask_type = str(inp.mask_type)
         if self.name == "varnet":
-            return self.model(k, m, mask_type, inp.n_acs).cpu()
-        if self.encoder is None:
-            return self.model(k, m, None, None, mask_type, inp.n_acs).cpu()
-        b = k.shape[0]
-        meta = self._embed([inp.metadata_prompt]).expand(b, -1)
-        us = self._embed([inp.undersampling_prompt]).expand(b, -1)
-        return self.model(k, m, meta, us, mask_type, inp.n_acs).cpu()
+            args: tuple[object, ...] = (k, m, mask_type, inp.n_acs)
+        elif self.encoder is None:
+            args = (k, m, None, None, mask_type, inp.n_acs)
+        else:  # the text encoder runs outside the precision context, in float32
+            b = k.shape[0]
+            meta = self._embed([inp.metadata_prompt]).expand(b, -1)
+            us = self._embed([inp.undersampling_prompt]).expand(b, -1)
+            args = (k, m, meta, us, mask_type, inp.n_acs)
+        with precision_context(self.precision, self.device):
+            out = self.model(*args)
+        return out.to(torch.float32).cpu()
+
+
+def kspace_scale(kspace: torch.Tensor) -> torch.Tensor:
+    """Root mean square of the acquired (non-zero) samples of ``kspace``, a 0-d real tensor; 1 when
+    nothing is acquired. Positively homogeneous: ``kspace_scale(s * k) == s * kspace_scale(k)``."""
+    mag2 = kspace.abs().double().square()
+    n = int((mag2 > 0).sum())
+    if n == 0:
+        return torch.ones((), dtype=torch.float32, device=kspace.device)
+    rms = (mag2.sum() / n).sqrt()
+    if not torch.isfinite(rms) or rms == 0:
+        return torch.ones((), dtype=torch.float32, device=kspace.device)
+    return rms.to(torch.float32)

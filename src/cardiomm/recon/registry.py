@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cardiomm.errors import UnknownChoiceError
 from cardiomm.recon.base import Reconstructor
+from cardiomm.utils.precision import Precision, parse_precision
 
 __all__ = ["METHODS", "LEARNED_METHODS", "get_reconstructor"]
 
@@ -15,7 +16,13 @@ METHODS: tuple[str, ...] = ("cardiomm", "zf", "sense", "cs", "varnet", "promptmr
 LEARNED_METHODS: tuple[str, ...] = ("cardiomm", "varnet", "promptmr")
 
 
-def get_reconstructor(name: str, model: str | Path | None = None, *, device: str = "cpu") -> Reconstructor:
+def get_reconstructor(
+    name: str,
+    model: str | Path | None = None,
+    *,
+    device: str = "cpu",
+    precision: str | Precision = Precision.FP32,
+) -> Reconstructor:
     """Build a reconstruction method by name.
 
     Parameters
@@ -27,9 +34,18 @@ def get_reconstructor(name: str, model: str | Path | None = None, *, device: str
         that method.
     device
         Torch device for learned methods.
+    precision
+        ``fp32`` / ``tf32`` / ``bf16`` for learned methods (:mod:`cardiomm.utils.precision`); the
+        classical methods always compute in complex64.
+
+    Raises
+    ------
+    ConfigError
+        An unknown ``precision`` (checked for every method, so a typo never passes silently).
     """
     from cardiomm.recon import classical
 
+    precision = parse_precision(precision)
     if name == "zf":
         return classical.ZeroFilledRecon()
     if name == "sense":
@@ -39,5 +55,5 @@ def get_reconstructor(name: str, model: str | Path | None = None, *, device: str
     if name in LEARNED_METHODS:
         from cardiomm.recon.learned import LearnedRecon
 
-        return LearnedRecon.from_checkpoint(name, model, device=device)
+        return LearnedRecon.from_checkpoint(name, model, device=device, precision=precision)
     raise UnknownChoiceError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")

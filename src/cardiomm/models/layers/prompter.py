@@ -80,7 +80,7 @@ class UndersamplingPrompter(nn.Module):
     def forward(self, x: torch.Tensor, us_emb: torch.Tensor | None = None) -> torch.Tensor:
         """Prompt ``(b, Cp, h, w)`` for decoder features ``x`` (b, C, h, w)."""
         _, _, h, w = x.shape
-        weights = self.weights(x, us_emb)
+        weights = self.weights(x, us_emb).to(dtype=x.dtype)  # softmax is float32 under autocast
         bank = self.prompt_param[0].to(dtype=x.dtype)
         prompt = torch.einsum("bl,lchw->bchw", weights, bank)
         prompt = F.interpolate(prompt, size=(h, w), mode="bilinear", align_corners=False)

@@ -1,0 +1,130 @@
+"""The arithmetic precision of a ``--precision`` option: ``fp32`` (default), ``tf32`` or ``bf16``.
+
+``fp32``
+    Full float32 everywhere. On CUDA, TF32 is switched *off* for matmuls and cuDNN convolutions while
+    the networks run (torch enables it for cuDNN convolutions by default), so results do not depend on
+    the GPU generation.
+``tf32``
+    float32 tensors, but CUDA matmuls and convolutions may use TF32 tensor cores (Ampere and newer:
+    10-bit mantissa products, float32 accumulation). **No effect on the CPU**: there it is ``fp32``.
+``bf16``
+    ``torch.autocast(device_type, dtype=torch.bfloat16)`` around the network forward pass. Autocast only
+    touches real floating-point tensors of its op lists (convolutions, linear layers, ...), so the
+    networks' real-valued U-Net layers run in bfloat16 while the complex64 parts (centred FFTs,
+    coil expand / reduce, data consistency, the RSS output) stay complex64 / float32:
+    ``complex_to_channels`` / ``channels_to_complex`` are the boundary, and the latter casts back to
+    float32 before building complex64. Works on the CPU too (slower than fp32 there unless the CPU has
+    native bfloat16 instructions).
+
+The outputs of the reconstructors are float32 in every mode. The CUDA flags are process-wide; the
+context manager sets them on entry and restores the previous values on exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from cardiomm.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "Precision",
+    "PRECISIONS",
+    "PRECISION_HELP",
+    "parse_precision",
+    "precision_context",
+    "precision_note",
+]
+
+
+class Precision(StrEnum):
+    """Arithmetic precision of the learned networks (see the module docstring)."""
+
+    FP32 = "fp32"
+    TF32 = "tf32"
+    BF16 = "bf16"
+
+
+#: Every accepted ``--precision`` value.
+PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
+
+#: Help text of the ``--precision`` options.
+PRECISION_HELP = (
+    "fp32 (full float32), tf32 (TF32 tensor-core matmuls/convolutions on CUDA GPUs; no effect on the "
+    "CPU) or bf16 (bfloat16 autocast of the networks' real-valued layers; FFTs and data consistency "
+    "stay complex64)."
+)
+
+
+def parse_precision(spec: str | Precision) -> Precision:
+    """``"fp32"`` / ``"tf32"`` / ``"bf16"`` (any case, surrounding blanks ignored) -> :class:`Precision`.
+
+    Raises
+    ------
+    ConfigError
+        Any other value.
+    """
+    if isinstance(spec, Precision):
+        return spec
+    key = str(spec).strip().lower()
+    try:
+        return Precision(key)
+    except ValueError:
+        raise ConfigError(f"unknown precision {spec!r}; choose from {', '.join(PRECISIONS)}") from None
+
+
+def precision_note(precision: str | Precision, device: str) -> str | None:
+    """A one-line notice when ``precision`` does nothing on ``device`` (``tf32`` off CUDA), else ``None``."""
+    if parse_precision(precision) is Precision.TF32 and not str(device).startswith("cuda"):
+        return f"--precision tf32 has no effect on device {device}: it computes in fp32 there"
+    return None
+
+
+@contextmanager
+def _cuda_tf32(allow: bool) -> Iterator[None]:
+    """Set TF32 for CUDA matmuls and cuDNN convolutions to ``allow``; restore the previous flags."""
+    import torch
+
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    torch.backends.cudnn.allow_tf32 = allow
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+        torch.backends.cudnn.allow_tf32 = cudnn
+
+
+@contextmanager
+def precision_context(precision: str | Precision, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Run the enclosed network forward (or train step) at ``precision`` on ``device``.
+
+    Parameters
+    ----------
+    precision
+        ``fp32``, ``tf32`` or ``bf16`` (see the module docstring).
+    device
+        The torch device the network runs on (``cpu``, ``cuda:0``); only its type matters.
+
+    Raises
+    ------
+    ConfigError
+        An unknown ``precision``, or ``bf16`` on a CUDA GPU without bfloat16 support.
+    """
+    import torch
+
+    prec = parse_precision(precision)
+    device_type = torch.device(device).type
+    with ExitStack() as stack:
+        if device_type == "cuda":
+            stack.enter_context(_cuda_tf32(prec is Precision.TF32))
+            if prec is Precision.BF16 and not torch.cuda.is_bf16_supported():
+                raise ConfigError(f"precision bf16 requested but GPU {device} has no bfloat16 support")
+        if prec is Precision.BF16:
+            stack.enter_context(torch.autocast(device_type, dtype=torch.bfloat16))
+        yield
