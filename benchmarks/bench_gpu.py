@@ -395,11 +395,15 @@ def to_markdown(res: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Text of the skip section; ``benchmarks/run.py`` then keeps the section measured on a GPU before.
+SKIPPED_MARK = "Skipped: "
+
+
 def skipped_section(reason: str) -> str:
     """The section written when the benchmark cannot run here."""
     return (
         "## GPU (CardioMM on CUDA: fp32 / tf32 / bf16)\n\n"
-        f"Skipped: {reason}. Run `PYTHONPATH=src python3 benchmarks/bench_gpu.py` (or "
+        f"{SKIPPED_MARK}{reason}. Run `PYTHONPATH=src python3 benchmarks/bench_gpu.py` (or "
         "`python benchmarks/run.py gpu`) on a machine with a CUDA GPU.\n"
     )
 

@@ -2,7 +2,9 @@
 
 Usage: ``.venv/bin/python benchmarks/run.py [topic ...]``. Each ``benchmarks/bench_<topic>.py`` defines
 ``run() -> str`` returning a Markdown section (heading level 2). Sections of topics not run this time
-are kept from the existing BENCHMARKS.md. Ratios are always against a baseline measured in the same run.
+are kept from the existing BENCHMARKS.md, and so is a section whose benchmark cannot run on this machine
+(its module's ``SKIPPED_MARK`` appears in what it returns, e.g. the GPU benchmark without CUDA).
+Ratios are always against a baseline measured in the same run.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def main(topics: list[str]) -> None:
         spec.loader.exec_module(mod)
         print(f"running {topic} ...", flush=True)
         body = mod.run().rstrip() + "\n"
+        if getattr(mod, "SKIPPED_MARK", None) and mod.SKIPPED_MARK in body and topic in sections:
+            print(f"{topic}: skipped on this machine; the existing section is kept")
+            continue
         stamp = f"\n_Measured {dt.date.today().isoformat()} on {_machine()}._\n"
         sections[topic] = body + stamp
         print(body)
