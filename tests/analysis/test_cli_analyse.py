@@ -128,6 +128,35 @@ def test_cli_phenotypes_from_labels(tmp_path: Path, phantom: Callable[..., objec
     assert pd.read_csv(tmp_path / "acdc.csv").iloc[0]["LVEDV (mL)"] == pytest.approx(row["LVEDV (mL)"])
 
 
+def test_cli_phenotypes_prints_qc_passed_only_when_every_check_passes(
+    tmp_path: Path, phantom: Callable[..., object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ring phantom passes; the same phantom at 2 mm pixels and 10 mm slices with a 16 px wall
+    weighs about 1100 g: the failed check is printed with its value and range, and the CSV has the flag."""
+    ph = phantom()
+    np.save(tmp_path / "seg.npy", ph.labels)
+    argv = ["analyse", "phenotypes", str(tmp_path / "seg.npy"), "--frame-dt", "0.08", "--no-qc-png"]
+    assert main([*argv, "--spacing", "8,1.5,1.5", "--out", str(tmp_path / "ok.csv")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "QC: passed (Adult ranges)" in out and "failed" not in out
+    heavy = phantom(r_ed=18, r_es=12, r_epi=34)
+    np.save(tmp_path / "heavy.npy", heavy.labels)
+    argv[2] = str(tmp_path / "heavy.npy")
+    assert main([*argv, "--spacing", "10,2,2", "--out", str(tmp_path / "heavy_ph.csv")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "QC: passed" not in out
+    assert "QC: 1 check(s) failed (Adult ranges): implausible_LVM: LVM 1099 g, expected 30-500 g" in out
+    assert pd.read_csv(tmp_path / "heavy_ph.csv").iloc[0]["QC"] == "implausible_LVM"
+    # a child's heart gets the paediatric lower limits; the option is checked before any work
+    small = [*argv, "--spacing", "6,0.6,0.6", "--out", str(tmp_path / "small_ph.csv")]
+    assert main([*small, "--lifespan", "Pediatric"]) == 0
+    assert "QC: passed (Pediatric ranges)" in " ".join(capsys.readouterr().out.split())
+    assert main(small) == 0
+    assert "implausible_LVEDV: LVEDV 21.8 mL, expected 40-500 mL" in " ".join(capsys.readouterr().out.split())
+    assert main([*small, "--lifespan", "teen"]) == 2
+    assert "unknown lifespan 'teen'" in capsys.readouterr().err
+
+
 def test_cli_phenotypes_images_without_segmenter_use_the_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -168,7 +197,7 @@ def test_cli_phenotypes_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "--model-folder is for --segmenter nnunet" in capsys.readouterr().err
     out = tmp_path / "ph.csv"
     assert main([*argv, "--weights", str(tmp_path / "none"), "--out", str(out)]) == 2
-    assert "simunet weights not found" in capsys.readouterr().err
+    assert "segmenter weights not found" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -54,3 +54,20 @@ def test_phenotype_qc_figure_bad_shapes(tmp_path: Path, phantom: Callable[..., o
     with pytest.raises(ShapeError):
         phenotype_qc_figure(tmp_path / "b.png", ph.labels, res, (8.0, 1.5, 1.5), images=np.ones((2, 3, 8, 8)))
     assert not list(tmp_path.iterdir())
+
+
+def test_phenotype_qc_figure_lists_failed_checks_in_red(
+    tmp_path: Path, phantom: Callable[..., object]
+) -> None:
+    """The figure says "QC: passed" in green only when every check passes, otherwise it lists each failed
+    check with its value and range in red (colours no contour or curve uses)."""
+    ph = phantom(n_frames=4, n_slices=6, size=64, r_ed=12, r_es=8, r_epi=18)
+    good = compute_phenotypes(ph.labels, (8.0, 1.5, 1.5), 0.2)
+    assert good.passed_qc, good.qc_lines()
+    ok = phenotype_qc_figure(tmp_path / "ok.png", ph.labels, good, (8.0, 1.5, 1.5))
+    bad = compute_phenotypes(ph.labels, (8.0, 1.5, 1.5), 0.01)  # 4 frames in 40 ms: 1500 bpm
+    assert bad.qc_flags == ("implausible_HR",)
+    ko = phenotype_qc_figure(tmp_path / "ko.png", ph.labels, bad, (8.0, 1.5, 1.5))
+    red, green = (176, 0, 0), (26, 127, 55)
+    assert _colour_pixels(ok, green, tol=20) > 10 and _colour_pixels(ok, red, tol=20) == 0
+    assert _colour_pixels(ko, red, tol=20) > 30 and _colour_pixels(ko, green, tol=20) == 0

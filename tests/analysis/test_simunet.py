@@ -133,7 +133,7 @@ def test_default_segmenter_has_the_higher_mean_sunnybrook_dice(shared_data: Path
 def test_simunet_missing_or_corrupt_weights_raise(tmp_path: Path) -> None:
     from cardiomm.analysis.segmentation.unet import SimUNetSegmenter
 
-    with pytest.raises(ModelNotFoundError, match="simunet weights not found"):
+    with pytest.raises(ModelNotFoundError, match="segmenter weights not found"):
         get_segmenter("simunet", weights=tmp_path / "nowhere")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file")

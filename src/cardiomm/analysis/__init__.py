@@ -11,6 +11,7 @@ Sub-modules (imported on first attribute access, so ``import cardiomm.analysis``
 - :mod:`~cardiomm.analysis.aha`: AHA 16-segment assignment from a segmentation.
 - :mod:`~cardiomm.analysis.segmentation`: pluggable segmenters (``get_segmenter(name)``).
 - :mod:`~cardiomm.analysis.phenotypes`: ED/ES, volumes, EF, LVM, LVCO, wall thickness, QC.
+- :mod:`~cardiomm.analysis.plausibility`: physiological ranges and label-geometry QC of the phenotypes.
 - :mod:`~cardiomm.analysis.contours`: Simpson volumes from manual contour polygons (Sunnybrook style).
 - :mod:`~cardiomm.analysis.agreement`: Pearson r, Bland-Altman, ICC, MAE (plots in ``agreement_plots``).
 - :mod:`~cardiomm.analysis.sunnybrook`: reader for Sunnybrook cases (validation data).
@@ -37,6 +38,7 @@ __all__ = [
     "mapping",
     "mapping_tree",
     "phenotypes",
+    "plausibility",
     "segmentation",
     "sunnybrook",
     "volumes",

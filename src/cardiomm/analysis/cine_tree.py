@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.analysis.phenotypes import CardiacPhenotypes, compute_phenotypes
+from cardiomm.analysis.plausibility import SEGMENTATION_FLAGS
 from cardiomm.errors import InputFileError
 
 if TYPE_CHECKING:
@@ -147,7 +148,8 @@ def cine_phenotype_tables(
         Called after each reconstruction (progress bars).
     qc_dir
         When given, a QC figure (:func:`~cardiomm.analysis.qc_figure.phenotype_qc_figure`) of every
-        segmentation with a missing / small label or an irregular LV curve is written there:
+        segmentation with a segmentation QC flag (missing / small label, irregular LV curve, implausible
+        phenotype or label geometry, see :mod:`cardiomm.analysis.plausibility`) is written there:
         ``<case>_FullSample_qc.png`` for references,
         ``<case>_<method>_<pattern><R>_qc.png`` for reconstructions (``/`` in the case path -> ``__``).
 
@@ -178,20 +180,20 @@ def cine_phenotype_tables(
     rows: list[dict[str, object]] = []
     truth_rows: list[dict[str, object]] = []
     for pf in preds:
+        info = parse_path(pf.path)
         if pf.ref_rel not in ref_cache:
             ref_path = Path(ref_root) / pf.ref_rel
             ref_img = reference_volume(Path(ref_root), pf.ref_rel)
             geom = cine_geometry(ref_path, ref_img.shape)
             ref_lab = segmenter.segment(ref_img, geom.spacing_mm)
-            ref_ph = compute_phenotypes(ref_lab, geom.spacing_mm, geom.frame_dt_s)
+            ref_ph = compute_phenotypes(ref_lab, geom.spacing_mm, geom.frame_dt_s, lifespan=info.lifespan)
             ref_cache[pf.ref_rel] = (ref_ph, geom)
             _flagged_figure(qc_dir, f"{_slug(pf.ref_rel.parent)}_FullSample", ref_lab, ref_ph, geom, ref_img)
             truth_rows.extend(_truth_rows(ref_path, pf.ref_rel.parent.as_posix(), ref_ph))
         ref_ph, geom = ref_cache[pf.ref_rel]
         img = np.abs(read_image_mat(pf.path, "reconimage").numpy())
         rec_lab = segmenter.segment(img, geom.spacing_mm)
-        rec_ph = compute_phenotypes(rec_lab, geom.spacing_mm, geom.frame_dt_s)
-        info = parse_path(pf.path)
+        rec_ph = compute_phenotypes(rec_lab, geom.spacing_mm, geom.frame_dt_s, lifespan=info.lifespan)
         tag = f"{pf.method}_{info.sampling_pattern}{int(info.acceleration or 0)}"
         _flagged_figure(qc_dir, f"{_slug(pf.ref_rel.parent)}_{tag}", rec_lab, rec_ph, geom, img)
         rows.extend(
@@ -210,8 +212,8 @@ def cine_phenotype_tables(
     return pd.DataFrame(rows), pd.DataFrame(truth_rows, columns=truth_cols)
 
 
-#: QC-flag prefixes that point at the segmentation rather than at the stack's coverage.
-_SEGMENTATION_FLAGS = ("missing_", "small_", "irregular_")
+#: QC-flag prefixes that point at the segmentation rather than at the stack's coverage or header.
+_SEGMENTATION_FLAGS = ("missing_", "small_", "irregular_", *SEGMENTATION_FLAGS)
 
 
 def _slug(case: Path) -> str:
@@ -226,8 +228,9 @@ def _flagged_figure(
     geom: CineGeometry,
     images: NDArray[np.floating],
 ) -> None:
-    """The QC figure of a segmentation with a label QC flag (missing / small labels, irregular LV curve;
-    not the stack-coverage flags ``few_slices`` / ``single_frame``). Nothing when ``qc_dir`` is None."""
+    """The QC figure of a segmentation with a label QC flag (missing / small labels, irregular LV curve,
+    implausible phenotypes or label geometry; not the stack-coverage flags ``few_slices`` /
+    ``single_frame`` nor ``implausible_HR``). Nothing when ``qc_dir`` is None."""
     if qc_dir is None or not any(f.startswith(_SEGMENTATION_FLAGS) for f in ph.qc_flags):
         return
     from cardiomm.analysis.qc_figure import phenotype_qc_figure

@@ -9,17 +9,21 @@ voxel spacing ``(dz, dy, dx)`` [mm] (slice spacing first) and the frame interval
 - LVCO = LVSV x HR / 1000 (L/min) with HR = 60 / (n_frames x frame_dt) (one frame series = one beat).
 - Global wall thickness at ED (:mod:`cardiomm.analysis.wall_thickness`), plus its 16 AHA segments.
 
-These are the 11 phenotypes (:data:`PHENOTYPES`). QC flags follow the UK Biobank pipeline's checks.
+These are the 11 phenotypes (:data:`PHENOTYPES`). QC flags follow the UK Biobank pipeline's checks
+(:func:`qc_flags`) plus physiological plausibility and label-geometry checks
+(:mod:`cardiomm.analysis.plausibility`); every flag comes with a :class:`QcFailure` that gives the value
+and the expected range.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cardiomm.analysis.labels import LABEL_NAMES, LV, MYO, RV
+from cardiomm.analysis.plausibility import QcFailure, check_label_geometry, check_phenotypes
 from cardiomm.analysis.wall_thickness import WallThickness, wall_thickness
 from cardiomm.errors import DataValueError, ShapeError
 
@@ -28,7 +32,9 @@ __all__ = [
     "PHENOTYPE_UNITS",
     "PHENOTYPES",
     "CardiacPhenotypes",
+    "QcFailure",
     "label_volumes_ml",
+    "qc_failures",
     "qc_flags",
     "compute_phenotypes",
 ]
@@ -79,9 +85,12 @@ class CardiacPhenotypes:
     lv_volume_curve_ml
         LV-cavity volume of every frame [mL].
     qc_flags
-        Problems found (empty when the segmentation passes QC); see :func:`qc_flags`.
+        Problems found (empty when the segmentation passes every check): :func:`qc_flags` and
+        :mod:`cardiomm.analysis.plausibility`.
     wall
         Full wall-thickness result at ED (per AHA segment), or None when not computed.
+    qc_failures
+        One :class:`QcFailure` (value and expected range) per flag.
     """
 
     lvedv_ml: float
@@ -101,11 +110,18 @@ class CardiacPhenotypes:
     lv_volume_curve_ml: tuple[float, ...]
     qc_flags: tuple[str, ...] = ()
     wall: WallThickness | None = field(default=None, repr=False)
+    qc_failures: tuple[QcFailure, ...] = field(default=(), repr=False)
 
     @property
     def passed_qc(self) -> bool:
         """True when no QC flag was raised."""
         return not self.qc_flags
+
+    def qc_lines(self) -> list[str]:
+        """One line per QC flag, ``"implausible_LVM: LVM 612 g, expected 30-500 g"`` (the bare flag when
+        no :class:`QcFailure` describes it); empty when QC passed."""
+        described = {f.flag: f.describe() for f in self.qc_failures}
+        return [described.get(flag, flag) for flag in self.qc_flags]
 
     def values(self) -> dict[str, float]:
         """Phenotype name (:data:`PHENOTYPES`) -> value."""
@@ -164,35 +180,54 @@ def _longest_run(flags: NDArray[np.bool_]) -> int:
     return best
 
 
+def qc_failures(labels: ArrayLike, ed_frame: int, es_frame: int) -> list[QcFailure]:
+    """UK Biobank-style QC of a ``(t, z, y, x)`` segmentation at ED and ES, with values (:func:`qc_flags`)."""
+    lab = np.asarray(labels)
+    if lab.ndim == 3:
+        lab = lab[None]
+    out: list[QcFailure] = []
+    for phase, t in (("ED", ed_frame), ("ES", es_frame)):
+        for k in (LV, MYO, RV):
+            n = int((lab[t] == k).sum())
+            name = LABEL_NAMES[k]
+            if n == 0:
+                out.append(QcFailure(f"missing_{name}_{phase}", f"{name} pixels", 0, "px", 1, where=phase))
+            elif n < MIN_LABEL_PIXELS:
+                out.append(
+                    QcFailure(
+                        f"small_{name}_{phase}", f"{name} pixels", n, "px", MIN_LABEL_PIXELS, where=phase
+                    )
+                )
+    run = _longest_run((lab[ed_frame] == LV).any(axis=(1, 2)))
+    if run < MIN_CONTIGUOUS_LV_SLICES:
+        out.append(
+            QcFailure("few_slices", "contiguous LV slices", run, "", MIN_CONTIGUOUS_LV_SLICES, where="ED")
+        )
+    if lab.shape[0] == 1:
+        out.append(QcFailure("single_frame", "frames", 1, "", 2))
+    if lab.shape[0] >= MIN_FRAMES_FOR_CURVE_QC:
+        curve = (lab == LV).sum(axis=(1, 2, 3)).astype(np.float64)
+        span = curve.max() - curve.min()
+        ratio = np.abs(np.diff(np.append(curve, curve[0]))).sum() / span if span > 0 else 0.0
+        if ratio > IRREGULAR_CURVE_RATIO:
+            out.append(
+                QcFailure(
+                    "irregular_lv_curve", "LV curve variation / range", ratio, high=IRREGULAR_CURVE_RATIO
+                )
+            )
+    return out
+
+
 def qc_flags(labels: ArrayLike, ed_frame: int, es_frame: int) -> tuple[str, ...]:
     """QC of a ``(t, z, y, x)`` segmentation at ED and ES.
 
     Flags: ``missing_<LABEL>_<ED|ES>`` (label absent), ``small_<LABEL>_<ED|ES>`` (fewer than 10
     pixels), ``few_slices`` (fewer than 6 contiguous slices with LV blood pool at ED),
     ``single_frame`` (no cardiac cycle: ED = ES), ``irregular_lv_curve`` (the LV volume jumps from frame
-    to frame, see :data:`IRREGULAR_CURVE_RATIO`).
+    to frame, see :data:`IRREGULAR_CURVE_RATIO`). :func:`compute_phenotypes` adds the plausibility and
+    label-geometry flags of :mod:`cardiomm.analysis.plausibility`.
     """
-    lab = np.asarray(labels)
-    if lab.ndim == 3:
-        lab = lab[None]
-    flags: list[str] = []
-    for phase, t in (("ED", ed_frame), ("ES", es_frame)):
-        for k in (LV, MYO, RV):
-            n = int((lab[t] == k).sum())
-            if n == 0:
-                flags.append(f"missing_{LABEL_NAMES[k]}_{phase}")
-            elif n < MIN_LABEL_PIXELS:
-                flags.append(f"small_{LABEL_NAMES[k]}_{phase}")
-    if _longest_run((lab[ed_frame] == LV).any(axis=(1, 2))) < MIN_CONTIGUOUS_LV_SLICES:
-        flags.append("few_slices")
-    if lab.shape[0] == 1:
-        flags.append("single_frame")
-    if lab.shape[0] >= MIN_FRAMES_FOR_CURVE_QC:
-        curve = (lab == LV).sum(axis=(1, 2, 3)).astype(np.float64)
-        span = curve.max() - curve.min()
-        if span > 0 and np.abs(np.diff(np.append(curve, curve[0]))).sum() > IRREGULAR_CURVE_RATIO * span:
-            flags.append("irregular_lv_curve")
-    return tuple(flags)
+    return tuple(f.flag for f in qc_failures(labels, ed_frame, es_frame))
 
 
 def _ef(edv: float, esv: float) -> float:
@@ -207,6 +242,7 @@ def compute_phenotypes(
     base_first: bool | None = None,
     counterclockwise: bool = True,
     with_wall_thickness: bool = True,
+    lifespan: str = "Adult",
 ) -> CardiacPhenotypes:
     """Compute the 11 phenotypes of a cine segmentation.
 
@@ -221,7 +257,11 @@ def compute_phenotypes(
     base_first, counterclockwise
         AHA geometry for the per-segment wall thickness (see :mod:`cardiomm.analysis.aha`).
     with_wall_thickness
-        Set False to skip the (slower) wall-thickness computation (``wt_global_mm`` is then NaN).
+        Set False to skip the (slower) wall-thickness computation (``wt_global_mm`` is then NaN, and
+        the maximal wall thickness is not checked).
+    lifespan
+        ``Adult``, ``Pediatric`` or ``Fetal``: the plausible ranges of the QC
+        (:func:`cardiomm.analysis.plausibility.plausible_ranges`).
 
     Returns
     -------
@@ -246,7 +286,7 @@ def compute_phenotypes(
             counterclockwise=counterclockwise,
             min_pixels=MIN_LABEL_PIXELS,
         )
-    return CardiacPhenotypes(
+    res = CardiacPhenotypes(
         lvedv_ml=lvedv,
         lvesv_ml=lvesv,
         lvsv_ml=lvedv - lvesv,
@@ -262,6 +302,11 @@ def compute_phenotypes(
         es_frame=es,
         heart_rate_bpm=hr,
         lv_volume_curve_ml=tuple(float(v) for v in lv),
-        qc_flags=qc_flags(lab, ed, es),
         wall=wall,
     )
+    failures = qc_failures(lab, ed, es)
+    wt_max = [v for v in wall.segment_max_mm if np.isfinite(v)] if wall is not None else []
+    values = {**res.values(), "WT_Max": max(wt_max, default=float("nan")), "HR": hr}
+    failures += check_phenotypes(values, lifespan=lifespan, single_frame=n_frames == 1)
+    failures += check_label_geometry(lab, {"ED": ed, "ES": es}, spacing_mm, min_pixels=MIN_LABEL_PIXELS)
+    return replace(res, qc_flags=tuple(f.flag for f in failures), qc_failures=tuple(failures))

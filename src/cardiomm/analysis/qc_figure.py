@@ -6,7 +6,8 @@ One PNG per stack, for a reader who wants to see that the segmentation behind th
   blood pool at ED), cropped to the heart, with the endocardial (red), epicardial (green) and RV (blue)
   contours over the images (over the label map when no images are given);
 - the LV and RV cavity volumes over the cardiac cycle with ED and ES marked;
-- the phenotypes and QC flags as text.
+- the phenotypes as text, then "QC: passed" (green) or every failed check with its value and the
+  expected range (red, :meth:`~cardiomm.analysis.phenotypes.CardiacPhenotypes.qc_lines`).
 
 matplotlib is used through ``Figure`` + ``FigureCanvasAgg`` (no global pyplot state).
 """
@@ -14,6 +15,7 @@ matplotlib is used through ``Figure`` + ``FigureCanvasAgg`` (no global pyplot st
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import cast
 
@@ -28,6 +30,10 @@ __all__ = ["phenotype_qc_figure", "qc_slices"]
 
 #: Contour colour per label.
 COLOURS = {LV: "#e41a1c", MYO: "#4daf4a", RV: "#377eb8"}
+#: Text colour of the QC verdict: passed, failed checks.
+QC_COLOURS = {"passed": "#1a7f37", "failed": "#b00000"}
+#: Failed-check lines are wrapped at this many characters.
+QC_LINE_CHARS = 58
 
 
 def qc_slices(labels: NDArray[np.integer], ed_frame: int) -> list[int]:
@@ -133,10 +139,27 @@ def phenotype_qc_figure(
         ("LVM", result.lvm_g, "g"), ("RVEDV", result.rvedv_ml, "mL"), ("RVESV", result.rvesv_ml, "mL"),
         ("RVEF", result.rvef_pct, "%"), ("WT", result.wt_global_mm, "mm"),
     )]  # fmt: skip
-    flags = list(result.qc_flags)
-    lines.append("QC: " + ("passed" if not flags else ", ".join(flags[:3])))
-    lines += ["    " + ", ".join(flags[i : i + 3]) for i in range(3, len(flags), 3)]  # 3 flags a line
-    text_ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=9)
+    values = text_ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=9)
+    if result.passed_qc:
+        verdict, colour, size = "QC: passed", QC_COLOURS["passed"], 9
+    else:
+        failed = [textwrap.fill(line, QC_LINE_CHARS, subsequent_indent="    ") for line in result.qc_lines()]
+        verdict, colour, size = (
+            "\n".join([f"QC: {len(failed)} check(s) failed", *failed]),
+            QC_COLOURS["failed"],
+            8,
+        )
+    text_ax.annotate(  # below the values, whatever their height
+        verdict,
+        xy=(0.0, 0.0),
+        xycoords=values,
+        xytext=(0.0, -6.0),
+        textcoords="offset points",
+        va="top",
+        family="monospace",
+        fontsize=size,
+        color=colour,
+    )
     if title:
         fig.suptitle(title, fontsize=10)
     out = Path(path)

@@ -212,6 +212,11 @@ def phenotypes(
     save_labels: Path | None = typer.Option(None, "--save-labels", help="Write the segmentation as .npy."),
     acdc_labels: bool = typer.Option(False, "--acdc-labels", help="Labels use ACDC numbers (RV 1, LV 3)."),
     qc_png: bool = typer.Option(True, "--qc-png/--no-qc-png", help="Write <out>_qc.png (contours, curves)."),
+    lifespan: str | None = typer.Option(
+        None,
+        "--lifespan",
+        help="Adult, Pediatric or Fetal: plausible QC ranges (default: from the path, else Adult).",
+    ),
 ) -> None:
     """Compute the 11 cine phenotypes (LV/RV volumes, EF, SV, LVCO, LVM, wall thickness) with QC flags."""
     import numpy as np
@@ -221,10 +226,14 @@ def phenotypes(
     from cardiomm.analysis.cine_geometry import cine_geometry, scan_csv_geometry
     from cardiomm.analysis.labels import acdc_to_cardiomm
     from cardiomm.analysis.phenotypes import compute_phenotypes
+    from cardiomm.analysis.plausibility import plausible_ranges
     from cardiomm.analysis.qc_figure import phenotype_qc_figure
     from cardiomm.analysis.volumes import as_label_volume, load_volume
+    from cardiomm.text.prompts import lifespan_from_name
     from cardiomm.utils.atomic import atomic_path
 
+    lifespan = lifespan or lifespan_from_name(source.resolve())
+    plausible_ranges(lifespan)  # an unknown --lifespan fails before any work
     vol = load_volume(source, key)
     if segmenter is None and vol.holds_images():
         segmenter = segmentation.DEFAULT_SEGMENTER
@@ -250,7 +259,7 @@ def phenotypes(
     if save_labels is not None:
         with atomic_path(save_labels) as tmp, open(tmp, "wb") as fh:
             np.save(fh, lab)
-    res = compute_phenotypes(lab, geometry.spacing_mm, geometry.frame_dt_s)
+    res = compute_phenotypes(lab, geometry.spacing_mm, geometry.frame_dt_s, lifespan=lifespan)
     with atomic_path(out) as tmp:
         pd.DataFrame([{"case": source.name, **res.as_dict(with_segments=True)}]).to_csv(tmp, index=False)
     if qc_png:
@@ -263,8 +272,13 @@ def phenotypes(
             frame_dt_s=geometry.frame_dt_s,
             title=source.name,
         )
-    qc = f"  QC: {', '.join(res.qc_flags)}" if res.qc_flags else ""
-    console.print(", ".join(f"{k} {v:.1f}" for k, v in res.values().items()) + qc)
+    console.print(", ".join(f"{k} {v:.1f}" for k, v in res.values().items()))
+    if res.passed_qc:
+        console.print(f"QC: passed ({lifespan} ranges)")
+    else:
+        console.print(f"QC: {len(res.qc_flags)} check(s) failed ({lifespan} ranges):", style="red")
+        for line in res.qc_lines():
+            console.print(f"  {line}", style="red", markup=False, highlight=False)
     console.print(f"wrote {out}" + (f" and {out.stem}_qc.png" if qc_png else ""))
 
 

@@ -2,8 +2,11 @@
 
 Registered backends:
 
-- ``"myopari"`` (default): the ACDC-trained ONNX model of the ``myopari`` package, run with onnxruntime
-  (:class:`~cardiomm.analysis.segmentation.myopari.MyopariSegmenter`).
+- ``"acdcunet"`` (default): a U-Net trained on the real ACDC labels (train patients of the real-anatomy
+  split) with heavy augmentation, weights shipped with the package (CC BY-NC-SA 4.0, from ACDC), run
+  with torch (:class:`~cardiomm.analysis.segmentation.unet.AcdcUNetSegmenter`).
+- ``"myopari"``: the ACDC-trained ONNX model of the ``myopari`` package, run with onnxruntime
+  (:class:`~cardiomm.analysis.segmentation.myopari.MyopariSegmenter`; ``pip install 'cardiomm[onnx]'``).
 - ``"simunet"``: a small U-Net trained only on ``cardiomm simulate`` phantom frames, weights shipped
   with the package, run with torch on CPU (:class:`~cardiomm.analysis.segmentation.unet.SimUNetSegmenter`;
   ``weights=`` for user-trained weights). See ``docs/segmentation.md`` for the comparison with myopari.
@@ -38,6 +41,7 @@ __all__ = [
     "dice",
     "get_segmenter",
     "register_segmenter",
+    "AcdcUNetSegmenter",
     "MyopariSegmenter",
     "NnUNetSegmenter",
     "SimUNetSegmenter",
@@ -56,6 +60,12 @@ def _simunet(**kwargs: Any) -> Segmenter:
     return SimUNetSegmenter(**kwargs)
 
 
+def _acdcunet(**kwargs: Any) -> Segmenter:
+    from cardiomm.analysis.segmentation.unet import AcdcUNetSegmenter
+
+    return AcdcUNetSegmenter(**kwargs)
+
+
 def _nnunet(**kwargs: Any) -> Segmenter:
     if "model_folder" not in kwargs:
         raise ConfigError("the nnunet segmenter needs model_folder=<trained nnU-Net v2 model folder>")
@@ -64,6 +74,7 @@ def _nnunet(**kwargs: Any) -> Segmenter:
     return NnUNetSegmenter(**kwargs)
 
 
+register_segmenter("acdcunet", _acdcunet)
 register_segmenter("myopari", _myopari)
 register_segmenter("simunet", _simunet)
 register_segmenter("nnunet", _nnunet)
@@ -78,8 +89,8 @@ def __getattr__(name: str) -> Any:
         from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
 
         return NnUNetSegmenter
-    if name == "SimUNetSegmenter":
-        from cardiomm.analysis.segmentation.unet import SimUNetSegmenter
+    if name in ("SimUNetSegmenter", "AcdcUNetSegmenter"):
+        from cardiomm.analysis.segmentation import unet
 
-        return SimUNetSegmenter
+        return getattr(unet, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,8 +163,19 @@ def _lr(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1.0 + math.cos(math.pi * frac))
 
 
+#: Title of the model card written by :func:`save_unet` when none is given.
+SIMUNET_TITLE = "simunet: short-axis segmentation U-Net trained on cardiomm simulate frames"
+
+#: A batch source: ``(rng, n) -> (images (n, 1, s, s) float32, labels (n, s, s) int64)``.
+BatchFn = Callable[[np.random.Generator, int], tuple[torch.Tensor, torch.Tensor]]
+
+
 def save_unet(
-    path: str | os.PathLike[str], model: SegUNet, config: UNetConfig, card: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    model: SegUNet,
+    config: UNetConfig,
+    card: Mapping[str, Any] | None = None,
+    title: str = SIMUNET_TITLE,
 ) -> Path:
     """Write ``model`` (float16 safetensors, config in its metadata), ``config.json`` and ``model_card.md``.
 
@@ -189,9 +200,7 @@ def save_unet(
         **dict(card or {}),
         "weights": f"{weights.name} (float16, {weights.stat().st_size / 1e6:.2f} MB)",
     }
-    text = card_markdown(
-        "simunet: short-axis segmentation U-Net trained on cardiomm simulate frames", fields, config_text, sha
-    )
+    text = card_markdown(title, fields, config_text, sha)
     in_folder = weights.name == "model.safetensors"
     card_path = weights.parent / "model_card.md" if in_folder else weights.with_suffix(".md")
     with atomic_path(card_path) as tmp:
@@ -202,7 +211,7 @@ def save_unet(
 class _Progress:
     """Rich progress bar on stderr; when disabled, :meth:`log` still prints unless ``quiet``."""
 
-    def __init__(self, enabled: bool, total: int, quiet: bool = False) -> None:
+    def __init__(self, enabled: bool, total: int, quiet: bool = False, name: str = "simunet") -> None:
         self._bar: Any = None
         self._quiet = quiet
         if enabled:
@@ -212,7 +221,7 @@ class _Progress:
             cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             self._bar = Progress(*cols, console=Console(stderr=True))
             self._bar.start()
-            self._task = self._bar.add_task("simunet", total=total)
+            self._task = self._bar.add_task(name, total=total)
 
     def update(self, total: int, description: str) -> None:
         if self._bar is not None:
@@ -235,8 +244,16 @@ def train_unet(
     *,
     progress: bool = True,
     extra_card: Mapping[str, Any] | None = None,
+    batches: BatchFn | None = None,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    name: str = "simunet",
+    title: str = SIMUNET_TITLE,
 ) -> TrainResult:
-    """Train a ``simunet`` model from scratch on rendered frames; write it to ``out`` unless None.
+    """Train a U-Net segmenter from scratch; write it to ``out`` unless None.
+
+    The default data are phantom frames rendered on the fly (``simunet``); ``batches`` and
+    ``validation`` substitute another source (e.g. :class:`~cardiomm.analysis.segmentation.realdata.
+    RealBatches` and real validation slices for ``acdcunet``).
 
     Parameters
     ----------
@@ -247,7 +264,13 @@ def train_unet(
     progress
         Show a progress bar with the running loss and print each validation on stderr.
     extra_card
-        Additional model-card fields.
+        Additional model-card fields (they override the defaults).
+    batches
+        Batch source called as ``batches(rng, batch_size)`` (default: :func:`.simdata.render_batch`).
+    validation
+        Fixed validation ``(images, labels)`` (default: ``val_frames`` rendered frames).
+    name, title
+        Progress-bar name and model-card title.
     """
     start = time.perf_counter()
     cfg = TrainConfig() if config is None else config
@@ -256,12 +279,20 @@ def train_unet(
     # in place; torch documents Module.to(memory_format=...), but its typed overloads omit it
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    val_images, val_labels = render_batch(np.random.default_rng([cfg.seed, 1]), cfg.val_frames, cfg.data)
+    if batches is None:
+        data_cfg = cfg.data
+
+        def batches(rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return render_batch(rng, n, data_cfg)
+
+    if validation is None:
+        validation = render_batch(np.random.default_rng([cfg.seed, 1]), cfg.val_frames, cfg.data)
+    val_images, val_labels = validation
     train_start = time.perf_counter()
     total = cfg.steps
     history: list[dict[str, float]] = []
     losses: list[float] = []
-    bar = _Progress(progress, total)
+    bar = _Progress(progress, total, name=name)
     running, loss_start = float("nan"), float("nan")
     step = 0
     try:
@@ -272,7 +303,7 @@ def train_unet(
                 total = max(step + 1, step + int((cfg.minutes * 60.0 - (now - start)) / per_step))
             model.train()
             rng = np.random.default_rng([cfg.seed, 0, step])
-            images, labels = render_batch(rng, cfg.batch_size, cfg.data)
+            images, labels = batches(rng, cfg.batch_size)
             lr = _lr(step, total, cfg)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -285,7 +316,7 @@ def train_unet(
             running = value if math.isnan(running) else 0.98 * running + 0.02 * value
             loss_start = value if step == 0 else loss_start
             step += 1
-            bar.update(total, f"simunet loss {running:.3f}")
+            bar.update(total, f"{name} loss {running:.3f}")
             if step % cfg.val_every == 0 or step == total:
                 dice = validation_dice(model, val_images, val_labels)
                 elapsed = time.perf_counter() - start
@@ -315,7 +346,8 @@ def train_unet(
             "batch size": cfg.batch_size,
             "seed": cfg.seed,
             "first / final training loss": f"{loss_start:.4f} / {running:.4f}",
-            "validation Dice (held-out rendered frames)": ", ".join(f"{k} {v:.3f}" for k, v in val.items()),
+            "validation data": f"{cfg.val_frames} held-out rendered frames",
+            "validation Dice": ", ".join(f"{k} {v:.3f}" for k, v in val.items()),
             "wall time": f"{wall / 60:.1f} min",
             "torch": torch.__version__,
             "torch threads": torch.get_num_threads(),
@@ -326,7 +358,7 @@ def train_unet(
             "reproduce": f"python scripts/train_segmenter.py --steps {step} --seed {cfg.seed} --threads 1",
             **dict(extra_card or {}),
         }
-        weights = save_unet(out, model, cfg.model, card)
+        weights = save_unet(out, model, cfg.model, card, title)
     return TrainResult(
         model=model,
         steps=step,

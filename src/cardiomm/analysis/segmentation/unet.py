@@ -1,6 +1,8 @@
-"""``simunet``: a small 2-D U-Net trained only on ``cardiomm simulate`` phantom frames, run with torch on CPU.
+"""The embedded U-Net segmenters, run with torch: ``acdcunet`` (the default: trained on real ACDC labels,
+:mod:`.realdata`) and ``simunet`` (trained only on ``cardiomm simulate`` phantom frames, :mod:`.simdata`).
 
-Network (:class:`SegUNet`, shipped with ``channels = (8, 16, 32, 64, 128)``, 486,436 parameters)::
+Network (:class:`SegUNet`; ``simunet``: ``channels = (8, 16, 32, 64, 128)``, 486,436 parameters;
+``acdcunet``: ``(16, 32, 64, 128, 256)``, 1,942,340 parameters)::
 
     level l = 0..L-2   encoder: 2 x [conv3x3 -> GroupNorm -> LeakyReLU(0.01)] at C_l; skip; maxpool 2
     bottleneck         2 x [conv3x3 -> GroupNorm -> LeakyReLU] at C_{L-1}
@@ -11,13 +13,16 @@ Network (:class:`SegUNet`, shipped with ``channels = (8, 16, 32, 64, 128)``, 486
 Pre-processing (:meth:`SimUNetSegmenter.segment`), identical for every scanner:
 
 1. magnitude; every ``(y, x)`` slice of every frame resampled (bilinear, anti-aliased when shrinking) to
-   ``spacing_mm`` pixels (2 mm);
-2. centre crop / zero pad to ``size x size`` (160 px: a 320 mm field of view);
+   ``spacing_mm`` pixels (simunet 2 mm, acdcunet 1.5 mm);
+2. centre crop / zero pad to ``size x size`` (simunet 160 px, acdcunet 192 px: 320 / 288 mm);
 3. per-slice percentile normalisation: the ``percentiles`` (1st / 99th) of the slice map to [0, 1],
    values outside are clipped;
 4. batched inference, softmax; class probabilities pasted back (background outside the crop),
    resampled bilinearly to the input grid, argmax;
-5. optionally, per slice, only the largest 4-connected component of each label is kept.
+5. post-processing: with ``heart_component`` (acdcunet) only the largest 3-D connected component of the
+   heart (all labels, across the slices of each frame) is kept, which removes isolated false positives
+   in slices or places away from the heart; with ``largest_component``, per slice, only the largest
+   4-connected component of each label.
 
 Weights: ``model.safetensors`` (float16 tensors, no pickle) plus ``config.json``
 (:class:`UNetConfig`) in :data:`DEFAULT_WEIGHTS_DIR`, or a user folder / ``.safetensors`` file written by
@@ -44,6 +49,8 @@ from cardiomm.errors import CheckpointError, ConfigError, DataValueError, ModelN
 
 __all__ = [
     "DEFAULT_WEIGHTS_DIR",
+    "ACDCUNET_WEIGHTS_DIR",
+    "AcdcUNetSegmenter",
     "UNetConfig",
     "SegUNet",
     "SimUNetSegmenter",
@@ -54,8 +61,10 @@ __all__ = [
     "load_unet",
 ]
 
-#: Folder of the shipped weights (``model.safetensors``, ``config.json``, ``model_card.md``).
+#: Folder of the shipped ``simunet`` weights (``model.safetensors``, ``config.json``, ``model_card.md``).
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "segmenters" / "simunet"
+#: Folder of the shipped ``acdcunet`` weights.
+ACDCUNET_WEIGHTS_DIR = DEFAULT_WEIGHTS_DIR.parent / "acdcunet"
 
 
 @dataclass(frozen=True)
@@ -228,6 +237,18 @@ def _largest_components(labels: NDArray[np.uint8], n_classes: int) -> NDArray[np
     return out
 
 
+def _largest_heart_component(labels: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Keep, in ``(z, y, x)`` labels of one frame, the largest 3-D 6-connected component of the heart."""
+    from scipy import ndimage
+
+    comp, n = ndimage.label(labels > 0)
+    if n <= 1:
+        return labels
+    sizes = np.bincount(comp.ravel())
+    sizes[0] = 0
+    return np.where(comp == int(np.argmax(sizes)), labels, 0).astype(np.uint8)
+
+
 def weights_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """``(weights, config)`` paths of a weights folder or ``*.safetensors`` file (config ``<stem>.json``)."""
     p = Path(path)
@@ -249,7 +270,7 @@ def load_unet(path: str | os.PathLike[str]) -> tuple[SegUNet, UNetConfig]:
     weights, config_path = weights_paths(path)
     if not weights.is_file():
         raise ModelNotFoundError(
-            "simunet weights not found (train them with scripts/train_segmenter.py)", path=weights
+            "segmenter weights not found (train them with scripts/train_segmenter.py)", path=weights
         )
     from safetensors import safe_open
 
@@ -287,9 +308,18 @@ class SimUNetSegmenter(Segmenter):
         Keep only the largest component of each label per slice.
     size
         Override the inference crop side [px] of the config (a multiple of ``config.multiple``).
+    heart_component
+        Keep only the largest 3-D component of the heart per frame (default: the class's choice).
+    device
+        Torch device of the network (``"cpu"``, ``"cuda"``, ``"cuda:1"``; resolve ``"auto"`` with
+        :func:`cardiomm.utils.device.resolve_device` first). Pre- and post-processing stay on the CPU.
     """
 
     name = "simunet"
+    #: Shipped weights of this segmenter.
+    default_weights: Path = DEFAULT_WEIGHTS_DIR
+    #: Default of ``heart_component``.
+    default_heart_component: bool = False
 
     def __init__(
         self,
@@ -298,11 +328,15 @@ class SimUNetSegmenter(Segmenter):
         batch_size: int = 16,
         largest_component: bool = True,
         size: int | None = None,
+        heart_component: bool | None = None,
+        device: str = "cpu",
     ) -> None:
-        self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS_DIR
+        self.weights = Path(weights) if weights is not None else self.default_weights
+        self.heart_component = self.default_heart_component if heart_component is None else heart_component
         self.model, self.config = load_unet(self.weights)
         # torch documents Module.to(memory_format=...), but its typed overloads omit it
-        self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.device = torch.device(device)
+        self.model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         if size is not None and size % self.config.multiple:
             raise ConfigError(f"size must be a multiple of {self.config.multiple}, got {size}")
         self.size = int(size) if size is not None else self.config.size
@@ -322,7 +356,8 @@ class SimUNetSegmenter(Segmenter):
         crop = normalise_slices(res[:, :, sy : sy + ly, sx : sx + lx], cfg.percentiles)
         net_in = torch.zeros((n, 1, s, s))
         net_in[:, :, dy : dy + ly, dx : dx + lx] = crop
-        probs = torch.softmax(self.model(net_in.contiguous(memory_format=torch.channels_last)), dim=1)
+        net_in = net_in.to(self.device).contiguous(memory_format=torch.channels_last)
+        probs = torch.softmax(self.model(net_in), dim=1).float().cpu()
         full = torch.zeros((n, cfg.n_classes, *grid))
         full[:, 0] = 1.0
         full[:, :, sy : sy + ly, sx : sx + lx] = probs[:, :, dy : dy + ly, dx : dx + lx]
@@ -353,6 +388,18 @@ class SimUNetSegmenter(Segmenter):
             for i in range(0, slices.shape[0], self.batch_size):
                 probs = self.predict_proba(slices[i : i + self.batch_size], spacing_yx)
                 out[i : i + self.batch_size] = probs.argmax(dim=1).numpy().astype(np.uint8)
+        if self.heart_component:
+            frames = out.reshape(-1, *vol.shape[1:])
+            out = np.stack([_largest_heart_component(f) for f in frames]).reshape(out.shape)
         if self.largest_component:
             out = _largest_components(out, self.config.n_classes)
         return out.reshape(shape)
+
+
+class AcdcUNetSegmenter(SimUNetSegmenter):
+    """The default segmenter: the U-Net trained on real ACDC labels (weights :data:`ACDCUNET_WEIGHTS_DIR`,
+    licence CC BY-NC-SA 4.0 inherited from ACDC); same pre-processing, plus the 3-D heart component."""
+
+    name = "acdcunet"
+    default_weights = ACDCUNET_WEIGHTS_DIR
+    default_heart_component = True
