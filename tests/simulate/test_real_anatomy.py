@@ -170,6 +170,26 @@ def test_virtual_coils_and_noise_level() -> None:
     assert scan.noise_std == pytest.approx(obj.mean() / (20.0 * 2.0**0.65), rel=1e-4)
     corner = scan.kspace[0, 0, :, :8, :8]  # k-space corners: noise only (SVD compression keeps its power)
     assert np.sqrt(np.mean(np.abs(corner) ** 2)) < 1.5 * scan.noise_std
+    cleaner = synthesise_scan(mag, (8.0, 2.0, 2.0), center, seed=0, snr_factor=4.0)
+    assert cleaner.noise_std == pytest.approx(scan.noise_std / 4.0, rel=1e-6)
+    with pytest.raises(DataValueError):
+        synthesise_scan(mag, (8.0, 2.0, 2.0), center, seed=0, snr_factor=0.0)
+
+
+def test_snr_spread_draws_a_factor_per_scan_in_range(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for name in ("a", "b", "c"):
+        _write_nifti(src, name, _heart(n_t=1, n_z=2))
+    centers = tuple(ANATOMY_CENTERS[:1])
+    plain = build_corpus([src], tmp_path / "p", default_role="train", centers=centers)
+    spread = build_corpus([src], tmp_path / "s", default_role="train", centers=centers, snr_spread=3.0)
+    assert all("snr_factor" not in e for e in plain["files"])  # off: manifests as before
+    factors = [e["snr_factor"] for e in spread["files"]]
+    assert all(1 / 3.0 <= f <= 3.0 for f in factors) and len(set(factors)) == 3
+    for a, b in zip(plain["files"], spread["files"], strict=True):
+        assert b["noise_std"] == pytest.approx(a["noise_std"] / b["snr_factor"], rel=1e-6)
+    with pytest.raises(ConfigError, match="snr_spread"):
+        build_corpus([src], tmp_path / "x", default_role="train", centers=centers, snr_spread=0.5)
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,11 @@ def real_anatomy_command(
         help="At most this many slices per subject, evenly "
         "spread inside the stack (quick benchmark subsets).",
     ),
+    snr_spread: float = typer.Option(
+        1.0,
+        "--snr-spread",
+        help="Per-scan SNR factor drawn log-uniformly in [1/S, S] around the center's SNR (1: off).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Turn real magnitude images into multi-coil k-space of synthetic vendor-like centers (MMCMR layout)."""
@@ -130,6 +135,7 @@ def real_anatomy_command(
             max_frames=max_frames,
             max_slices=max_slices,
             on_subject=advance,
+            snr_spread=snr_spread,
         )
     files = manifest["files"]
     by_set: dict[str, int] = {}

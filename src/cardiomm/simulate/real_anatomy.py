@@ -128,6 +128,7 @@ def synthesise_scan(
     *,
     seed: int,
     slice_spacing: float | None = None,
+    snr_factor: float = 1.0,
 ) -> SyntheticScan:
     """Synthesise one center's multi-coil k-space of a magnitude volume (steps 1-6 of the module notes).
 
@@ -143,6 +144,9 @@ def synthesise_scan(
         Seed of every random choice (phase, field map, array tilt and jitter, noise).
     slice_spacing
         Centre-to-centre slice distance [mm] (default ``dz``).
+    snr_factor
+        Factor on the center's SNR for this scan (patient habitus, coil placement, breath-hold and
+        protocol differences; :func:`build_corpus` draws it with ``snr_spread``).
 
     Raises
     ------
@@ -187,7 +191,9 @@ def synthesise_scan(
 
     kspace = coil_kspace(full * np.exp(1j * phase)[None].astype(np.complex64), csm)
     obj = full[full > 0.1 * np.percentile(full[full > 0], 99)]
-    sigma = float(obj.mean() / center.snr)
+    if not (np.isfinite(snr_factor) and snr_factor > 0):
+        raise DataValueError(f"snr_factor must be positive, got {snr_factor}")
+    sigma = float(obj.mean() / (center.snr * snr_factor))
     cov = noise_covariance(centres, center.array.noise_correlation, rng)
     add_correlated_noise(kspace, sigma, cov, rng)
     if center.virtual_coils is not None and center.virtual_coils < kspace.shape[2]:
@@ -379,6 +385,7 @@ def build_corpus(
     max_frames: int | None = None,
     max_slices: int | None = None,
     on_subject: Callable[[str], None] | None = None,
+    snr_spread: float = 1.0,
 ) -> dict[str, Any]:
     """Write a real-anatomy k-space tree (see the module notes) and return its manifest.
 
@@ -404,6 +411,12 @@ def build_corpus(
         quick benchmark subset).
     on_subject
         Called with each subject name after it is written.
+    snr_spread
+        Per-scan SNR variation: each scan's SNR is the center's times a factor drawn log-uniformly from
+        ``[1 / snr_spread, snr_spread]`` (its own seeded stream: the other draws do not change). Real
+        cine SNR varies by several-fold within one scanner (body size, coil placement, protocol), and a
+        model trained at one noise level per center adds a noise floor to cleaner data. ``1``: off (the
+        shipped corpora), and the manifest then has no ``snr_factor`` field.
 
     Raises
     ------
@@ -422,6 +435,8 @@ def build_corpus(
         raise ConfigError(f"max_frames must be >= 1, got {max_frames}")
     if max_slices is not None and max_slices < 1:
         raise ConfigError(f"max_slices must be >= 1, got {max_slices}")
+    if not (np.isfinite(snr_spread) and snr_spread >= 1.0):
+        raise ConfigError(f"snr_spread must be >= 1, got {snr_spread}")
     codes = [c.code for c in centers]
     if len(set(codes)) != len(codes) or not codes:
         raise ConfigError("centers must be a non-empty list of distinct codes")
@@ -440,8 +455,17 @@ def build_corpus(
         patient = f"P{counters[(center.code, data_set)]:03d}"
         series = read_image_series(found[name])
         mag = _select_slices(_select_frames(series.magnitude, max_frames), max_slices)
+        factor = 1.0
+        if snr_spread > 1.0:
+            u = np.random.default_rng([_subject_seed(seed, name), 7]).uniform(-1.0, 1.0)
+            factor = float(snr_spread**u)
         scan = synthesise_scan(
-            mag, series.spacing, center, seed=_subject_seed(seed, name), slice_spacing=series.slice_spacing
+            mag,
+            series.spacing,
+            center,
+            seed=_subject_seed(seed, name),
+            slice_spacing=series.slice_spacing,
+            snr_factor=factor,
         )
         rel = "/".join(
             ["Cine", data_set, FULL_DIR, center.code, center.scanner_folder, patient, "cine_sax.mat"]
@@ -486,6 +510,7 @@ def build_corpus(
                 "masks": masks,
                 "mask_seed": mask_seed if masks else None,
             }
+            | ({"snr_factor": factor} if snr_spread > 1.0 else {})
         )
         if on_subject is not None:
             on_subject(name)
