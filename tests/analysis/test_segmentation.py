@@ -29,8 +29,8 @@ class _Threshold(Segmenter):
 
 
 def test_registry_builds_registered_and_rejects_unknown() -> None:
-    assert DEFAULT_SEGMENTER == "myopari"
-    assert {"myopari", "nnunet"} <= set(available_segmenters())
+    assert DEFAULT_SEGMENTER == "acdcunet"
+    assert {"acdcunet", "simunet", "myopari", "nnunet"} <= set(available_segmenters())
     register_segmenter("test-threshold", _Threshold, overwrite=True)
     seg = get_segmenter("test-threshold")
     out = seg.segment(np.array([[[[0.2, 0.9]]]]), (8.0, 1.0, 1.0))
@@ -135,7 +135,7 @@ def test_myopari_dice_on_sunnybrook_ed_es_full_stacks(shared_data: Path, myopari
 
 
 @needs_myopari
-def test_cli_phenotypes_from_sunnybrook_dicom_with_the_default_segmenter(
+def test_cli_phenotypes_from_sunnybrook_dicom_with_myopari(
     shared_data: Path, myopari: Segmenter, tmp_path: Path
 ) -> None:
     """Real DICOM cine in, phenotypes out (``cardiomm analyse phenotypes FOLDER``, default segmenter): the
@@ -157,7 +157,7 @@ def test_cli_phenotypes_from_sunnybrook_dicom_with_the_default_segmenter(
             n = z * 20 + phase + 1
             (folder / f"{n}.dcm").symlink_to(root / "dicoms" / "SCD0000101" / f"{n}.dcm")
     out = tmp_path / "ph.csv"
-    assert main(["analyse", "phenotypes", str(folder), "--out", str(out)]) == 0
+    assert main(["analyse", "phenotypes", str(folder), "--out", str(out), "--segmenter", "myopari"]) == 0
     row = pd.read_csv(out).iloc[0]
     ours = {"EDV": row["LVEDV (mL)"], "ESV": row["LVESV (mL)"], "EF": row["LVEF (%)"], "LVM": row["LVM (g)"]}
     theirs = {"EDV": ref.edv_ml, "ESV": ref.esv_ml, "EF": ref.ef_pct, "LVM": ref.lvm_g}

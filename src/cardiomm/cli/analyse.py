@@ -23,6 +23,7 @@ import typer
 from cardiomm.cli.app import app, console
 from cardiomm.errors import ConfigError, DataValueError, UnknownChoiceError
 from cardiomm.types import MapKind
+from cardiomm.utils.device import DEVICE_HELP
 
 __all__ = ["analyse_app", "mapping", "ecv_command", "phenotypes", "agreement"]
 
@@ -37,17 +38,28 @@ app.add_typer(analyse_app, name="analyse")
 _KINDS = tuple(kind.value for kind in MapKind)
 
 
-def segmenter_kwargs(name: str, model_folder: Path | None, weights: Path | None) -> dict[str, Any]:
+#: Segmenters built from a U-Net weights folder (``--weights``) that run on a torch device (``--device``).
+_UNET_SEGMENTERS = ("acdcunet", "simunet")
+
+
+def segmenter_kwargs(
+    name: str, model_folder: Path | None, weights: Path | None, device: str = "cpu"
+) -> dict[str, Any]:
     """Keyword arguments of :func:`~cardiomm.analysis.segmentation.get_segmenter` from the CLI options
-    (``--model-folder`` belongs to ``nnunet``, ``--weights`` to ``simunet``)."""
+    (``--model-folder`` belongs to ``nnunet``, ``--weights`` to ``acdcunet`` / ``simunet``, ``--device``
+    (``auto``, ``cpu``, ``cuda[:N]``) moves those two to a GPU)."""
+    from cardiomm.utils.device import resolve_device
+
     kwargs: dict[str, Any] = {}
+    if name in _UNET_SEGMENTERS:
+        kwargs["device"] = resolve_device(device)
     if model_folder is not None:
         if name != "nnunet":
             raise ConfigError(f"--model-folder is for --segmenter nnunet, not {name!r}")
         kwargs["model_folder"] = model_folder
     if weights is not None:
-        if name != "simunet":
-            raise ConfigError(f"--weights is for --segmenter simunet, not {name!r}")
+        if name not in _UNET_SEGMENTERS:
+            raise ConfigError(f"--weights is for --segmenter acdcunet or simunet, not {name!r}")
         kwargs["weights"] = weights
     return kwargs
 
@@ -200,11 +212,16 @@ def phenotypes(
         ..., help="Labels (.npy, .nii(.gz), _gt.h5), or images (also a DICOM cine folder) to segment."
     ),
     out: Path = typer.Option(Path("phenotypes.csv"), "--out", help="Output CSV (one row)."),
-    segmenter: str | None = typer.Option(None, "--segmenter", help="Segment images first (e.g. myopari)."),
+    segmenter: str | None = typer.Option(
+        None, "--segmenter", help="Segment images first (default acdcunet; simunet, myopari, nnunet)."
+    ),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
     weights: Path | None = typer.Option(
-        None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."
+        None,
+        "--weights",
+        help="For --segmenter acdcunet/simunet: your trained weights (folder or .safetensors).",
     ),
+    device: str = typer.Option("auto", "--device", help=f"Device of the U-Net segmenters: {DEVICE_HELP}"),
     spacing: str | None = typer.Option(None, "--spacing", help="Voxel spacing dz,dy,dx in mm."),
     frame_dt: float | None = typer.Option(None, "--frame-dt", help="Time between frames [s]."),
     info: Path | None = typer.Option(None, "--info", help="<name>_info.csv (default: next to the input)."),
@@ -249,7 +266,7 @@ def phenotypes(
         spacing_mm = (sp[0], sp[1], sp[2])
     geometry = cine_geometry(vol, csv_geometry, spacing_mm=spacing_mm, frame_dt_s=frame_dt)
     if segmenter is not None:
-        kwargs = segmenter_kwargs(segmenter, model_folder, weights)
+        kwargs = segmenter_kwargs(segmenter, model_folder, weights, device)
         with console.status(f"segmenting {vol.data.shape[0]} frames with {segmenter}"):
             lab = segmentation.get_segmenter(segmenter, **kwargs).segment(vol.data, geometry.spacing_mm)
     else:

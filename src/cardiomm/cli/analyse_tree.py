@@ -10,6 +10,7 @@ import typer
 from cardiomm.cli.analyse import analyse_app, segmenter_kwargs
 from cardiomm.cli.app import console
 from cardiomm.errors import InputFileError
+from cardiomm.utils.device import DEVICE_HELP
 
 __all__ = ["recon_agreement"]
 
@@ -30,8 +31,11 @@ def recon_agreement(
     ),
     model_folder: Path | None = typer.Option(None, "--model-folder", help="For --segmenter nnunet."),
     weights: Path | None = typer.Option(
-        None, "--weights", help="For --segmenter simunet: your trained weights (folder or .safetensors)."
+        None,
+        "--weights",
+        help="For --segmenter acdcunet/simunet: your trained weights (folder or .safetensors).",
     ),
+    device: str = typer.Option("auto", "--device", help=f"Device of the U-Net segmenters: {DEVICE_HELP}"),
     method: str | None = typer.Option(
         None, "--method", help="Method name when PRED_ROOT holds one method's tree directly."
     ),
@@ -71,7 +75,7 @@ def recon_agreement(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         if n_cine:
-            seg = get_segmenter(name, **segmenter_kwargs(name, model_folder, weights))
+            seg = get_segmenter(name, **segmenter_kwargs(name, model_folder, weights, device))
             bar = progress.add_task(f"cine: segment + phenotypes ({name})", total=n_cine)
             p, t = cine_phenotype_tables(
                 pred_root,

@@ -20,10 +20,10 @@ __all__ = [
     "dice",
 ]
 
-#: Name of the default segmenter of :func:`get_segmenter`: of the two embedded candidates, the one with the
-#: higher mean Dice (LV ED, LV ES, MYO ED) on the Sunnybrook SCD0000101 contours: myopari 0.865 vs
-#: simunet 0.771 (docs/segmentation.md; checked by tests/analysis/test_simunet.py).
-DEFAULT_SEGMENTER = "myopari"
+#: Name of the default segmenter of :func:`get_segmenter`: ``acdcunet``, trained on the real ACDC labels and
+#: shipped with the package (no extra install); ACDC test-split and Sunnybrook Dice in docs/segmentation.md,
+#: checked by tests/analysis/test_acdcunet.py.
+DEFAULT_SEGMENTER = "acdcunet"
 
 
 class Segmenter(abc.ABC):

@@ -310,6 +310,9 @@ class SimUNetSegmenter(Segmenter):
         Override the inference crop side [px] of the config (a multiple of ``config.multiple``).
     heart_component
         Keep only the largest 3-D component of the heart per frame (default: the class's choice).
+    flip_tta
+        Average the class probabilities over the four flips of each slice (test-time augmentation;
+        4 x the network time; default: the class's choice).
     device
         Torch device of the network (``"cpu"``, ``"cuda"``, ``"cuda:1"``; resolve ``"auto"`` with
         :func:`cardiomm.utils.device.resolve_device` first). Pre- and post-processing stay on the CPU.
@@ -320,6 +323,8 @@ class SimUNetSegmenter(Segmenter):
     default_weights: Path = DEFAULT_WEIGHTS_DIR
     #: Default of ``heart_component``.
     default_heart_component: bool = False
+    #: Default of ``flip_tta``.
+    default_flip_tta: bool = False
 
     def __init__(
         self,
@@ -330,9 +335,11 @@ class SimUNetSegmenter(Segmenter):
         size: int | None = None,
         heart_component: bool | None = None,
         device: str = "cpu",
+        flip_tta: bool | None = None,
     ) -> None:
         self.weights = Path(weights) if weights is not None else self.default_weights
         self.heart_component = self.default_heart_component if heart_component is None else heart_component
+        self.flip_tta = self.default_flip_tta if flip_tta is None else flip_tta
         self.model, self.config = load_unet(self.weights)
         # torch documents Module.to(memory_format=...), but its typed overloads omit it
         self.device = torch.device(device)
@@ -357,7 +364,13 @@ class SimUNetSegmenter(Segmenter):
         net_in = torch.zeros((n, 1, s, s))
         net_in[:, :, dy : dy + ly, dx : dx + lx] = crop
         net_in = net_in.to(self.device).contiguous(memory_format=torch.channels_last)
-        probs = torch.softmax(self.model(net_in), dim=1).float().cpu()
+        probs = torch.softmax(self.model(net_in), dim=1).float()
+        if self.flip_tta:  # mean over the four flips (a model trained with flips and rotations)
+            for dims in ((-1,), (-2,), (-2, -1)):
+                flipped = torch.flip(net_in, dims).contiguous(memory_format=torch.channels_last)
+                probs = probs + torch.flip(torch.softmax(self.model(flipped), dim=1).float(), dims)
+            probs = probs / 4.0
+        probs = probs.cpu()
         full = torch.zeros((n, cfg.n_classes, *grid))
         full[:, 0] = 1.0
         full[:, :, sy : sy + ly, sx : sx + lx] = probs[:, :, dy : dy + ly, dx : dx + lx]
@@ -398,8 +411,10 @@ class SimUNetSegmenter(Segmenter):
 
 class AcdcUNetSegmenter(SimUNetSegmenter):
     """The default segmenter: the U-Net trained on real ACDC labels (weights :data:`ACDCUNET_WEIGHTS_DIR`,
-    licence CC BY-NC-SA 4.0 inherited from ACDC); same pre-processing, plus the 3-D heart component."""
+    licence CC BY-NC-SA 4.0 inherited from ACDC); same pre-processing, plus the 3-D heart component and
+    the four-flip test-time augmentation."""
 
     name = "acdcunet"
     default_weights = ACDCUNET_WEIGHTS_DIR
     default_heart_component = True
+    default_flip_tta = True  # validation Dice RV 0.848 -> 0.862, MYO 0.866 -> 0.870 (docs/segmentation.md)
