@@ -7,6 +7,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -115,6 +116,18 @@ def test_reconstruct_format_options(
     ds = pydicom.dcmread(sorted((tmp_path / "b_dicom").iterdir())[0])
     assert "pixel spacing 2 x 2 mm" in ds.ImageComments and ds.SeriesDescription == "cardiomm ZF Uniform8"
     assert ds.Columns == read_cmrxrecon(full).nx  # width unknown without the CSV: nothing cropped
+
+    # --spacing supplies the voxel size the source lacks: used, and no longer warned about
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cardiomm"):
+        argv = ["reconstruct", str(bare), "--out", str(tmp_path / "s.mat"), "--method", "zf"]
+        assert (
+            main([*argv, "--pattern", "Uniform", "--accel", "8", "--nifti", "--spacing", "6,1.5,1.25"]) == 0
+        )
+    assert "pixel spacing" not in caplog.text and "orientation axial" in caplog.text
+    zooms = nib.load(tmp_path / "s.nii.gz").header.get_zooms()
+    assert zooms[:3] == pytest.approx((1.25, 1.5, 6.0))
+    assert main([*argv, "Uniform", "--accel", "8", "--spacing", "6,1.5", "--overwrite"]) == 2
 
 
 def test_reconstruct_format_dicom_ismrmrd_header_geometry(tmp_path: Path) -> None:

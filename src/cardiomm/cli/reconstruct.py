@@ -78,6 +78,11 @@ def reconstruct(
     nifti: bool = typer.Option(False, "--nifti", help="Also write NIfTI (.nii.gz)."),
     png: bool = typer.Option(False, "--png", help="Also write a PNG of the middle slice, first frame."),
     gif: bool = typer.Option(False, "--gif", help="Also write an animated cine GIF of the middle slice."),
+    spacing: str | None = typer.Option(
+        None,
+        "--spacing",
+        help="Voxel size dz,dy,dx [mm] for NIfTI / DICOM / pictures when the source records none.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist already."),
     include: list[str] = typer.Option(
         [],
@@ -125,7 +130,13 @@ def reconstruct(
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
     single = not input_path.is_dir()
-    outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single)
+    spacing_mm = None
+    if spacing is not None:
+        try:
+            spacing_mm = [float(v) for v in spacing.split(",")]
+        except ValueError:
+            raise ConfigError(f"--spacing must be three numbers dz,dy,dx [mm], got {spacing!r}") from None
+    outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single, spacing_mm=spacing_mm)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
     torch_device = resolve_device(device)

@@ -167,6 +167,7 @@ def image_geometry(
     params: ScanParameters | None = None,
     time_resolved: bool = False,
     frame_time_scale: float = 1.0,
+    fallback_spacing_mm: tuple[float, float, float] | None = None,
 ) -> ImageGeometry:
     """Geometry of a reconstructed volume of ``shape`` ``(t, z, y, x)`` (see the module docstring).
 
@@ -184,6 +185,9 @@ def image_geometry(
     frame_time_scale
         Factor on that frame interval: 10 for UIH files, whose ``_info.csv`` TR is 10x too small (the
         published header fix, reference 13).
+    fallback_spacing_mm
+        User-given ``(dz, dy, dx)`` [mm] (``reconstruct --spacing``) for the pixel spacing and slice
+        thickness that neither source records; they are then not listed as defaulted.
     """
     if len(shape) != 4:
         raise ShapeError(f"volume shape must be (t, z, y, x), got {tuple(shape)}")
@@ -230,6 +234,11 @@ def image_geometry(
         te = params.te_s
         if len(params.ti_list_s) == n_t and n_t > 1:
             tis = tuple(params.ti_list_s)
+    if fallback_spacing_mm is not None:
+        if dx is None or dy is None:
+            dx, dy = dx or fallback_spacing_mm[2], dy or fallback_spacing_mm[1]
+        if thick is None:
+            thick = fallback_spacing_mm[0]
     if dx is None or dy is None:
         defaulted.add("pixel_spacing")
         dx, dy = dx or DEFAULT_INPLANE_MM, dy or DEFAULT_INPLANE_MM

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cardiomm.errors import CardiommError, UnknownChoiceError
+from cardiomm.errors import CardiommError, ConfigError, UnknownChoiceError
 from cardiomm.io import (
     ImageGeometry,
     IsmrmrdGeometry,
@@ -77,6 +78,9 @@ class OutputOptions:
         Middle slice: first frame as PNG, cine as animated GIF.
     info_csv
         Copy the scan's ``_info.csv`` to ``<stem>_info.csv``.
+    spacing_mm
+        ``(dz, dy, dx)`` [mm] for sources that record no voxel size (``--spacing``): used for NIfTI,
+        DICOM and the pictures instead of the 2 x 2 x 8 mm defaults; a recorded geometry wins.
     """
 
     mat: bool = True
@@ -85,6 +89,7 @@ class OutputOptions:
     png: bool = False
     gif: bool = False
     info_csv: bool = False
+    spacing_mm: tuple[float, float, float] | None = None
 
 
 def parse_formats(
@@ -94,6 +99,7 @@ def parse_formats(
     png: bool = False,
     gif: bool = False,
     info_csv: bool = False,
+    spacing_mm: Sequence[float] | None = None,
 ) -> OutputOptions:
     """Options from ``--format`` values (repeated and/or comma-separated; none: ``mat``) plus the flags.
 
@@ -101,7 +107,15 @@ def parse_formats(
     ------
     UnknownChoiceError
         A format outside :data:`FORMATS`.
+    ConfigError
+        ``spacing_mm`` is not three positive finite numbers.
     """
+    spacing: tuple[float, float, float] | None = None
+    if spacing_mm is not None:
+        values = [float(v) for v in spacing_mm]
+        if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
+            raise ConfigError(f"--spacing needs three positive values dz,dy,dx [mm], got {list(spacing_mm)}")
+        spacing = (values[0], values[1], values[2])
     chosen = {f.strip().lower() for item in formats for f in item.split(",") if f.strip()} or {"mat"}
     unknown = sorted(chosen - set(FORMATS))
     if unknown:
@@ -113,6 +127,7 @@ def parse_formats(
         png=png or "png" in chosen,
         gif=gif or "gif" in chosen,
         info_csv=info_csv,
+        spacing_mm=spacing,
     )
 
 
@@ -121,9 +136,12 @@ def series_description(method: str, token: str) -> str:
     return " ".join(p for p in ("cardiomm", METHOD_LABELS.get(method, method), token) if p)
 
 
-def source_geometry(task: ReconTask, shape: Sequence[int]) -> ImageGeometry:
+def source_geometry(
+    task: ReconTask, shape: Sequence[int], spacing_mm: tuple[float, float, float] | None = None
+) -> ImageGeometry:
     """Geometry of the reconstruction of ``task`` (``shape`` ``(t, z, y, x)``): ISMRMRD header, else the
-    scan's ``_info.csv``, else defaults (see :mod:`cardiomm.io.geometry`)."""
+    scan's ``_info.csv``, else ``spacing_mm`` ``(dz, dy, dx)`` when given, else defaults (see
+    :mod:`cardiomm.io.geometry`)."""
     from cardiomm.database.paths import parse_path
 
     path = task.kspace_path
@@ -138,7 +156,14 @@ def source_geometry(task: ReconTask, shape: Sequence[int]) -> ImageGeometry:
     info = parse_path(task.rel_path)
     scale = 10.0 if info.vendor in _TR_X10_VENDORS else 1.0
     cardiac = info.modality in _CARDIAC_TIME
-    return image_geometry(shape, header=header, params=params, time_resolved=cardiac, frame_time_scale=scale)
+    return image_geometry(
+        shape,
+        header=header,
+        params=params,
+        time_resolved=cardiac,
+        frame_time_scale=scale,
+        fallback_spacing_mm=spacing_mm,
+    )
 
 
 def output_paths(task: ReconTask, options: OutputOptions = OutputOptions()) -> list[Path]:
@@ -181,10 +206,10 @@ def write_outputs(
             shutil.copyfile(src, tmp)
     z = volume.shape[1] // 2
     if options.nifti:
-        _write_nifti(task, stem.with_suffix(".nii.gz"), volume)
+        _write_nifti(task, stem.with_suffix(".nii.gz"), volume, options.spacing_mm)
     if options.dicom:
         folder = stem.with_name(stem.name + DICOM_SUFFIX)
-        geometry = source_geometry(task, tuple(volume.shape))
+        geometry = source_geometry(task, tuple(volume.shape), options.spacing_mm)
         if notes := geometry.describe_defaults():
             log.warning("%s: geometry not recorded in the source; DICOM defaults: %s", folder, notes)
         write_dicom_series(
@@ -197,7 +222,7 @@ def write_outputs(
             derivation=f"{description or 'cardiomm'} reconstruction of undersampled multi-coil k-space",
         )
     if options.png or options.gif:  # pictures show what a viewer shows: readout oversampling cropped
-        width = source_geometry(task, tuple(volume.shape)).readout_width
+        width = source_geometry(task, tuple(volume.shape), options.spacing_mm).readout_width
         shown = torch.from_numpy(np.ascontiguousarray(crop_readout(volume[:, z], width)))
         if options.png:
             write_png(stem.with_suffix(".png"), shown[0])
@@ -205,10 +230,12 @@ def write_outputs(
             write_cine_gif(stem.with_suffix(".gif"), shown)
 
 
-def _write_nifti(task: ReconTask, path: Path, volume: torch.Tensor) -> None:
+def _write_nifti(
+    task: ReconTask, path: Path, volume: torch.Tensor, spacing_mm: tuple[float, float, float] | None
+) -> None:
     """The full reconstructed grid with the source geometry (:func:`source_geometry`): voxel size, and
     orientation and position when an ISMRMRD header records them; defaults are warned about."""
-    geometry = source_geometry(task, tuple(volume.shape))
+    geometry = source_geometry(task, tuple(volume.shape), spacing_mm)
     if notes := geometry.describe_defaults():
         log.warning("%s: geometry not recorded in the source; NIfTI defaults: %s", path, notes)
     dy, dx = geometry.pixel_spacing_mm
