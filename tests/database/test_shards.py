@@ -193,14 +193,23 @@ def test_prepare_survives_sigkill(
 def test_prepare_on_dask_local_cluster(
     mini_root: Path, mini_catalog: Path, mini_shards: Path, tmp_path: Path
 ) -> None:
+    """A LocalCluster of 3 worker processes gives the manifest of the serial (in-process) run and of 1 and
+    2 local worker processes, byte for byte."""
+    pytest.importorskip("distributed")
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    serial = prepare_shards(mini_root, tmp_path / "serial", mini_catalog, workers=0)
+    two = prepare_shards(mini_root, tmp_path / "two", mini_catalog, workers=2)
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         rep = prepare_shards(mini_root, tmp_path / "out", mini_catalog, scheduler=cluster.scheduler_address)
-    assert rep.n_failed == 0 and rep.n_written == len(read_manifest(mini_shards)["shards"])
-    got, want = read_manifest(tmp_path / "out")["shards"], read_manifest(mini_shards)["shards"]
+    assert rep.n_failed == serial.n_failed == two.n_failed == 0
+    assert rep.n_written == serial.n_written == len(read_manifest(mini_shards)["shards"])
+    assert rep.peak_worker_rss_mb > 0 and serial.peak_worker_rss_mb > 0
+    got, want = read_manifest(tmp_path / "out")["shards"], read_manifest(tmp_path / "serial")["shards"]
     assert [(a, b) for a, b in zip(got, want, strict=True) if a != b] == []
-    assert (tmp_path / "out" / MANIFEST_NAME).read_bytes() == (mini_shards / MANIFEST_NAME).read_bytes()
+    reference = (tmp_path / "serial" / MANIFEST_NAME).read_bytes()
+    for out in (tmp_path / "out", tmp_path / "two", mini_shards):
+        assert (out / MANIFEST_NAME).read_bytes() == reference
 
 
 def test_shard_digest_is_layout_independent(mini_shards: Path, tmp_path: Path) -> None:

@@ -194,6 +194,9 @@ def prepare_cmd(
     timeout: float = typer.Option(
         PREPARE_TIMEOUT_S, "--timeout", min=0, help=_TIMEOUT_HELP.format("scan") + " Not with --scheduler."
     ),
+    compress: bool = typer.Option(
+        False, "--compress/--no-compress", help="Gzip the per-frame chunks (same digest, smaller shards)."
+    ),
 ) -> None:
     """Re-organise scans into per-frame-chunked HDF5 shards with a checksummed manifest (resumable).
 
@@ -205,10 +208,12 @@ def prepare_cmd(
 
     rep = prepare_shards(root, out, catalog, workers=workers, scheduler=scheduler, where=where,
                          check_source=check_source, progress=progress, salt_file=salt_file,
-                         timeout=timeout or None)  # fmt: skip
+                         timeout=timeout or None, compress=compress)  # fmt: skip
+    rate = rep.bytes_in / 1e6 / rep.elapsed_s if rep.elapsed_s > 0 else 0.0
     console.print(
         f"{rep.out}: {rep.n_written} shard(s) written, {rep.n_verified} verified and kept, "
-        f"{rep.n_failed} failed, {rep.n_unsupported} without k-space reader, in {rep.elapsed_s:.1f} s",
+        f"{rep.n_failed} failed, {rep.n_unsupported} without k-space reader, in {rep.elapsed_s:.1f} s "
+        f"({rate:.0f} MB/s of new input; peak worker memory {rep.peak_worker_rss_mb:.0f} MB)",
         highlight=False,
     )
     if rep.n_image_only:

@@ -71,6 +71,12 @@ __all__ = [
 
 #: Version of the catalog schema (column set and meaning).
 SCHEMA_VERSION = 1
+#: Modules the fork server of ``db index`` / ``db prepare`` imports once, so that every worker starts
+#: with them loaded (torch and h5py through ``cardiomm.io``, then the readers and the converter).
+WORKER_PRELOAD = (
+    "cardiomm.io", "cardiomm.database.catalog", "cardiomm.database.extract", "cardiomm.database.extract.mat",
+    "cardiomm.database.shards", "cardiomm.database.convert",
+)  # fmt: skip
 
 _LOCATOR = (
     ("scan_id", "string"), ("source", "string"), ("relpath", "string"), ("series_index", "int32"),
@@ -228,7 +234,7 @@ def _run(
             yield out, (Failure("error", out.message) if out.status == "failed" else None)
             progress()
         return
-    for res in run_isolated(_process, tasks, workers=workers, timeout=timeout, preload=("cardiomm.io",)):
+    for res in run_isolated(_process, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
         if res.value is None:  # the worker crashed or timed out
             failure = res.failure or Failure("error", "no result")
             yield _Outcome(tasks[res.index][1].relpath, "failed", message=failure.message), failure

@@ -42,6 +42,9 @@ __all__ = [
     "manifest_text",
     "shard_digest",
     "CHECKSUM",
+    "content_hasher",
+    "dataset_tag",
+    "update_attrs_digest",
 ]
 
 MANIFEST_FORMAT = "cardiomm-shards"
@@ -143,6 +146,29 @@ def _attr_bytes(value: Any) -> bytes:
     return f"{arr.dtype.str}{arr.shape}:".encode() + arr.tobytes()
 
 
+def content_hasher() -> Any:
+    """A ``hashlib.sha256`` object primed with the content-digest tag (first step of :func:`shard_digest`).
+
+    A writer that streams datasets feeds it, in dataset-name order, :func:`dataset_tag` then the
+    C-order little-endian bytes of the dataset, and finally :func:`update_attrs_digest`.
+    """
+    return hashlib.sha256(_DIGEST_TAG)
+
+
+def dataset_tag(name: str, dtype: Any, shape: tuple[int, ...]) -> bytes:
+    """The line that opens dataset ``name`` in the content digest (``dtype`` little-endian)."""
+    import numpy as np
+
+    dt = np.dtype(dtype).newbyteorder("<")
+    return f"D {name} {dt.str} {tuple(int(s) for s in shape)}\n".encode()
+
+
+def update_attrs_digest(h: Any, attrs: Any) -> None:
+    """Feed the root attributes (an h5py ``AttributeManager``, as read back) to the digest ``h``."""
+    for name in sorted(attrs.keys()):
+        h.update(f"A {name}\n".encode() + _attr_bytes(attrs[name]) + b"\n")
+
+
 def shard_digest(path: str | os.PathLike[str]) -> str:
     """Content digest of an HDF5 shard (see the module docstring), read one frame at a time.
 
@@ -154,7 +180,7 @@ def shard_digest(path: str | os.PathLike[str]) -> str:
     import h5py
     import numpy as np
 
-    h = hashlib.sha256(_DIGEST_TAG)
+    h = content_hasher()
     try:
         with h5py.File(path, "r") as f:
             for name in sorted(f.keys()):
@@ -163,14 +189,13 @@ def shard_digest(path: str | os.PathLike[str]) -> str:
                     h.update(f"G {name}\n".encode())
                     continue
                 dtype = ds.dtype.newbyteorder("<")
-                h.update(f"D {name} {dtype.str} {tuple(ds.shape)}\n".encode())
+                h.update(dataset_tag(name, dtype, ds.shape))
                 if ds.ndim == 0 or ds.shape[0] == 0:
                     h.update(np.ascontiguousarray(ds[()], dtype=dtype).tobytes())
                     continue
                 for i in range(ds.shape[0]):
                     h.update(np.ascontiguousarray(ds[i], dtype=dtype).tobytes())
-            for name in sorted(f.attrs.keys()):
-                h.update(f"A {name}\n".encode() + _attr_bytes(f.attrs[name]) + b"\n")
+            update_attrs_digest(h, f.attrs)
     except (OSError, KeyError, ValueError, RuntimeError) as err:
         msg = (str(err).splitlines() or [""])[0][:80]
         text = f"cannot read shard, truncated or corrupt ({type(err).__name__}: {msg})"

@@ -29,6 +29,7 @@ Path components are counted from the end, the file name being -1::
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -224,7 +225,16 @@ def _disease(dirs: tuple[str, ...], center: str) -> str:
 
 
 def parse_path(relpath: str | os.PathLike[str]) -> PathInfo:
-    """Derive header fields from a path (relative to the indexed root, ``/``-separated)."""
+    """Derive header fields from a path (relative to the indexed root, ``/``-separated).
+
+    Results are cached (the function is pure and :class:`PathInfo` is immutable): indexing asks for
+    the same scan and mask paths several times.
+    """
+    return _parse_path(os.fspath(relpath))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_path(relpath: str) -> PathInfo:
     parts = PurePosixPath(relpath).parts
     if not parts:
         return PathInfo()

@@ -1,10 +1,11 @@
 """Raw scans -> training shards (one HDF5 file per scan) + a deterministic manifest.
 
 ``prepare_shards(root, out, catalog)`` writes, for every catalog scan with raw k-space, the file
-``OUT/<Modality folder>/<scan_id>.h5`` with :func:`cardiomm.io.h5.write_training_h5`:
+``OUT/<Modality folder>/<scan_id>.h5`` in the layout of :func:`cardiomm.io.h5.write_training_h5`:
 
 - ``kspace`` ``(b, c, ky, kx)`` complex64, ``b = t * nz + z`` (t-major; attributes ``axis_order``,
-  ``frame_order``), one chunk per frame; ``reconstruction_rss`` ``(b, y, x)`` float32;
+  ``frame_order``), one chunk per frame (gzip-compressed with ``compress``); ``reconstruction_rss``
+  ``(b, y, x)`` float32;
 - attributes: ``max``, ``norm`` (of the RSS volume), ``prompt`` (metadata prompt text), and the
   PHI-free catalog fields (``center``, ``vendor``, ``field``, ``scanner``, ``modality``, ``view``,
   ``subtype``, ``lifespan``, ``disease``, ``patient_id``, ``scan_id``, ``source_sha256``...; ``medcon``
@@ -14,7 +15,9 @@
 in sorted order), but the HDF5 byte layout is not guaranteed to be (chunk placement depends on when
 h5py closes dataset handles; a Dask worker and the main process were seen to differ). The checksum
 is therefore the content digest :func:`cardiomm.database.manifest.shard_digest` (datasets + attrs,
-canonical serialisation). It is written to ``<shard>.sha256`` (atomically, after the shard) and to
+canonical serialisation), taken while the shard is written (:mod:`cardiomm.database.convert`: the
+k-space is streamed in frame blocks, so memory per worker does not grow with the scan, and the shard
+is not read back). It is written to ``<shard>.sha256`` (atomically, after the shard) and to
 ``manifest.json`` (entries sorted by path, no run-dependent fields); the test suite checks that an
 uninterrupted run, a run killed and resumed, and a Dask run give identical manifests.
 
@@ -40,7 +43,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +110,14 @@ class ShardTask:
     numbers: dict[str, float | int]
     prompt: str
     check_source: bool = True
+    compress: bool = False
 
 
 @dataclass(frozen=True)
 class PrepareReport:
     """Summary of a ``prepare_shards`` run (counts, failures ``(scan_id, message)``, byte totals;
-    ``n_image_only``: selected catalog rows without k-space, e.g. DICOM series, which are skipped)."""
+    ``n_image_only``: selected catalog rows without k-space, e.g. DICOM series, which are skipped;
+    ``peak_worker_rss_mb``: largest peak resident memory of a worker [MB], shared libraries included)."""
 
     out: Path
     n_scans: int
@@ -125,17 +130,7 @@ class PrepareReport:
     bytes_out: int = 0
     elapsed_s: float = 0.0
     n_image_only: int = 0
-
-
-def _read_frames(task: ShardTask) -> tuple[Any, int, int, tuple[int, ...]]:
-    """Read the k-space with the io package: ``(frames (b, c, ky, kx) numpy, t, z, matlab_shape)``.
-
-    fastMRI shards record no MATLAB shape (there is none in the source)."""
-    from cardiomm.io.any_kspace import read_kspace
-
-    vol = read_kspace(task.src, fmt=task.source_format, key=task.kspace_key or None)
-    shape = () if task.source_format == "fastmri-h5" else tuple(vol.matlab_shape)
-    return vol.frames().numpy(), vol.n_frames, vol.n_slices, shape
+    peak_worker_rss_mb: float = 0.0
 
 
 def _entry(task: ShardTask, shard: Path, digest: str) -> ShardEntry:
@@ -191,10 +186,22 @@ def prepare_one(task: ShardTask) -> dict[str, Any]:
     -------
     dict
         ``status`` (``written``, ``verified``, ``failed``, ``unsupported``), ``scan_id``, ``entry``
-        (a :class:`ShardEntry` as dict, when a shard exists), ``message``, ``bytes_in``.
+        (a :class:`ShardEntry` as dict, when a shard exists), ``message``, ``bytes_in``,
+        ``peak_rss_mb`` (peak resident memory of this process so far [MB], shared libraries
+        included).
     """
     with _torch_single_thread():
-        return _prepare_one(task)
+        result = _prepare_one(task)
+    return {**result, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process [MB] (``ru_maxrss``; 0 where unavailable)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - non-POSIX
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _prepare_one(task: ShardTask) -> dict[str, Any]:
@@ -210,24 +217,22 @@ def _prepare_one(task: ShardTask) -> dict[str, Any]:
         if task.check_source and sha256_file(Path(task.src)) != task.source_sha256:
             msg = "source changed since indexing (sha256 differs); re-run `cardiomm db index`"
             raise FileFormatError(msg)
-        frames, t, z, matlab_shape = _read_frames(task)
-        from cardiomm.io.h5 import write_training_h5
+        from cardiomm.database.convert import ShardContent, write_shard
 
         sidecar_path(shard).unlink(missing_ok=True)
-        write_training_h5(
-            shard, frames, n_frames=t, n_slices=z, reconstruction_rss=True, prompt=task.prompt,
-            metadata=dict(sorted(task.metadata.items())), extra_attrs=dict(sorted(task.numbers.items())),
-            matlab_shape=matlab_shape,
-        )  # fmt: skip
-        digest = shard_digest(shard)
+        fastmri = task.source_format == "fastmri-h5"
+        content = ShardContent(task.prompt, task.metadata, task.numbers, fastmri, task.compress)
+        digest, entry = write_shard(task.src, shard, fmt=task.source_format, key=task.kspace_key or None,
+                                    content=content)  # fmt: skip
         with atomic_path(sidecar_path(shard)) as tmp:
             tmp.write_text(f"{digest}  {shard.name}\n")
-        return {**base, "status": "written", "entry": asdict(_entry(task, shard, digest)), "bytes_in": size}
+        entry = replace(entry, scan_id=task.scan_id, path=task.rel)
+        return {**base, "status": "written", "entry": asdict(entry), "bytes_in": size}
     except Exception as err:  # corrupt input: reported, never fatal
         return {**base, "status": "failed", "message": safe_error(err)}
 
 
-def _tasks(root: Path, out: Path, frame: Any, check_source: bool) -> list[ShardTask]:
+def _tasks(root: Path, out: Path, frame: Any, check_source: bool, compress: bool = False) -> list[ShardTask]:
     tasks = []
     for rec in frame.to_dict("records"):
         header = CardiacHeader.from_record(rec)
@@ -248,7 +253,7 @@ def _tasks(root: Path, out: Path, frame: Any, check_source: bool) -> list[ShardT
             scan_id=header.scan_id, source_format=header.source_format, src=str(root / rec["relpath"]),
             kspace_key=str(rec.get("kspace_key") or ""), out=str(out),
             rel=shard_relpath(header.modality, header.scan_id), source_sha256=str(rec["sha256"]),
-            metadata=meta, numbers=numbers, prompt=prompt, check_source=check_source,
+            metadata=meta, numbers=numbers, prompt=prompt, check_source=check_source, compress=compress,
         )  # fmt: skip
         tasks.append(task)
     return sorted(tasks, key=lambda t: t.rel)
@@ -261,24 +266,27 @@ def _failed(task: ShardTask, failure: Failure) -> dict[str, Any]:
 
 
 def _run_local(
-    tasks: list[ShardTask], workers: int, advance: Callable[[], None], timeout: float | None
+    tasks: list[ShardTask], workers: int, advance: Callable[[int], None], timeout: float | None
 ) -> Iterator[dict[str, Any]]:
     if workers < 1:
         for t in tasks:
-            yield prepare_one(t)
-            advance()
+            result = prepare_one(t)
+            yield result
+            advance(result["bytes_in"])
         return
-    preload = ("cardiomm.io", "cardiomm.database.shards")
-    for res in run_isolated(prepare_one, tasks, workers=workers, timeout=timeout, preload=preload):
+    from cardiomm.database.catalog import WORKER_PRELOAD
+
+    for res in run_isolated(prepare_one, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
         if res.value is None:
-            yield _failed(tasks[res.index], res.failure or Failure("error", "no result"))
+            result = _failed(tasks[res.index], res.failure or Failure("error", "no result"))
         else:
-            yield res.value
-        advance()
+            result = res.value
+        yield result
+        advance(result["bytes_in"])
 
 
 def _run_dask(
-    tasks: list[ShardTask], scheduler: str, advance: Callable[[], None]
+    tasks: list[ShardTask], scheduler: str, advance: Callable[[int], None]
 ) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, as_completed  # optional extra, only for --scheduler
@@ -291,10 +299,11 @@ def _run_dask(
         by_key = {fut.key: task for fut, task in zip(futures, tasks, strict=True)}
         for fut in as_completed(futures, loop=client.loop):
             try:
-                yield fut.result()
+                result = fut.result()
             except Exception as err:  # e.g. KilledWorker: the input crashed Dask workers
-                yield _failed(by_key[fut.key], Failure("crash", safe_error(err)))
-            advance()
+                result = _failed(by_key[fut.key], Failure("crash", safe_error(err)))
+            yield result
+            advance(result["bytes_in"])
 
 
 def _failure_record(result: dict[str, Any], root: Path, tasks: dict[str, ShardTask]) -> dict[str, Any]:
@@ -327,6 +336,7 @@ def prepare_shards(
     progress: bool = False,
     salt_file: str | os.PathLike[str] | None = None,
     timeout: float | None = PREPARE_TIMEOUT_S,
+    compress: bool = False,
 ) -> PrepareReport:
     """Re-organise the catalog's scans into shards under ``out`` (see the module docstring).
 
@@ -357,6 +367,9 @@ def prepare_shards(
     timeout
         Seconds one scan may take (``None`` or 0: no limit); a scan over it is a failure. Not applied
         with ``scheduler``.
+    compress
+        Gzip (level 4, with shuffle) the per-frame chunks of new shards. The content digest, and so
+        the manifest, is the same as without; existing shards are kept as they are.
 
     Raises
     ------
@@ -384,7 +397,7 @@ def prepare_shards(
         except BlockingIOError:
             raise ConfigError("another `cardiomm db prepare` is writing to this folder", path=out_p) from None
         _clean_temporaries(out_p)
-        tasks = _tasks(root_p, out_p, frame, check_source)
+        tasks = _tasks(root_p, out_p, frame, check_source, compress)
         workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         results: list[dict[str, Any]] = []
         with progress_bar(progress, len(tasks), "preparing") as advance:
@@ -410,4 +423,5 @@ def prepare_shards(
         bytes_in=sum(r["bytes_in"] for r in results),
         bytes_out=sum((out_p / e["path"]).stat().st_size for e in entries),
         elapsed_s=time.perf_counter() - t0, n_image_only=n_image_only,
+        peak_worker_rss_mb=max((r.get("peak_rss_mb", 0.0) for r in results), default=0.0),
     )  # fmt: skip

@@ -63,6 +63,7 @@ __all__ = [
     "TrainingH5Record",
     "FastMRIRecord",
     "write_training_h5",
+    "training_h5_attrs",
     "read_training_h5",
     "read_fastmri_h5",
     "rss_from_kspace",
@@ -311,30 +312,65 @@ def write_training_h5(
         f.create_dataset("kspace", data=frames, chunks=(1, c, ky, kx), **opts)
         if rss is not None:
             f.create_dataset("reconstruction_rss", data=rss, chunks=(1, *rss.shape[1:]), **opts)
-        a = f.attrs
-        a["format"] = FORMAT_NAME
-        a["format_version"] = FORMAT_VERSION
-        a["axis_order"] = "b,c,ky,kx"
-        a["recon_axis_order"] = "b,y,x"
-        a["frame_order"] = "t-major: b = t * n_slices + z"
-        a["n_frames"] = int(t)
-        a["n_slices"] = int(z)
-        a["shape"] = np.asarray([t, z, c, ky, kx], dtype=np.int64)
-        a["matlab_shape"] = np.asarray(list(matlab_shape or []), dtype=np.int64)
-        a["encoding_size"] = np.asarray([kx, ky, 1], dtype=np.int64)
-        a["recon_size"] = np.asarray([kx, ky, 1], dtype=np.int64)
-        a["padding_left"] = 0
-        a["padding_right"] = int(ky)
-        a["max"] = float(rss.max()) if rss is not None else float("nan")
-        a["norm"] = float(np.linalg.norm(rss.astype(np.float64))) if rss is not None else float("nan")
-        a["prompt"] = str(prompt)
-        a["source"] = source
-        a["undersampled"] = bool(undersampled)
+        rss_max = float(rss.max()) if rss is not None else float("nan")
+        rss_norm = float(np.linalg.norm(rss.astype(np.float64))) if rss is not None else float("nan")
+        layout = training_h5_attrs(
+            (t, z, c, ky, kx), matlab_shape=matlab_shape, rss_max=rss_max, rss_norm=rss_norm,
+            prompt=prompt, source=source, undersampled=undersampled,
+        )  # fmt: skip
+        for k, v in layout.items():
+            f.attrs[k] = v
         for k, v in meta.items():
-            a[k] = str(v)
+            f.attrs[k] = str(v)
         for k, v in (extra_attrs or {}).items():
-            a[k] = v
+            f.attrs[k] = v
     return p
+
+
+def training_h5_attrs(
+    shape: tuple[int, int, int, int, int],
+    *,
+    matlab_shape: Sequence[int] | None,
+    rss_max: float,
+    rss_norm: float,
+    prompt: str = "",
+    source: str = "",
+    undersampled: bool = False,
+) -> dict[str, Any]:
+    """The layout attributes of a training ``.h5`` file (module docstring), in writing order.
+
+    Parameters
+    ----------
+    shape
+        Volume k-space shape ``(t, z, c, ky, kx)``.
+    matlab_shape
+        MATLAB shape of the source variable (``None``: empty).
+    rss_max, rss_norm
+        Max and Frobenius norm of the RSS volume (``nan`` without one).
+    prompt, source, undersampled
+        Attributes ``prompt``, ``source``, ``undersampled``.
+    """
+    t, z, c, ky, kx = (int(s) for s in shape)
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "axis_order": "b,c,ky,kx",
+        "recon_axis_order": "b,y,x",
+        "frame_order": "t-major: b = t * n_slices + z",
+        "n_frames": t,
+        "n_slices": z,
+        "shape": np.asarray([t, z, c, ky, kx], dtype=np.int64),
+        "matlab_shape": np.asarray(list(matlab_shape or []), dtype=np.int64),
+        "encoding_size": np.asarray([kx, ky, 1], dtype=np.int64),
+        "recon_size": np.asarray([kx, ky, 1], dtype=np.int64),
+        "padding_left": 0,
+        "padding_right": ky,
+        "max": float(rss_max),
+        "norm": float(rss_norm),
+        "prompt": str(prompt),
+        "source": source,
+        "undersampled": bool(undersampled),
+    }
 
 
 def _open_h5(path: Path) -> h5py.File:
