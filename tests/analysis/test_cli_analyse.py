@@ -191,7 +191,7 @@ def test_cli_phenotypes_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     # backend options must match the backend; missing user weights are a typed error
     argv[-1] = "myopari"
     assert main([*argv, "--weights", str(tmp_path)]) == 2
-    assert "--weights is for --segmenter simunet" in capsys.readouterr().err
+    assert "--weights is for --segmenter acdcunet or simunet" in capsys.readouterr().err
     argv[-1] = "simunet"
     assert main([*argv, "--model-folder", str(tmp_path)]) == 2
     assert "--model-folder is for --segmenter nnunet" in capsys.readouterr().err
