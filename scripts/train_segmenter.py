@@ -61,15 +61,23 @@ def main(argv: list[str] | None = None) -> int:
     budget.add_argument("--steps", type=int, default=None, help="optimiser steps (default: shipped)")
     budget.add_argument("--minutes", type=float, default=None, help="wall-clock budget instead of --steps")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: repeatable)")
+    parser.add_argument("--init-from", type=Path, default=None, help="continue from these weights")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     assets = ROOT / "src" / "cardiomm" / "assets" / "segmenters"
     out = args.out if args.out is not None else assets / args.which
     base = acdcunet_config() if args.which == "acdcunet" else TrainConfig()
-    config = dataclasses.replace(base, seed=args.seed, steps=args.steps or base.steps, minutes=args.minutes)
+    config = dataclasses.replace(
+        base, seed=args.seed, steps=args.steps or base.steps, minutes=args.minutes, lr=args.lr or base.lr
+    )
     budget_arg = f"--minutes {args.minutes:g}" if args.minutes else f"--steps {config.steps}"
     tail = f"{budget_arg} --seed {args.seed} --threads {args.threads}"
+    if args.lr:
+        tail += f" --lr {args.lr:g}"
+    if args.init_from:
+        tail += f" --init-from {args.init_from}"
     command = f"python scripts/train_segmenter.py {args.which} {tail}"
     kwargs: dict = {}
     if args.which == "acdcunet":
@@ -113,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         extra = {}
     np.seterr(all="ignore")
     result = train_unet(
-        out, config, progress=not args.no_progress, extra_card={"command": command, **extra}, **kwargs
+        out,
+        config,
+        progress=not args.no_progress,
+        extra_card={"command": command, **extra},
+        init_from=args.init_from,
+        **kwargs,
     )
     dice = ", ".join(f"{k} {v:.3f}" for k, v in result.val_dice.items())
     minutes = result.wall_time_s / 60

@@ -3,6 +3,7 @@ the training loop, the training-frame generator and the choice of the default se
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,9 @@ def test_train_unet_tiny_run_lowers_loss_and_writes_loadable_weights(
     assert "validation Dice" in (tmp_path / "w" / "model_card.md").read_text()
     with pytest.raises(ConfigError):
         TrainConfig(model=model, data=SimDataConfig(size=31, spacing_mm=4.0))
+    # a continuation starts from the given weights: its first loss is the trained model's, not a fresh one's
+    cont = train_unet(None, dataclasses.replace(cfg, steps=3), progress=False, init_from=tmp_path / "w")
+    assert cont.losses[0] < result.losses[0] and abs(cont.losses[0] - np.mean(result.losses[-5:])) < 0.5
+    other = UNetConfig(channels=(8, 16), groups=4, spacing_mm=4.0, size=32)
+    with pytest.raises(ConfigError, match="init_from"):
+        train_unet(None, dataclasses.replace(cfg, model=other), progress=False, init_from=tmp_path / "w")

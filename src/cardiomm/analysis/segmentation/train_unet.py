@@ -248,6 +248,7 @@ def train_unet(
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     name: str = "simunet",
     title: str = SIMUNET_TITLE,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train a U-Net segmenter from scratch; write it to ``out`` unless None.
 
@@ -271,11 +272,21 @@ def train_unet(
         Fixed validation ``(images, labels)`` (default: ``val_frames`` rendered frames).
     name, title
         Progress-bar name and model-card title.
+    init_from
+        Start from these weights (folder or ``.safetensors``; their config must equal ``config.model``)
+        instead of a random initialisation: a continuation with its own warm-up and cosine schedule.
     """
     start = time.perf_counter()
     cfg = TrainConfig() if config is None else config
     torch.manual_seed(cfg.seed)
     model = SegUNet.from_config(cfg.model)
+    if init_from is not None:
+        from cardiomm.analysis.segmentation.unet import load_unet
+
+        start_model, start_config = load_unet(init_from)
+        if start_config != cfg.model:
+            raise ConfigError(f"init_from {init_from}: its config {start_config} is not {cfg.model}")
+        model.load_state_dict(start_model.state_dict())
     # in place; torch documents Module.to(memory_format=...), but its typed overloads omit it
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
