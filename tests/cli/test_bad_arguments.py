@@ -69,6 +69,11 @@ _CASES = [
         lambda t, f, o: ["compare", str(t / "none.mat"), "--accel", "8", "--out", str(o)],
     ),
     (
+        "compare-no-methods",
+        lambda t, f, o: ["compare", str(f), "--pattern", "Uniform", "--accel", "8", "--methods", ","],
+    ),
+    ("reconstruct-no-method", lambda t, f, o: ["reconstruct", str(f), "--out", str(o), "--method", ","]),
+    (
         "compare-bad-methods",
         lambda t, f, o: ["compare", str(f), "--accel", "8", "--methods", "zz", "--out", str(o)],
     ),
@@ -103,3 +108,42 @@ def test_bad_command_line_is_a_one_line_error(
     assert "error" in text.lower(), f"{name}: no error message\n{text}"
     assert not out.exists(), f"{name}: wrote {out}"
     assert full.stat().st_mtime_ns == before, f"{name}: touched the input"
+
+
+#: Option -> values that are always invalid for it (wrong type, out of range, unknown choice).
+_BAD_VALUES = {
+    "--accel": ["0", "-8", "x", "nan", "", "2.5"],
+    "--acs": ["-1", "x", "nan"],
+    "--batch-size": ["0", "-2", "x"],
+    "--timeout": ["-1", "x"],
+    "--spacing": ["0,1,1", "-1,1,1", "nan,1,1", "1,1", "x", "1,1,1,1"],
+    "--device": ["tpu", "cuda:x", "gpu0"],
+    "--precision": ["fp8", "FP64", ""],
+    "--format": ["tiff", "mat,jpeg"],
+    "--pattern": ["Spiral", "kt"],
+    "--method": ["magic", ""],
+}
+
+
+def test_seeded_mutations_of_a_valid_reconstruct_line(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid ``reconstruct`` line with one option replaced by an invalid value (40 seeded draws): every
+    mutant exits non-zero with an error line, no traceback, nothing written."""
+    import numpy as np
+
+    full = _full(tree)
+    rng = np.random.default_rng(16)
+    options = sorted(_BAD_VALUES)
+    for i in range(40):
+        opt = options[int(rng.integers(len(options)))]
+        value = _BAD_VALUES[opt][int(rng.integers(len(_BAD_VALUES[opt])))]
+        out = tmp_path / f"m{i}.mat"
+        good = {"--method": "zf", "--pattern": "Uniform", "--accel": "8"}
+        argv = ["reconstruct", str(full), "--out", str(out)]
+        for key, val in {**good, opt: value}.items():
+            argv += [key, val]
+        code = main(argv)
+        text = "".join(capsys.readouterr())
+        assert code != 0 and "Traceback" not in text and "error" in text.lower(), (argv, code, text)
+        assert not out.exists(), argv

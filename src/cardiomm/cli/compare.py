@@ -62,10 +62,13 @@ def compare(
         raise ConfigError("the --out folder exists already; pass --overwrite to replace it", path=out)
     if out is not None and any(out.resolve() == p.resolve() for p in (kspace, mask) if p is not None):
         raise ConfigError("--out must not be an input", path=out)
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    if not names:
+        raise ConfigError(f"--methods names no method (got {methods!r}); e.g. --methods zf,sense,cardiomm")
     result = run_comparison(
         kspace,
         mask,
-        [m.strip() for m in methods.split(",") if m.strip()],
+        names,
         n_acs=acs,
         prompt=prompt,
         mask_spec=spec,

@@ -139,6 +139,8 @@ def reconstruct(
     outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single, spacing_mm=spacing_mm)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))
+    if not methods:
+        raise ConfigError(f"--method names no method (got {method!r}); e.g. --method cardiomm")
     torch_device = resolve_device(device)
     prec = parse_precision(precision)
     if note := precision_note(prec, torch_device):
