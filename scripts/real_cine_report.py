@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cardiomm.analysis.segmentation.evaluate import SUNNYBROOK_CONTOUR_DIRS
+
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "SCD0000101"
-CONTOURS = "SC-HF-I-1"
+CONTOURS = SUNNYBROOK_CONTOUR_DIRS[SUBJECT]
 #: Phenotypes of the Markdown table (the CSV has all 11).
 SHOWN = ("LVEDV", "LVESV", "LVEF", "LVM", "RVEDV", "RVEF")
 #: Acceptance: |CardioMM at 8x - fully sampled| within these limits.

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import typer
 
-from cardiomm.cli.app import app, console
+from cardiomm.cli.app import app, console, parse_floats
 from cardiomm.errors import ConfigError, DataValueError, UnknownChoiceError
 from cardiomm.types import MapKind
 from cardiomm.utils.device import DEVICE_HELP
@@ -62,13 +62,6 @@ def segmenter_kwargs(
             raise ConfigError(f"--weights is for --segmenter acdcunet or simunet, not {name!r}")
         kwargs["weights"] = weights
     return kwargs
-
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
 
 
 def _aha_levels(level: str | None, n_slices: int) -> list[int] | None:
@@ -129,7 +122,7 @@ def mapping(
     if times is not None:
         if time_unit not in ("s", "ms"):
             raise UnknownChoiceError(f"unknown --time-unit {time_unit!r}; choose ms or s")
-        t_s = np.asarray(_floats(times, "--times")) * (1e-3 if time_unit == "ms" else 1.0)
+        t_s = np.asarray(parse_floats(times, "--times")) * (1e-3 if time_unit == "ms" else 1.0)
     else:
         t_s = series_times(series, vol, kind, md if truth is not None else None)
     tmap, r2 = fit_series_map(vol.data, t_s, kind, magnitude=magnitude, ti_scale=ti_scale)
@@ -260,7 +253,7 @@ def phenotypes(
     csv_geometry = scan_csv_geometry(source, info)
     spacing_mm = None
     if spacing is not None:
-        sp = _floats(spacing, "--spacing")
+        sp = parse_floats(spacing, "--spacing")
         if len(sp) != 3:
             raise ConfigError(f"--spacing needs three values dz,dy,dx [mm], got {spacing!r}")
         spacing_mm = (sp[0], sp[1], sp[2])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-__all__ = ["app", "console", "err_console"]
+__all__ = ["app", "console", "err_console", "parse_floats"]
 
 from rich.console import Console
 
@@ -24,3 +24,19 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def parse_floats(text: str, what: str) -> list[float]:
+    """Comma- (or semicolon-) separated numbers of option ``what``, e.g. ``--spacing 8,1.5,1.5``.
+
+    Raises
+    ------
+    ConfigError
+        A value is not a number.
+    """
+    from cardiomm.errors import ConfigError
+
+    try:
+        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cardiomm.cli.app import app, console, err_console
+from cardiomm.cli.app import app, console, err_console, parse_floats
 from cardiomm.errors import ConfigError, InputFileError
 from cardiomm.utils.device import DEVICE_HELP
 from cardiomm.utils.isolation import RECON_TIMEOUT_S
@@ -130,12 +130,7 @@ def reconstruct(
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
     single = not input_path.is_dir()
-    spacing_mm = None
-    if spacing is not None:
-        try:
-            spacing_mm = [float(v) for v in spacing.split(",")]
-        except ValueError:
-            raise ConfigError(f"--spacing must be three numbers dz,dy,dx [mm], got {spacing!r}") from None
+    spacing_mm = None if spacing is None else parse_floats(spacing, "--spacing")
     outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single, spacing_mm=spacing_mm)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
     methods = list(dict.fromkeys(m.strip() for item in method for m in item.split(",") if m.strip()))

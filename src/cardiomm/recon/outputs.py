@@ -205,11 +205,13 @@ def write_outputs(
         with atomic_path(out.with_name(out.stem + "_info.csv")) as tmp:
             shutil.copyfile(src, tmp)
     z = volume.shape[1] // 2
+    if not (options.nifti or options.dicom or options.png or options.gif):
+        return
+    geometry = source_geometry(task, tuple(volume.shape), options.spacing_mm)  # headers read once
     if options.nifti:
-        _write_nifti(task, stem.with_suffix(".nii.gz"), volume, options.spacing_mm)
+        _write_nifti(stem.with_suffix(".nii.gz"), volume, geometry)
     if options.dicom:
         folder = stem.with_name(stem.name + DICOM_SUFFIX)
-        geometry = source_geometry(task, tuple(volume.shape), options.spacing_mm)
         if notes := geometry.describe_defaults():
             log.warning("%s: geometry not recorded in the source; DICOM defaults: %s", folder, notes)
         write_dicom_series(
@@ -222,29 +224,20 @@ def write_outputs(
             derivation=f"{description or 'cardiomm'} reconstruction of undersampled multi-coil k-space",
         )
     if options.png or options.gif:  # pictures show what a viewer shows: readout oversampling cropped
-        width = source_geometry(task, tuple(volume.shape), options.spacing_mm).readout_width
-        shown = torch.from_numpy(np.ascontiguousarray(crop_readout(volume[:, z], width)))
+        shown = torch.from_numpy(np.ascontiguousarray(crop_readout(volume[:, z], geometry.readout_width)))
         if options.png:
             write_png(stem.with_suffix(".png"), shown[0])
         if options.gif:
             write_cine_gif(stem.with_suffix(".gif"), shown)
 
 
-def _write_nifti(
-    task: ReconTask, path: Path, volume: torch.Tensor, spacing_mm: tuple[float, float, float] | None
-) -> None:
+def _write_nifti(path: Path, volume: torch.Tensor, geometry: ImageGeometry) -> None:
     """The full reconstructed grid with the source geometry (:func:`source_geometry`): voxel size, and
     orientation and position when an ISMRMRD header records them; defaults are warned about."""
-    geometry = source_geometry(task, tuple(volume.shape), spacing_mm)
     if notes := geometry.describe_defaults():
         log.warning("%s: geometry not recorded in the source; NIfTI defaults: %s", path, notes)
     dy, dx = geometry.pixel_spacing_mm
-    voxel = (dx, dy, float(np.linalg.norm(geometry.nifti_affine()[:3, 2])))
+    affine = geometry.nifti_affine(n_x=int(volume.shape[-1]))
+    voxel = (dx, dy, float(np.linalg.norm(affine[:3, 2])))
     frame_time = geometry.frame_dt_s or geometry.tr_s or 1.0
-    write_nifti(
-        path,
-        volume,
-        voxel_size_mm=voxel,
-        frame_time_s=frame_time,
-        affine=geometry.nifti_affine(n_x=int(volume.shape[-1])),
-    )
+    write_nifti(path, volume, voxel_size_mm=voxel, frame_time_s=frame_time, affine=affine)

@@ -19,13 +19,13 @@ import numpy as np
 from cardiomm.analysis.labels import LV, MYO, RV
 from cardiomm.analysis.phenotypes import MYOCARDIAL_DENSITY_G_PER_ML, label_volumes_ml
 from cardiomm.analysis.segmentation.base import Segmenter, dice
-from cardiomm.analysis.segmentation.realdata import ACDC_TO_CARDIOMM
+from cardiomm.analysis.segmentation.realdata import ACDC_NOMINAL_PIXEL_MM, ACDC_TO_CARDIOMM
 from cardiomm.errors import InputFileError
 
 __all__ = ["ACDC_NOMINAL_SPACING_MM", "acdc_scores", "sunnybrook_scores", "SUNNYBROOK_CONTOUR_DIRS"]
 
 #: Spacing ``(dz, dy, dx)`` [mm] given to ACDC stacks (the files record none).
-ACDC_NOMINAL_SPACING_MM = (10.0, 1.5625, 1.5625)
+ACDC_NOMINAL_SPACING_MM = (10.0, ACDC_NOMINAL_PIXEL_MM, ACDC_NOMINAL_PIXEL_MM)
 
 #: Sunnybrook patient -> contour folder name (``link.csv`` of the shared subset).
 SUNNYBROOK_CONTOUR_DIRS = {"SCD0000101": "SC-HF-I-1", "SCD0000201": "SC-HF-I-2", "SCD0000301": "SC-HF-I-4"}

@@ -40,6 +40,7 @@ from cardiomm.analysis.segmentation.unet import normalise_slices
 from cardiomm.errors import InputFileError
 
 __all__ = [
+    "ACDC_NOMINAL_PIXEL_MM",
     "ACDC_TO_CARDIOMM",
     "RealDataConfig",
     "RealSlice",
@@ -48,6 +49,9 @@ __all__ = [
     "RealBatches",
     "plain_slices",
 ]
+
+#: Nominal in-plane pixel [mm] given to ACDC slices, whose files record none (ACDC: 1.37-1.68 mm).
+ACDC_NOMINAL_PIXEL_MM = 1.5625
 
 #: ACDC label code -> cardiomm label (ACDC: 1 RV cavity, 2 myocardium, 3 LV cavity).
 ACDC_TO_CARDIOMM: NDArray[np.uint8] = np.array([0, RV, MYO, LV], dtype=np.uint8)
@@ -213,7 +217,7 @@ def augment_slice(
 
 
 def plain_slices(
-    slices: Sequence[RealSlice], cfg: RealDataConfig, source_mm: float = 1.5625
+    slices: Sequence[RealSlice], cfg: RealDataConfig, source_mm: float = ACDC_NOMINAL_PIXEL_MM
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Un-augmented network inputs of ``slices`` (the inference pre-processing, ``source_mm`` pixels).
 

@@ -222,31 +222,30 @@ def _crop_box(n: int, size: int) -> tuple[int, int, int]:
     return 0, (size - n) // 2, n
 
 
-def _largest_components(labels: NDArray[np.uint8], n_classes: int) -> NDArray[np.uint8]:
-    """Keep, per 2-D slice of ``(n, y, x)`` labels, the largest 4-connected component of each label."""
+def _largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The largest connected component of a binary ``mask`` (4-connected in 2-D, 6-connected in 3-D)."""
     from scipy import ndimage
 
+    comp, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    sizes = np.bincount(comp.ravel())
+    sizes[0] = 0
+    return comp == int(np.argmax(sizes))
+
+
+def _largest_components(labels: NDArray[np.uint8], n_classes: int) -> NDArray[np.uint8]:
+    """Keep, per 2-D slice of ``(n, y, x)`` labels, the largest 4-connected component of each label."""
     out = labels.copy()
     for i, sl in enumerate(labels):
         for lab in range(1, n_classes):
-            comp, n = ndimage.label(sl == lab)
-            if n > 1:
-                sizes = np.bincount(comp.ravel())
-                sizes[0] = 0
-                out[i][(comp > 0) & (comp != int(np.argmax(sizes)))] = 0
+            out[i][(sl == lab) & ~_largest_component(sl == lab)] = 0
     return out
 
 
 def _largest_heart_component(labels: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """Keep, in ``(z, y, x)`` labels of one frame, the largest 3-D 6-connected component of the heart."""
-    from scipy import ndimage
-
-    comp, n = ndimage.label(labels > 0)
-    if n <= 1:
-        return labels
-    sizes = np.bincount(comp.ravel())
-    sizes[0] = 0
-    return np.where(comp == int(np.argmax(sizes)), labels, 0).astype(np.uint8)
+    return np.where(_largest_component(labels > 0), labels, 0).astype(np.uint8)
 
 
 def weights_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
