@@ -28,7 +28,7 @@ from cardiomm.analysis.segmentation.realdata import (
 )
 from cardiomm.analysis.segmentation.simdata import SimDataConfig
 from cardiomm.analysis.segmentation.unet import ACDCUNET_WEIGHTS_DIR, _largest_heart_component
-from cardiomm.errors import InputFileError
+from cardiomm.errors import InputFileError, ShapeError
 
 SPLIT = Path(__file__).resolve().parents[2] / "configs" / "splits" / "real_anatomy.json"
 
@@ -100,6 +100,8 @@ def test_segmenter_shapes_and_blank_input() -> None:
     seg = get_segmenter()
     assert seg.segment(np.zeros((3, 50, 60), np.float32), (8.0, 1.5, 1.5)).shape == (3, 50, 60)
     assert not seg.segment(np.zeros((2, 50, 60), np.float32), (8.0, 1.5, 1.5)).any()
+    with pytest.raises(ShapeError, match="no images"):
+        seg.segment(np.zeros((0, 50, 60), np.float32), (8.0, 1.5, 1.5))
 
 
 def test_cli_segmenter_options_device_and_weights(tmp_path: Path) -> None:

@@ -63,6 +63,8 @@ def as_tzyx(images: ArrayLike) -> tuple[NDArray[np.float32], tuple[int, ...]]:
     shape = arr.shape
     if arr.ndim < 2 or arr.ndim > 4:
         raise ShapeError(f"expected images (t, z, y, x), (z, y, x) or (y, x), got shape {shape}")
+    if arr.size == 0:
+        raise ShapeError(f"no images to segment (shape {shape})")
     arr = arr.reshape((1,) * (4 - arr.ndim) + shape).astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         raise DataValueError("images contain NaN or Inf")
