@@ -8,12 +8,10 @@ from cardiomm.errors import UnknownChoiceError
 from cardiomm.text import (
     format_field,
     lifespan_from_name,
-    mask_type_from_name,
     metadata_prompt,
     modality_view_from_name,
     normalise_prompt,
     scanner_from_dirname,
-    undersampling_from_name,
     undersampling_prompt,
 )
 from cardiomm.types import MaskPattern, Modality, TrainMaskType
@@ -130,10 +128,7 @@ def test_path_helpers() -> None:
         scanner_from_dirname("Siemens-Vida")
     assert lifespan_from_name("/x/Pediatric/cine_sax.mat") == "Pediatric"
     assert lifespan_from_name("/x/cine_sax.mat") == "Adult"
-    assert undersampling_from_name("cine_sax_mask_ktGaussian16.mat") == (16, "random")
-    assert undersampling_from_name("T1map_mask_ktUniform8.mat") == (8, "uniform")
-    assert undersampling_from_name("lge_mask_ktRadial24.mat") == (24, "radial")
-    assert undersampling_from_name("mask_Uniform.mat") == (None, "uniform")
-    assert mask_type_from_name("x_mask_Random4.mat") == "random"
+    assert undersampling_prompt(16, "ktGaussian") == "Undersampling: 16x random."
+    assert undersampling_prompt(8, "Random") == "Undersampling: 8x random."
     with pytest.raises(UnknownChoiceError):
-        mask_type_from_name("x_mask_Spiral4.mat")
+        undersampling_prompt(4, "Spiral")

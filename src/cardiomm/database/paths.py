@@ -155,8 +155,9 @@ def parse_vendor_folder(name: str) -> tuple[str, float | None, str] | None:
 def parse_sampling_name(stem: str) -> tuple[str, str, int] | None:
     """``cine_sax_mask_ktGaussian16`` -> ``("cine_sax", "ktGaussian", 16)`` (also ``_kus_``), else ``None``.
 
-    The pattern name is kept (the catalog records it); the prompt's mask family comes from
-    :func:`cardiomm.text.prompts.undersampling_prompt`.
+    Any letter token is kept (the catalog records masks of patterns cardiomm cannot generate too);
+    the known tokens, their mask families and the strict reading used for reconstruction live in
+    :mod:`cardiomm.sampling.registry` (:func:`~cardiomm.sampling.parse_mask_filename`).
     """
     m = _SAMPLING_RE.match(stem)
     if not m:

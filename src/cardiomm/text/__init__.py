@@ -16,12 +16,10 @@ from cardiomm.text.prompts import (
     MODALITY_PROMPT,
     format_field,
     lifespan_from_name,
-    mask_type_from_name,
     metadata_prompt,
     modality_view_from_name,
     normalise_prompt,
     scanner_from_dirname,
-    undersampling_from_name,
     undersampling_prompt,
 )
 
@@ -41,12 +39,10 @@ __all__ = [
     "MODALITY_PROMPT",
     "format_field",
     "lifespan_from_name",
-    "mask_type_from_name",
     "metadata_prompt",
     "modality_view_from_name",
     "normalise_prompt",
     "scanner_from_dirname",
-    "undersampling_from_name",
     "undersampling_prompt",
     *_ENCODER_NAMES,
 ]

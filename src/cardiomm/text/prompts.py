@@ -25,6 +25,7 @@ import os
 import re
 
 from cardiomm.errors import UnknownChoiceError
+from cardiomm.sampling.registry import mask_type_of
 from cardiomm.types import UNKNOWN, Modality
 
 __all__ = [
@@ -39,8 +40,6 @@ __all__ = [
     "modality_view_from_name",
     "lifespan_from_name",
     "scanner_from_dirname",
-    "mask_type_from_name",
-    "undersampling_from_name",
 ]
 
 #: Lifespan values (published ``lifespan_mapping``); ``Adult`` is the default.
@@ -103,17 +102,6 @@ MODALITY_PROMPT: dict[Modality, str] = {
 #: Scanner-folder field tokens -> prompt field strings (published ``extract_scanattrs``).
 FIELD_TOKENS = {"15T": "1.5T", "30T": "3.0T", "50T": "5.0T", "055T": "0.55T"}
 
-_MASK_TYPES = {
-    # file-name tokens (reference 4.2, scanned in this order) -> mask family
-    "Uniform": "uniform",
-    "Random": "random",
-    "Gaussian": "random",
-    "Radial": "radial",
-    "ktUniform": "uniform",
-    "ktGaussian": "random",
-    "ktRadial": "radial",
-}
-
 
 def normalise_prompt(text: str) -> str:
     """Published normalisation: ``re.sub(r"\\s+", " ", text.strip()).replace("\\n", "")``."""
@@ -173,11 +161,12 @@ def _mask_family(mask_type: str) -> str:
     value = str(mask_type)  # StrEnum members (TrainMaskType, MaskPattern) give their value
     if value in ("uniform", "random", "radial"):
         return value
-    if value in _MASK_TYPES:
-        return _MASK_TYPES[value]
-    raise UnknownChoiceError(
-        f"unknown mask type {mask_type!r}; expected uniform, random, radial or a mask pattern name"
-    )
+    try:
+        return str(mask_type_of(value))  # the one token -> family table (sampling.registry)
+    except UnknownChoiceError:
+        raise UnknownChoiceError(
+            f"unknown mask type {mask_type!r}; expected uniform, random, radial or a mask pattern name"
+        ) from None
 
 
 def undersampling_prompt(acceleration: int | float | str, mask_type: str) -> str:
@@ -233,28 +222,3 @@ def scanner_from_dirname(dirname: str) -> tuple[str, str, str]:
         raise UnknownChoiceError(f"scanner folder {dirname!r} is not Vendor_Field_Model")
     vendor, field, scanner = parts
     return vendor, format_field(field), scanner
-
-
-def mask_type_from_name(name: str | os.PathLike[str]) -> str:
-    """Mask family from a mask file name (reference 4.2): first token of the published table found."""
-    text = os.fspath(name)
-    for token, family in _MASK_TYPES.items():
-        if token in text:
-            return family
-    raise UnknownChoiceError(f"no mask pattern token ({', '.join(_MASK_TYPES)}) in {text!r}")
-
-
-def undersampling_from_name(name: str | os.PathLike[str]) -> tuple[int | None, str]:
-    """``(acceleration, mask_type)`` from a mask file name.
-
-    Example: ``cine_sax_mask_ktGaussian16.mat -> (16, "random")``.
-
-    The acceleration is the integer right after the first matching token (``None`` if no digits follow).
-    """
-    text = os.fspath(name)
-    for token, family in _MASK_TYPES.items():
-        if token in text:
-            match = re.search(rf"{token}(\d+)?", text)
-            digits = match.group(1) if match else None
-            return (int(digits) if digits else None), family
-    raise UnknownChoiceError(f"no mask pattern token ({', '.join(_MASK_TYPES)}) in {text!r}")
