@@ -52,7 +52,7 @@ def test_train_writes_release_and_resume_continues(tiny_tree: Path, tmp_path: Pa
     for key in ("loss", "psnr", "ssim", "zf_psnr", "zf_ssim"):
         assert key in card["val_start"] and key in card["val_final"] and key in card["test_final"]
     assert (out / "checkpoints" / "last.ckpt").is_file()
-    assert list((out / "tb").glob("events.out.tfevents.*"))
+    assert list((out / "tb").glob("events.out.tfevents.*")) or (out / "tb" / "metrics.csv").is_file()
     release = load_release(out / "release")
     assert release.kind == "cardiomm" and release.card["optimizer_steps"] == 3
     assert "val_final" in (out / "release" / "model_card.md").read_text()
@@ -177,3 +177,24 @@ def test_train_only_trains_the_named_parts(tiny_tree: Path, tmp_path: Path) -> N
     card = json.loads((second / "metrics.json").read_text())
     heads = sum(v.numel() for k, v in before.items() if k.startswith("lm_head"))
     assert card["trained_parts"]["spec"] == "heads" and card["trained_parts"]["trainable"] == heads
+
+
+def test_run_logger_falls_back_to_csv_without_tensorboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    from cardiomm.training.run import run_logger
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n.startswith("tensorboard") else real(n, *a)
+    )
+    logger = run_logger(tmp_path)
+    assert isinstance(logger, CSVLogger)
+    logger.log_metrics({"val/psnr": 31.5}, step=7)
+    logger.save()
+    text = (tmp_path / "tb" / "metrics.csv").read_text().splitlines()
+    assert text[0].split(",") == ["step", "val/psnr"] and text[1].split(",") == ["7", "31.5"]

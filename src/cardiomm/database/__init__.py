@@ -2,7 +2,7 @@
 
 Importing this package loads only the header module (the text package imports it); everything else
 is imported on first attribute access, so ``cardiomm.database.index_tree`` works without paying for
-pandas, pyarrow, duckdb or torch up front.
+pandas, duckdb or torch up front.
 
 ============================  ============================================================
 module                        content

@@ -86,14 +86,15 @@ _LOCATOR = (
 _TRAILER = (("n_frames", "int64"), ("masks", "list"), ("mask_relpaths", "list"), ("schema_version", "int32"))
 
 
-def catalog_schema() -> Any:
-    """The ``pyarrow.Schema`` of the catalog (locator columns, header fields, trailer columns)."""
-    import pyarrow as pa
+#: Column kind -> DuckDB / Parquet type.
+_SQL_TYPES = {
+    "string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "bool": "BOOLEAN",
+    "float": "DOUBLE", "list": "VARCHAR[]", "flist": "DOUBLE[]",
+}  # fmt: skip
 
-    types = {
-        "string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "bool": pa.bool_(),
-        "float": pa.float64(), "list": pa.list_(pa.string()), "flist": pa.list_(pa.float64()),
-    }  # fmt: skip
+
+def catalog_schema() -> list[tuple[str, str]]:
+    """The catalog's columns as ``(name, DuckDB type)``: locator columns, header fields, trailer columns."""
     kinds = {"int | None": "int64", "float | None": "float", "tuple[float, ...]": "flist"}
     cols: list[tuple[str, str]] = list(_LOCATOR)
     for f in fields(CardiacHeader):
@@ -101,7 +102,22 @@ def catalog_schema() -> Any:
             continue
         cols.append((f.name, kinds.get(str(f.type), "string")))
     cols += list(_TRAILER)
-    return pa.schema([pa.field(name, types[kind]) for name, kind in cols])
+    return [(name, _SQL_TYPES[kind]) for name, kind in cols]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parquet_rows(catalog: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        cur = con.execute("SELECT * FROM read_parquet(?)", [str(catalog)])
+        return [d[0] for d in cur.description], cur.fetchall()
+    finally:
+        con.close()
 
 
 @dataclass(frozen=True)
@@ -246,10 +262,14 @@ def _run(
 
 def catalog_metadata(catalog: str | os.PathLike[str]) -> dict[str, str]:
     """The ``cardiomm.*`` key/value metadata of a catalog file."""
-    import pyarrow.parquet as pq
+    import duckdb
 
-    meta = pq.read_schema(catalog).metadata or {}
-    return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"cardiomm.")}
+    con = duckdb.connect(":memory:")
+    try:
+        kv = con.execute("SELECT key, value FROM parquet_kv_metadata(?)", [str(catalog)]).fetchall()
+    finally:
+        con.close()
+    return {k.decode(): v.decode() for k, v in kv if k.startswith(b"cardiomm.")}
 
 
 def read_catalog(catalog: str | os.PathLike[str]) -> Any:
@@ -264,29 +284,28 @@ def read_catalog(catalog: str | os.PathLike[str]) -> Any:
     ConfigError
         A catalog of another schema version (re-run ``cardiomm db index``).
     """
-    import pyarrow.parquet as pq
+    import duckdb
 
     p = Path(catalog)
     if not p.is_file():
         raise InputFileError("catalog not found (run `cardiomm db index` first)", path=p)
     try:
         version = int(catalog_metadata(p).get("cardiomm.schema_version", "-1"))
-        table = pq.read_table(p)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, duckdb.Error) as err:
         raise InputFileError(f"cannot read the Parquet catalog ({safe_error(err)})", path=p) from None
     if version != SCHEMA_VERSION:
         msg = f"catalog schema version {version}, expected {SCHEMA_VERSION}; re-run indexing"
         raise ConfigError(msg, path=p)
-    import pandas as pd
-    import pyarrow as pa
-
-    nullable = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
-    return table.to_pandas(types_mapper=nullable.get)
+    con = duckdb.connect(":memory:")
+    try:
+        return con.execute("SELECT * FROM read_parquet(?)", [str(p)]).df()
+    except duckdb.Error as err:
+        raise InputFileError(f"cannot read the Parquet catalog ({safe_error(err)})", path=p) from None
+    finally:
+        con.close()
 
 
 def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    import pyarrow.parquet as pq
-
     if not catalog.is_file():
         return {}, {}
     meta = catalog_metadata(catalog)
@@ -296,7 +315,8 @@ def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[
         msg = "catalog was built with another salt; pass the same --salt-file (or a new --catalog)"
         raise PHIError(msg, path=catalog)
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in pq.read_table(catalog).to_pylist():
+    names, values = _parquet_rows(catalog)
+    for rec in (dict(zip(names, v, strict=True)) for v in values):
         rows[rec["source"]].append(rec)
     return dict(rows), json.loads(meta.get("cardiomm.skipped", "{}"))
 
@@ -322,19 +342,36 @@ def failures_path(catalog: str | os.PathLike[str]) -> Path:
     return cat.with_name(cat.stem + ".failures.json")
 
 
+def _sql_text(value: object) -> str:
+    """A value as the body of a SQL string literal (quotes doubled)."""
+    return str(value).replace("'", "''")
+
+
+def _plain(value: Any) -> Any:
+    """A row value as DuckDB takes it (tuples of the header become lists)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _write_catalog(
     catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, Failure]]
 ) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import duckdb
 
     schema = catalog_schema()
     rows = sorted(rows, key=lambda r: (r["source"], r["series_index"]))
-    clean = [{name: r.get(name) for name in schema.names} for r in rows]
-    table = pa.Table.from_pylist(clean, schema=schema)
-    table = table.replace_schema_metadata({f"cardiomm.{k}": v for k, v in meta.items()})
-    with atomic_path(catalog) as tmp:
-        pq.write_table(table, tmp)
+    clean = [tuple(_plain(r.get(name)) for name, _ in schema) for r in rows]
+    kv = ", ".join(
+        f"'cardiomm.{k}': '{str(v).replace(chr(39), chr(39) * 2)}'" for k, v in sorted(meta.items())
+    )
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE TABLE catalog ({', '.join(f'{_quote(n)} {t}' for n, t in schema)})")
+        if clean:
+            con.executemany(f"INSERT INTO catalog VALUES ({', '.join('?' * len(schema))})", clean)
+        with atomic_path(catalog) as tmp:
+            con.execute(f"COPY catalog TO '{_sql_text(tmp)}' (FORMAT parquet, KV_METADATA {{{kv}}})")
+    finally:
+        con.close()
     if failures:
         write_failures(failures_path(catalog), [{"source": s, **f.record()} for s, f in failures])
     else:

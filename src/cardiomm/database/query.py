@@ -1,6 +1,6 @@
 """Query a catalog with a DuckDB SQL predicate (``WHERE`` clause only).
 
-The catalog is loaded with pyarrow and registered in an in-memory DuckDB connection, after which
+The catalog is read by DuckDB into a pandas frame and registered in an in-memory connection, after which
 external access (files, network, extensions) is switched off and the configuration locked, so a
 predicate can only read the catalog. Statements are refused: the predicate may not contain ``;``,
 comments (``--``, ``/*``) or unbalanced parentheses.
@@ -101,10 +101,8 @@ def filter_frame(
         An invalid predicate or an unknown column.
     """
     import duckdb
-    import pyarrow as pa
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    names = list(table.column_names)
+    names = [str(c) for c in frame.columns]
     cols = list(columns) if columns else names
     unknown = [c for c in cols if c not in names]
     if unknown:
@@ -113,7 +111,7 @@ def filter_frame(
         pred = predicate_from_mapping(where)
     else:
         pred = validate_predicate(where or "TRUE")
-    table = table.append_column("__row", pa.array(range(table.num_rows), type=pa.int64()))
+    table = frame.reset_index(drop=True).assign(__row=range(len(frame)))
     select = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
     con = _connect(table)
     try:

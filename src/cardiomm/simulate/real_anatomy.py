@@ -209,7 +209,11 @@ def synthesise_scan(
     if center.virtual_coils is not None and center.virtual_coils < kspace.shape[2]:
         kspace = _compress(kspace, center.virtual_coils)
     return SyntheticScan(
-        kspace=kspace, spacing=(float(spacing[0]), dy, dx), matrix=(nx, ny), noise_std=sigma, source_noise_std=source
+        kspace=kspace,
+        spacing=(float(spacing[0]), dy, dx),
+        matrix=(nx, ny),
+        noise_std=sigma,
+        source_noise_std=source,
     )
 
 

@@ -59,13 +59,25 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
     return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
+def run_logger(out: Path) -> Any:
+    """TensorBoard logs in ``out/tb`` when ``tensorboard`` is installed (extra ``[tensorboard]``), else
+    Lightning's CSV logger (``out/tb/metrics.csv``): the default install leaves out tensorboard's
+    ~60 MB (grpc, its data server) that only browsing the logs needs."""
+    import importlib.util
+
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        return TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
+    return CSVLogger(save_dir=str(out), name="tb", version="")
+
+
 def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> Any:
     """Lightning ``Trainer`` for ``config`` (checkpointing, TensorBoard, progress bar, our samplers)."""
     import warnings
 
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
-    from lightning.pytorch.loggers import TensorBoardLogger
 
     from cardiomm.training.callbacks import RankWeightsCallback, SampleLogCallback
 
@@ -120,9 +132,7 @@ def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> 
     if run.dump_rank_weights:
         cbs.append(RankWeightsCallback(out / "ranks"))
     cbs.extend(callbacks or [])
-    kwargs.setdefault(
-        "logger", TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
-    )
+    kwargs.setdefault("logger", run_logger(out))
     kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + cbs
     kwargs.setdefault("default_root_dir", str(out))
     return L.Trainer(**kwargs)
