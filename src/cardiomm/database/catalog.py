@@ -356,6 +356,7 @@ def _write_catalog(
     catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, Failure]]
 ) -> None:
     import duckdb
+    import pandas as pd
 
     schema = catalog_schema()
     rows = sorted(rows, key=lambda r: (r["source"], r["series_index"]))
@@ -366,8 +367,9 @@ def _write_catalog(
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"CREATE TABLE catalog ({', '.join(f'{_quote(n)} {t}' for n, t in schema)})")
-        if clean:
-            con.executemany(f"INSERT INTO catalog VALUES ({', '.join('?' * len(schema))})", clean)
+        if clean:  # through a pandas frame: DuckDB's executemany costs ~15 ms a row
+            frame = pd.DataFrame(clean, columns=[name for name, _ in schema], dtype=object)  # noqa: F841
+            con.execute("INSERT INTO catalog SELECT * FROM frame")
         with atomic_path(catalog) as tmp:
             con.execute(f"COPY catalog TO '{_sql_text(tmp)}' (FORMAT parquet, KV_METADATA {{{kv}}})")
     finally:
