@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
+from cardiomm.analysis.basal import base_is_first
 from cardiomm.analysis.labels import LV, MYO, RV
 from cardiomm.errors import ShapeError
 
@@ -92,14 +93,12 @@ def slice_levels(labels: ArrayLike, *, base_first: bool | None = None) -> NDArra
         True if slice 0 is basal, False if apical; None infers it from the LV + MYO areas.
     """
     lab = _as_stack(labels)
-    area = ((lab == LV) | (lab == MYO)).sum(axis=(1, 2))
     idx = np.flatnonzero((lab == MYO).any(axis=(1, 2)))
     levels = np.zeros(lab.shape[0], dtype=np.int8)
     if idx.size == 0:
         return levels
     if base_first is None:
-        half = idx.size // 2
-        base_first = bool(area[idx[: max(half, 1)]].mean() >= area[idx[idx.size - max(half, 1) :]].mean())
+        base_first = base_is_first(lab)
     order = idx if base_first else idx[::-1]
     for i, z in enumerate(order):
         levels[z] = LEVEL_BASE + (3 * i) // idx.size

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from cardiomm.analysis.basal import apply_basal_rule
 from cardiomm.analysis.labels import LABEL_NAMES, LV, MYO, RV
 from cardiomm.analysis.plausibility import QcFailure, check_label_geometry, check_phenotypes
 from cardiomm.analysis.wall_thickness import WallThickness, wall_thickness
@@ -111,6 +112,7 @@ class CardiacPhenotypes:
     qc_flags: tuple[str, ...] = ()
     wall: WallThickness | None = field(default=None, repr=False)
     qc_failures: tuple[QcFailure, ...] = field(default=(), repr=False)
+    basal_removed: tuple[tuple[int, int], ...] = field(default=(), repr=False)
 
     @property
     def passed_qc(self) -> bool:
@@ -243,6 +245,7 @@ def compute_phenotypes(
     counterclockwise: bool = True,
     with_wall_thickness: bool = True,
     lifespan: str = "Adult",
+    basal_rule: bool = True,
 ) -> CardiacPhenotypes:
     """Compute the 11 phenotypes of a cine segmentation.
 
@@ -262,12 +265,19 @@ def compute_phenotypes(
     lifespan
         ``Adult``, ``Pediatric`` or ``Fetal``: the plausible ranges of the QC
         (:func:`cardiomm.analysis.plausibility.plausible_ranges`).
+    basal_rule
+        Apply the SCMR basal-slice rule first (:func:`cardiomm.analysis.basal.apply_basal_rule`: basal
+        slices whose blood pool is less than half surrounded by myocardium are not LV); the slices it
+        removed are in ``basal_removed``.
 
     Returns
     -------
     CardiacPhenotypes
     """
     lab, _ = _check(labels, spacing_mm)
+    removed: tuple[tuple[int, int], ...] = ()
+    if basal_rule:
+        lab, removed = apply_basal_rule(lab, base_first=base_first)
     vols = label_volumes_ml(lab, spacing_mm)
     lv = vols[LV]
     ed, es = int(np.argmax(lv)), int(np.argmin(lv))
@@ -303,6 +313,7 @@ def compute_phenotypes(
         heart_rate_bpm=hr,
         lv_volume_curve_ml=tuple(float(v) for v in lv),
         wall=wall,
+        basal_removed=removed,
     )
     failures = qc_failures(lab, ed, es)
     wt_max = [v for v in wall.segment_max_mm if np.isfinite(v)] if wall is not None else []

@@ -69,6 +69,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from cardiomm.analysis.basal import lv_border_on_myo
 from cardiomm.analysis.labels import LV, MYO
 from cardiomm.errors import UnknownChoiceError
 
@@ -282,20 +283,6 @@ def check_phenotypes(
     return out
 
 
-def _border_on_myo(sl: NDArray[np.integer]) -> float:
-    """Fraction of the LV blood pool's 4-neighbour edges that face myocardium (image edge: not MYO)."""
-    padded = np.pad(sl, 1)
-    lv = padded == LV
-    n_edges = n_myo = 0
-    for axis in (0, 1):
-        for shift in (1, -1):
-            nb = np.roll(padded, shift, axis=axis)  # wraps pad onto pad: the image edge faces background
-            edge = lv & (nb != LV)
-            n_edges += int(edge.sum())
-            n_myo += int((edge & (nb == MYO)).sum())
-    return n_myo / n_edges if n_edges else 1.0
-
-
 def _lv_in_ring(sl: NDArray[np.integer]) -> float:
     """Fraction of the LV blood pool inside the myocardial ring, gaps of up to :data:`MAX_RING_GAP_PX`
     bridged (the ring is dilated by half of it, then its holes filled)."""
@@ -363,7 +350,7 @@ def check_label_geometry(
             n_big = int((np.bincount(comp.ravel())[1:] >= min_pixels).sum()) if n else 0
             if n_big > 1:
                 pieces.append(QcFailure("lv_fragmented", "LV pieces", n_big, "", high=1, where=where))
-            on_myo = 100.0 * _border_on_myo(vol[z])
+            on_myo = 100.0 * lv_border_on_myo(vol[z])
             low = 100.0 * (MIN_LV_BORDER_ON_MYO_END if z in ends else MIN_LV_BORDER_ON_MYO)
             if on_myo < low:
                 border.append(QcFailure("lv_not_enclosed", "LV edge on MYO", on_myo, "%", low, where=where))
