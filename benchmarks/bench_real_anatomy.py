@@ -15,7 +15,8 @@ Writes ``docs/real_anatomy_benchmark.md`` (tables, margins, per-method example i
 
 Environment: ``CARDIOMM_REAL_SLICES=N`` keeps N slices per stack (a quicker subset; default all);
 ``CARDIOMM_REAL_MODELS="cardiomm=runs/x/release,varnet=..."`` scores other checkpoints than the shipped
-ones. Needs ``../shared/data`` (or ``CARDIOMM_SHARED_DATA``); without it the section says so.
+ones; ``CARDIOMM_REAL_METHODS=zf,sense,...`` scores a subset of the methods (default all). Needs
+``../shared/data`` (or ``CARDIOMM_SHARED_DATA``); without it the section says so.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def run() -> str:
     models = _models()
     out = WORK / f"real_anatomy_bench_{tree.name}"
     workers = max(1, int(os.environ.get("CARDIOMM_REAL_WORKERS", "2")))
-    seconds = reconstruct_methods(tree, out, DEMO_METHODS, models, workers=workers)
+    chosen = os.environ.get("CARDIOMM_REAL_METHODS", "")  # e.g. "zf,sense,varnet,promptmr,cardiomm"
+    wanted = [m for m in DEMO_METHODS if not chosen or m in chosen.split(",")]
+    seconds = reconstruct_methods(tree, out, wanted, models, workers=workers)
     scores = evaluate_and_report(tree, out, title="cardiomm: real-anatomy test split", roles=roles)
     df = scores.metrics
     src = _sources(tree)
