@@ -109,13 +109,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _parquet_rows(catalog: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _parquet_query(sql: str, catalog: Path, *, frame: bool = False) -> Any:
+    """Run ``sql`` (with one ``?``: the catalog path) in a fresh in-memory DuckDB connection: a pandas
+    frame when ``frame``, else ``(column names, rows)``."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     try:
-        cur = con.execute("SELECT * FROM read_parquet(?)", [str(catalog)])
-        return [d[0] for d in cur.description], cur.fetchall()
+        cur = con.execute(sql, [str(catalog)])
+        return cur.df() if frame else ([d[0] for d in cur.description], cur.fetchall())
     finally:
         con.close()
 
@@ -262,13 +264,7 @@ def _run(
 
 def catalog_metadata(catalog: str | os.PathLike[str]) -> dict[str, str]:
     """The ``cardiomm.*`` key/value metadata of a catalog file."""
-    import duckdb
-
-    con = duckdb.connect(":memory:")
-    try:
-        kv = con.execute("SELECT key, value FROM parquet_kv_metadata(?)", [str(catalog)]).fetchall()
-    finally:
-        con.close()
+    _, kv = _parquet_query("SELECT key, value FROM parquet_kv_metadata(?)", Path(catalog))
     return {k.decode(): v.decode() for k, v in kv if k.startswith(b"cardiomm.")}
 
 
@@ -296,13 +292,10 @@ def read_catalog(catalog: str | os.PathLike[str]) -> Any:
     if version != SCHEMA_VERSION:
         msg = f"catalog schema version {version}, expected {SCHEMA_VERSION}; re-run indexing"
         raise ConfigError(msg, path=p)
-    con = duckdb.connect(":memory:")
     try:
-        return con.execute("SELECT * FROM read_parquet(?)", [str(p)]).df()
+        return _parquet_query("SELECT * FROM read_parquet(?)", p, frame=True)
     except duckdb.Error as err:
         raise InputFileError(f"cannot read the Parquet catalog ({safe_error(err)})", path=p) from None
-    finally:
-        con.close()
 
 
 def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
@@ -315,7 +308,7 @@ def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[
         msg = "catalog was built with another salt; pass the same --salt-file (or a new --catalog)"
         raise PHIError(msg, path=catalog)
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    names, values = _parquet_rows(catalog)
+    names, values = _parquet_query("SELECT * FROM read_parquet(?)", catalog)
     for rec in (dict(zip(names, v, strict=True)) for v in values):
         rows[rec["source"]].append(rec)
     return dict(rows), json.loads(meta.get("cardiomm.skipped", "{}"))
@@ -361,9 +354,7 @@ def _write_catalog(
     schema = catalog_schema()
     rows = sorted(rows, key=lambda r: (r["source"], r["series_index"]))
     clean = [tuple(_plain(r.get(name)) for name, _ in schema) for r in rows]
-    kv = ", ".join(
-        f"'cardiomm.{k}': '{str(v).replace(chr(39), chr(39) * 2)}'" for k, v in sorted(meta.items())
-    )
+    kv = ", ".join(f"'cardiomm.{k}': '{_sql_text(v)}'" for k, v in sorted(meta.items()))
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"CREATE TABLE catalog ({', '.join(f'{_quote(n)} {t}' for n, t in schema)})")
