@@ -10,10 +10,19 @@ images with error maps is written.
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import math
+import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cardiomm.errors import ModelNotFoundError
+from cardiomm.utils.atomic import atomic_path
 
 if TYPE_CHECKING:
     from cardiomm.recon.base import Reconstructor
@@ -48,8 +57,7 @@ def build_methods(
 ) -> tuple[dict[str, Reconstructor], list[str]]:
     """Reconstructors by name (``models`` overrides a learned method's checkpoint; learned methods on
     ``device`` at ``precision``, see :mod:`cardiomm.utils.precision`); missing ones skipped."""
-    from cardiomm.errors import ModelNotFoundError
-    from cardiomm.recon.registry import get_reconstructor
+    from cardiomm.recon.registry import get_reconstructor  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     recons: dict[str, Reconstructor] = {}
     skipped: list[str] = []
@@ -67,10 +75,8 @@ def build_methods(
 def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> list[ReconTask]:
     """Every ``(file, mask)`` task of the TestSet tree ``data`` (listed for any method under
     ``recon_root``), only mask files matching one of ``include`` when given."""
-    import fnmatch
-
-    from cardiomm.recon.batch import ANY_METHOD
-    from cardiomm.recon.pipeline import discover_tasks
+    from cardiomm.recon.batch import ANY_METHOD  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
+    from cardiomm.recon.pipeline import discover_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
 
     tasks = discover_tasks(data, recon_root, ANY_METHOD)
     if include:
@@ -85,7 +91,7 @@ def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> lis
 def _marker(method: str, n_tasks: int, model: str | Path | None, precision: str) -> dict[str, object]:
     """Content of a method folder's ``.complete`` marker (the precision of a learned method, unless fp32,
     so that older markers stay valid)."""
-    from cardiomm.recon.registry import LEARNED_METHODS
+    from cardiomm.recon.registry import LEARNED_METHODS  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     marker: dict[str, object] = {"tasks": n_tasks, "model": str(model)}
     if method in LEARNED_METHODS and str(precision) != "fp32":
@@ -103,12 +109,9 @@ def _reconstruct_group(
     precision: str = "fp32",
 ) -> dict[str, float]:
     """Reconstruct every task of ``data`` with ``methods`` in this process; wall seconds per method."""
-    import json
-    import time
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
-    import torch
-
-    from cardiomm.recon.batch import reconstruct_tasks
+    from cardiomm.recon.batch import reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -144,11 +147,6 @@ def reconstruct_methods(
     Returns wall seconds per method (``nan`` for reused ones). Learned methods run on ``device`` at
     ``precision`` (:mod:`cardiomm.utils.precision`).
     """
-    import json
-    import math
-    import shutil
-    from concurrent.futures import ProcessPoolExecutor
-
     models = {k: str(v) for k, v in (models or {}).items()}
     n_tasks = len(tree_tasks(data, Path(out) / "recon"))
     seconds: dict[str, float] = {}
@@ -190,12 +188,11 @@ def evaluate_and_report(
 ) -> Scores:
     """Evaluate every reconstruction under ``out/recon`` against ``data``;
     write ``metrics.csv``, ``report/``."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.evaluation.examples import collect_examples
-    from cardiomm.evaluation.report import write_report
-    from cardiomm.evaluation.tree import COLUMNS, evaluate_tree
-    from cardiomm.utils.atomic import atomic_path
+    from cardiomm.evaluation.examples import collect_examples  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
+    from cardiomm.evaluation.report import write_report  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
+    from cardiomm.evaluation.tree import COLUMNS, evaluate_tree  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
 
     out = Path(out)
     recon_root = out / "recon"

@@ -55,7 +55,7 @@ def _recorder(seen: dict[str, Any], key: str, arg: int | None = None) -> Any:
 def test_precision_option_reaches_the_library(
     testset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import cardiomm.demo
+    import cardiomm.cli.demo
     import cardiomm.recon.batch
     import cardiomm.recon.compare
 
@@ -63,7 +63,7 @@ def test_precision_option_reaches_the_library(
     monkeypatch.setattr(cardiomm.recon.batch, "build_reconstructors", _recorder(seen, "single", 3))
     monkeypatch.setattr(cardiomm.recon.batch, "reconstruct_tasks_isolated", _recorder(seen, "folder"))
     monkeypatch.setattr(cardiomm.recon.compare, "run_comparison", _recorder(seen, "compare"))
-    monkeypatch.setattr(cardiomm.demo, "run_demo", _recorder(seen, "demo"))
+    monkeypatch.setattr(cardiomm.cli.demo, "run_demo", _recorder(seen, "demo"))
     x = str(tmp_path / "x.mat")
     argvs = {
         "single": ["reconstruct", x, "--out", str(tmp_path / "r"), "--precision", "BF16"],

@@ -339,6 +339,7 @@ def test_failed_write_leaves_no_release(
     kus_root: Path, tiny_release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import cardiomm.models.release as release
+    import cardiomm.training.adapt as adapt_module
 
     real = release.save_release
 
@@ -346,7 +347,7 @@ def test_failed_write_leaves_no_release(
         real(path, *args, **kwargs)  # type: ignore[arg-type]
         raise OSError("disk full")
 
-    monkeypatch.setattr(release, "save_release", half)
+    monkeypatch.setattr(adapt_module, "save_release", half)
     with pytest.raises(OSError, match="disk full"):
         adapt(kus_root, tmp_path / "R", model_path=tiny_release, options=AdaptOptions(**FAST))
     assert list(tmp_path.iterdir()) == []

@@ -174,7 +174,7 @@ def agreement_table(
     pandas.DataFrame
         One row per group: the group columns plus the :class:`AgreementStats` fields.
     """
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
     needed = [*group_by, recon_col, ref_col]
     missing = [c for c in needed if c not in table.columns]
@@ -198,7 +198,7 @@ def read_agreement_csv(path: Path) -> pd.DataFrame:
     Raises :class:`~cardiomm.errors.InputFileError` (no file), :class:`~cardiomm.errors.DataValueError`
     (not a readable CSV) or :class:`~cardiomm.errors.MissingKeyError` (a required column is missing).
     """
-    import pandas as pd  # kept off module level like the rest of this module (import cost)
+    import pandas as pd  # noqa: PLC0415 - kept off module level like the rest of this module (import cost)
 
     if not path.is_file():
         raise InputFileError("file not found", path=path)

@@ -26,8 +26,8 @@ __all__ = ["agreement_figure", "plot_agreement"]
 
 
 def _figure(ncols: int) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
+    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     fig = Figure(figsize=(5.0 * ncols, 4.5), layout="constrained")
     FigureCanvasAgg(fig)

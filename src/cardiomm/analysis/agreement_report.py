@@ -61,7 +61,7 @@ def write_agreement_report(
     plots: bool = True,
 ) -> Path:
     """Write tables, figures and ``report.md`` under ``out_dir``; return the report path."""
-    from cardiomm.evaluation.report import radar_chart
+    from cardiomm.evaluation.report import radar_chart  # noqa: PLC0415 - lazy: importing this module loads no skimage, torch
 
     out = Path(out_dir)
     fig_dir = out / "figures"

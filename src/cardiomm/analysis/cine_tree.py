@@ -27,6 +27,8 @@ from numpy.typing import NDArray
 
 from cardiomm.analysis.phenotypes import CardiacPhenotypes, compute_phenotypes
 from cardiomm.analysis.plausibility import SEGMENTATION_FLAGS
+from cardiomm.analysis.qc_figure import phenotype_qc_figure
+from cardiomm.database.paths import parse_path
 from cardiomm.errors import InputFileError
 
 if TYPE_CHECKING:
@@ -65,8 +67,7 @@ def cine_geometry(kspace_path: Path, image_shape: Sequence[int]) -> CineGeometry
 
     Raises :class:`~cardiomm.errors.InputFileError` when the CSV is missing.
     """
-    from cardiomm.database.paths import parse_path
-    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
+    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     csv = find_scan_csv(kspace_path)
     if csv is None:
@@ -161,11 +162,10 @@ def cine_phenotype_tables(
         case and phenotype, ``case, phenotype, value_ref, value_truth, rel_error_pct`` (empty when no
         ``_gt.h5`` sidecar exists).
     """
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.database.paths import parse_path
-    from cardiomm.evaluation.tree import find_predictions, reference_volume
-    from cardiomm.io import read_image_mat
+    from cardiomm.evaluation.tree import find_predictions, reference_volume  # noqa: PLC0415 - lazy: importing this module loads no skimage, torch
+    from cardiomm.io import read_image_mat  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     preds = [
         p
@@ -233,7 +233,6 @@ def _flagged_figure(
     ``single_frame`` nor ``implausible_HR``). Nothing when ``qc_dir`` is None."""
     if qc_dir is None or not any(f.startswith(_SEGMENTATION_FLAGS) for f in ph.qc_flags):
         return
-    from cardiomm.analysis.qc_figure import phenotype_qc_figure
 
     qc_dir.mkdir(parents=True, exist_ok=True)
     phenotype_qc_figure(
@@ -251,7 +250,7 @@ def _truth_rows(ref_path: Path, case: str, ref_ph: CardiacPhenotypes) -> list[di
     sidecar = ref_path.with_name(ref_path.stem + "_gt.h5")
     if not sidecar.is_file():
         return []
-    from cardiomm.simulate.truth import read_ground_truth
+    from cardiomm.simulate.truth import read_ground_truth  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     truth = read_ground_truth(sidecar)["phenotypes"]
     out = []

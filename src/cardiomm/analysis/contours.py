@@ -59,7 +59,7 @@ def polygon_area_mm2(points: ArrayLike, spacing_yx_mm: tuple[float, float] = (1.
 
 def rasterise_polygon(points: ArrayLike, shape: tuple[int, int]) -> NDArray[np.bool_]:
     """Boolean ``(y, x)`` mask of the pixels inside a polygon of ``(x, y)`` points (skimage.draw.polygon)."""
-    from skimage.draw import polygon
+    from skimage.draw import polygon  # noqa: PLC0415 - lazy: importing this module loads no skimage
 
     p = _points(points)
     mask = np.zeros(shape, dtype=bool)

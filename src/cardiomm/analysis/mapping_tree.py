@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import binary_erosion
 
 from cardiomm.analysis.cine_tree import is_excluded
 from cardiomm.analysis.labels import MYO
+from cardiomm.analysis.mapping import fit_exponential_decay, fit_molli_t1
+from cardiomm.database.paths import parse_path
 from cardiomm.errors import ConfigError, InputFileError, ShapeError
 
 if TYPE_CHECKING:
@@ -58,7 +61,7 @@ def myocardial_mask(ref_path: Path) -> tuple[NDArray[np.bool_], NDArray[np.float
     sidecar = ref_path.with_name(ref_path.stem + "_gt.h5")
     labels = ref_path.with_name(ref_path.stem + "_labels.npy")
     if sidecar.is_file():
-        from cardiomm.simulate.truth import read_ground_truth
+        from cardiomm.simulate.truth import read_ground_truth  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
         gt = read_ground_truth(sidecar)
         myo = np.asarray(gt["labels"][0]) == MYO
@@ -75,8 +78,6 @@ def mid_wall_roi(myo: NDArray[np.bool_], min_pixels: int = MID_WALL_MIN_PIXELS) 
     """Conservative mid-wall ROI: each slice's myocardium eroded by one pixel (4-connected), which keeps
     blood-pool and epicardial-fat partial volume out of the mean; a slice keeps its full mask when fewer
     than ``min_pixels`` pixels would remain."""
-    from scipy.ndimage import binary_erosion
-
     out = np.zeros_like(myo)
     for z in range(myo.shape[0]):
         eroded = binary_erosion(myo[z])
@@ -88,8 +89,6 @@ def myocardial_mean_ms(
     series: NDArray[np.float32], times_s: Sequence[float], kind: str, myo: NDArray[np.bool_]
 ) -> float:
     """Fit ``series`` ``(n_times, z, y, x)`` inside ``myo`` and return the myocardial mean [ms]."""
-    from cardiomm.analysis.mapping import fit_exponential_decay, fit_molli_t1
-
     if series.shape[1:] != myo.shape:
         raise ShapeError(f"series {series.shape} and myocardial mask {myo.shape} do not match")
     if len(times_s) != series.shape[0]:
@@ -118,12 +117,11 @@ def mapping_biomarker_tables(
         ``pairs``: ``case, method, pattern, accel, phenotype (T1 | T2), value_recon, value_ref`` [ms];
         ``truth``: ``case, phenotype, value_ref, value_truth, rel_error_pct`` (simulated data only).
     """
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.database.paths import parse_path
-    from cardiomm.evaluation.tree import find_predictions, reference_volume
-    from cardiomm.io import read_image_mat
-    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
+    from cardiomm.evaluation.tree import find_predictions, reference_volume  # noqa: PLC0415 - lazy: importing this module loads no skimage, torch
+    from cardiomm.io import read_image_mat  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
+    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     preds = [
         p

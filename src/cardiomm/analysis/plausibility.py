@@ -68,6 +68,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from cardiomm.analysis.basal import lv_border_on_myo
 from cardiomm.analysis.labels import LV, MYO
@@ -286,8 +287,6 @@ def check_phenotypes(
 def _lv_in_ring(sl: NDArray[np.integer]) -> float:
     """Fraction of the LV blood pool inside the myocardial ring, gaps of up to :data:`MAX_RING_GAP_PX`
     bridged (the ring is dilated by half of it, then its holes filled)."""
-    from scipy import ndimage
-
     myo = ndimage.binary_dilation(
         sl == MYO, structure=np.ones((3, 3), dtype=bool), iterations=MAX_RING_GAP_PX // 2
     )
@@ -328,8 +327,6 @@ def check_label_geometry(
         At most one per flag (the worst slice or island over all frames), in the order
         ``lv_fragmented``, ``lv_not_enclosed``, ``myo_ring_open``, ``label_island``.
     """
-    from scipy import ndimage
-
     pieces: list[QcFailure] = []
     border: list[QcFailure] = []
     ring: list[QcFailure] = []
@@ -374,8 +371,6 @@ def _islands(
     vol: NDArray[np.integer], phase: str, spacing_mm: tuple[float, float, float], min_pixels: int
 ) -> list[QcFailure]:
     """``label_island`` failures of one ``(z, y, x)`` frame: 3-D pieces far from the largest one."""
-    from scipy import ndimage
-
     comp, n = ndimage.label(vol > 0, structure=np.ones((3, 3, 3), dtype=bool))
     if n < 2:
         return []

@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from cardiomm.analysis.labels import LV, MYO, RV
 from cardiomm.analysis.phenotypes import CardiacPhenotypes, label_volumes_ml
 from cardiomm.errors import ShapeError
+from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["phenotype_qc_figure", "qc_slices"]
 
@@ -86,10 +87,8 @@ def phenotype_qc_figure(
     frame_dt_s
         Time between frames [s]; the curve's x axis is in ms when given, else in frames.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from cardiomm.utils.atomic import atomic_path
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
+    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     lab = np.asarray(labels)
     if lab.ndim != 4:

@@ -93,7 +93,7 @@ def load_sunnybrook_case(
     dicom_dir: str | os.PathLike[str], contour_dir: str | os.PathLike[str], *, n_phases: int = 20
 ) -> SunnybrookCase:
     """Read a Sunnybrook case: DICOM cine stack plus manual contours (see the module docstring)."""
-    import pydicom
+    import pydicom  # noqa: PLC0415 - lazy: importing this module loads no pydicom
 
     ddir, cdir = Path(dicom_dir), Path(contour_dir)
     files = sorted(ddir.glob("*.dcm"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
 
 from cardiomm.analysis.aha import segment_ids, septum_geometry, slice_levels
 from cardiomm.analysis.labels import LV, MYO
@@ -55,7 +56,7 @@ class WallThickness:
 
 
 def _longest_contour(mask: NDArray[np.bool_]) -> NDArray[np.float64] | None:
-    from skimage import measure
+    from skimage import measure  # noqa: PLC0415 - lazy: importing this module loads no skimage
 
     padded = np.pad(mask.astype(np.float64), 1)
     contours = measure.find_contours(padded, 0.5)
@@ -86,8 +87,6 @@ def wall_thickness(
     min_pixels
         Slices with fewer LV or MYO pixels are skipped.
     """
-    from scipy.spatial import cKDTree
-
     lab = np.asarray(labels)
     if lab.ndim == 2:
         lab = lab[None]

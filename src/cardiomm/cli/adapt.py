@@ -10,11 +10,14 @@ Examples::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.errors import ConfigError
+from cardiomm.utils.device import resolve_device
 
 __all__ = ["adapt_command"]
 
@@ -73,16 +76,12 @@ def adapt_command(
 ) -> None:
     """Adapt a reconstruction model to a site's undersampled data, without fully sampled data (SSDU with
     ZS-SSL early stopping); writes a release that `cardiomm reconstruct --model` loads."""
-    import os
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import torch
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
-    from cardiomm.errors import ConfigError
-    from cardiomm.training.adapt import AdaptOptions, CurvePoint, adapt
-    from cardiomm.training.ssdu import SplitSpec
-    from cardiomm.utils.device import resolve_device
+    from cardiomm.training.adapt import AdaptOptions, CurvePoint, adapt  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.training.ssdu import SplitSpec  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     if method not in ("cardiomm", "promptmr", "varnet"):
         raise ConfigError(f"--method must be cardiomm, promptmr or varnet, got {method!r}")

@@ -23,7 +23,8 @@ import typer
 from cardiomm.cli.app import app, console, parse_floats
 from cardiomm.errors import ConfigError, DataValueError, UnknownChoiceError
 from cardiomm.types import MapKind
-from cardiomm.utils.device import DEVICE_HELP
+from cardiomm.utils.atomic import atomic_path
+from cardiomm.utils.device import DEVICE_HELP, resolve_device
 
 __all__ = ["analyse_app", "mapping", "ecv_command", "phenotypes", "agreement"]
 
@@ -48,8 +49,6 @@ def segmenter_kwargs(
     """Keyword arguments of :func:`~cardiomm.analysis.segmentation.get_segmenter` from the CLI options
     (``--model-folder`` belongs to ``nnunet``, ``--weights`` to ``acdcunet`` / ``simunet``, ``--device``
     (``auto``, ``cpu``, ``cuda[:N]``) moves those two to a GPU)."""
-    from cardiomm.utils.device import resolve_device
-
     kwargs: dict[str, Any] = {}
     if name in _UNET_SEGMENTERS:
         kwargs["device"] = resolve_device(device)
@@ -66,13 +65,13 @@ def segmenter_kwargs(
 
 def _aha_levels(level: str | None, n_slices: int) -> list[int] | None:
     """``--level`` for all ``n_slices`` slices (``None``: from the segmentation)."""
-    from cardiomm.analysis.aha import LEVEL_NAMES
+    from cardiomm.analysis.aha import LEVEL_NAMES  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
 
     return [LEVEL_NAMES[level]] * n_slices if level is not None else None
 
 
 def _check_level(level: str | None) -> None:
-    from cardiomm.analysis.aha import LEVEL_NAMES
+    from cardiomm.analysis.aha import LEVEL_NAMES  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
 
     if level is not None and level not in LEVEL_NAMES:
         raise UnknownChoiceError(f"unknown --level {level!r}; choose base, mid or apex")
@@ -99,17 +98,17 @@ def mapping(
     ),
 ) -> None:
     """Fit a parametric map and summarise it over the myocardium (CSV in ms, PNG, .npy in s)."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
-    from cardiomm.analysis.mapping.outputs import write_map_files
-    from cardiomm.analysis.mapping.series import (
+    from cardiomm.analysis.mapping.outputs import write_map_files  # noqa: PLC0415 - lazy: importing this module loads no numpy, pandas, scipy
+    from cardiomm.analysis.mapping.series import (  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
         fit_series_map,
         kind_for_modality,
         series_times,
         true_map,
     )
-    from cardiomm.analysis.mapping.tables import mapping_table
-    from cardiomm.analysis.volumes import load_volume, read_gt_sidecar, read_label_frame
+    from cardiomm.analysis.mapping.tables import mapping_table  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.volumes import load_volume, read_gt_sidecar, read_label_frame  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     vol = load_volume(series, key, series=True)
     truth = read_gt_sidecar(gt) if gt is not None else None
@@ -162,10 +161,10 @@ def ecv_command(
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
 ) -> None:
     """Extracellular volume from native and post-contrast T1 maps: ROI ECV, pixel map, AHA segments."""
-    from cardiomm.analysis.mapping import ecv_from_maps
-    from cardiomm.analysis.mapping.ecv_inputs import T1_UNITS, read_t1_map, t1_seconds_scale
-    from cardiomm.analysis.mapping.outputs import write_map_files
-    from cardiomm.analysis.mapping.tables import ecv_table
+    from cardiomm.analysis.mapping import ecv_from_maps  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.mapping.ecv_inputs import T1_UNITS, read_t1_map, t1_seconds_scale  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
+    from cardiomm.analysis.mapping.outputs import write_map_files  # noqa: PLC0415 - lazy: importing this module loads no numpy, pandas, scipy
+    from cardiomm.analysis.mapping.tables import ecv_table  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
 
     if not 0.0 < hct < 1.0:
         raise ConfigError(f"--hct must be a fraction in (0, 1), e.g. 0.42, got {hct}")
@@ -229,18 +228,17 @@ def phenotypes(
     ),
 ) -> None:
     """Compute the 11 cine phenotypes (LV/RV volumes, EF, SV, LVCO, LVM, wall thickness) with QC flags."""
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.analysis import segmentation
-    from cardiomm.analysis.cine_geometry import cine_geometry, scan_csv_geometry
-    from cardiomm.analysis.labels import acdc_to_cardiomm
-    from cardiomm.analysis.phenotypes import compute_phenotypes
-    from cardiomm.analysis.plausibility import plausible_ranges
-    from cardiomm.analysis.qc_figure import phenotype_qc_figure
-    from cardiomm.analysis.volumes import as_label_volume, load_volume
-    from cardiomm.text.prompts import lifespan_from_name
-    from cardiomm.utils.atomic import atomic_path
+    from cardiomm.analysis import segmentation  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.cine_geometry import cine_geometry, scan_csv_geometry  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.analysis.labels import acdc_to_cardiomm  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
+    from cardiomm.analysis.phenotypes import compute_phenotypes  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.plausibility import plausible_ranges  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.qc_figure import phenotype_qc_figure  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.volumes import as_label_volume, load_volume  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.text.prompts import lifespan_from_name  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
     lifespan = lifespan or lifespan_from_name(source.resolve())
     plausible_ranges(lifespan)  # an unknown --lifespan fails before any work
@@ -301,10 +299,9 @@ def agreement(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write Bland-Altman + scatter PNGs."),
 ) -> None:
     """Agreement of reconstruction vs fully sampled values per method, pattern, acceleration and phenotype."""
-    from cardiomm.analysis.agreement import IccKind, agreement_table, read_agreement_csv
-    from cardiomm.analysis.agreement_plots import plot_agreement
-    from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
-    from cardiomm.utils.atomic import atomic_path
+    from cardiomm.analysis.agreement import IccKind, agreement_table, read_agreement_csv  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
+    from cardiomm.analysis.agreement_plots import plot_agreement  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
+    from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
 
     df = read_agreement_csv(table)
     if icc_kind not in ("1,1", "2,1", "3,1"):

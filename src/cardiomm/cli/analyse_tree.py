@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cardiomm.cli.analyse import analyse_app, segmenter_kwargs
 from cardiomm.cli.app import console
@@ -55,14 +56,13 @@ def recon_agreement(
 ) -> None:
     """Segment short-axis cine (11 phenotypes) and fit T1/T2 maps (myocardial mean) on reconstructions and
     fully sampled references; write agreement tables (r, Bland-Altman, ICC, MAE), figures and report.md."""
-    import pandas as pd
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.analysis.agreement_report import write_agreement_report
-    from cardiomm.analysis.cine_tree import PAPER_EXCLUSIONS, cine_phenotype_tables, is_excluded
-    from cardiomm.analysis.mapping_tree import mapping_biomarker_tables
-    from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER, get_segmenter
-    from cardiomm.evaluation.tree import find_predictions
+    from cardiomm.analysis.agreement_report import write_agreement_report  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.cine_tree import PAPER_EXCLUSIONS, cine_phenotype_tables, is_excluded  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.mapping_tree import mapping_biomarker_tables  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.analysis.segmentation import DEFAULT_SEGMENTER, get_segmenter  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
+    from cardiomm.evaluation.tree import find_predictions  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
 
     exclusions = () if all_centers else PAPER_EXCLUSIONS
     preds = find_predictions(pred_root, method)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import typer
 
+from cardiomm.errors import ConfigError
+
 __all__ = ["app", "console", "err_console", "parse_floats"]
 
 from rich.console import Console
@@ -34,8 +36,6 @@ def parse_floats(text: str, what: str) -> list[float]:
     ConfigError
         A value is not a number.
     """
-    from cardiomm.errors import ConfigError
-
     try:
         return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
     except ValueError:

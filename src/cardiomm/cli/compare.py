@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from cardiomm.cli.app import app, console
-from cardiomm.utils.device import DEVICE_HELP
-from cardiomm.utils.precision import PRECISION_HELP
+from cardiomm.cli.reconstruct import mask_spec_from_options
+from cardiomm.errors import ConfigError
+from cardiomm.utils.device import DEVICE_HELP, resolve_device
+from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
 
 __all__ = ["compare"]
 
@@ -43,13 +46,7 @@ def compare(
     ),
 ) -> None:
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
-    from rich.table import Table
-
-    from cardiomm.cli.reconstruct import mask_spec_from_options
-    from cardiomm.errors import ConfigError
-    from cardiomm.recon.compare import run_comparison, write_comparison
-    from cardiomm.utils.device import resolve_device
-    from cardiomm.utils.precision import parse_precision, precision_note
+    from cardiomm.recon.compare import run_comparison, write_comparison  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, skimage, torch
 
     torch_device = resolve_device(device)
     prec = parse_precision(precision)

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from cardiomm.cli.app import app, console, err_console
+from cardiomm.database.catalog import index_tree, read_catalog
+from cardiomm.database.query import query_catalog
+from cardiomm.database.shards import prepare_shards
+from cardiomm.database.splits import check_no_leakage, make_splits, save_splits
+from cardiomm.database.stats import catalog_stats, plot_stats, print_stats, write_stats_csv
+from cardiomm.database.verify import verify_md5, verify_shards
 from cardiomm.utils.isolation import INDEX_TIMEOUT_S, PREPARE_TIMEOUT_S
 
 __all__ = ["db_app"]
@@ -70,8 +77,6 @@ def index_cmd(
     <catalog>.failures.json and the run goes on (--workers 0, for debugging: in this process, without
     isolation). Exit code 1 when some files failed.
     """
-    from cardiomm.database.catalog import index_tree
-
     rep = index_tree(root, catalog, workers=workers, salt_file=salt_file, progress=progress,
                      allow_phi_paths=allow_phi_paths, timeout=timeout or None)  # fmt: skip
     console.print(
@@ -99,14 +104,11 @@ def query_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as a JSON array."),
 ) -> None:
     """Select catalog rows with a SQL predicate."""
-    from cardiomm.database.query import query_catalog
-
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     frame = query_catalog(catalog, where, cols or (None if as_json else list(_DEFAULT_COLUMNS)))
     if as_json:
         typer.echo(frame.to_json(orient="records"))
         return
-    from rich.table import Table
 
     table = Table(title=f"{len(frame)} scan(s)", title_justify="left")
     for col in frame.columns:
@@ -136,8 +138,6 @@ def stats_cmd(
     figure: Path | None = typer.Option(None, "--figure", help="PNG figure of the tables."),
 ) -> None:
     """Print scans, frames and patients per modality, center, vendor, field strength, scanner, disease."""
-    from cardiomm.database.stats import catalog_stats, plot_stats, print_stats, write_stats_csv
-
     tables = catalog_stats(catalog)
     print_stats(tables, console)
     if csv is not None:
@@ -161,9 +161,6 @@ def split_cmd(
     stratify: str = typer.Option("modality", "--stratify", help="Column to stratify by ('' for none)."),
 ) -> None:
     """Patient-level train/val/test split (+ held-out external centers), reproducible from a seed."""
-    from cardiomm.database.catalog import read_catalog
-    from cardiomm.database.splits import check_no_leakage, make_splits, save_splits
-
     frame = read_catalog(catalog)
     names = [c.strip() for c in external.split(",") if c.strip()] if external else None
     result = make_splits(frame, seed=seed, val=val, test=test, external=names,
@@ -204,8 +201,6 @@ def prepare_cmd(
     OUT/failures.json and the run goes on (--workers 0, for debugging: in this process, without
     isolation). Exit code 1 when some scans failed.
     """
-    from cardiomm.database.shards import prepare_shards
-
     rep = prepare_shards(root, out, catalog, workers=workers, scheduler=scheduler, where=where,
                          check_source=check_source, progress=progress, salt_file=salt_file,
                          timeout=timeout or None, compress=compress)  # fmt: skip
@@ -233,8 +228,6 @@ def verify_cmd(
     md5: Path | None = typer.Option(None, "--md5", help="md5 list ('<md5>  Data-part-000.tar.gz' lines)."),
 ) -> None:
     """Re-check shard checksums (or archive parts against an md5 list); exit 1 on any mismatch."""
-    from cardiomm.database.verify import verify_md5, verify_shards
-
     rep = verify_md5(md5, out) if md5 is not None else verify_shards(out)
     for name in rep.mismatched:
         console.print(f"MISMATCH {name}", highlight=False)

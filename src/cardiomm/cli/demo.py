@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cardiomm.cli.app import app, console
-from cardiomm.utils.device import DEVICE_HELP
-from cardiomm.utils.precision import PRECISION_HELP
+from cardiomm.demo import run_demo
+from cardiomm.utils.device import DEVICE_HELP, resolve_device
+from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
 
 __all__ = ["demo"]
 
@@ -34,12 +36,6 @@ def demo(
 ) -> None:
     """Reconstruct zero-shot external-center and internal-center scans at 8x/16x/24x with CardioMM and
     every baseline, evaluate them and write a report (a few minutes on 2 CPU cores)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from cardiomm.demo import run_demo
-    from cardiomm.utils.device import resolve_device
-    from cardiomm.utils.precision import parse_precision, precision_note
-
     torch_device, prec = resolve_device(device), parse_precision(precision)
     if note := precision_note(prec, torch_device):
         console.print(f"[yellow]{note}[/]")

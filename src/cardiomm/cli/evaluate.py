@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import Progress
 
 from cardiomm.cli.app import app, console
+from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["evaluate"]
 
@@ -31,12 +33,10 @@ def evaluate(
     ),
 ) -> None:
     """Evaluate every reconstruction (PSNR, SSIM, NMSE per the CMRxRecon2025 / CardioMM protocol)."""
-    import pandas as pd
-    from rich.progress import Progress
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.evaluation.aggregate import group_table, markdown_table
-    from cardiomm.evaluation.tree import COLUMNS, center_roles, evaluate_tree, find_predictions
-    from cardiomm.utils.atomic import atomic_path
+    from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
+    from cardiomm.evaluation.tree import COLUMNS, center_roles, evaluate_tree, find_predictions  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
 
     roles = center_roles(ref)
     if external:

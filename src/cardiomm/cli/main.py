@@ -9,6 +9,7 @@ import sys
 import typer
 
 import cardiomm
+import cardiomm.cli as pkg
 from cardiomm.cli.app import app, err_console
 from cardiomm.errors import CardiommError
 
@@ -19,8 +20,6 @@ _NOT_COMMANDS = {"app", "main", "progress", "common"}
 
 def _register_commands() -> None:
     """Import every sibling module of this package: each registers its commands on ``app``."""
-    import cardiomm.cli as pkg
-
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if info.name not in _NOT_COMMANDS and not info.name.startswith("_"):
             importlib.import_module(f"cardiomm.cli.{info.name}")

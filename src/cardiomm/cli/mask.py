@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.errors import UnknownChoiceError
 
 __all__ = ["mask_command"]
 
@@ -30,11 +31,10 @@ def mask_command(
     dtype: str = typer.Option("logical", "--dtype", help="Stored type: logical (bool) or double."),
 ) -> None:
     """Generate a test-protocol undersampling mask and write it as a MATLAB v7.3 file."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
-    from cardiomm.errors import UnknownChoiceError
-    from cardiomm.io.mat import save_mat
-    from cardiomm.sampling import effective_acceleration, make_test_mask, parse_pattern
+    from cardiomm.io.mat import save_mat  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.sampling import effective_acceleration, make_test_mask, parse_pattern  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
     if dtype not in ("logical", "double"):
         raise UnknownChoiceError(f"unknown --dtype {dtype!r}; choose logical or double")

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cardiomm.cli.app import app, console, err_console, parse_floats
 from cardiomm.errors import ConfigError, InputFileError
-from cardiomm.utils.device import DEVICE_HELP
-from cardiomm.utils.isolation import RECON_TIMEOUT_S
-from cardiomm.utils.precision import PRECISION_HELP
+from cardiomm.utils.device import DEVICE_HELP, resolve_device
+from cardiomm.utils.isolation import RECON_TIMEOUT_S, write_failures
+from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
 
 if TYPE_CHECKING:
     from cardiomm.recon.batch import TaskFailure
@@ -111,9 +113,7 @@ def reconstruct(
 
     A folder is reconstructed in a worker process that keeps the models loaded: a file that fails, crashes
     or hangs is recorded in OUT/failures.json and the run goes on (exit code 1 when some files failed)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from cardiomm.recon.batch import (
+    from cardiomm.recon.batch import (  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
         ANY_METHOD,
         build_reconstructors,
         check_destinations,
@@ -121,10 +121,8 @@ def reconstruct(
         reconstruct_tasks,
         reconstruct_tasks_isolated,
     )
-    from cardiomm.recon.outputs import parse_formats
-    from cardiomm.recon.pipeline import ReconTask, discover_tasks
-    from cardiomm.utils.device import resolve_device
-    from cardiomm.utils.precision import parse_precision, precision_note
+    from cardiomm.recon.outputs import parse_formats  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.recon.pipeline import ReconTask, discover_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -188,8 +186,7 @@ def reconstruct(
 
 def _report_failures(failed: list[TaskFailure], input_path: Path, out: Path) -> None:
     """Write OUT/failures.json (also when empty: it describes this run); exit 1 if some files failed."""
-    from cardiomm.recon.batch import failure_records
-    from cardiomm.utils.isolation import write_failures
+    from cardiomm.recon.batch import failure_records  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     path = write_failures(out / "failures.json", failure_records(failed, input_path))
     if not failed:
@@ -208,8 +205,8 @@ def mask_spec_from_options(
     input_path: Path, mask: Path | None, pattern: str | None, accel: int | None, seed: int | None, acs: int
 ) -> MaskSpec | None:
     """The generated-mask request of ``--pattern/--accel/--seed``, checked before any file is read."""
-    from cardiomm.recon.pipeline import MaskSpec
-    from cardiomm.sampling import parse_pattern
+    from cardiomm.recon.pipeline import MaskSpec  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.sampling import parse_pattern  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
     if acs < 0:
         raise ConfigError(f"--acs must be >= 0, got {acs}")
@@ -230,6 +227,4 @@ def mask_spec_from_options(
 
 
 def _rich_handler() -> logging.Handler:
-    from rich.logging import RichHandler
-
     return RichHandler(console=console, show_path=False, show_time=False)

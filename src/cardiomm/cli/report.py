@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.errors import InputFileError
 
 __all__ = ["report"]
 
@@ -22,11 +23,10 @@ def report(
     title: str = typer.Option("cardiomm evaluation", "--title"),
 ) -> None:
     """Write report.md with tables per group and PSNR radar charts per center and modality."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.errors import InputFileError
-    from cardiomm.evaluation.examples import collect_examples
-    from cardiomm.evaluation.report import write_report
+    from cardiomm.evaluation.examples import collect_examples  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
+    from cardiomm.evaluation.report import write_report  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
 
     if not metrics.is_file():
         raise InputFileError("metrics CSV not found", path=metrics)

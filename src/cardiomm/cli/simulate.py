@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cardiomm.cli.app import app, console
+from cardiomm.errors import ConfigError
 
 __all__ = ["simulate_app"]
 
@@ -35,9 +39,7 @@ def mini_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Write a synthetic MMCMR tree: k-space .mat, _info.csv, _gt.h5 sidecars, test masks, manifest.json."""
-    import time
-
-    from cardiomm.simulate.tree import MANIFEST_NAME, generate_mini
+    from cardiomm.simulate.tree import MANIFEST_NAME, generate_mini  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     start = time.perf_counter()
     manifest = generate_mini(out, size=size, seed=seed, modalities=modality or None, progress=progress)
@@ -61,8 +63,7 @@ def from_images_command(
     snr: float = typer.Option(30.0, "--snr", help="Mean object signal over noise standard deviation."),
 ) -> None:
     """Synthesise multi-coil k-space (CMRxRecon format) from real magnitude images."""
-    from cardiomm.errors import ConfigError
-    from cardiomm.simulate.from_images import images_to_kspace_file
+    from cardiomm.simulate.from_images import images_to_kspace_file  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     if not 1 <= coils <= 64:
         raise ConfigError(f"--coils must be between 1 and 64, got {coils}")
@@ -107,17 +108,12 @@ def real_anatomy_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Turn real magnitude images into multi-coil k-space of synthetic vendor-like centers (MMCMR layout)."""
-    import contextlib
-    import time
-
-    from cardiomm.simulate.real_anatomy import build_corpus, find_subjects, select_subjects
+    from cardiomm.simulate.real_anatomy import build_corpus, find_subjects, select_subjects  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         advance = None
         if progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
             wanted = select_subjects(
                 find_subjects(sources), split=split, roles=role or None, default_role=default_role
             )

@@ -13,11 +13,14 @@ Examples::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
 from cardiomm.cli.app import app, console
+from cardiomm.training.config import load_config
+from cardiomm.training.run import train
 
 __all__ = ["train_command"]
 
@@ -50,12 +53,8 @@ def train_command(
     ),
 ) -> None:
     """Train a reconstruction model; writes checkpoints, TensorBoard logs and a safetensors release."""
-    import os
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from cardiomm.training.config import load_config
-    from cardiomm.training.run import train
 
     extra = [f"run.init_from={init_from}"] if init_from is not None else []
     extra += [f"run.train_only={train_only}"] if train_only is not None else []

@@ -10,13 +10,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
 __all__ = ["progress_bar"]
 
 
 def _rate_columns() -> tuple[Any, Any]:
-    """Columns showing files/s and MB/s from the task's ``bytes`` field (rich imported lazily)."""
-    from rich.progress import ProgressColumn
-    from rich.text import Text
+    """Columns showing files/s and MB/s from the task's ``bytes`` field."""
 
     class FilesPerSecond(ProgressColumn):
         def render(self, task: Any) -> Text:
@@ -53,15 +63,6 @@ def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callab
 
         yield nothing
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *_rate_columns(),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip

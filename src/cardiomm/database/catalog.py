@@ -44,7 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from cardiomm.database._progress import progress_bar
+from cardiomm.database.extract import NotAScanError, extract_file, merge_scan
+from cardiomm.database.extract.dicom import extract_dicom_series
 from cardiomm.database.header import CardiacHeader
+from cardiomm.database.paths import parse_path
 from cardiomm.database.phi import (
     Pseudonymizer,
     ensure_outside,
@@ -112,7 +115,7 @@ def _quote(name: str) -> str:
 def _parquet_query(sql: str, catalog: Path, *, frame: bool = False) -> Any:
     """Run ``sql`` (with one ``?``: the catalog path) in a fresh in-memory DuckDB connection: a pandas
     frame when ``frame``, else ``(column names, rows)``."""
-    import duckdb
+    import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
 
     con = duckdb.connect(":memory:")
     try:
@@ -177,13 +180,8 @@ class _Outcome:
 def _rows_for(
     root: Path, item: SourceItem, pseudo: Pseudonymizer, size: int, sha: tuple[str, str]
 ) -> list[dict[str, Any]]:
-    from cardiomm.database.extract import extract_file, merge_scan
-    from cardiomm.database.paths import parse_path
-
     data_set = parse_path(item.relpath).data_set
     if item.kind == "dicom":
-        from cardiomm.database.extract.dicom import extract_dicom_series
-
         files = [root / item.relpath / f for f in item.files]
         raws = extract_dicom_series(files, lambda uid: pseudo.key("series", uid))
     else:
@@ -205,8 +203,6 @@ def _rows_for(
 
 def _process(task: tuple[str, SourceItem, bytes, str, int, str]) -> _Outcome:
     """Worker: hash one source, and extract it unless its content is unchanged."""
-    from cardiomm.database.extract import NotAScanError
-
     root_s, item, salt, old_sha, size, fingerprint = task
     root = Path(root_s)
     pseudo = Pseudonymizer(salt)
@@ -280,7 +276,7 @@ def read_catalog(catalog: str | os.PathLike[str]) -> Any:
     ConfigError
         A catalog of another schema version (re-run ``cardiomm db index``).
     """
-    import duckdb
+    import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
 
     p = Path(catalog)
     if not p.is_file():
@@ -315,8 +311,6 @@ def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[
 
 
 def _link_masks(rows: Iterable[dict[str, Any]], masks: list[str]) -> None:
-    from cardiomm.database.paths import parse_path
-
     by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for m in masks:
         by_key[mask_link_key(m)].append(m)
@@ -348,8 +342,8 @@ def _plain(value: Any) -> Any:
 def _write_catalog(
     catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, Failure]]
 ) -> None:
-    import duckdb
-    import pandas as pd
+    import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
     schema = catalog_schema()
     rows = sorted(rows, key=lambda r: (r["source"], r["series_index"]))

@@ -22,7 +22,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from cardiomm.database.catalog import read_catalog
 from cardiomm.database.header import CardiacHeader
+from cardiomm.database.manifest import read_manifest
+from cardiomm.database.query import filter_frame
+from cardiomm.database.splits import SplitAssignment, load_splits
 from cardiomm.errors import ConfigError
 
 __all__ = [
@@ -128,18 +132,12 @@ class CardiacFrameDataset(Dataset[FrameSample]):
         split: str | Sequence[str] | None = None,
         max_open: int = 64,
     ) -> None:
-        from cardiomm.database.catalog import read_catalog
-        from cardiomm.database.manifest import read_manifest
-        from cardiomm.database.query import filter_frame
-
         frame = read_catalog(catalog) if isinstance(catalog, str | os.PathLike) else catalog
         if where is not None:
             frame = filter_frame(frame, where)
         if (splits is None) != (split is None):
             raise ConfigError("give both splits= and split=, or neither")
         if splits is not None:
-            from cardiomm.database.splits import SplitAssignment, load_splits
-
             assignment = splits if isinstance(splits, SplitAssignment) else load_splits(splits)
             names = [split] if isinstance(split, str) else list(split or ())
             keep = {scan for name in names for scan in assignment.scan_ids(str(name))}
@@ -192,7 +190,7 @@ class CardiacFrameDataset(Dataset[FrameSample]):
     # ------------------------------------------------------------------------------------ I/O
     def _file(self, s: int) -> tuple[Any, Any, Any, float]:
         """``(file, kspace dataset, rss dataset, max)`` of scan ``s``, opened on first use."""
-        import h5py
+        import h5py  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
         if os.getpid() != self._pid:  # forked worker: never reuse the parent's handles
             self._files = OrderedDict()

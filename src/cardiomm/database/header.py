@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from cardiomm.errors import DataValueError
 from cardiomm.types import UNKNOWN, Modality
 
 __all__ = [
@@ -196,7 +197,7 @@ class CardiacHeader:
     @property
     def field_str(self) -> str:
         """Field strength as printed in prompts, e.g. ``3.0T`` (:func:`cardiomm.text.format_field`)."""
-        from cardiomm.text.prompts import format_field  # lazy: cardiomm.text may import this module
+        from cardiomm.text.prompts import format_field  # noqa: PLC0415 - lazy: cardiomm.text may import this module
 
         return UNKNOWN if self.field_t is None else format_field(self.field_t)
 
@@ -221,7 +222,7 @@ class CardiacHeader:
         The database modality key is mapped to its prompt string by the text package (``Aorta`` ->
         ``cine``); center and disease are not part of the prompt (as published).
         """
-        from cardiomm.text import prompts  # lazy: cardiomm.text may import this module
+        from cardiomm.text import prompts  # noqa: PLC0415 - lazy: cardiomm.text may import this module
 
         modality: Modality | str = self.modality_enum or self.modality
         return str(
@@ -245,8 +246,7 @@ class CardiacHeader:
         cardiomm.errors.UnknownChoiceError
             A pattern without prompt family (e.g. ``parallel``).
         """
-        from cardiomm.errors import DataValueError
-        from cardiomm.text import prompts
+        from cardiomm.text import prompts  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
         if not self.is_undersampled:
             msg = f"scan {self.scan_id} has no undersampling pattern ({self.sampling_pattern})"
@@ -313,7 +313,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     try:
-        import pandas as pd
+        import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
         if value is pd.NA or value is pd.NaT:
             return None

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from cardiomm.database.header import Disease, Lifespan
+from cardiomm.errors import UnknownChoiceError
 from cardiomm.layout import SET_FOLDERS
 from cardiomm.types import UNKNOWN, Modality
 
@@ -137,8 +138,7 @@ def parse_vendor_folder(name: str) -> tuple[str, float | None, str] | None:
     string, e.g. ``0.55T``, becomes a float); a model containing ``_`` (not handled by the published
     rule) is kept whole.
     """
-    from cardiomm.errors import UnknownChoiceError
-    from cardiomm.text.prompts import scanner_from_dirname
+    from cardiomm.text.prompts import scanner_from_dirname  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
     m = _VENDOR_RE.match(name)
     if not m:
@@ -267,7 +267,7 @@ def _parse_path(relpath: str) -> PathInfo:
     elif isinstance(folder_mod, Modality):  # not "missing"
         modality = folder_mod.value
 
-    from cardiomm.text.prompts import lifespan_from_name
+    from cardiomm.text.prompts import lifespan_from_name  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
     lifespan = lifespan_from_name(relpath)
     return PathInfo(

@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardiomm.errors import ConfigError, PHIError
+from cardiomm.errors import CardiommError, ConfigError, PHIError
 from cardiomm.types import UNKNOWN
 
 __all__ = [
@@ -520,8 +520,6 @@ def safe_error(exc: BaseException) -> str:
     exceptions keep their type and the first 120 characters of their first line, with quoted text,
     DICOM person names (``A^B``) and long digit runs (dates, IDs) masked.
     """
-    from cardiomm.errors import CardiommError
-
     if isinstance(exc, CardiommError):
         return f"{type(exc).__name__}: {exc.message}"
     first = (str(exc).splitlines() or [""])[0][:120]

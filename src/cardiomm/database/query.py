@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cardiomm.database.catalog import read_catalog
 from cardiomm.errors import ConfigError
 
 __all__ = ["query_catalog", "validate_predicate", "predicate_from_mapping", "filter_frame"]
@@ -76,7 +77,7 @@ def predicate_from_mapping(filters: Mapping[str, Any]) -> str:
 
 
 def _connect(table: Any) -> Any:
-    import duckdb
+    import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
 
     con = duckdb.connect(":memory:")
     con.register("catalog", table)
@@ -100,7 +101,7 @@ def filter_frame(
     ConfigError
         An invalid predicate or an unknown column.
     """
-    import duckdb
+    import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
 
     names = [str(c) for c in frame.columns]
     cols = list(columns) if columns else names
@@ -149,6 +150,4 @@ def query_catalog(
     ConfigError
         Not a predicate (``;``, comments), a DuckDB error, or an unknown column.
     """
-    from cardiomm.database.catalog import read_catalog
-
     return filter_frame(read_catalog(catalog), where, columns)

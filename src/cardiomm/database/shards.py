@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from cardiomm.database._progress import progress_bar
+from cardiomm.database.catalog import WORKER_PRELOAD, read_catalog
 from cardiomm.database.header import CardiacHeader
 from cardiomm.database.manifest import (
     FAILURES_NAME,
@@ -63,6 +64,7 @@ from cardiomm.database.manifest import (
     sidecar_path,
 )
 from cardiomm.database.phi import ensure_outside, safe_error, screen_path
+from cardiomm.database.query import filter_frame
 from cardiomm.database.sources import sha256_file
 from cardiomm.errors import CardiommError, ConfigError, FileFormatError
 from cardiomm.types import UNKNOWN
@@ -134,7 +136,7 @@ class PrepareReport:
 
 
 def _entry(task: ShardTask, shard: Path, digest: str) -> ShardEntry:
-    import h5py
+    import h5py  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     with h5py.File(shard, "r") as f:
         shape = tuple(int(s) for s in f["kspace"].shape)
@@ -154,7 +156,7 @@ def _shard_ok(task: ShardTask, shard: Path) -> str | None:
         return None
     if digest != expected:
         return None
-    import h5py
+    import h5py  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     try:
         with h5py.File(shard, "r") as f:
@@ -169,7 +171,7 @@ def _shard_ok(task: ShardTask, shard: Path) -> str | None:
 def _torch_single_thread() -> Iterator[None]:
     """One intra-op thread while converting: parallelism comes from processes, and several torch
     thread pools on few cores slow the FFTs down by an order of magnitude."""
-    import torch
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     old = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -198,7 +200,7 @@ def prepare_one(task: ShardTask) -> dict[str, Any]:
 def _peak_rss_mb() -> float:
     """Peak resident set size of this process [MB] (``ru_maxrss``; 0 where unavailable)."""
     try:
-        import resource
+        import resource  # noqa: PLC0415 - resource exists on POSIX only
     except ImportError:  # pragma: no cover - non-POSIX
         return 0.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -217,7 +219,7 @@ def _prepare_one(task: ShardTask) -> dict[str, Any]:
         if task.check_source and sha256_file(Path(task.src)) != task.source_sha256:
             msg = "source changed since indexing (sha256 differs); re-run `cardiomm db index`"
             raise FileFormatError(msg)
-        from cardiomm.database.convert import ShardContent, write_shard
+        from cardiomm.database.convert import ShardContent, write_shard  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
         sidecar_path(shard).unlink(missing_ok=True)
         fastmri = task.source_format == "fastmri-h5"
@@ -274,7 +276,6 @@ def _run_local(
             yield result
             advance(result["bytes_in"])
         return
-    from cardiomm.database.catalog import WORKER_PRELOAD
 
     for res in run_isolated(prepare_one, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
         if res.value is None:
@@ -289,7 +290,7 @@ def _run_dask(
     tasks: list[ShardTask], scheduler: str, advance: Callable[[int], None]
 ) -> Iterator[dict[str, Any]]:
     try:
-        from distributed import Client, as_completed  # optional extra, only for --scheduler
+        from distributed import Client, as_completed  # noqa: PLC0415 - optional extra, only for --scheduler
     except ImportError:
         raise ConfigError("--scheduler needs dask.distributed: pip install 'cardiomm[dask]'") from None
 
@@ -378,9 +379,6 @@ def prepare_shards(
     PHIError
         The salt file lies inside the raw tree, the output folder or the catalog folder.
     """
-    from cardiomm.database.catalog import read_catalog
-    from cardiomm.database.query import filter_frame
-
     t0 = time.perf_counter()
     root_p, out_p = Path(root).resolve(), Path(out).resolve()
     ensure_outside(salt_file, root_p, out_p, Path(catalog).parent)

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from cardiomm.database.extract.dicom import is_dicom_file
 from cardiomm.database.paths import is_mask_path, is_sidecar_path, parse_path
 from cardiomm.utils.atomic import TMP_PREFIX
 
@@ -48,8 +49,6 @@ class SourceItem:
 
 def _is_dicom(path: Path, name: str) -> bool:
     """DICOM by extension, or an extension-less file with the ``DICM`` marker (other files are not read)."""
-    from cardiomm.database.extract.dicom import is_dicom_file
-
     return name.lower().endswith(_DICOM_EXT) or ("." not in name and is_dicom_file(path))
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cardiomm.database.catalog import read_catalog
 from cardiomm.errors import ConfigError, DataValueError, FileFormatError, UnknownChoiceError
 from cardiomm.utils.atomic import atomic_path
 
@@ -162,8 +163,6 @@ def make_splits(
         Fractions outside [0, 1) or summing to 1 or more.
     """
     if isinstance(catalog, str | os.PathLike):
-        from cardiomm.database.catalog import read_catalog
-
         frame = read_catalog(catalog)
     else:
         frame = catalog

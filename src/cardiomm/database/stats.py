@@ -9,6 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
+from cardiomm.database.catalog import read_catalog
 from cardiomm.types import UNKNOWN
 from cardiomm.utils.atomic import atomic_path
 
@@ -20,7 +24,7 @@ STAT_GROUPS: tuple[str, ...] = ("modality", "center", "vendor", "field strength"
 
 def _group_column(frame: Any, name: str) -> Any:
     if name == "field strength":
-        from cardiomm.text.prompts import format_field
+        from cardiomm.text.prompts import format_field  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
         return frame["field_t"].map(lambda v: UNKNOWN if v is None or v != v else format_field(float(v)))
     if name == "scanner":
@@ -39,11 +43,9 @@ def catalog_stats(catalog: str | os.PathLike[str] | Any) -> dict[str, Any]:
         ``frames`` (sum of nt * nz), ``patients`` (distinct center + patient ID), ``scan_share``
         (fraction of scans); sorted by scans (descending), then name.
     """
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
     if isinstance(catalog, str | os.PathLike):
-        from cardiomm.database.catalog import read_catalog
-
         frame = read_catalog(catalog)
     else:
         frame = catalog
@@ -80,9 +82,6 @@ def catalog_stats(catalog: str | os.PathLike[str] | Any) -> dict[str, Any]:
 
 def print_stats(tables: Mapping[str, Any], console: Any | None = None) -> None:
     """Print the tables with rich."""
-    from rich.console import Console
-    from rich.table import Table
-
     out = console or Console()
     for name, frame in tables.items():
         table = Table(title=f"by {name}" if name != "total" else "total", title_justify="left")
@@ -107,10 +106,10 @@ def write_stats_csv(tables: Mapping[str, Any], out_dir: str | os.PathLike[str]) 
 
 def plot_stats(tables: Mapping[str, Any], png: str | os.PathLike[str], *, dpi: int = 120) -> Path:
     """Draw scans (bars) and frames (annotations) per group, one panel per table, to a PNG file."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     names = [n for n in STAT_GROUPS if n in tables]
     n_cols = (len(names) + 1) // 2

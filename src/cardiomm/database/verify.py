@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardiomm.errors import FileFormatError, InputFileError
+from cardiomm.database.manifest import read_manifest, shard_digest
+from cardiomm.errors import CardiommError, FileFormatError, InputFileError
 
 __all__ = ["VerifyReport", "verify_shards", "verify_md5", "read_md5_list", "md5_file"]
 
@@ -57,9 +58,6 @@ def verify_shards(out: str | os.PathLike[str]) -> VerifyReport:
     InputFileError, FileFormatError
         No manifest, or not a shard manifest.
     """
-    from cardiomm.database.manifest import read_manifest, shard_digest
-    from cardiomm.errors import CardiommError
-
     base = Path(out)
     doc = read_manifest(base)
     ok: list[str] = []

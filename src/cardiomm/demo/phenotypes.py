@@ -13,7 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cardiomm.analysis.cine_tree import cine_phenotype_tables
+from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
+from cardiomm.analysis.segmentation import get_segmenter
 from cardiomm.recon.base import Reconstructor
+from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["PhenotypeDemo", "run_phenotype_demo", "DEMO_PHENOTYPES", "DEMO_SUBJECT_CENTER"]
 
@@ -41,16 +45,12 @@ def run_phenotype_demo(
 ) -> PhenotypeDemo:
     """Simulate, reconstruct (ktGaussian 8x / 16x / 24x with ``recons``), segment and tabulate
     into ``out``."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
-    from cardiomm.analysis.cine_tree import cine_phenotype_tables
-    from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
-    from cardiomm.analysis.segmentation import get_segmenter
-    from cardiomm.recon.batch import ANY_METHOD, reconstruct_tasks
-    from cardiomm.recon.pipeline import discover_tasks
-    from cardiomm.simulate import generate_mini
-    from cardiomm.simulate.centers import get_center
-    from cardiomm.utils.atomic import atomic_path
+    from cardiomm.recon.batch import ANY_METHOD, reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
+    from cardiomm.recon.pipeline import discover_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
+    from cardiomm.simulate import generate_mini  # noqa: PLC0415 - lazy: importing this module loads no h5py
+    from cardiomm.simulate.centers import get_center  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     data, recon_root = out / "data", out / "recon"
     if not (data / "manifest.json").is_file():

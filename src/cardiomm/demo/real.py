@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from cardiomm.scoring import evaluate_and_report, reconstruct_methods
+
 __all__ = ["RealDemoResult", "REAL_SUBJECT", "run_real_demo", "real_subject_path"]
 
 #: File name of the shipped real subject (under ``cardiomm/assets/real_anatomy``).
@@ -55,9 +57,8 @@ def run_real_demo(
     time budget); ``workers`` processes reconstruct (:func:`cardiomm.scoring.reconstruct_methods`),
     learned methods on ``device`` at ``precision``.
     """
-    from cardiomm.evaluation.aggregate import group_table, markdown_table
-    from cardiomm.scoring import evaluate_and_report, reconstruct_methods
-    from cardiomm.simulate.real_anatomy import ANATOMY_CENTERS, build_corpus
+    from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: PLC0415 - lazy: importing this module loads no skimage, torch
+    from cardiomm.simulate.real_anatomy import ANATOMY_CENTERS, build_corpus  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     out = Path(out)
     data = out / "data"

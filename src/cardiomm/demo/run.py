@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cardiomm.demo.real import run_real_demo
+from cardiomm.scoring import build_methods, evaluate_and_report, reconstruct_methods
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -66,9 +69,8 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``real/``,
     ``clinical/``); learned methods on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`)."""
-    from cardiomm.evaluation.aggregate import group_table, markdown_table
-    from cardiomm.scoring import build_methods, evaluate_and_report, reconstruct_methods
-    from cardiomm.simulate import generate_mini
+    from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
+    from cardiomm.simulate import generate_mini  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -93,8 +95,6 @@ def run_demo(
     )
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
     if real and recons:
-        from cardiomm.demo.real import run_real_demo
-
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
         bar_real = _Bar(progress, None, "reconstructing the real heart")
         rd = run_real_demo(
@@ -105,7 +105,7 @@ def run_demo(
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
     clinical: dict[str, Reconstructor] = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
     if phenotypes and clinical:
-        from cardiomm.demo.phenotypes import run_phenotype_demo
+        from cardiomm.demo.phenotypes import run_phenotype_demo  # noqa: PLC0415 - lazy: importing this module loads no numpy, scipy, torch
 
         log("[6/6] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
         bar5 = _Bar(progress, 3 * len(clinical), "reconstructing the cine stack")

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from cardiomm.evaluation.tree import _ref_rel, reference_volume
+
 __all__ = ["collect_examples"]
 
 
@@ -18,8 +20,7 @@ def collect_examples(
     Cine files of external centers are preferred; methods whose prediction of that file is missing are
     skipped.
     """
-    from cardiomm.evaluation.tree import _ref_rel, reference_volume
-    from cardiomm.io import read_image_mat
+    from cardiomm.io import read_image_mat  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     out: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
     if df.empty:

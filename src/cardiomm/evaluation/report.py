@@ -20,10 +20,10 @@ METHOD_ORDER = ("zf", "sense", "cs", "varnet", "promptmr", "cardiomm")
 
 
 def _plt() -> Any:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     return plt
 

@@ -14,12 +14,14 @@ A center is *internal* when it has a ``TrainingSet`` folder anywhere under REF, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cardiomm.database.paths import parse_path
 from cardiomm.errors import InputFileError
 from cardiomm.evaluation.metrics import evaluate_volume
 from cardiomm.layout import FULL_DIR, GT_DIR, RESULT_DIR, TRAIN_SET, scan_stem
@@ -86,7 +88,7 @@ def find_predictions(pred_root: Path, method: str | None = None) -> list[PredFil
 
 def reference_volume(ref_root: Path, ref_rel: Path) -> np.ndarray:
     """Reference magnitude ``(t, z, y, x)`` float32 for ``ref_rel`` (a FullSample path) under ``ref_root``."""
-    from cardiomm.io import read_cmrxrecon, read_image_mat, rss_from_kspace
+    from cardiomm.io import read_cmrxrecon, read_image_mat, rss_from_kspace  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     path = Path(ref_root) / ref_rel
     gtsos = Path(ref_root) / Path(*[GT_DIR if p == FULL_DIR else p for p in ref_rel.parts])
@@ -109,8 +111,6 @@ def center_roles(ref_root: Path) -> dict[str, str]:
     roles: dict[str, str] = {}
     manifest = ref_root / "manifest.json"
     if manifest.is_file():
-        import json
-
         try:
             centers = json.loads(manifest.read_text()).get("centers", [])
             roles = {
@@ -142,8 +142,7 @@ def evaluate_tree(
     on_file: Callable[[PredFile], None] | None = None,
 ) -> list[dict[str, object]]:
     """Evaluate every prediction; one row (see :data:`COLUMNS`) per file, in file order."""
-    from cardiomm.database.paths import parse_path
-    from cardiomm.io import read_image_mat
+    from cardiomm.io import read_image_mat  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     preds = find_predictions(pred_root, method)
     roles = dict(roles) if roles is not None else center_roles(ref_root)

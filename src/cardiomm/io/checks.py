@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import h5py
 import numpy as np
 
 from cardiomm.errors import (
@@ -175,7 +176,6 @@ def _check_storage(ds: Any, what: str, path: PathArg, shape: tuple[int, ...], n:
         return
     stored = int(dsid.get_storage_size())
     layout = dsid.get_create_plist().get_layout()
-    import h5py
 
     if layout == h5py.h5d.COMPACT:
         return
@@ -215,8 +215,6 @@ def _has_vlen(dtype: np.dtype[Any]) -> bool:
 
 def h5_member(group: Any, name: str, path: PathArg) -> Any:
     """``group[name]``, refusing an HDF5 external link (it would open another file)."""
-    import h5py
-
     link = group.get(name, getlink=True)
     if link is None:
         raise FileFormatError(f"no member {name!r} in {group.name!r}", path=path)

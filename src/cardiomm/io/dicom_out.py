@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cardiomm import __version__
 from cardiomm.errors import DataValueError, ShapeError
 from cardiomm.io.geometry import ImageGeometry, crop_readout
 from cardiomm.io.image_mat import as_volume
@@ -52,7 +53,7 @@ def synthetic_patient(source_key: str) -> tuple[str, str]:
 
 
 def _ds(value: float) -> object:
-    from pydicom.valuerep import DSfloat
+    from pydicom.valuerep import DSfloat  # noqa: PLC0415 - lazy: importing this module loads no pydicom
 
     return DSfloat(float(value), auto_format=True)
 
@@ -113,11 +114,9 @@ def write_dicom_series(
     DataValueError
         NaN/Inf or negative values, or ``bits_stored`` not 12 or 16.
     """
-    import pydicom
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
-
-    from cardiomm import __version__
+    import pydicom  # noqa: PLC0415 - lazy: importing this module loads no pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset  # noqa: PLC0415 - lazy: importing this module loads no pydicom
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid  # noqa: PLC0415 - lazy: importing this module loads no pydicom
 
     out = Path(folder)
     if bits_stored not in (12, 16):

@@ -25,6 +25,8 @@ import struct
 import zlib
 from typing import Any
 
+import h5py
+
 from cardiomm.errors import FileFormatError
 
 __all__ = ["check_global_heaps", "check_vlen_references"]
@@ -83,8 +85,6 @@ def check_global_heaps(filename: str | os.PathLike[str], path: PathArg = None) -
 
 def _vlen_fields(tid: Any) -> tuple[int, list[tuple[int, int]]] | None:
     """``(element size, [(offset of a reference, bytes per item)])``; ``None`` when unsupported."""
-    import h5py
-
     h5t = h5py.h5t
     if isinstance(tid, h5t.TypeStringID):
         return (16, [(0, 1)]) if tid.is_variable_str() else (tid.get_size(), [])
@@ -109,8 +109,6 @@ def _vlen_fields(tid: Any) -> tuple[int, list[tuple[int, int]]] | None:
 
 def _raw_blocks(ds: Any, mm: mmap.mmap, file_size: int, size: int) -> list[bytes] | None:
     """The dataset's raw element bytes, block by block; ``None`` when the layout cannot be read."""
-    import h5py
-
     dsid = ds.id
     dcpl = dsid.get_create_plist()
     layout = dcpl.get_layout()

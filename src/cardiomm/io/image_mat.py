@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import scipy.io
 import torch
 
 from cardiomm.errors import DataValueError, MissingKeyError, ShapeError
@@ -133,7 +134,6 @@ def write_recon_mat(
         return save_mat(p, {key: vol})
     if version != "5":
         raise DataValueError(f"unknown MAT version {version!r} (use '7.3' or '5')", path=p)
-    import scipy.io
 
     with atomic_path(p) as tmp, open(tmp, "wb") as fh:
         scipy.io.savemat(fh, {key: np.asfortranarray(vol.T)}, do_compression=True)

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
+from cardiomm.io.nifti import read_nifti_array
 
 if TYPE_CHECKING:
     from pydicom.dataset import FileDataset
@@ -151,8 +152,8 @@ def _claims_dicom(path: Path) -> bool:
 
 def _load_dicom(path: Path) -> FileDataset | None:
     """The dataset of an image file; ``None`` for a file to ignore (see :func:`read_dicom_series`)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    import pydicom  # noqa: PLC0415 - lazy: importing this module loads no pydicom
+    from pydicom.errors import InvalidDicomError  # noqa: PLC0415 - lazy: importing this module loads no pydicom
 
     if path.name.startswith("."):
         return None
@@ -289,8 +290,6 @@ def read_nifti_series(path: PathLike) -> ImageSeries:
     DataValueError, SizeLimitError
         See :func:`cardiomm.io.nifti.read_nifti_array`.
     """
-    from cardiomm.io.nifti import read_nifti_array
-
     p = Path(path)
     img, data = read_nifti_array(p)
     if not 2 <= data.ndim <= 4:

@@ -62,7 +62,7 @@ def write_png(
     percentile, vmax
         Scaling, see :func:`to_uint8`.
     """
-    from PIL import Image
+    from PIL import Image  # noqa: PLC0415 - lazy: importing this module loads no PIL
 
     p = Path(path)
     arr = to_uint8(_magnitude(image, p, (2,), "image"), percentile=percentile, vmax=vmax)
@@ -99,7 +99,7 @@ def write_cine_gif(
     -----
     GIF encoders merge consecutive identical frames; distinct frames are kept one-to-one.
     """
-    from PIL import Image
+    from PIL import Image  # noqa: PLC0415 - lazy: importing this module loads no PIL
 
     p = Path(path)
     arr = to_uint8(_magnitude(frames, p, (3,), "frames"), percentile=percentile, vmax=vmax)

@@ -53,7 +53,7 @@ _MAX_XML = 16 * 2**20
 
 
 def _skip_mask(flags: np.ndarray) -> np.ndarray:
-    import ismrmrd
+    import ismrmrd  # noqa: PLC0415 - lazy: importing this module loads no ismrmrd
 
     def bit(flag: int) -> np.uint64:
         return np.uint64(1) << np.uint64(flag - 1)
@@ -133,7 +133,7 @@ def _open(p: Path) -> h5py.File:
 
 
 def _parse_header(xml: object, p: Path) -> Any:
-    import ismrmrd.xsd
+    import ismrmrd.xsd  # noqa: PLC0415 - lazy: importing this module loads no ismrmrd
 
     if isinstance(xml, bytes | np.bytes_ | str) and len(xml) > _MAX_XML:
         raise FileFormatError(f"ISMRMRD XML header of {len(xml)} bytes (limit {_MAX_XML})", path=p)
@@ -165,7 +165,7 @@ def _check_counters(idx: np.ndarray, limits: object, n_acq: int, p: Path) -> Non
 
 
 def _read_ismrmrd(p: Path, encoding: int, dataset: str) -> KSpaceVolume:
-    import ismrmrd
+    import ismrmrd  # noqa: PLC0415 - lazy: importing this module loads no ismrmrd
 
     with _open(p) as f:
         group = h5_member(f, dataset, p) if f.get(dataset, getlink=True) is not None else None

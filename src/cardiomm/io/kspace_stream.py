@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from cardiomm.errors import DataValueError
+from cardiomm.io.any_kspace import read_kspace
 from cardiomm.io.checks import check_h5_dataset, h5_attrs, h5_member, reading
 from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.kspace import _pick_key
@@ -186,7 +187,6 @@ def open_frame_stream(
                 return
         finally:
             f.close()
-    from cardiomm.io.any_kspace import read_kspace
 
     vol = read_kspace(p, fmt=fmt, key=key)
     frames = np.ascontiguousarray(vol.frames().numpy())

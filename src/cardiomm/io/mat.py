@@ -33,6 +33,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+import scipy.io
 import torch
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
@@ -298,8 +299,6 @@ def _load_v73(path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any]) 
 def _load_v5(
     path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any], version: str
 ) -> dict[str, np.ndarray]:
-    import scipy.io  # local: keeps `import cardiomm.io` light
-
     check_mat_structure(path, version, keys)  # scipy's compiled reader can crash on damaged tags
     try:
         raw = scipy.io.loadmat(path, variable_names=keys, mat_dtype=False, chars_as_strings=True)
@@ -407,7 +406,6 @@ def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]
                 shape = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else ()
                 out[k] = (shape, mclass)
             return out
-    import scipy.io
 
     check_mat_structure(p, version, names=())
     try:

@@ -82,7 +82,7 @@ def write_nifti(
     Path
         The written file.
     """
-    import nibabel as nib
+    import nibabel as nib  # noqa: PLC0415 - lazy: importing this module loads no nibabel
 
     p = Path(path)
     vol = as_volume(volume, path=p, name="volume")
@@ -125,7 +125,7 @@ def _raw_header(p: Path) -> tuple[str, bytes, str] | None:
 def _check_header(p: Path) -> None:
     """Check the header as stored: nibabel silently "fixes" a zero or negative voxel size and invalid
     codes on loading, so the raw bytes are checked instead."""
-    import nibabel as nib
+    import nibabel as nib  # noqa: PLC0415 - lazy: importing this module loads no nibabel
 
     raw = _raw_header(p)
     if raw is None:  # nibabel would guess the byte order and reset sizeof_hdr
@@ -169,7 +169,7 @@ def read_nifti_array(path: PathLike) -> tuple[Any, np.ndarray]:
     SizeLimitError
         Declared shape over the size guard.
     """
-    import nibabel as nib
+    import nibabel as nib  # noqa: PLC0415 - lazy: importing this module loads no nibabel
 
     p = Path(path)
     if not p.is_file():

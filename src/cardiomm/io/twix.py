@@ -100,8 +100,8 @@ def _num(d: Any, *keys: str, default: float | None = None) -> float | None:
 
 def _read_protocol(p: Path) -> tuple[dict[str, Any], int, int, bool]:
     """Protocol of the last measurement: ``(hdr, data_start, data_end, version_is_ve)``."""
-    import twixtools
-    from twixtools import helpers
+    import twixtools  # noqa: PLC0415 - lazy: importing this module loads no twixtools
+    from twixtools import helpers  # noqa: PLC0415 - lazy: importing this module loads no twixtools
 
     scans = twixtools.read_twix(
         str(p), include_scans=[-1], parse_data=False, parse_pmu=False, parse_geometry=False, verbose=False
@@ -132,7 +132,7 @@ def _walk_mdbs(fid: Any, start: int, end: int, size: int, version_is_ve: bool, p
     ``end`` is the measurement's end according to the multi-RAID header; a file that stops before it
     without an ACQEND block is truncated.
     """
-    from twixtools.mdb import Mdb
+    from twixtools.mdb import Mdb  # noqa: PLC0415 - lazy: importing this module loads no twixtools
 
     mdbs = []
     pos = start
@@ -216,8 +216,8 @@ def read_twix_kspace(path: PathLike, *, remove_os: bool = True) -> KSpaceVolume:
 
 
 def _read(p: Path, *, remove_os: bool) -> KSpaceVolume:
-    import twixtools
-    from twixtools.recon_helpers import remove_oversampling
+    import twixtools  # noqa: PLC0415 - lazy: importing this module loads no twixtools
+    from twixtools.recon_helpers import remove_oversampling  # noqa: PLC0415 - lazy: importing this module loads no twixtools
 
     hdr, data_start, data_end, version_is_ve = _read_protocol(p)
     kspace_prot = hdr["MeasYaps"].get("sKSpace", {})

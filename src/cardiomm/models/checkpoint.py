@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cardiomm import __version__
 from cardiomm.errors import CardiommError, CheckpointError
 from cardiomm.models.cardiomm import CardioMM, count_parameters
 from cardiomm.models.config import PRESETS, ModelConfig
@@ -71,8 +72,6 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
 
 
 def _version() -> str:
-    from cardiomm import __version__
-
     return __version__
 
 
@@ -150,7 +149,7 @@ def save_checkpoint(
         _META_CARD: card_json,
         _META_ALIASES: json.dumps(aliases, sort_keys=True),
     }
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -169,7 +168,7 @@ def save_checkpoint(
 def _read(weights: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not weights.is_file():
         raise CheckpointError("checkpoint not found", path=weights)
-    from safetensors import safe_open
+    from safetensors import safe_open  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
     try:
         with safe_open(str(weights), framework="pt", device="cpu") as f:

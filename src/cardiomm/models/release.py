@@ -22,15 +22,25 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from cardiomm import __version__
 from cardiomm.errors import CheckpointError, ConfigError, UnknownChoiceError
-from cardiomm.models.checkpoint import card_markdown, checkpoint_paths
+from cardiomm.models import CardioMM, count_parameters
+from cardiomm.models.baselines import VARNET_PRESETS, VarNet, VarNetConfig
+from cardiomm.models.checkpoint import (
+    card_markdown,
+    checkpoint_paths,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
+from cardiomm.utils.atomic import atomic_path
 
 if TYPE_CHECKING:
     from cardiomm.models.baselines import VarNet
@@ -56,18 +66,12 @@ def build_model(kind: str, preset: str = "small", overrides: Mapping[str, Any] |
     """
     overrides = dict(overrides or {})
     if kind in ("cardiomm", "promptmr"):
-        from cardiomm.models import CardioMM
-
         if kind == "promptmr":
             overrides["text_conditioning"] = False
         elif overrides.get("text_conditioning") is False:
             raise ConfigError("model kind 'cardiomm' needs text_conditioning=True (use kind 'promptmr')")
         return CardioMM(preset, **overrides)
     if kind == "varnet":
-        from dataclasses import replace
-
-        from cardiomm.models.baselines import VARNET_PRESETS, VarNet
-
         if preset not in VARNET_PRESETS:
             raise UnknownChoiceError(
                 f"unknown VarNet preset {preset!r}; choose from {', '.join(VARNET_PRESETS)}"
@@ -84,9 +88,6 @@ def build_model(kind: str, preset: str = "small", overrides: Mapping[str, Any] |
 
 def model_kind(model: nn.Module) -> str:
     """The kind of a built network (``cardiomm``, ``promptmr`` or ``varnet``)."""
-    from cardiomm.models import CardioMM
-    from cardiomm.models.baselines import VarNet
-
     if isinstance(model, VarNet):
         return "varnet"
     if isinstance(model, CardioMM):
@@ -106,11 +107,7 @@ class Release:
 
 
 def _save_varnet(path: str | os.PathLike[str], model: VarNet, extra_card: Mapping[str, Any]) -> Path:
-    from safetensors.torch import save_file
-
-    from cardiomm import __version__
-    from cardiomm.models import count_parameters
-    from cardiomm.utils.atomic import atomic_path
+    from safetensors.torch import save_file  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
     weights, config_path, card_path = checkpoint_paths(path)
     config_json = json.dumps(model.config.to_dict(), indent=2, sort_keys=True)
@@ -161,15 +158,11 @@ def save_release(
     extra_card
         JSON-serialisable card fields (training data, steps, wall time, metrics...).
     """
-    from cardiomm.models import CardioMM
-    from cardiomm.models.baselines import VarNet
-
     kind = model_kind(model)
     card = {"model_kind": kind, **dict(extra_card or {})}
     if kind == "varnet":
         assert isinstance(model, VarNet)  # model_kind checked the class
         return _save_varnet(path, model, card)
-    from cardiomm.models.checkpoint import save_checkpoint
 
     assert isinstance(model, CardioMM)  # model_kind accepts nothing else
     return save_checkpoint(path, model, extra_card=card)
@@ -178,7 +171,7 @@ def save_release(
 def _read_metadata(weights: Path) -> dict[str, str]:
     if not weights.is_file():
         raise CheckpointError("checkpoint not found", path=weights)
-    from safetensors import safe_open
+    from safetensors import safe_open  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
     try:
         with safe_open(str(weights), framework="pt", device="cpu") as f:
@@ -205,9 +198,6 @@ def load_release(path: str | os.PathLike[str], *, device: str | torch.device = "
     except json.JSONDecodeError:
         raise CheckpointError("corrupt checkpoint metadata", path=weights) from None
     if raw_config.get("model") == "varnet":
-        from cardiomm.models.baselines import VarNet, VarNetConfig
-        from cardiomm.models.checkpoint import load_weights
-
         try:
             config = VarNetConfig.from_dict(raw_config)
         except ConfigError as exc:
@@ -216,7 +206,6 @@ def load_release(path: str | os.PathLike[str], *, device: str | torch.device = "
         load_weights(model, weights)
         model.to(device).eval()
         return Release(model=model, kind="varnet", config=config, card=card, path=weights)
-    from cardiomm.models.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(weights, device=device)
     kind = str(card.get("model_kind", "cardiomm" if loaded.config.text_conditioning else "promptmr"))

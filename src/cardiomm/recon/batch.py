@@ -22,9 +22,11 @@ from typing import Any
 
 from cardiomm.errors import CardiommError, CheckpointError, ConfigError, UnknownChoiceError
 from cardiomm.recon.base import Reconstructor
+from cardiomm.recon.learned import shipped_checkpoint
 from cardiomm.recon.outputs import OutputOptions, output_paths, series_description, write_outputs
 from cardiomm.recon.pipeline import DEFAULT_ACS, ReconTask, infer_pattern, load_task, reconstruct_volume
 from cardiomm.recon.prompts import task_prompts
+from cardiomm.recon.registry import LEARNED_METHODS, METHODS, get_reconstructor
 from cardiomm.sampling import parse_mask_filename
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, Failure, run_isolated
 from cardiomm.utils.precision import Precision, parse_precision
@@ -184,8 +186,6 @@ def build_reconstructors(
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
     has a single entry (several methods use their shipped checkpoints); learned methods on ``device``
     at ``precision`` (:mod:`cardiomm.utils.precision`)."""
-    from cardiomm.recon.registry import get_reconstructor
-
     ckpt = model if len(methods) == 1 else None
     return {m: get_reconstructor(m, ckpt, device=device, precision=precision) for m in methods}
 
@@ -193,9 +193,6 @@ def build_reconstructors(
 def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
     """Refuse unknown methods and missing checkpoints without loading anything (as
     :func:`build_reconstructors` would, with the same typed errors)."""
-    from cardiomm.recon.learned import shipped_checkpoint
-    from cardiomm.recon.registry import LEARNED_METHODS, METHODS
-
     for name in methods:
         if name not in METHODS:
             raise UnknownChoiceError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")

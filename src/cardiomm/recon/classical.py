@@ -109,7 +109,7 @@ class L1WaveletRecon(Reconstructor):
         self.levels = levels
 
     def _prox(self, x: torch.Tensor, thresh: torch.Tensor) -> torch.Tensor:
-        import ptwt
+        import ptwt  # noqa: PLC0415 - lazy: importing this module loads no ptwt
 
         n_b, n_y, n_x = x.shape
         parts = torch.cat([x.real, x.imag])  # (2b, y, x): one transform for real and imaginary parts

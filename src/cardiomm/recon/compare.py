@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cardiomm.evaluation.metrics import evaluate_volume
-from cardiomm.io import rss_from_kspace
+from cardiomm.evaluation.report import image_grid
+from cardiomm.io import rss_from_kspace, write_png, write_recon_mat
 from cardiomm.recon.pipeline import MaskSpec, ReconTask, infer_pattern, load_task, reconstruct_volume
 from cardiomm.recon.prompts import task_prompts
+from cardiomm.recon.registry import get_reconstructor
+from cardiomm.utils.atomic import atomic_dir
 
 __all__ = ["MethodScore", "Comparison", "compare_methods", "run_comparison", "write_comparison"]
 
@@ -66,13 +71,6 @@ def write_comparison(result: Comparison, out: Path, title: str) -> list[Path]:
     ``errors/<method>.png`` (middle slice, first frame; error = |recon - reference| after the protocol's
     per-frame 99.5th-percentile normalisation, x5) and ``comparison.png`` (all images and error maps).
     Written into a temporary folder that replaces ``out`` only when complete. Returns the files."""
-    import csv
-
-    import numpy as np
-
-    from cardiomm.evaluation.report import image_grid
-    from cardiomm.io import write_png, write_recon_mat
-    from cardiomm.utils.atomic import atomic_dir
 
     def norm(x: np.ndarray) -> np.ndarray:
         p = float(np.percentile(x, 99.5))
@@ -117,8 +115,6 @@ def run_comparison(
 ) -> Comparison:
     """As :func:`compare_methods`, keeping the reference and every reconstruction; learned methods run
     on ``device`` at ``precision`` (``fp32`` / ``tf32`` / ``bf16``, :mod:`cardiomm.utils.precision`)."""
-    from cardiomm.recon.registry import get_reconstructor
-
     mask_file = None if mask_path is None else Path(mask_path)
     rel = (mask_file or Path(kspace_path)).as_posix()
     task = ReconTask(Path(kspace_path), mask_file, Path("unused.mat"), rel, mask_spec=mask_spec)

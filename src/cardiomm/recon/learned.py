@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from cardiomm.errors import CheckpointError, ModelNotFoundError
+from cardiomm.models.checkpoint import checkpoint_paths
+from cardiomm.models.release import load_release
 from cardiomm.recon.base import ReconInput, Reconstructor
+from cardiomm.text import get_encoder
 from cardiomm.utils.precision import Precision, parse_precision, precision_context
 
 if TYPE_CHECKING:
@@ -38,8 +41,6 @@ def shipped_checkpoint(method: str) -> Path:
 
 
 def _config_json(path: Path) -> dict[str, object]:
-    from cardiomm.models.checkpoint import checkpoint_paths
-
     _, cfg, _ = checkpoint_paths(path)
     if not path.exists():
         raise CheckpointError("checkpoint not found", path=path)
@@ -111,13 +112,10 @@ class LearnedRecon(Reconstructor):
         )
         if kind != name:
             raise CheckpointError(f"checkpoint holds a '{kind}' model, not '{name}'", path=ckpt)
-        from cardiomm.models.release import load_release
 
         release = load_release(ckpt, device=device)
         encoder = None
         if kind == "cardiomm":
-            from cardiomm.text import get_encoder
-
             encoder = get_encoder(release.config.text_encoder)
         return cls(name, release.model, encoder, device, precision)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cardiomm.database.paths import parse_path
 from cardiomm.errors import CardiommError, ConfigError, UnknownChoiceError
 from cardiomm.io import (
     ImageGeometry,
@@ -142,8 +143,6 @@ def source_geometry(
     """Geometry of the reconstruction of ``task`` (``shape`` ``(t, z, y, x)``): ISMRMRD header, else the
     scan's ``_info.csv``, else ``spacing_mm`` ``(dz, dy, dx)`` when given, else defaults (see
     :mod:`cardiomm.io.geometry`)."""
-    from cardiomm.database.paths import parse_path
-
     path = task.kspace_path
     header: IsmrmrdGeometry | None = None
     if path.suffix.lower() == ".h5":

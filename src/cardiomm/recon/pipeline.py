@@ -30,7 +30,14 @@ from cardiomm.errors import ConfigError, InputFileError, MaskError
 from cardiomm.io import KSpaceVolume, check_mask_fits, read_kspace, read_mask
 from cardiomm.layout import FULL_DIR, MASK_DIR, RESULT_DIR, scan_stem, swap_folder
 from cardiomm.recon.base import ReconInput, Reconstructor
-from cardiomm.sampling import DEFAULT_ACS, mask_type_of, parse_mask_filename, parse_pattern
+from cardiomm.sampling import (
+    DEFAULT_ACS,
+    make_test_mask,
+    mask_type_of,
+    parse_mask_filename,
+    parse_pattern,
+    seed_from_string,
+)
 
 __all__ = [
     "ReconTask",
@@ -97,8 +104,6 @@ class MaskSpec:
 
     def make(self, volume: KSpaceVolume) -> torch.Tensor:
         """The mask ``(t, ky, kx)`` bool for ``volume``."""
-        from cardiomm.sampling import make_test_mask, seed_from_string
-
         n_t, _, _, n_y, n_x = volume.kspace.shape
         seed = self.seed if self.seed is not None else seed_from_string(Path(volume.source).name)
         mask = make_test_mask(self.pattern, self.accel, n_x, n_y, n_t, acs=self.acs, seed=seed)

@@ -11,7 +11,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from cardiomm.database.extract import extract_file
+from cardiomm.database.paths import parse_path
+from cardiomm.errors import UnknownChoiceError
 from cardiomm.recon.pipeline import ReconTask
+from cardiomm.text.prompts import (
+    metadata_prompt,
+    modality_view_from_name,
+    normalise_prompt,
+    undersampling_prompt,
+)
 from cardiomm.types import UNKNOWN
 
 __all__ = ["task_prompts", "metadata_prompt_for"]
@@ -21,10 +30,6 @@ log = logging.getLogger(__name__)
 
 def metadata_prompt_for(path: str | Path, header_path: Path | None = None) -> str:
     """Metadata prompt for a file at ``path`` (its MMCMR path, or any path + the file's own header)."""
-    from cardiomm.database.paths import parse_path
-    from cardiomm.errors import UnknownChoiceError
-    from cardiomm.text.prompts import metadata_prompt, modality_view_from_name
-
     text = Path(path).as_posix()
     info = parse_path(text)
     vendor, field, scanner = info.vendor, info.field_t, info.scanner
@@ -44,8 +49,6 @@ def metadata_prompt_for(path: str | Path, header_path: Path | None = None) -> st
 
 def _header_fields(path: Path) -> dict[str, Any]:
     try:
-        from cardiomm.database.extract import extract_file
-
         fmt = {".h5": "h5", ".mat": "mat", ".dat": "dat"}[path.suffix]
         scans = extract_file(path, fmt)
         return dict(scans[0].fields) if scans else {}
@@ -58,7 +61,5 @@ def task_prompts(
     task: ReconTask, mask_type: str, acceleration: int, *, override: str | None = None
 ) -> tuple[str, str]:
     """``(metadata prompt, undersampling prompt)`` for ``task``; ``override`` replaces the metadata prompt."""
-    from cardiomm.text.prompts import normalise_prompt, undersampling_prompt
-
     meta = normalise_prompt(override) if override else metadata_prompt_for(task.rel_path, task.kspace_path)
     return meta, undersampling_prompt(acceleration, mask_type)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cardiomm.errors import UnknownChoiceError
 from cardiomm.recon.base import Reconstructor
+from cardiomm.recon.learned import LearnedRecon
 from cardiomm.utils.precision import Precision, parse_precision
 
 __all__ = ["METHODS", "LEARNED_METHODS", "get_reconstructor"]
@@ -43,7 +44,7 @@ def get_reconstructor(
     ConfigError
         An unknown ``precision`` (checked for every method, so a typo never passes silently).
     """
-    from cardiomm.recon import classical
+    from cardiomm.recon import classical  # noqa: PLC0415 - import cycle: recon.registry -> recon -> recon.registry
 
     precision = parse_precision(precision)
     if name == "zf":
@@ -53,7 +54,5 @@ def get_reconstructor(
     if name == "cs":
         return classical.L1WaveletRecon()
     if name in LEARNED_METHODS:
-        from cardiomm.recon.learned import LearnedRecon
-
         return LearnedRecon.from_checkpoint(name, model, device=device, precision=precision)
     raise UnknownChoiceError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")

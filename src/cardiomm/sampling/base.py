@@ -234,7 +234,7 @@ def mask_to_tensor(mask: np.ndarray) -> torch.Tensor:
     ``b = t`` (one mask per frame); tile over slices t-major (``index = t * nz + z``) with
     ``repeat_interleave(nz, dim=0)`` when the batch holds several slices per frame.
     """
-    import torch
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     arr = np.asarray(mask) != 0
     if arr.ndim == 2:

@@ -244,7 +244,7 @@ class KtRadialMask(_RadialMask):
         return self.angles(GOLDEN_STEP_DEG * frame)
 
     def _library_rotate(self, aux: np.ndarray, angle: float) -> np.ndarray:
-        from skimage.transform import rotate
+        from skimage.transform import rotate  # noqa: PLC0415 - lazy: importing this module loads no skimage
 
         return rotate(aux, angle, resize=False, order=0, mode="constant", cval=0, preserve_range=True)
 
@@ -294,7 +294,7 @@ class TrainRadialMask(_RadialMask):
         return GOLDEN_STEP_DEG * (i - 1)
 
     def _library_rotate(self, aux: np.ndarray, angle: float) -> np.ndarray:
-        from scipy.ndimage import rotate
+        from scipy.ndimage import rotate  # noqa: PLC0415 - lazy: cardiomm.text imports this module and loads no scipy up front
 
         return rotate(aux, angle, reshape=False, order=0)
 

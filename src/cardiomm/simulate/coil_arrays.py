@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import map_coordinates
 
 from cardiomm.errors import ConfigError
 from cardiomm.simulate.coils import loop_field, normalise_csm
@@ -168,8 +169,6 @@ def array_csm(
     tuple
         Maps ``(c, y, x)`` complex64 and the loop centres ``(c, 3)`` [mm] (for the noise model).
     """
-    from scipy.ndimage import map_coordinates
-
     rng = np.random.default_rng(seed)
     ny, nx = shape
     centres, normals, radii = array_geometry(array, body_semi_axes, rng, tilt_deg=tilt_deg)

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import map_coordinates
 
 from cardiomm.physics.coil_combine import rss_np
 
@@ -118,8 +119,6 @@ def biot_savart_csm(
     numpy.ndarray
         ``(c, y, x)`` complex64.
     """
-    from scipy.ndimage import map_coordinates
-
     if not 1 <= n_coils <= 64:
         raise ValueError(f"n_coils must be 1..64, got {n_coils}")
     rng = np.random.default_rng(seed)

@@ -42,15 +42,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from cardiomm.errors import ConfigError, DataValueError, InputFileError, ShapeError
+from cardiomm.io.image_series import read_image_series
+from cardiomm.io.mat import save_mat
+from cardiomm.io.scan_csv import ScanParameters, write_scan_csv
 from cardiomm.layout import FULL_DIR, TEST_SET, TRAIN_SET, VAL_SET
+from cardiomm.physics import coil_compress
+from cardiomm.sampling import seed_from_string
 from cardiomm.simulate.anatomy_centers import ANATOMY_CENTERS, AnatomyCenter
 from cardiomm.simulate.coil_arrays import add_correlated_noise, array_csm, noise_covariance
 from cardiomm.simulate.coils import smooth_phase
 from cardiomm.simulate.offresonance import bssfp_phase, off_resonance_map
+from cardiomm.simulate.scan import coil_kspace
 from cardiomm.simulate.source_noise import added_noise_std, source_noise_std
+from cardiomm.simulate.tree import MANIFEST_NAME
+from cardiomm.simulate.writer import matlab_squeeze, write_test_masks
+from cardiomm.utils.atomic import atomic_path
 
 __all__ = [
     "AnatomyCenter",
@@ -113,7 +123,7 @@ def _body_semi_axes(mag: NDArray[np.float32], spacing: tuple[float, float]) -> t
 
 
 def _resample(mag: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
-    from skimage.transform import resize
+    from skimage.transform import resize  # noqa: PLC0415 - lazy: importing this module loads no skimage
 
     if mag.shape[-2:] == shape:
         return mag
@@ -195,7 +205,6 @@ def synthesise_scan(
         )
         df = off_resonance_map((ny, 2 * nx), (dy, dx), center.field_t, rng)
         phase[z] = smooth_phase((ny, 2 * nx), rng) + bssfp_phase(df, center.tr_ms * 1e-3)
-    from cardiomm.simulate.scan import coil_kspace
 
     kspace = coil_kspace(full * np.exp(1j * phase)[None].astype(np.complex64), csm)
     obj = full[full > 0.1 * np.percentile(full[full > 0], 99)]
@@ -218,10 +227,6 @@ def synthesise_scan(
 
 
 def _compress(kspace: NDArray[np.complex64], n_virtual: int, calib_lines: int = 24) -> NDArray[np.complex64]:
-    import torch
-
-    from cardiomm.physics import coil_compress
-
     k = torch.from_numpy(kspace)
     ky = k.shape[-2]
     lines = min(calib_lines, ky)
@@ -439,14 +444,6 @@ def build_corpus(
     InputFileError, ConfigError, FileFormatError, ShapeError, DataValueError
         Bad sources or options; raised before anything is written for option errors.
     """
-    from cardiomm.io.image_series import read_image_series
-    from cardiomm.io.mat import save_mat
-    from cardiomm.io.scan_csv import ScanParameters, write_scan_csv
-    from cardiomm.sampling import seed_from_string
-    from cardiomm.simulate.tree import MANIFEST_NAME
-    from cardiomm.simulate.writer import matlab_squeeze, write_test_masks
-    from cardiomm.utils.atomic import atomic_path
-
     if max_frames is not None and max_frames < 1:
         raise ConfigError(f"max_frames must be >= 1, got {max_frames}")
     if max_slices is not None and max_slices < 1:

@@ -32,7 +32,7 @@ from cardiomm.simulate.coils import biot_savart_csm, smooth_phase
 from cardiomm.simulate.phantom import FrameMaps, Grid, View, render_frame
 from cardiomm.simulate.protocols import Protocol, ScanSpec, SizePreset, make_protocol
 from cardiomm.simulate.sequences import block_mean, frame_signal, make_contrast_state, post_contrast_t1
-from cardiomm.simulate.tissues import Tissue
+from cardiomm.simulate.tissues import Tissue, tissue_parameter_arrays
 
 __all__ = ["SimulatedScan", "simulate_scan", "preset_matrix", "add_noise", "coil_kspace"]
 
@@ -286,8 +286,6 @@ def simulate_scan(
 
 
 def _truth_maps(tissue: NDArray[np.uint8], field_t: float) -> dict[str, NDArray[np.float32]]:
-    from cardiomm.simulate.tissues import tissue_parameter_arrays
-
     lut = tissue_parameter_arrays(field_t)
     air = tissue == int(Tissue.AIR)
     out: dict[str, NDArray[np.float32]] = {}

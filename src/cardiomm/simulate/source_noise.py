@@ -40,7 +40,7 @@ def source_noise_std(images: NDArray[np.floating], max_frames: int = 8) -> float
     float
         Noise std in the images' units (0 when no frame has enough object pixels).
     """
-    import pywt
+    import pywt  # noqa: PLC0415 - lazy: importing this module loads no pywt
 
     frames = np.asarray(images, dtype=np.float32).reshape(-1, *np.shape(images)[-2:])
     step = max(1, len(frames) // max_frames)

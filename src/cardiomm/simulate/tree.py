@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cardiomm.errors import UnknownChoiceError
 from cardiomm.layout import FULL_DIR
+from cardiomm.sampling import seed_from_string
 from cardiomm.simulate.anatomy import Disease, sample_heart
 from cardiomm.simulate.centers import DEFAULT_CENTERS, Center
 from cardiomm.simulate.protocols import ScanSpec, SizePreset, get_spec
@@ -65,8 +68,6 @@ class FileJob:
 
 
 def _seed(text: str) -> int:
-    from cardiomm.sampling import seed_from_string
-
     return int(seed_from_string(text))
 
 
@@ -274,9 +275,6 @@ def generate_mini(
             advance()
 
     if progress:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         columns = (TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=Console(stderr=True)) as bar:
             task = bar.add_task("files", total=len(jobs))

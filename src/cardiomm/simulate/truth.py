@@ -25,6 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from cardiomm.errors import ShapeError
 from cardiomm.simulate.tissues import Tissue
@@ -65,8 +66,6 @@ def _faces(inside: NDArray[np.bool_], other: NDArray[np.bool_], dy: float, dx: f
 
 def wall_thickness(labels_ed: NDArray[np.integer], spacing_yx: tuple[float, float]) -> NDArray[np.float64]:
     """Mean LV wall thickness [mm] of each slice of an ED label volume ``(z, y, x)`` (NaN if skipped)."""
-    from scipy.spatial import cKDTree
-
     dy, dx = spacing_yx
     out = np.full(labels_ed.shape[0], np.nan)
     for z, sl in enumerate(labels_ed):

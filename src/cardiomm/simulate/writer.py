@@ -11,6 +11,7 @@ import numpy as np
 from cardiomm.io.mat import save_mat
 from cardiomm.io.scan_csv import ScanParameters, write_scan_csv
 from cardiomm.layout import FULL_DIR, MASK_DIR, TEST_SET, mask_file_name, swap_folder
+from cardiomm.sampling import make_test_mask, seed_from_string
 from cardiomm.simulate.anatomy import Disease, HeartParams
 from cardiomm.simulate.centers import Center
 from cardiomm.simulate.phantom import View
@@ -95,8 +96,6 @@ def write_test_masks(root: Path, relpath: str, nt: int, ny: int, nx: int, seed: 
     Masks come from :func:`cardiomm.sampling.make_test_mask` with ACS 20 and the per-file ``seed``;
     stored as ``mask`` ``(t, ky, kx)`` (MATLAB ``[nx, ny, nt]``) or ``(ky, kx)`` when ``nt == 1``.
     """
-    from cardiomm.sampling import make_test_mask
-
     parts = swap_folder(PurePosixPath(relpath).parts, FULL_DIR, MASK_DIR)
     stem = PurePosixPath(relpath).stem
     out = []
@@ -130,8 +129,6 @@ def write_scan(
     dict
         The manifest entry of the file.
     """
-    from cardiomm.sampling import seed_from_string
-
     scan = simulate_scan(spec, center, heart, size=size, seed=scan_seed, coil_seed=coil_seed)
     mat_path = root / relpath
     stem = mat_path.stem

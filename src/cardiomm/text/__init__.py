@@ -50,7 +50,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _ENCODER_NAMES:
-        from cardiomm.text import encoders
+        from cardiomm.text import encoders  # noqa: PLC0415 - lazy: importing this module loads no safetensors, torch
 
         return getattr(encoders, name)
     raise AttributeError(f"module 'cardiomm.text' has no attribute {name!r}")

@@ -194,8 +194,8 @@ def load_bert_tokenizer(folder: str | Path, max_length: int = 512) -> Any:
 
     Encodings carry ``[CLS] ... [SEP]`` and are truncated to ``max_length`` tokens.
     """
-    from tokenizers import Tokenizer  # light Rust tokenizer; imported here to keep `import cardiomm` fast
-    from tokenizers.implementations import BertWordPieceTokenizer
+    from tokenizers import Tokenizer  # noqa: PLC0415 - light Rust tokenizer; imported here to keep `import cardiomm` fast
+    from tokenizers.implementations import BertWordPieceTokenizer  # noqa: PLC0415 - lazy: importing this module loads no tokenizers
 
     folder = Path(folder)
     tokenizer: Tokenizer | BertWordPieceTokenizer

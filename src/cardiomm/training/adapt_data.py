@@ -20,6 +20,7 @@ file is dropped. A scan is identified in the model card by the sha256 of its fil
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ import torch
 from cardiomm.errors import ConfigError, InputFileError, MaskError
 from cardiomm.layout import GT_DIR, MASK_DIR, MASK_TOKEN
 from cardiomm.recon.pipeline import ReconTask, discover_tasks, infer_pattern, load_task
+from cardiomm.recon.prompts import task_prompts
 from cardiomm.training.ssdu import SplitSpec, acs_band, check_acs, holdout, outer_units
 
 __all__ = ["AdaptScan", "discover_inputs", "load_scan", "load_scans", "sha256_file", "KUS_TOKEN"]
@@ -149,8 +151,6 @@ def discover_inputs(
     ConfigError
         ``--mask`` with a folder.
     """
-    import fnmatch
-
     input_path = Path(input_path)
     if not input_path.exists():
         raise InputFileError("no such file or folder", path=input_path)
@@ -200,8 +200,6 @@ def load_scan(
         A fully sampled file without a mask (nothing to adapt on), a scan without ACS, too few acquired
         lines to split (the message names the file).
     """
-    from cardiomm.recon.prompts import task_prompts
-
     what = task.mask_path or task.kspace_path
     try:
         volume, mask = load_task(task)

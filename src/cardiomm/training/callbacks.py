@@ -14,6 +14,8 @@ from typing import Any
 
 import lightning as L
 
+from cardiomm.utils.atomic import atomic_path
+
 __all__ = ["SampleLogCallback", "RankWeightsCallback"]
 
 
@@ -52,9 +54,7 @@ class RankWeightsCallback(L.Callback):
         self.folder = Path(folder)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from safetensors.torch import save_file
-
-        from cardiomm.utils.atomic import atomic_path
+        from safetensors.torch import save_file  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
         model = getattr(pl_module, "model", pl_module)
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -111,7 +111,7 @@ class TrainConfig:
 
 
 def _parse_value(text: str) -> Any:
-    import yaml
+    import yaml  # noqa: PLC0415 - lazy: the CLI imports this module and loads no yaml up front
 
     try:
         return yaml.safe_load(text)
@@ -172,7 +172,7 @@ def load_config(
     ConfigError
         Unreadable YAML, unknown sections or keys, missing ``data.data``.
     """
-    import yaml
+    import yaml  # noqa: PLC0415 - lazy: the CLI imports this module and loads no yaml up front
 
     source = str(path) if path is not None else "<dict>"
     if doc is None:
@@ -199,10 +199,10 @@ def load_config(
         if not isinstance(merged[name], dict):
             raise ConfigError(f"section {name!r} must be a mapping", path=source)
 
-    import lightning as L
+    import lightning as L  # noqa: PLC0415 - lazy: importing this module loads no lightning
 
-    from cardiomm.training.datamodule import FrameDataModule
-    from cardiomm.training.module import ReconModule
+    from cardiomm.training.datamodule import FrameDataModule  # noqa: PLC0415 - lazy: importing this module loads no lightning, numpy, rich, torch
+    from cardiomm.training.module import ReconModule  # noqa: PLC0415 - lazy: importing this module loads no lightning, numpy, torch, torchmetrics
 
     _check_keys("model", merged["model"], ReconModule.__init__, source)
     _check_keys("data", merged["data"], FrameDataModule.__init__, source)
@@ -226,7 +226,7 @@ def load_config(
     if run.init_from is not None:
         run.init_from = str(_resolve(run.init_from))
     if run.train_only is not None:
-        from cardiomm.training.freeze import parse_train_only
+        from cardiomm.training.freeze import parse_train_only  # noqa: PLC0415 - lazy: importing this module loads no torch
 
         try:
             parse_train_only(str(run.train_only))

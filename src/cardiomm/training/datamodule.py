@@ -38,11 +38,14 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
+from cardiomm.database.dataset import CardiacFrameDataset, balanced_weights
+from cardiomm.database.splits import load_splits
 from cardiomm.errors import ConfigError, InputFileError
 from cardiomm.layout import TEST_SET, TRAIN_SET, VAL_SET
 from cardiomm.sampling import DEFAULT_ACS, TRAIN_ACCELERATIONS
 from cardiomm.training.records import collate_samples
 from cardiomm.training.samplers import FrameBatchSampler, FrameOrder, ResumableLoader
+from cardiomm.training.tree import TreeFrameDataset, discover_scans, split_scans
 from cardiomm.training.undersampling import UndersampledFrames, frame_shapes
 
 __all__ = ["FrameDataModule", "FrameSubset", "evenly_spaced"]
@@ -214,8 +217,6 @@ class FrameDataModule(L.LightningDataModule):
         return kind
 
     def _tree_sources(self) -> dict[str, Any]:
-        from cardiomm.training.tree import TreeFrameDataset, discover_scans, split_scans
-
         train: list[Any] = []
         val: list[Any] = []
         test_scans: list[Any] = []
@@ -262,13 +263,10 @@ class FrameDataModule(L.LightningDataModule):
         }
 
     def _shard_sources(self) -> dict[str, Any]:
-        from cardiomm.database.dataset import CardiacFrameDataset
-
         if self.catalog is None or self.splits is None:
             raise ConfigError(
                 "shard data need data.catalog (Parquet) and data.splits (cardiomm db split file)"
             )
-        from cardiomm.database.splits import load_splits
 
         assignment = load_splits(self.splits)
         out: dict[str, Any] = {}
@@ -334,8 +332,6 @@ class FrameDataModule(L.LightningDataModule):
         train = stage == "train"
         weights = None
         if train and self.balanced:
-            from cardiomm.database.dataset import balanced_weights
-
             # balanced_weights only calls group_labels(by), which every source here has (tree, shards,
             # FrameSubset); FrameSource, the type of ds.source, does not declare it
             weights = balanced_weights(

@@ -27,12 +27,17 @@ from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 from torchmetrics import MeanMetric
 
 from cardiomm.errors import ConfigError, DataValueError
+from cardiomm.models import CardioMM
 from cardiomm.models.release import MODEL_KINDS, build_model
+from cardiomm.physics.coil_combine import rss
+from cardiomm.physics.fft import ifft2c
+from cardiomm.text import get_encoder
 from cardiomm.training.losses import make_loss
 from cardiomm.training.records import ReconBatch
 
@@ -115,9 +120,6 @@ class ReconModule(L.LightningModule):
     def text_encoder(self) -> Any:
         """The frozen text encoder (built on first use)."""
         if self._encoder is None:
-            from cardiomm.models import CardioMM
-            from cardiomm.text import get_encoder
-
             model = self.model
             assert isinstance(model, CardioMM), "only CardioMM / PromptMR networks have a text config"
             config = model.config
@@ -163,9 +165,6 @@ class ReconModule(L.LightningModule):
     @staticmethod
     def zero_filled(batch: ReconBatch) -> torch.Tensor:
         """RSS of the inverse FFT of the undersampled k-space ``(b, y, x)``."""
-        from cardiomm.physics.coil_combine import rss
-        from cardiomm.physics.fft import ifft2c
-
         return rss(ifft2c(batch.masked_kspace.to(torch.complex64)), dim=1).float()
 
     # ------------------------------------------------------------------------------------ steps
@@ -189,7 +188,7 @@ class ReconModule(L.LightningModule):
         return loss
 
     def _eval_step(self, stage: str, batch: ReconBatch, batch_idx: int) -> None:
-        from cardiomm.evaluation import frame_metrics
+        from cardiomm.evaluation import frame_metrics  # noqa: PLC0415 - lazy: importing this module loads no skimage
 
         output = self(batch).float()
         zf = self.zero_filled(batch)
@@ -222,8 +221,6 @@ class ReconModule(L.LightningModule):
         return self(batch)
 
     def _log_image(self, batch: ReconBatch, output: torch.Tensor, zf: torch.Tensor) -> None:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         if not isinstance(self.logger, TensorBoardLogger) or self.trainer.sanity_checking:
             return
         row = torch.cat([batch.target[0], zf[0], output[0]], dim=-1).detach().float().cpu()

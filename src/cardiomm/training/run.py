@@ -15,16 +15,19 @@ Precision ``auto`` (default): ``bf16-mixed`` on GPUs that support bf16, ``16-mix
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pickle
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cardiomm.errors import CheckpointError, ConfigError
 from cardiomm.training.config import TrainConfig
+from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["TrainResult", "make_trainer", "train", "resolve_precision", "LAST_CKPT"]
 
@@ -51,7 +54,7 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
     """``auto`` -> ``bf16-mixed`` / ``16-mixed`` on CUDA, ``32-true`` otherwise; other values unchanged."""
     if precision not in (None, "auto"):
         return precision
-    import torch
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     cuda = torch.cuda.is_available() and str(accelerator) in ("auto", "gpu", "cuda")
     if not cuda:
@@ -63,9 +66,7 @@ def run_logger(out: Path) -> Any:
     """TensorBoard logs in ``out/tb`` when ``tensorboard`` is installed (extra ``[tensorboard]``), else
     Lightning's CSV logger (``out/tb/metrics.csv``): the default install leaves out tensorboard's
     ~60 MB (grpc, its data server) that only browsing the logs needs."""
-    import importlib.util
-
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: PLC0415 - lazy: importing this module loads no lightning
 
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
         return TensorBoardLogger(save_dir=str(out), name="tb", version="", default_hp_metric=False)
@@ -74,12 +75,10 @@ def run_logger(out: Path) -> Any:
 
 def make_trainer(config: TrainConfig, *, callbacks: list[Any] | None = None) -> Any:
     """Lightning ``Trainer`` for ``config`` (checkpointing, TensorBoard, progress bar, our samplers)."""
-    import warnings
+    import lightning as L  # noqa: PLC0415 - lazy: importing this module loads no lightning
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar  # noqa: PLC0415 - lazy: importing this module loads no lightning
 
-    import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
-
-    from cardiomm.training.callbacks import RankWeightsCallback, SampleLogCallback
+    from cardiomm.training.callbacks import RankWeightsCallback, SampleLogCallback  # noqa: PLC0415 - lazy: importing this module loads no lightning
 
     # known and harmless: our module moves its typed batches itself; a deprecation inside Lightning
     warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
@@ -146,7 +145,7 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
     CheckpointError
         Unreadable release, or another model kind / network configuration than the module's.
     """
-    from cardiomm.models.release import load_release
+    from cardiomm.models.release import load_release  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     loaded = load_release(release)
     if loaded.kind != module.kind:
@@ -171,11 +170,11 @@ def _metrics(trainer: Any, prefix: str) -> dict[str, float]:
 
 def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None = None) -> TrainResult:
     """Train as configured; see the module docstring. Returns the run's numbers."""
-    import lightning as L
-    import yaml
+    import lightning as L  # noqa: PLC0415 - lazy: importing this module loads no lightning
+    import yaml  # noqa: PLC0415 - lazy: the CLI imports this module and loads no yaml up front
 
-    from cardiomm.training.datamodule import FrameDataModule
-    from cardiomm.training.module import ReconModule
+    from cardiomm.training.datamodule import FrameDataModule  # noqa: PLC0415 - lazy: importing this module loads no lightning, numpy, rich, torch
+    from cardiomm.training.module import ReconModule  # noqa: PLC0415 - lazy: importing this module loads no lightning, numpy, torch, torchmetrics
 
     run = config.run
     out = Path(run.output_dir)
@@ -186,7 +185,7 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             raise ConfigError("nothing to resume: no checkpoints/last.ckpt in the output folder", path=out)
         ckpt_path = str(last)
     if run.threads is not None:
-        import torch
+        import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
         torch.set_num_threads(int(run.threads))
     L.seed_everything(run.seed, workers=True, verbose=False)
@@ -195,7 +194,7 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
         init_weights(module, run.init_from)
     trained_parts = None
     if run.train_only is not None:  # also on resume: the optimiser state holds the same parameters
-        from cardiomm.training.freeze import apply_train_only
+        from cardiomm.training.freeze import apply_train_only  # noqa: PLC0415 - lazy: importing this module loads no torch
 
         trained_parts = {"spec": run.train_only, **apply_train_only(module.model, run.train_only)}
     data_kwargs = dict(config.data)
@@ -204,8 +203,6 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
     datamodule = FrameDataModule(**data_kwargs)
     trainer = make_trainer(config, callbacks=callbacks)
     if trainer.is_global_zero:
-        from cardiomm.utils.atomic import atomic_path
-
         with atomic_path(out / "config.yaml") as tmp:
             tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
@@ -272,11 +269,10 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Any] | N
             **({"trained_parts": trained_parts} if trained_parts else {}),
         }
         if run.release:
-            from cardiomm.models.release import save_release
+            from cardiomm.models.release import save_release  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
             result.release_dir = out / "release"
             save_release(result.release_dir, module.model.cpu(), extra_card=card)
-        from cardiomm.utils.atomic import atomic_path
 
         with atomic_path(out / "metrics.json") as tmp:
             tmp.write_text(json.dumps(card, indent=1, sort_keys=True, default=str) + "\n")

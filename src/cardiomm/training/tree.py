@@ -33,11 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import Dataset
 
 from cardiomm.database.dataset import FrameSample
+from cardiomm.database.extract import NotAScanError, merge_scan
+from cardiomm.database.extract.mat import extract_mat
 from cardiomm.database.header import CardiacHeader
+from cardiomm.database.paths import is_mask_path, is_sidecar_path
+from cardiomm.database.phi import Pseudonymizer
+from cardiomm.database.splits import make_splits
 from cardiomm.errors import ConfigError, InputFileError
+from cardiomm.utils.atomic import TMP_PREFIX
 
 __all__ = ["TreeScan", "discover_scans", "split_scans", "TreeFrameDataset"]
 
@@ -102,12 +109,6 @@ def discover_scans(
     InputFileError
         ``root`` is not a folder.
     """
-    from cardiomm.database.extract import NotAScanError, merge_scan
-    from cardiomm.database.extract.mat import extract_mat
-    from cardiomm.database.paths import is_mask_path, is_sidecar_path
-    from cardiomm.database.phi import Pseudonymizer
-    from cardiomm.utils.atomic import TMP_PREFIX
-
     base = Path(root)
     if not base.is_dir():
         raise InputFileError("training data folder not found", path=base)
@@ -142,9 +143,7 @@ def split_scans(
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if val_fraction == 0 or not scans:
         return list(scans), []
-    import pandas as pd
-
-    from cardiomm.database.splits import make_splits
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
     frame = pd.DataFrame(
         {
@@ -242,8 +241,8 @@ class TreeFrameDataset(Dataset[FrameSample]):
         if cached is not None:
             self._kspace.move_to_end(s)
             return cached
-        from cardiomm.io.h5 import rss_from_kspace
-        from cardiomm.io.kspace import read_cmrxrecon
+        from cardiomm.io.h5 import rss_from_kspace  # noqa: PLC0415 - lazy: importing this module loads no h5py
+        from cardiomm.io.kspace import read_cmrxrecon  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
         scan = self.scans[s]
         frames = read_cmrxrecon(scan.path, key=scan.key).frames().contiguous()
@@ -266,7 +265,6 @@ class TreeFrameDataset(Dataset[FrameSample]):
             for s in todo:
                 self._load(s)
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
             TextColumn("loading scans"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()

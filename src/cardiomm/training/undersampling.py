@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 
 from cardiomm.database.dataset import FrameSample
 from cardiomm.errors import ConfigError
+from cardiomm.physics import coil_compress, ifft2c
 from cardiomm.sampling import (
     DEFAULT_ACS,
     TRAIN_ACCELERATIONS,
@@ -38,6 +39,7 @@ from cardiomm.sampling import (
     TrainingMaskSampler,
     seed_from_string,
 )
+from cardiomm.text.prompts import undersampling_prompt
 from cardiomm.training.records import ReconSample
 from cardiomm.types import TrainMaskType
 
@@ -84,8 +86,6 @@ def frame_shapes(source: Any) -> list[tuple[int, ...]]:
 
 
 def _undersampling_prompt(pattern: str, acceleration: int) -> str:
-    from cardiomm.text.prompts import undersampling_prompt
-
     return str(undersampling_prompt(acceleration, pattern))
 
 
@@ -162,8 +162,6 @@ class UndersampledFrames(Dataset[ReconSample]):
         target, max_value = item.target.to(torch.float32), float(item.max_value)
         if self.train and self.single_coil_fraction > 0 and kspace.shape[-3] > 1:
             if np.random.default_rng([self.seed, epoch, index, 1]).random() < self.single_coil_fraction:
-                from cardiomm.physics import coil_compress, ifft2c
-
                 kspace, _ = coil_compress(kspace, 1)
                 target = ifft2c(kspace)[0].abs()
                 max_value = float(target.max())

@@ -23,7 +23,7 @@ def resolve_device(spec: str = "auto") -> str:
     ConfigError
         An unknown spec, or a CUDA device this machine does not have.
     """
-    import torch  # here, not at the top: the CLI imports DEVICE_HELP and must list commands fast
+    import torch  # noqa: PLC0415 - here, not at the top: the CLI imports DEVICE_HELP and must list commands fast
 
     key = spec.strip().lower()
     if key == "auto":

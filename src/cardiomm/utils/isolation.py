@@ -20,6 +20,7 @@ The per-file timeout defaults of the command line live here: :data:`INDEX_TIMEOU
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
@@ -143,8 +144,6 @@ def _die_with_parent(lifeline: Connection) -> None:
     which itself lives as long as any of its children, hence the lifeline.
     """
     if sys.platform.startswith("linux"):
-        import ctypes
-
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)

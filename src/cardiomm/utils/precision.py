@@ -88,7 +88,7 @@ def precision_note(precision: str | Precision, device: str) -> str | None:
 @contextmanager
 def _cuda_tf32(allow: bool) -> Iterator[None]:
     """Set TF32 for CUDA matmuls and cuDNN convolutions to ``allow``; restore the previous flags."""
-    import torch
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = allow
@@ -116,7 +116,7 @@ def precision_context(precision: str | Precision, device: str | torch.device = "
     ConfigError
         An unknown ``precision``, or ``bf16`` on a CUDA GPU without bfloat16 support.
     """
-    import torch
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     prec = parse_precision(precision)
     device_type = torch.device(device).type

@@ -22,8 +22,8 @@ __all__ = ["save_map_png", "write_map_files"]
 def save_map_png(path: Path, maps: NDArray[Any], title: str, unit: str = "ms") -> None:
     """One panel per slice of ``maps`` ``(z, y, x)`` (magma, 0 to the 99th percentile) with a colour bar
     labelled ``"<title> [<unit>]"``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: only when a figure is drawn
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - heavy: only when a figure is drawn
+    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy: importing this module loads no matplotlib
 
     n = maps.shape[0]
     fig = Figure(figsize=(3.2 * n + 0.8, 3.2), layout="constrained")

@@ -31,6 +31,8 @@ from cardiomm.analysis.segmentation.base import (
     get_segmenter,
     register_segmenter,
 )
+from cardiomm.analysis.segmentation.myopari import MyopariSegmenter
+from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
 from cardiomm.errors import ConfigError
 
 __all__ = [
@@ -49,19 +51,17 @@ __all__ = [
 
 
 def _myopari(**kwargs: Any) -> Segmenter:
-    from cardiomm.analysis.segmentation.myopari import MyopariSegmenter
-
     return MyopariSegmenter(**kwargs)
 
 
 def _simunet(**kwargs: Any) -> Segmenter:
-    from cardiomm.analysis.segmentation.unet import SimUNetSegmenter
+    from cardiomm.analysis.segmentation.unet import SimUNetSegmenter  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     return SimUNetSegmenter(**kwargs)
 
 
 def _acdcunet(**kwargs: Any) -> Segmenter:
-    from cardiomm.analysis.segmentation.unet import AcdcUNetSegmenter
+    from cardiomm.analysis.segmentation.unet import AcdcUNetSegmenter  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     return AcdcUNetSegmenter(**kwargs)
 
@@ -69,7 +69,6 @@ def _acdcunet(**kwargs: Any) -> Segmenter:
 def _nnunet(**kwargs: Any) -> Segmenter:
     if "model_folder" not in kwargs:
         raise ConfigError("the nnunet segmenter needs model_folder=<trained nnU-Net v2 model folder>")
-    from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
 
     return NnUNetSegmenter(**kwargs)
 
@@ -82,15 +81,11 @@ register_segmenter("nnunet", _nnunet)
 
 def __getattr__(name: str) -> Any:
     if name == "MyopariSegmenter":
-        from cardiomm.analysis.segmentation.myopari import MyopariSegmenter
-
         return MyopariSegmenter
     if name == "NnUNetSegmenter":
-        from cardiomm.analysis.segmentation.nnunet import NnUNetSegmenter
-
         return NnUNetSegmenter
     if name in ("SimUNetSegmenter", "AcdcUNetSegmenter"):
-        from cardiomm.analysis.segmentation import unet
+        from cardiomm.analysis.segmentation import unet  # noqa: PLC0415 - lazy: importing this module loads no torch
 
         return getattr(unet, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

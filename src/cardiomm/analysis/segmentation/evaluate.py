@@ -14,12 +14,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from cardiomm.analysis.labels import LV, MYO, RV
 from cardiomm.analysis.phenotypes import MYOCARDIAL_DENSITY_G_PER_ML, label_volumes_ml
 from cardiomm.analysis.segmentation.base import Segmenter, dice
 from cardiomm.analysis.segmentation.realdata import ACDC_NOMINAL_PIXEL_MM, ACDC_TO_CARDIOMM
+from cardiomm.analysis.sunnybrook import load_sunnybrook_case
 from cardiomm.errors import InputFileError
 
 __all__ = ["ACDC_NOMINAL_SPACING_MM", "acdc_scores", "sunnybrook_scores", "SUNNYBROOK_CONTOUR_DIRS"]
@@ -38,8 +40,6 @@ def acdc_scores(
 
     A structure absent from both prediction and reference scores 1; absent from one of them, 0.
     """
-    import h5py
-
     rows: list[dict[str, float | str]] = []
     for pid in patients:
         path = Path(root) / f"{pid}.h5"
@@ -66,8 +66,6 @@ def sunnybrook_scores(
     Returns ``{"LV ED", "LV ES", "MYO ED"}`` Dice, ``{"EDV", "ESV", "LVM"}`` from the segmentation and
     ``{"EDV ref", "ESV ref", "LVM ref"}`` from the contours [mL, g].
     """
-    from cardiomm.analysis.sunnybrook import load_sunnybrook_case
-
     case = load_sunnybrook_case(dicom_dir, contour_dir)
     out: dict[str, float] = {}
     labels = {}

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import ndimage
 
 from cardiomm.analysis.labels import acdc_to_cardiomm
 from cardiomm.analysis.segmentation.base import Segmenter, as_tzyx
@@ -135,7 +136,7 @@ class MyopariSegmenter(Segmenter):
         """The onnxruntime ``InferenceSession`` (created on first use, CPUExecutionProvider)."""
         if self._session is None:
             try:
-                import onnxruntime as ort  # optional extra; imported on first use only
+                import onnxruntime as ort  # noqa: PLC0415 - optional extra; imported on first use only
             except ImportError:
                 raise ModelNotFoundError(
                     "the ACDC segmentation model needs onnxruntime: pip install 'cardiomm[onnx]'",
@@ -168,8 +169,7 @@ class MyopariSegmenter(Segmenter):
         return int(y0 + (y1 - y0 - side) // 2), int(x0 + (x1 - x0 - side) // 2), int(side)
 
     def _segment_frame(self, vol: NDArray[np.float32], dx_mm: float) -> NDArray[np.uint8]:
-        from scipy import ndimage
-        from skimage.transform import resize
+        from skimage.transform import resize  # noqa: PLC0415 - lazy: importing this module loads no skimage
 
         size = self.input_size
         # (z, y, x) -> (z, x, y): the network sees slices in nibabel (x, y) order, like the package

@@ -68,7 +68,7 @@ class NnUNetSegmenter(Segmenter):
         tile_step_size: float = 0.5,
     ) -> None:
         try:
-            import nnunetv2  # noqa: F401
+            import nnunetv2  # noqa: F401, PLC0415 - optional dependency (installed by the user)
         except ImportError:
             msg = f"the nnU-Net segmenter needs the optional package nnunetv2: {_INSTALL}"
             raise ModelNotFoundError(msg) from None
@@ -88,8 +88,8 @@ class NnUNetSegmenter(Segmenter):
     def predictor(self) -> Any:
         """The initialised ``nnUNetPredictor`` (built on first use)."""
         if self._predictor is None:
-            import torch
-            from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+            import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
+            from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor  # noqa: PLC0415 - optional dependency (installed by the user)
 
             pred = nnUNetPredictor(
                 tile_step_size=self.tile_step_size,

@@ -30,9 +30,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from cardiomm.analysis.labels import LV, MYO, RV
 from cardiomm.analysis.segmentation.simdata import SimDataConfig, render_sample
@@ -125,8 +127,6 @@ def load_acdc_slices(root: str | os.PathLike[str], patients: Sequence[str]) -> l
     InputFileError
         A patient file is missing or lacks ``frame0N/image`` / ``frame0N/label``.
     """
-    import h5py
-
     out: list[RealSlice] = []
     for pid in patients:
         path = Path(root) / f"{pid}.h5"
@@ -186,8 +186,6 @@ def augment_slice(
     rng: np.random.Generator, sl: RealSlice, cfg: RealDataConfig
 ) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
     """One augmented ``(size, size)`` training pair (normalised float32 image, uint8 labels)."""
-    from scipy import ndimage
-
     src_mm = rng.uniform(*cfg.source_spacing_mm)
     img = _lowpass_noise(rng, sl.image.astype(np.float64), cfg, src_mm)
     img = img * np.exp(rng.uniform(0.0, cfg.bias_max) * _smooth(rng, img.shape))
@@ -223,8 +221,6 @@ def plain_slices(
 
     Returns ``(n, 1, size, size)`` float32 images and ``(n, size, size)`` int64 labels (validation).
     """
-    from scipy import ndimage
-
     n = cfg.size
     images, labels = [], []
     for sl in slices:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from cardiomm.analysis.labels import BACKGROUND, LV
 from cardiomm.analysis.segmentation.unet import normalise_slices
@@ -222,8 +223,6 @@ def render_sample(
     image, labels
         ``(size, size)`` float32 normalised image and uint8 labels (0 background, 1 LV, 2 MYO, 3 RV).
     """
-    from scipy import ndimage
-
     cfg = SimDataConfig() if cfg is None else cfg
     heart = random_heart(rng, cfg.pediatric_fraction)
     depth = rng.uniform(-0.05, 1.08) * heart.epi_length_ed

@@ -25,11 +25,20 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cardiomm.analysis.labels import LABEL_NAMES, LV, MYO, RV
 from cardiomm.analysis.segmentation.simdata import SimDataConfig, render_batch
-from cardiomm.analysis.segmentation.unet import SegUNet, UNetConfig, count_parameters, weights_paths
+from cardiomm.analysis.segmentation.unet import (
+    SegUNet,
+    UNetConfig,
+    count_parameters,
+    load_unet,
+    weights_paths,
+)
 from cardiomm.errors import ConfigError
+from cardiomm.models.checkpoint import card_markdown
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = ["TrainConfig", "TrainResult", "dice_ce_loss", "validation_dice", "save_unet", "train_unet"]
@@ -182,9 +191,7 @@ def save_unet(
     ``path`` is a folder or a ``.safetensors`` file (then the side files share its stem). Returns the
     weights path. Every file is written atomically.
     """
-    from safetensors.torch import save_file
-
-    from cardiomm.models.checkpoint import card_markdown
+    from safetensors.torch import save_file  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
     weights, config_path = weights_paths(path)
     tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
@@ -215,9 +222,6 @@ class _Progress:
         self._bar: Any = None
         self._quiet = quiet
         if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
             cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             self._bar = Progress(*cols, console=Console(stderr=True))
             self._bar.start()
@@ -281,8 +285,6 @@ def train_unet(
     torch.manual_seed(cfg.seed)
     model = SegUNet.from_config(cfg.model)
     if init_from is not None:
-        from cardiomm.analysis.segmentation.unet import load_unet
-
         start_model, start_config = load_unet(init_from)
         if start_config != cfg.model:
             raise ConfigError(f"init_from {init_from}: its config {start_config} is not {cfg.model}")

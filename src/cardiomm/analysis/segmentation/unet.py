@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
+from scipy import ndimage
 from torch import nn
 
 from cardiomm.analysis.segmentation.base import Segmenter, as_tzyx
@@ -224,8 +225,6 @@ def _crop_box(n: int, size: int) -> tuple[int, int, int]:
 
 def _largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The largest connected component of a binary ``mask`` (4-connected in 2-D, 6-connected in 3-D)."""
-    from scipy import ndimage
-
     comp, n = ndimage.label(mask)
     if n <= 1:
         return mask
@@ -271,7 +270,7 @@ def load_unet(path: str | os.PathLike[str]) -> tuple[SegUNet, UNetConfig]:
         raise ModelNotFoundError(
             "segmenter weights not found (train them with scripts/train_segmenter.py)", path=weights
         )
-    from safetensors import safe_open
+    from safetensors import safe_open  # noqa: PLC0415 - lazy: importing this module loads no safetensors
 
     try:
         with safe_open(str(weights), framework="pt", device="cpu") as f:

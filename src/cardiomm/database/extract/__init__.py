@@ -25,7 +25,7 @@ from typing import Any
 from cardiomm.database.header import HEADER_FIELDS, CardiacHeader
 from cardiomm.database.paths import modality_from_name, parse_path
 from cardiomm.database.phi import Pseudonymizer, screen_value
-from cardiomm.errors import PHIError
+from cardiomm.errors import PHIError, UnknownChoiceError
 from cardiomm.types import UNKNOWN
 
 __all__ = ["RawScan", "NotAScanError", "merge_scan", "extract_file", "dims_from_shape"]
@@ -79,8 +79,7 @@ def dims_from_shape(shape: tuple[int, ...], *, coil_axis: bool = True) -> dict[s
 def _prompt_view(relpath: str, hint: str) -> str:
     """View string of the published keyword rules (:func:`cardiomm.text.modality_view_from_name`)
     applied to the path, then to the hint; unknown when no keyword matches."""
-    from cardiomm.errors import UnknownChoiceError
-    from cardiomm.text.prompts import modality_view_from_name
+    from cardiomm.text.prompts import modality_view_from_name  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
 
     for text in (relpath, hint):
         if text:
@@ -159,15 +158,15 @@ def extract_file(path: Path, fmt: str) -> list[RawScan]:
         Unreadable or corrupt file.
     """
     if fmt == "mat":
-        from cardiomm.database.extract.mat import extract_mat
+        from cardiomm.database.extract.mat import extract_mat  # noqa: PLC0415 - import cycle: database.extract -> database.extract.mat -> database.extract
 
         return [extract_mat(path)]
     if fmt == "h5":
-        from cardiomm.database.extract.fastmri import extract_h5
+        from cardiomm.database.extract.fastmri import extract_h5  # noqa: PLC0415 - import cycle: database.extract -> database.extract.fastmri -> database.extract
 
         return [extract_h5(path)]
     if fmt == "dat":
-        from cardiomm.database.extract.twix import extract_twix
+        from cardiomm.database.extract.twix import extract_twix  # noqa: PLC0415 - import cycle: database.extract -> database.extract.twix -> database.extract
 
         return [extract_twix(path)]
     raise NotAScanError(f"unsupported file type {fmt!r}")

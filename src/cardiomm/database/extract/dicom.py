@@ -15,6 +15,8 @@ phases -> Cine).
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -86,11 +88,8 @@ def structural_hint(items: Sequence[Any]) -> str:
 def _quiet_pydicom() -> Iterator[Callable[..., Any]]:
     """``pydicom.dcmread`` with value validation, warnings and logging off: pydicom's messages quote
     offending values (UIDs, names), which must not reach logs."""
-    import logging
-    import warnings
-
-    import pydicom
-    from pydicom import config
+    import pydicom  # noqa: PLC0415 - lazy: importing this module loads no pydicom
+    from pydicom import config  # noqa: PLC0415 - lazy: importing this module loads no pydicom
 
     logger = logging.getLogger("pydicom")
     old_mode, old_disabled = config.settings.reading_validation_mode, logger.disabled

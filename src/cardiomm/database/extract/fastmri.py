@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cardiomm.database.extract import NotAScanError, RawScan
+from cardiomm.database.extract.ismrmrd import extract_ismrmrd, fields_from_xml
 from cardiomm.errors import FileFormatError
 
 __all__ = ["extract_h5", "extract_fastmri"]
@@ -32,7 +33,7 @@ def extract_h5(path: Path) -> RawScan:
     FileFormatError
         Not readable as HDF5.
     """
-    import h5py
+    import h5py  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     try:
         with h5py.File(path, "r") as f:
@@ -43,8 +44,6 @@ def extract_h5(path: Path) -> RawScan:
         msg = (str(err).splitlines() or [""])[0][:80]
         raise FileFormatError(f"cannot open as HDF5, truncated or corrupt ({msg})", path=path) from None
     if is_ismrmrd:
-        from cardiomm.database.extract.ismrmrd import extract_ismrmrd
-
         return extract_ismrmrd(path)
     if has_kspace and not is_shard:
         return extract_fastmri(path)
@@ -59,9 +58,7 @@ def extract_fastmri(path: Path) -> RawScan:
     FileFormatError
         Unreadable file, or ``kspace`` that is not 3-D/4-D.
     """
-    import h5py
-
-    from cardiomm.database.extract.ismrmrd import fields_from_xml
+    import h5py  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
     try:
         with h5py.File(path, "r") as f:

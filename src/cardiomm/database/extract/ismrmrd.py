@@ -46,7 +46,7 @@ def fields_from_xml(xml: str | bytes) -> tuple[dict[str, Any], str | None, str]:
     FileFormatError
         The XML does not parse as an ISMRMRD header.
     """
-    import ismrmrd.xsd
+    import ismrmrd.xsd  # noqa: PLC0415 - lazy: importing this module loads no ismrmrd
 
     text = xml.decode("utf-8", errors="replace") if isinstance(xml, bytes) else str(xml)
     try:
@@ -105,7 +105,7 @@ def extract_ismrmrd(path: Path) -> RawScan:
     FileFormatError
         Unreadable HDF5 or XML header.
     """
-    import ismrmrd
+    import ismrmrd  # noqa: PLC0415 - lazy: importing this module loads no ismrmrd
 
     try:
         dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=False, mode="r")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cardiomm.database.extract import NotAScanError, RawScan, dims_from_shape
-from cardiomm.errors import CardiommError
+from cardiomm.errors import CardiommError, ShapeError
 
 __all__ = ["extract_mat", "info_csv_fields"]
 
@@ -24,7 +24,7 @@ _SUB_ACS_2023 = 24
 
 
 def _pick_key(names: list[str]) -> str | None:
-    from cardiomm.io.kspace import KSPACE_KEYS
+    from cardiomm.io.kspace import KSPACE_KEYS  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     for key in KSPACE_KEYS:
         if key in names:
@@ -40,7 +40,7 @@ def info_csv_fields(mat_path: Path) -> dict[str, Any]:
     values are returned: FOV, reconstruction matrix, slice thickness (unless defaulted), TR, TE,
     TI list and preparation times, in mm and s.
     """
-    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv
+    from cardiomm.io.scan_csv import find_scan_csv, read_scan_csv  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     csv_path = find_scan_csv(mat_path)
     if csv_path is None:
@@ -74,7 +74,7 @@ def extract_mat(path: Path) -> RawScan:
     cardiomm.errors.FileFormatError
         Not a MAT file, or truncated/corrupt.
     """
-    from cardiomm.io.mat import list_mat_variables
+    from cardiomm.io.mat import list_mat_variables  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
 
     variables = list_mat_variables(path)
     key = _pick_key(list(variables))
@@ -82,8 +82,6 @@ def extract_mat(path: Path) -> RawScan:
         raise NotAScanError(f"no k-space variable (found {', '.join(sorted(variables)) or 'none'})")
     shape, mclass = variables[key]
     if not 2 <= len(shape) <= 5 or mclass in ("struct", "cell"):
-        from cardiomm.errors import ShapeError
-
         raise ShapeError(f"variable {key!r} has shape {shape}; expected 2-D to 5-D k-space", path=path)
     fields: dict[str, Any] = dims_from_shape(tuple(shape), coil_axis="single" not in key)
     fields["source_format"] = "cmrxrecon-mat"

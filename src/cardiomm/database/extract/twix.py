@@ -114,7 +114,7 @@ def extract_twix(path: Path) -> RawScan:
     FileFormatError
         Not a twix file, or a damaged header.
     """
-    import twixtools
+    import twixtools  # noqa: PLC0415 - lazy: importing this module loads no twixtools
 
     sink = io.StringIO()
     try:
