@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,8 +89,8 @@ def reconstruct(
         [],
         "--include",
         help=(
-            "TestSet folders: only mask files matching this glob (repeatable), "
-            "e.g. 'cine_sax_mask_ktGaussian*'."
+            "TestSet folders: only mask files whose name or relative path matches this glob "
+            "(repeatable), e.g. 'cine_sax_mask_ktGaussian*' or '*/Center106/*'."
         ),
     ),
     device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
@@ -122,7 +121,7 @@ def reconstruct(
         reconstruct_tasks_isolated,
     )
     from cardiomm.recon.outputs import parse_formats  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
-    from cardiomm.recon.pipeline import ReconTask, discover_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.recon.pipeline import ReconTask, discover_tasks, filter_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -148,7 +147,7 @@ def reconstruct(
     folder = ANY_METHOD if per_method else methods[0]
     tasks = discover_tasks(input_path, listed_under, folder, mask, mask_spec)
     if include and not single:
-        tasks = [t for t in tasks if any(fnmatch.fnmatch(Path(t.rel_path).name, g) for g in include)]
+        tasks = filter_tasks(tasks, include)
         if not tasks:
             raise InputFileError(f"no mask file matches --include {' '.join(include)}", path=input_path)
     inputs = [input_path] if mask is None else [input_path, mask]

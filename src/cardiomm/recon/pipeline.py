@@ -17,9 +17,10 @@ Outputs are magnitude volumes ``(t, z, y, x)`` written as ``.mat`` (key ``reconi
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ __all__ = [
     "ReconTask",
     "MaskSpec",
     "discover_tasks",
+    "filter_tasks",
     "load_task",
     "reconstruct_volume",
     "infer_mask",
@@ -151,6 +153,18 @@ def discover_tasks(
     out_path = out if out.suffix == ".mat" else out / f"{input_path.stem}{'_' + token if token else ''}.mat"
     rel_path = (mask or input_path).as_posix()
     return [ReconTask(input_path, mask, out_path, rel_path, mask_spec=mask_spec)]
+
+
+def filter_tasks(tasks: list[ReconTask], include: Sequence[str]) -> list[ReconTask]:
+    """The tasks whose file name or relative path (``rel_path``, POSIX) matches one of the ``include``
+    globs (``fnmatch``); all tasks when ``include`` is empty."""
+    if not include:
+        return list(tasks)
+    return [
+        t
+        for t in tasks
+        if any(fnmatch.fnmatch(Path(t.rel_path).name, g) or fnmatch.fnmatch(t.rel_path, g) for g in include)
+    ]
 
 
 def infer_mask(volume: KSpaceVolume) -> torch.Tensor:

@@ -20,7 +20,6 @@ file is dropped. A scan is identified in the model card by the sha256 of its fil
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ import torch
 
 from cardiomm.errors import ConfigError, InputFileError, MaskError
 from cardiomm.layout import GT_DIR, MASK_DIR, MASK_TOKEN
-from cardiomm.recon.pipeline import ReconTask, discover_tasks, infer_pattern, load_task
+from cardiomm.recon.pipeline import ReconTask, discover_tasks, filter_tasks, infer_pattern, load_task
 from cardiomm.recon.prompts import task_prompts
 from cardiomm.training.ssdu import SplitSpec, acs_band, check_acs, holdout, outer_units
 
@@ -167,14 +166,7 @@ def discover_inputs(
         tasks = discover_tasks(input_path, Path("adapt"), "adapt")
     else:
         tasks = [ReconTask(p, None, Path(), p.relative_to(input_path).as_posix()) for p in files]
-    if include:
-        tasks = [
-            t
-            for t in tasks
-            if any(
-                fnmatch.fnmatch(Path(t.rel_path).name, g) or fnmatch.fnmatch(t.rel_path, g) for g in include
-            )
-        ]
+    tasks = filter_tasks(tasks, include)
     if not tasks:
         raise InputFileError(
             "nothing to adapt on: no *_kus_*.mat, Mask_TaskAll masks or k-space files"
