@@ -159,6 +159,11 @@ def run() -> str:
                                                            index_tree(root, cat, workers=w)))  # fmt: skip
                 rep = index_tree(root, cat, workers=w)
                 r[f"index_{name}_{w}"] = rep.n_sources / t
+                nosum = base / f"n-{name}-{w}" / "catalog.parquet"  # headers only: --no-checksum
+                t = _best(lambda cat=nosum, w=w, root=root: (
+                    shutil.rmtree(cat.parent, ignore_errors=True),
+                    index_tree(root, cat, workers=w, checksum=False)))  # fmt: skip
+                r[f"index_{name}_{w}_nosum"] = rep.n_sources / t
             r[f"reindex_{name}"] = rep.n_sources / _best(
                 lambda cat=cat, root=root: index_tree(root, cat, workers=1)
             )
@@ -248,6 +253,7 @@ def _section(r: dict[str, float], n_tiny: int, tiny_mb: float, scale_mb: float, 
     eff_prep = r["prep_2"] / (2 * r["prep_1"])
     eff_index_tiny = r["index_tiny_2"] / (2 * r["index_tiny_1"])
     eff_index_scale = r["index_scale_2"] / (2 * r["index_scale_1"])
+    eff_nosum = r["index_tiny_2_nosum"] / (2 * r["index_tiny_1_nosum"])
     proj = " | ".join(f"{n}: {_hours(n, r['prep_1'], eff_prep):.1f} h" for n in (1, 2, 8, 32, 128))
     mb_each = scale_mb / N_SCALE
     index_hash_h = TOTAL_BYTES / (r["index_scale_1"] * mb_each * 1e6) / 3600
@@ -265,6 +271,11 @@ def _section(r: dict[str, float], n_tiny: int, tiny_mb: float, scale_mb: float, 
         f"| index, `tiny` (headers + sha256) | files/s | {r['index_tiny_1']:.0f} | {r['index_tiny_2']:.0f} | "
         f"{eff_index_tiny:.0%} | header extraction alone, in-process: {r['header_rate']:.0f} files/s; "
         f"re-index, nothing changed: {r['reindex_tiny']:.0f} files/s |",
+        f"| index, `tiny`, headers only (`--no-checksum`) | files/s | {r['index_tiny_1_nosum']:.0f} | "
+        f"{r['index_tiny_2_nosum']:.0f} | {eff_nosum:.0%} | |",
+        f"| index, `scale`, headers only (`--no-checksum`) | files/s | {r['index_scale_1_nosum']:.0f} | "
+        f"{r['index_scale_2_nosum']:.0f} | {r['index_scale_2_nosum'] / (2 * r['index_scale_1_nosum']):.0%} | "
+        f"with sha256: {r['index_scale_1']:.1f} files/s |",
         f"| index, `scale` (headers + sha256) | MB/s hashed | {r['index_scale_1'] * mb_each:.0f} | "
         f"{r['index_scale_2'] * mb_each:.0f} | {eff_index_scale:.0%} | sha256 alone: "
         f"{r['sha_mbs']:.0f} MB/s |",
@@ -295,7 +306,8 @@ def _section(r: dict[str, float], n_tiny: int, tiny_mb: float, scale_mb: float, 
         f"delivering N x {r['prep_1']:.0f} MB/s (source read, shard write; files not yet in the page "
         "cache are bounded by the storage instead): workers " + proj + ". `db index` at the measured "
         f"sha256 rate of one worker: {index_hash_h:.1f} h for 3.5 TB (hashing dominates; header reading "
-        "alone is a few minutes).",
+        f"alone, `--no-checksum`: {TOTAL_SCANS / r['index_scale_1_nosum'] / 60:.1f} min for 6,120 scans "
+        "with one worker; `db prepare` then hashes each source as it converts it).",
         "",
         "The machine is shared (2 cores). Share of its CPU used by other jobs during the best prepare run: "
         f"{r['other_0']:.0%} (in-process), {r['other_1']:.0%} (1 worker), {r['other_2']:.0%} (2 workers); "

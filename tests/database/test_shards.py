@@ -307,3 +307,33 @@ def _live(pids: set[int]) -> set[int]:
         if state != "Z":
             live.add(pid)
     return live
+
+
+def test_hash_later_index_gives_the_same_shards(
+    mini_root: Path, mini_catalog: Path, mini_shards: Path, tmp_path: Path
+) -> None:
+    """`db index --no-checksum` reads headers only; `db prepare` hashes each source itself, so the shards
+    and the manifest are byte-identical to those of a checksummed index, and resuming verifies them."""
+    import hashlib
+
+    cat = tmp_path / "nosum" / "catalog.parquet"
+    rep = index_tree(mini_root, cat, workers=1, checksum=False)
+    assert rep.n_hashed == 0 and rep.n_scans == len(read_catalog(mini_catalog))
+    frame = read_catalog(cat)
+    assert frame["sha256"].isna().all() and (frame["source_sha256"] == "").all()
+    out = tmp_path / "shards"
+    rep = prepare_shards(mini_root, out, cat, workers=1)
+    assert rep.n_failed == 0 and rep.n_written == len(read_manifest(mini_shards)["shards"])
+    assert (out / MANIFEST_NAME).read_bytes() == (mini_shards / MANIFEST_NAME).read_bytes()
+    entry = read_manifest(out)["shards"][0]
+    with h5py.File(out / entry["path"], "r") as f:
+        recorded = f.attrs["source_sha256"]
+    source = read_catalog(mini_catalog).set_index("scan_id").loc[entry["scan_id"], "relpath"]
+    assert recorded == hashlib.sha256((mini_root / source).read_bytes()).hexdigest()
+    assert prepare_shards(mini_root, out, cat, workers=1).n_verified == rep.n_written  # resume
+    # a later checksummed run hashes the rows that have no digest
+    rep = index_tree(mini_root, cat, workers=1)
+    assert rep.n_hashed == rep.n_sources - rep.n_skipped - len(rep.failures)
+    frame = read_catalog(cat).sort_values("scan_id").reset_index(drop=True)
+    ref = read_catalog(mini_catalog).sort_values("scan_id").reset_index(drop=True)
+    assert frame["sha256"].tolist() == ref["sha256"].tolist()

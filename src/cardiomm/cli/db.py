@@ -66,6 +66,12 @@ def index_cmd(
         "those paths verbatim (default: refuse them).",
     ),
     timeout: float = typer.Option(INDEX_TIMEOUT_S, "--timeout", min=0, help=_TIMEOUT_HELP.format("file")),
+    checksum: bool = typer.Option(
+        True,
+        "--checksum/--no-checksum",
+        help="SHA-256 of every new or changed file; --no-checksum reads headers only and `db prepare` "
+        "hashes each file as it converts it (hash later: for terabyte trees).",
+    ),
 ) -> None:
     """Index a raw tree into a Parquet catalog (incremental: only new or changed files are read).
 
@@ -78,7 +84,7 @@ def index_cmd(
     isolation). Exit code 1 when some files failed.
     """
     rep = index_tree(root, catalog, workers=workers, salt_file=salt_file, progress=progress,
-                     allow_phi_paths=allow_phi_paths, timeout=timeout or None)  # fmt: skip
+                     allow_phi_paths=allow_phi_paths, timeout=timeout or None, checksum=checksum)  # fmt: skip
     console.print(
         f"catalog {rep.catalog}: {rep.n_scans} scans from {rep.n_sources} sources "
         f"({rep.n_extracted} read, {rep.n_unchanged} unchanged, {rep.n_removed} removed, "

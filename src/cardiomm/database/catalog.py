@@ -10,6 +10,10 @@ the keyed fingerprints of sources found not to be scans.
 Incremental re-runs: a source whose ``stat`` signature (sizes + mtimes, stored only as a keyed
 fingerprint) is unchanged keeps its rows without being opened; a changed signature triggers a
 streamed SHA-256, and only a changed digest triggers re-extraction; removed sources are dropped.
+``checksum=False`` (``db index --no-checksum``, "hash later") reads headers only: ``sha256`` and
+``source_sha256`` stay empty, a changed signature re-reads the headers, and ``db prepare`` hashes each
+source while converting it. At MMCMR-427K scale this turns an index bounded by reading 3.5 TB into one
+bounded by header reads. A later run with checksums hashes the rows that have none.
 Corrupt or unreadable sources are reported (``IndexReport.failures`` and
 ``<catalog>.failures.json``: ``source``, ``kind``, ``error`` and, for a crash, ``signal``) and never abort
 the run. Each source is hashed and read in a worker process with a timeout
@@ -190,7 +194,7 @@ def _rows_for(
     for i, raw in enumerate(raws):
         key = f"{item.relpath}#{raw.series_key}" if raw.series_key else item.relpath
         header = merge_scan(raw, item.relpath, pseudo, source_key=key)
-        header = replace(header, file_size=size, sha256=sha[1])
+        header = replace(header, file_size=size, sha256=sha[1] or None)
         rec = header.to_record()
         rec.update(
             source=item.relpath, relpath=item.relpath, series_index=i, has_kspace=raw.has_kspace,
@@ -201,15 +205,16 @@ def _rows_for(
     return rows
 
 
-def _process(task: tuple[str, SourceItem, bytes, str, int, str]) -> _Outcome:
-    """Worker: hash one source, and extract it unless its content is unchanged."""
-    root_s, item, salt, old_sha, size, fingerprint = task
+def _process(task: tuple[str, SourceItem, bytes, str, int, str, bool]) -> _Outcome:
+    """Worker: hash one source (unless ``checksum`` is off), and extract it unless its content is
+    unchanged."""
+    root_s, item, salt, old_sha, size, fingerprint, checksum = task
     root = Path(root_s)
     pseudo = Pseudonymizer(salt)
     take_screened_count()  # reset this process's counter
     try:
-        sha = sha256_source(root, item)
-        if old_sha and sha[0] == old_sha:
+        sha = sha256_source(root, item) if checksum else ("", "")
+        if old_sha and checksum and sha[0] == old_sha:
             return _Outcome(item.relpath, "same", source_sha=sha[0])
         rows = _rows_for(root, item, pseudo, size, sha)
         for r in rows:
@@ -397,6 +402,7 @@ def index_tree(
     progress: bool = False,
     allow_phi_paths: bool = False,
     timeout: float | None = INDEX_TIMEOUT_S,
+    checksum: bool = True,
 ) -> IndexReport:
     """Index a raw tree into a Parquet catalog (incremental; see the module docstring).
 
@@ -420,6 +426,9 @@ def index_tree(
         Index sources whose paths look identifying (stored verbatim) instead of refusing them.
     timeout
         Seconds one source may take (``None`` or 0: no limit); a source over it is a failure.
+    checksum
+        Hash every new or changed source (SHA-256 of its bytes). ``False`` reads headers only and
+        leaves ``sha256`` / ``source_sha256`` empty for ``db prepare`` to fill ("hash later").
 
     Raises
     ------
@@ -448,13 +457,13 @@ def index_tree(
         size, signature = stat_signature(root_p, item)
         fp = pseudo.fingerprint(signature)
         old = previous.get(item.relpath)
-        if old and old[0]["source_fingerprint"] == fp:
+        if old and old[0]["source_fingerprint"] == fp and (old[0]["source_sha256"] or not checksum):
             kept.extend(old)
         elif old_skipped.get(item.relpath) == fp:
             skipped[item.relpath] = fp
         else:
             old_sha = old[0]["source_sha256"] if old else ""
-            tasks.append((str(root_p), item, pseudo.salt, old_sha, size, fp))
+            tasks.append((str(root_p), item, pseudo.salt, old_sha, size, fp, checksum))
     n_unchanged = len(items) - len(tasks)
     refused = "PHIError: path looks identifying ({}); not indexed: rename it or use --allow-phi-paths"
     failures = [(name, Failure("error", refused.format(why))) for name, _, why in withheld]
@@ -485,8 +494,9 @@ def index_tree(
     cat.parent.mkdir(parents=True, exist_ok=True)
     _write_catalog(cat, kept, meta, failures)
     return IndexReport(
-        catalog=cat, n_sources=n_sources, n_scans=len(kept), n_extracted=n_extracted, n_hashed=len(tasks),
-        n_unchanged=n_unchanged, n_removed=n_removed, n_skipped=len(skipped),
+        catalog=cat, n_sources=n_sources, n_scans=len(kept), n_extracted=n_extracted,
+        n_hashed=len(tasks) if checksum else 0, n_unchanged=n_unchanged, n_removed=n_removed,
+        n_skipped=len(skipped),
         failures=tuple((name, f.message) for name, f in failures),
         elapsed_s=time.perf_counter() - t0, n_phi_paths=n_phi_paths, n_screened=n_screened,
         withheld=tuple((name, rel) for name, rel, _ in withheld),

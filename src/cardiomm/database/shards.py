@@ -145,6 +145,12 @@ def _entry(task: ShardTask, shard: Path, digest: str) -> ShardEntry:
     return ShardEntry(task.scan_id, task.rel, digest, b, nt, nz, (b, c, ky, kx))
 
 
+def _source_sha256(task: ShardTask) -> str:
+    """The source digest the shard must record: the catalog's, or (an index built with
+    ``--no-checksum``) the SHA-256 of the source file, computed now ("hash later")."""
+    return task.source_sha256 or sha256_file(Path(task.src))
+
+
 def _shard_ok(task: ShardTask, shard: Path) -> str | None:
     """Checksum of a finished shard that matches its sidecar and source, else ``None``."""
     expected = read_sidecar(sidecar_path(shard))
@@ -164,7 +170,7 @@ def _shard_ok(task: ShardTask, shard: Path) -> str | None:
     except OSError:
         return None
     src = src.decode() if isinstance(src, bytes) else str(src)
-    return digest if src == task.source_sha256 else None
+    return digest if src and src == _source_sha256(task) else None
 
 
 @contextmanager
@@ -216,14 +222,16 @@ def _prepare_one(task: ShardTask) -> dict[str, Any]:
         if digest is not None:
             return {**base, "status": "verified", "entry": asdict(_entry(task, shard, digest))}
         size = os.path.getsize(task.src)
-        if task.check_source and sha256_file(Path(task.src)) != task.source_sha256:
+        source_sha = _source_sha256(task)
+        if task.source_sha256 and task.check_source and sha256_file(Path(task.src)) != source_sha:
             msg = "source changed since indexing (sha256 differs); re-run `cardiomm db index`"
             raise FileFormatError(msg)
         from cardiomm.database.convert import ShardContent, write_shard  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
         sidecar_path(shard).unlink(missing_ok=True)
         fastmri = task.source_format == "fastmri-h5"
-        content = ShardContent(task.prompt, task.metadata, task.numbers, fastmri, task.compress)
+        metadata = {**task.metadata, "source_sha256": source_sha}
+        content = ShardContent(task.prompt, metadata, task.numbers, fastmri, task.compress)
         digest, entry = write_shard(task.src, shard, fmt=task.source_format, key=task.kspace_key or None,
                                     content=content)  # fmt: skip
         with atomic_path(sidecar_path(shard)) as tmp:
@@ -240,7 +248,9 @@ def _tasks(root: Path, out: Path, frame: Any, check_source: bool, compress: bool
         header = CardiacHeader.from_record(rec)
         prompt = header.metadata_prompt()
         meta = {k: str(getattr(header, k)) for k in _STR_ATTRS}
-        meta.update(field=header.field_str, medcon=UNKNOWN, source_sha256=str(rec["sha256"]))
+        sha = rec.get("sha256")
+        sha = sha if isinstance(sha, str) else ""  # empty: indexed with --no-checksum, hashed here
+        meta.update(field=header.field_str, medcon=UNKNOWN, source_sha256=sha)
         if header.is_undersampled:
             try:
                 meta["undersampling_prompt"] = header.undersampling_prompt()
@@ -254,7 +264,7 @@ def _tasks(root: Path, out: Path, frame: Any, check_source: bool, compress: bool
         task = ShardTask(
             scan_id=header.scan_id, source_format=header.source_format, src=str(root / rec["relpath"]),
             kspace_key=str(rec.get("kspace_key") or ""), out=str(out),
-            rel=shard_relpath(header.modality, header.scan_id), source_sha256=str(rec["sha256"]),
+            rel=shard_relpath(header.modality, header.scan_id), source_sha256=sha,
             metadata=meta, numbers=numbers, prompt=prompt, check_source=check_source, compress=compress,
         )  # fmt: skip
         tasks.append(task)
