@@ -398,7 +398,8 @@ def _reader_of(fifo: Path) -> int | None:
 
 
 def _segfault_reader(fifo: Path, limit_s: float) -> None:
-    """Wait until a worker opens ``fifo``, then kill that worker with ``SIGSEGV``."""
+    """Kill every worker that opens ``fifo`` with ``SIGSEGV`` (a file that crashes its reader each time
+    it is read, as a damaged file does), until the pipe is removed or ``limit_s`` has passed."""
     import errno
     import signal
     import time
@@ -417,7 +418,7 @@ def _segfault_reader(fifo: Path, limit_s: float) -> None:
                 pid = _reader_of(fifo)
                 if pid is not None and pid != os.getpid():
                     os.kill(pid, signal.SIGSEGV)
-                    return
+                    break
                 time.sleep(0.05)
         finally:
             os.close(fd)

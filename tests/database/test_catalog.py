@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -163,3 +164,21 @@ def test_index_isolates_a_crash_and_a_hang(
         (hang, "timeout", None),
     ]
     assert _table(cat) == _table(serial)
+
+
+def test_batches_group_small_sources_only() -> None:
+    from cardiomm.database.catalog import BATCH_BYTES, BATCH_FILES, _batches
+
+    def task(size: int) -> tuple[Any, ...]:
+        return ("root", None, b"", "", size, "fp", True)
+
+    small = [task(1000)] * 200
+    batches = _batches(small, workers=1)
+    assert [len(b) for b in batches] == [BATCH_FILES] * 6 + [8]  # 200 = 6 x 32 + 8
+    assert [len(b) for b in _batches(small[:40], workers=2)] == [5] * 8  # >= 4 batches per worker
+    mixed = [task(1000), task(BATCH_BYTES), task(1000), task(BATCH_BYTES // 2), task(BATCH_BYTES // 2)]
+    mixed += [task(1000)] * 40  # 45 sources: at most 45 // 4 = 11 per batch
+    batches = _batches(mixed, workers=1)
+    assert [len(b) for b in batches] == [1, 1, 2, 11, 11, 11, 8]
+    assert [t for b in batches for t in b] == mixed  # order kept, nothing lost
+    assert all(sum(t[4] for t in b) <= BATCH_BYTES for b in batches)

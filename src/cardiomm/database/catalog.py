@@ -243,23 +243,78 @@ def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> P
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
+#: Sources sent to a worker in one message: at most this many, and at most :data:`BATCH_BYTES` together.
+BATCH_FILES = 32
+BATCH_BYTES = 64 << 20
+
+
+def _process_batch(batch: list[Any]) -> list[_Outcome]:
+    """Worker: :func:`_process` on each source of a batch (one round trip for many small files)."""
+    return [_process(t) for t in batch]
+
+
+def _batches(tasks: list[Any], workers: int) -> list[list[Any]]:
+    """Consecutive groups of small sources; a source of :data:`BATCH_BYTES` or more travels alone, and
+    no batch is so large that fewer than ``4 * workers`` batches keep the workers busy."""
+    limit = max(1, min(BATCH_FILES, len(tasks) // (4 * workers)))
+    out: list[list[Any]] = []
+    size = 0
+    for t in tasks:
+        if not out or len(out[-1]) >= limit or size + t[4] > BATCH_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(t)
+        size += t[4]
+    return out
+
+
+def _outcome(out: _Outcome) -> tuple[_Outcome, Failure | None]:
+    return out, (Failure("error", out.message) if out.status == "failed" else None)
+
+
 def _run(
     tasks: list[Any], workers: int, progress: Any, timeout: float | None
 ) -> Iterator[tuple[_Outcome, Failure | None]]:
-    """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones)."""
+    """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones).
+
+    Small sources go to the workers in batches (:func:`_batches`): the per-message cost of the isolated
+    workers, not header reading, bounded the rate on small files. A batch whose worker crashes or times
+    out (the time limit holds per batch) is run again one source per message, so that the failure is
+    pinned on its source and the other sources of the batch are read."""
     if workers < 1:
         for t in tasks:
-            out = _process(t)
-            yield out, (Failure("error", out.message) if out.status == "failed" else None)
+            yield _outcome(_process(t))
             progress()
         return
+    batches = _batches(tasks, workers)
+    retry: list[Any] = []
+    results = run_isolated(_process_batch, batches, workers=workers, timeout=timeout, preload=WORKER_PRELOAD)
+    for res in results:
+        if res.value is None and len(batches[res.index]) > 1:
+            retry.extend(batches[res.index])
+            continue
+        if res.value is None:  # the worker crashed or timed out on a single source
+            failure = res.failure or Failure("error", "no result")
+            yield _Outcome(batches[res.index][0][1].relpath, "failed", message=failure.message), failure
+            progress()
+            continue
+        for out in res.value:
+            yield _outcome(out)
+            progress()
+    if retry:
+        yield from _run_single(retry, workers, progress, timeout)
+
+
+def _run_single(
+    tasks: list[Any], workers: int, progress: Any, timeout: float | None
+) -> Iterator[tuple[_Outcome, Failure | None]]:
+    """As :func:`_run`, one source per message (the fallback for a failed batch)."""
     for res in run_isolated(_process, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
         if res.value is None:  # the worker crashed or timed out
             failure = res.failure or Failure("error", "no result")
             yield _Outcome(tasks[res.index][1].relpath, "failed", message=failure.message), failure
         else:
-            out = res.value
-            yield out, (Failure("error", out.message) if out.status == "failed" else None)
+            yield _outcome(res.value)
         progress()
 
 

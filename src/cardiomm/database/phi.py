@@ -34,6 +34,7 @@ Policy
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -482,13 +483,19 @@ def screen_path(relpath: str) -> tuple[str, ...]:
     """
     reasons: set[str] = set()
     for part in relpath.split("/"):
-        stem = part
-        while _EXT_RE.search(stem):
-            stem = _EXT_RE.sub("", stem)
-        if not stem or _LAYOUT_NAME_RE.fullmatch(stem):
-            continue
-        reasons.update(_reasons(stem))
+        reasons.update(_component_reasons(part))
     return tuple(sorted(reasons))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _component_reasons(part: str) -> tuple[str, ...]:
+    """:func:`screen_path` of one path component (cached: a tree repeats its folder names)."""
+    stem = part
+    while _EXT_RE.search(stem):
+        stem = _EXT_RE.sub("", stem)
+    if not stem or _LAYOUT_NAME_RE.fullmatch(stem):
+        return ()
+    return tuple(_reasons(stem))
 
 
 _SCREENED = [0]  # free-text values replaced in this process since the last take_screened_count()
