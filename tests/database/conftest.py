@@ -9,6 +9,7 @@ the pseudonymisation salt lives in its own temporary folder (``CARDIOMM_SALT_FIL
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -397,15 +398,16 @@ def _reader_of(fifo: Path) -> int | None:
     return None
 
 
-def _segfault_reader(fifo: Path, limit_s: float) -> None:
+def _segfault_reader(fifo: Path, limit_s: float, stop: threading.Event) -> None:
     """Kill every worker that opens ``fifo`` with ``SIGSEGV`` (a file that crashes its reader each time
-    it is read, as a damaged file does), until the pipe is removed or ``limit_s`` has passed."""
+    it is read, as a damaged file does), until ``stop`` is set (the test is over), the pipe is removed or
+    ``limit_s`` has passed."""
     import errno
     import signal
     import time
 
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         try:  # succeeds once a reader blocks in open(); the reader then waits in read()
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         except OSError as err:
@@ -414,7 +416,7 @@ def _segfault_reader(fifo: Path, limit_s: float) -> None:
             time.sleep(0.05)
             continue
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not stop.is_set():
                 pid = _reader_of(fifo)
                 if pid is not None and pid != os.getpid():
                     os.kill(pid, signal.SIGSEGV)
@@ -429,21 +431,22 @@ def bad_sources() -> Iterator[Callable[[Path, Path], None]]:
     """``make(crash, hang)``: two named pipes in place of source files. A worker that opens ``crash`` is
     killed with ``SIGSEGV`` (as a reader crashing inside a C library); nothing ever writes to ``hang``,
     so a worker that opens it blocks forever (as a reader spinning on a damaged file)."""
-    import threading
 
     threads: list[threading.Thread] = []
+    stop = threading.Event()
 
     def make(crash: Path, hang: Path) -> None:
         for path in (crash, hang):
             path.unlink(missing_ok=True)
             os.mkfifo(path)
-        thread = threading.Thread(target=_segfault_reader, args=(crash, 120.0), daemon=True)
+        thread = threading.Thread(target=_segfault_reader, args=(crash, 120.0, stop), daemon=True)
         thread.start()
         threads.append(thread)
 
     yield make
+    stop.set()  # a process forked later (a DataLoader worker) must never meet this killer
     for thread in threads:
-        thread.join(timeout=1)
+        thread.join(timeout=5)
 
 
 def _descendants(pid: int) -> set[int]:
