@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-create the shipped checkpoints on a CPU (one command; needs ../shared/data for the real anatomy):
-#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES [STAGE3_MINUTES [STAGE4_MINUTES]]]]
+#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES [STAGE3_MINUTES [STAGE4_MINUTES [STAGE5_MINUTES]]]]]
 # Stage 1 (phantom world): `cardiomm simulate mini --size small` (~1.5 GB, ~30 s); CardioMM, the
 #   PromptMR-style twin and E2E-VarNet (`small` presets, configs/*small_cpu.yaml) train side by side for
 #   STAGE1_MINUTES (default: the configs' 45 min).
@@ -20,7 +20,9 @@
 #   its stage-3 release on it + the simulator with the stage-3 settings for STAGE4_MINUTES (default 75).
 #   (The shipped stages 2-3 ran on the corpus of the simulator before that recalibration, commit fa87ac0:
 #   SNR 20 at 1.5 T on top of the source noise; a re-run now uses the new corpus for every stage.)
-# Finally each stage-4 release (safetensors + config.json + model_card.md) is copied to
+# Stage 5 (longer): each model continues from its stage-4 release on the same data and settings with lr
+#   1.25e-4 (where stage 4's halving had brought it) for STAGE5_MINUTES (default 70), side by side.
+# Finally each stage-5 release (safetensors + config.json + model_card.md) is copied to
 # src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
 # non-commercial research use.
 set -euo pipefail
@@ -39,7 +41,7 @@ REAL4=data/real_train4
   --split configs/splits/real_anatomy.json --role train --role val --seed 0 --snr-spread 2
 
 hhmm() { printf '00:%02d:%02d:00' $(($1 / 60)) $(($1 % 60)); }
-stage1=(); stage2=(); stage3_minutes=${3:-95}; stage4_minutes=${4:-75}
+stage1=(); stage2=(); stage3_minutes=${3:-95}; stage4_minutes=${4:-75}; stage5_minutes=${5:-70}
 if [ $# -ge 1 ]; then stage1=(--set "trainer.max_time=\"00:00:$1:00\""); fi
 if [ $# -ge 2 ]; then stage2=(--set "trainer.max_time=\"00:00:$2:00\""); fi
 stage3=(--set model.lr=2.5e-4 --set data.single_coil_fraction=0.15
@@ -75,7 +77,16 @@ for method in cardiomm promptmr varnet; do
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
+pids=()
+for method in cardiomm promptmr varnet; do
+  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_real4_cpu/release" \
+    --set "data.data=[$REAL4, $SIM]" --set run.output_dir="runs/${method}_real5_cpu" --set run.progress_bar=false \
+    "${stage3[@]}" --set model.lr=1.25e-4 --set "trainer.max_time=\"$(hhmm "$stage5_minutes")\"" \
+    > "runs/${method}_real5_cpu.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
 for method in cardiomm promptmr varnet; do
   mkdir -p "src/cardiomm/assets/checkpoints/$method"
-  cp "runs/${method}_real4_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
+  cp "runs/${method}_real5_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
 done
