@@ -272,6 +272,12 @@ def _outcome(out: _Outcome) -> tuple[_Outcome, Failure | None]:
     return out, (Failure("error", out.message) if out.status == "failed" else None)
 
 
+def _crashed(task: Any, failure: Failure | None) -> tuple[_Outcome, Failure]:
+    """The outcome of a source whose worker crashed or timed out."""
+    failure = failure or Failure("error", "no result")
+    return _Outcome(task[1].relpath, "failed", message=failure.message), failure
+
+
 def _run(
     tasks: list[Any], workers: int, progress: Any, timeout: float | None
 ) -> Iterator[tuple[_Outcome, Failure | None]]:
@@ -294,8 +300,7 @@ def _run(
             retry.extend(batches[res.index])
             continue
         if res.value is None:  # the worker crashed or timed out on a single source
-            failure = res.failure or Failure("error", "no result")
-            yield _Outcome(batches[res.index][0][1].relpath, "failed", message=failure.message), failure
+            yield _crashed(batches[res.index][0], res.failure)
             progress()
             continue
         for out in res.value:
@@ -311,8 +316,7 @@ def _run_single(
     """As :func:`_run`, one source per message (the fallback for a failed batch)."""
     for res in run_isolated(_process, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
         if res.value is None:  # the worker crashed or timed out
-            failure = res.failure or Failure("error", "no result")
-            yield _Outcome(tasks[res.index][1].relpath, "failed", message=failure.message), failure
+            yield _crashed(tasks[res.index], res.failure)
         else:
             yield _outcome(res.value)
         progress()

@@ -39,6 +39,7 @@ catalog, and rewrites anything else. A corrupt input is listed in the printed su
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -151,8 +152,9 @@ def _source_sha256(task: ShardTask) -> str:
     return task.source_sha256 or sha256_file(Path(task.src))
 
 
-def _shard_ok(task: ShardTask, shard: Path) -> str | None:
-    """Checksum of a finished shard that matches its sidecar and source, else ``None``."""
+def _shard_ok(shard: Path, source_sha: Callable[[], str]) -> str | None:
+    """Checksum of a finished shard that matches its sidecar and the source digest ``source_sha()``
+    (called only for a shard that passed its own check), else ``None``."""
     expected = read_sidecar(sidecar_path(shard))
     if expected is None or not shard.is_file():
         return None
@@ -170,7 +172,7 @@ def _shard_ok(task: ShardTask, shard: Path) -> str | None:
     except OSError:
         return None
     src = src.decode() if isinstance(src, bytes) else str(src)
-    return digest if src and src == _source_sha256(task) else None
+    return digest if src and src == source_sha() else None
 
 
 @contextmanager
@@ -218,11 +220,12 @@ def _prepare_one(task: ShardTask) -> dict[str, Any]:
     if task.source_format not in _READABLE:
         return {**base, "status": "unsupported", "message": f"no k-space reader for {task.source_format}"}
     try:
-        digest = _shard_ok(task, shard)
+        source_digest = functools.cache(lambda: _source_sha256(task))  # hashed at most once
+        digest = _shard_ok(shard, source_digest)
         if digest is not None:
             return {**base, "status": "verified", "entry": asdict(_entry(task, shard, digest))}
         size = os.path.getsize(task.src)
-        source_sha = _source_sha256(task)
+        source_sha = source_digest()
         if task.source_sha256 and task.check_source and sha256_file(Path(task.src)) != source_sha:
             msg = "source changed since indexing (sha256 differs); re-run `cardiomm db index`"
             raise FileFormatError(msg)
