@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -256,7 +256,7 @@ class CardiacHeader:
     # ------------------------------------------------------------------------------------ records
     def to_record(self) -> dict[str, Any]:
         """Flat ``dict`` of all fields (lists for the tuple fields), one catalog row."""
-        rec = asdict(self)
+        rec = {f.name: getattr(self, f.name) for f in fields(self)}  # fields are flat: no deep copy
         for name in _LIST_FIELDS:
             rec[name] = [float(v) for v in rec[name]]
         return rec

@@ -172,9 +172,15 @@ def _stem(name: str) -> str:
     return PurePosixPath(name).stem
 
 
+def _parts(relpath: str) -> list[str]:
+    """The components of a ``/``-separated relative path (as ``PurePosixPath(relpath).parts``, faster:
+    discovery asks this for every file of a tree)."""
+    return [p for p in relpath.split("/") if p and p != "."]
+
+
 def is_mask_path(relpath: str) -> bool:
     """True for sampling-mask files (``..._mask_<P><R>.mat`` or inside a ``Mask_*`` folder)."""
-    parts = PurePosixPath(relpath).parts
+    parts = _parts(relpath)
     stem = _stem(parts[-1]) if parts else ""
     in_mask_dir = any(p.startswith("Mask_") for p in parts[:-1])
     return in_mask_dir or "_mask_" in stem or stem.endswith("_mask")
@@ -182,7 +188,7 @@ def is_mask_path(relpath: str) -> bool:
 
 def is_sidecar_path(relpath: str) -> bool:
     """True for files that describe a scan but are not one (``_gt.h5``, ``_info.csv``, GTSOS...)."""
-    parts = PurePosixPath(relpath).parts
+    parts = _parts(relpath)
     name = parts[-1] if parts else ""
     return name.endswith(("_gt.h5", "_info.csv", "_sos.nii.gz")) or any(
         p in ("GTSOS", "ImgSnapshot") or p.startswith("GroundTruth") for p in parts[:-1]
@@ -236,7 +242,7 @@ def parse_path(relpath: str | os.PathLike[str]) -> PathInfo:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _parse_path(relpath: str) -> PathInfo:
-    parts = PurePosixPath(relpath).parts
+    parts = tuple(_parts(relpath))
     if not parts:
         return PathInfo()
     name, dirs = parts[-1], parts[:-1]

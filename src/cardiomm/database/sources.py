@@ -56,24 +56,25 @@ def discover(root: Path) -> tuple[list[SourceItem], list[str]]:
     """Walk ``root`` (sorted, deterministic) and return ``(sources, mask_relpaths)``."""
     items: list[SourceItem] = []
     masks: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    top = os.fspath(root)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        base = Path(dirpath)
-        rel_dir = PurePosixPath(base.relative_to(root).as_posix())
+        rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
         names = set(filenames)
         dicoms: list[str] = []
         for name in sorted(filenames):
             if name.startswith((".", TMP_PREFIX)):
                 continue
-            rel = str(rel_dir / name) if str(rel_dir) != "." else name
-            kind = _EXT_KIND.get(Path(name).suffix.lower())
+            rel = prefix + name
+            kind = _EXT_KIND.get(os.path.splitext(name)[1].lower())
             if kind == "mat" and is_mask_path(rel):
                 masks.append(rel)
                 continue
             if is_sidecar_path(rel) and kind != "dat":
                 continue
             if kind is None:
-                if _is_dicom(base / name, name):
+                if _is_dicom(Path(dirpath, name), name):
                     dicoms.append(name)
                 continue
             sidecars: tuple[str, ...] = ()
@@ -81,11 +82,11 @@ def discover(root: Path) -> tuple[list[SourceItem], list[str]]:
                 stem = name[:-4]
                 for cand in (f"{stem}_info.csv", f"{stem}.csv"):
                     if cand in names:
-                        sidecars = (str(rel_dir / cand) if str(rel_dir) != "." else cand,)
+                        sidecars = (prefix + cand,)
                         break
             items.append(SourceItem(relpath=rel, kind=kind, sidecars=sidecars))
         if dicoms:
-            items.append(SourceItem(relpath=str(rel_dir), kind="dicom", files=tuple(dicoms)))
+            items.append(SourceItem(relpath=rel_dir, kind="dicom", files=tuple(dicoms)))
     items.sort(key=lambda it: it.relpath)
     return items, sorted(masks)
 
@@ -95,15 +96,18 @@ def stat_signature(root: Path, item: SourceItem) -> tuple[int, str]:
 
     The signature contains modification times: store it only through a keyed hash.
     """
-    paths = [root / item.relpath / f for f in item.files] if item.kind == "dicom" else [root / item.relpath]
-    paths += [root / s for s in item.sidecars]
+    top = os.fspath(root)
+    if item.kind == "dicom":
+        names = [f"{item.relpath}/{f}" for f in item.files]
+    else:
+        names = [item.relpath]
     parts: list[str] = []
     size = 0
-    for i, p in enumerate(paths):
-        st = p.stat()
-        if i < len(paths) - len(item.sidecars):
+    for i, rel in enumerate([*names, *item.sidecars]):
+        st = os.stat(os.path.join(top, rel))
+        if i < len(names):
             size += st.st_size
-        parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+        parts.append(f"{rel.rsplit('/', 1)[-1]}:{st.st_size}:{st.st_mtime_ns}")
     return size, "|".join(parts)
 
 
@@ -138,6 +142,5 @@ def sha256_source(root: Path, item: SourceItem) -> tuple[str, str]:
 def mask_link_key(relpath: str) -> tuple[str, ...]:
     """Key that a scan and its masks share: the path with the role folder (``FullSample``,
     ``Mask_Task*``, ``UnderSample*``) blanked and the file name reduced to its scan stem."""
-    parts = PurePosixPath(relpath).parts
-    dirs = tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in parts[:-1])
+    dirs = tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in relpath.split("/")[:-1] if p and p != ".")
     return (*dirs, parse_path(relpath).stem)

@@ -7,14 +7,16 @@ Checkpoints are safetensors + JSON config (no pickle). The shipped demonstration
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from cardiomm.errors import CheckpointError, ModelNotFoundError
 from cardiomm.models.checkpoint import checkpoint_paths
 from cardiomm.models.release import load_release
+from cardiomm.physics import ifft2c, rss
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.text import get_encoder
 from cardiomm.utils.precision import Precision, parse_precision, precision_context
@@ -70,6 +72,14 @@ class LearnedRecon(Reconstructor):
         ``fp32`` (default), ``tf32`` (CUDA only; no effect on the CPU) or ``bf16`` (autocast of the
         network's real-valued layers): see :mod:`cardiomm.utils.precision`. The text encoder always runs
         in float32 and the output image is float32 in every mode.
+    hard_dc
+        Hard data consistency of the output (default): the network's final multi-coil k-space keeps
+        the acquired samples exactly where the mask is set, its own estimate elsewhere, before the
+        root-sum-of-squares. The networks end with a learned *soft* consistency step (CardioMM's
+        weighted average, VarNet's gradient step) that also smooths the acquired samples; measured on
+        the real-anatomy validation split, keeping them is 0.2 dB (Uniform 8x) to 0.8 dB (ktRadial
+        8x) closer to the fully sampled image (``docs/real_anatomy.md``). ``False``: the network's own
+        output, as published.
 
     Raises
     ------
@@ -84,8 +94,10 @@ class LearnedRecon(Reconstructor):
         encoder: TextEncoder | None = None,
         device: str = "cpu",
         precision: str | Precision = Precision.FP32,
+        hard_dc: bool = True,
     ) -> None:
         self.name = name
+        self.hard_dc = hard_dc
         self.precision = parse_precision(precision)
         self.model = model.eval().to(device)
         self.encoder = encoder
@@ -99,9 +111,11 @@ class LearnedRecon(Reconstructor):
         *,
         device: str = "cpu",
         precision: str | Precision = Precision.FP32,
+        hard_dc: bool = True,
     ) -> LearnedRecon:
         """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits;
-        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`)."""
+        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`, also for
+        ``hard_dc``)."""
         precision = parse_precision(precision)  # a typo fails before the checkpoint is read
         ckpt = Path(path) if path is not None else shipped_checkpoint(name)
         config = _config_json(ckpt)
@@ -117,7 +131,7 @@ class LearnedRecon(Reconstructor):
         encoder = None
         if kind == "cardiomm":
             encoder = get_encoder(release.config.text_encoder)
-        return cls(name, release.model, encoder, device, precision)
+        return cls(name, release.model, encoder, device, precision, hard_dc)
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
         assert self.encoder is not None
@@ -146,8 +160,10 @@ class LearnedRecon(Reconstructor):
             us = self._embed([inp.undersampling_prompt]).expand(b, -1)
             args = (k, m, meta, us, mask_type, inp.n_acs)
         with precision_context(self.precision, self.device):
-            out = self.model(*args)
-        return out.to(torch.float32).cpu()
+            k_out = cast(Callable[..., torch.Tensor], self.model.forward_kspace)(*args)
+        if self.hard_dc:
+            k_out = torch.where(m, k.to(k_out.dtype), k_out)
+        return rss(ifft2c(k_out.to(torch.complex64)), dim=1).cpu()
 
 
 def kspace_scale(kspace: torch.Tensor) -> torch.Tensor:
