@@ -173,12 +173,11 @@ def test_batches_group_small_sources_only() -> None:
         return ("root", None, b"", "", size, "fp", True)
 
     small = [task(1000)] * 200
-    batches = _batches(small, workers=1)
-    assert [len(b) for b in batches] == [BATCH_FILES] * 6 + [8]  # 200 = 6 x 32 + 8
-    assert [len(b) for b in _batches(small[:40], workers=2)] == [5] * 8  # >= 4 batches per worker
+    batches = list(_batches(iter(small)))  # drawn lazily: sizes grow 1, 2, 4 ... up to BATCH_FILES
+    assert [len(b) for b in batches] == [1, 2, 4, 8, 16] + [BATCH_FILES] * 5 + [9]  # 200 sources
     mixed = [task(1000), task(BATCH_BYTES), task(1000), task(BATCH_BYTES // 2), task(BATCH_BYTES // 2)]
-    mixed += [task(1000)] * 40  # 45 sources: at most 45 // 4 = 11 per batch
-    batches = _batches(mixed, workers=1)
-    assert [len(b) for b in batches] == [1, 1, 2, 11, 11, 11, 8]
+    mixed += [task(1000)] * 40
+    batches = list(_batches(mixed))
+    assert [len(b) for b in batches] == [1, 1, 2, 8, 16, 17]  # a big source alone; <= BATCH_BYTES each
     assert [t for b in batches for t in b] == mixed  # order kept, nothing lost
     assert all(sum(t[4] for t in b) <= BATCH_BYTES for b in batches)

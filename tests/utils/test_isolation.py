@@ -85,6 +85,32 @@ def test_run_isolated_without_timeout_and_with_no_items() -> None:
     assert list(run_isolated(operator.call, [])) == []
 
 
+def test_run_isolated_draws_a_lazy_iterable_while_the_workers_work() -> None:
+    """A generator is drawn lazily: outcome indices are positions in the iteration (crash included),
+    and items are drawn while the workers are busy (the producer is not left until a worker is free)."""
+    drawn_at: list[float] = []
+
+    def produce() -> Any:
+        for n in range(8):
+            drawn_at.append(time.monotonic())
+            yield (
+                SEGFAULT
+                if n == 3
+                else functools.partial(time.sleep, 0.3)
+                if n == 0
+                else functools.partial(pow, 3, n)
+            )
+
+    got, arrived = {}, {}
+    for o in run_isolated(operator.call, produce(), workers=1, timeout=30):
+        got[o.index], arrived[o.index] = o, time.monotonic()
+    assert sorted(got) == list(range(8))
+    assert got[3].failure is not None and got[3].failure.kind == "crash"
+    assert [got[n].value for n in (1, 2, 4, 5, 6, 7)] == [3**n for n in (1, 2, 4, 5, 6, 7)]
+    assert drawn_at[1] < arrived[0] - 0.1  # the second item was drawn while the first one slept (0.3 s)
+    assert list(run_isolated(operator.call, iter([]))) == []
+
+
 def test_run_isolated_initializer_failures_are_raised() -> None:
     """A typed error in the initializer keeps its type; a crash while starting is a WorkerStartError."""
     with pytest.raises(UnknownChoiceError, match="unknown mask pattern"):

@@ -6,7 +6,7 @@ time and ETA (rich's estimate from the recent rate of completed files).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,35 +43,42 @@ def _rate_columns() -> tuple[Any, Any]:
     return FilesPerSecond(), MegabytesPerSecond()
 
 
+class Advance:
+    """What :func:`progress_bar` yields: call it once per finished file (``advance(n_bytes=0)``);
+    :meth:`set_total` fixes a total that was not known when the bar started."""
+
+    def __init__(self, progress: Progress | None = None, task: Any = None) -> None:
+        self._progress, self._task, self._bytes = progress, task, 0
+
+    def __call__(self, n_bytes: int = 0) -> None:
+        if self._progress is None:
+            return
+        self._bytes += int(n_bytes)
+        self._progress.update(self._task, advance=1, bytes=self._bytes)
+
+    def set_total(self, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, total=total)
+
+
 @contextmanager
-def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n_bytes=0)``, driving a rich progress bar of ``total`` files on stderr.
+def progress_bar(enabled: bool, total: int | None, description: str) -> Iterator[Advance]:
+    """Yield an :class:`Advance`, driving a rich progress bar of ``total`` files on stderr.
 
     Parameters
     ----------
     enabled
-        ``False`` (or ``total <= 0``): ``advance`` does nothing.
+        ``False`` (or ``total <= 0``): the bar is not shown.
     total
-        Number of files.
+        Number of files; ``None`` while unknown (the bar pulses until :meth:`Advance.set_total`).
     description
         Text before the bar.
     """
-    if not enabled or total <= 0:
-
-        def nothing(n_bytes: int = 0) -> None:
-            return None
-
-        yield nothing
+    if not enabled or (total is not None and total <= 0):
+        yield Advance()
         return
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *_rate_columns(),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task(description, total=total, bytes=0)
-        done = [0]
-
-        def advance(n_bytes: int = 0) -> None:
-            done[0] += int(n_bytes)
-            progress.update(task, advance=1, bytes=done[0])
-
-        yield advance
+        yield Advance(progress, progress.add_task(description, total=total, bytes=0))

@@ -60,7 +60,7 @@ from cardiomm.database.phi import (
     screen_path,
     take_screened_count,
 )
-from cardiomm.database.sources import SourceItem, discover, mask_link_key, sha256_source, stat_signature
+from cardiomm.database.sources import SourceItem, mask_link_key, sha256_source, stat_signature, walk_sources
 from cardiomm.errors import ConfigError, InputFileError, PHIError
 from cardiomm.utils.atomic import atomic_path
 from cardiomm.utils.isolation import INDEX_TIMEOUT_S, Failure, run_isolated, write_failures
@@ -253,19 +253,21 @@ def _process_batch(batch: list[Any]) -> list[_Outcome]:
     return [_process(t) for t in batch]
 
 
-def _batches(tasks: list[Any], workers: int) -> list[list[Any]]:
-    """Consecutive groups of small sources; a source of :data:`BATCH_BYTES` or more travels alone, and
-    no batch is so large that fewer than ``4 * workers`` batches keep the workers busy."""
-    limit = max(1, min(BATCH_FILES, len(tasks) // (4 * workers)))
-    out: list[list[Any]] = []
-    size = 0
+def _batches(tasks: Iterable[Any]) -> Iterator[list[Any]]:
+    """Consecutive groups of small sources, drawn lazily from ``tasks``: the first batch holds one
+    source and each next one twice as many, up to :data:`BATCH_FILES` (so that a small tree still
+    reaches every worker, and a large one pays the per-message cost once per 32 sources); a source of
+    :data:`BATCH_BYTES` or more travels alone, and no batch holds more bytes than that."""
+    limit, size = 1, 0
+    batch: list[Any] = []
     for t in tasks:
-        if not out or len(out[-1]) >= limit or size + t[4] > BATCH_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append(t)
+        if batch and (len(batch) >= limit or size + t[4] > BATCH_BYTES):
+            yield batch
+            limit, batch, size = min(2 * limit, BATCH_FILES), [], 0
+        batch.append(t)
         size += t[4]
-    return out
+    if batch:
+        yield batch
 
 
 def _outcome(out: _Outcome) -> tuple[_Outcome, Failure | None]:
@@ -279,11 +281,12 @@ def _crashed(task: Any, failure: Failure | None) -> tuple[_Outcome, Failure]:
 
 
 def _run(
-    tasks: list[Any], workers: int, progress: Any, timeout: float | None
+    tasks: Iterable[Any], workers: int, progress: Any, timeout: float | None
 ) -> Iterator[tuple[_Outcome, Failure | None]]:
     """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones).
 
-    Small sources go to the workers in batches (:func:`_batches`): the per-message cost of the isolated
+    ``tasks`` is drawn lazily (the tree walk produces them while the workers read headers). Small
+    sources go to the workers in batches (:func:`_batches`): the per-message cost of the isolated
     workers, not header reading, bounded the rate on small files. A batch whose worker crashes or times
     out (the time limit holds per batch) is run again one source per message, so that the failure is
     pinned on its source and the other sources of the batch are read."""
@@ -292,9 +295,15 @@ def _run(
             yield _outcome(_process(t))
             progress()
         return
-    batches = _batches(tasks, workers)
+    batches: list[list[Any]] = []
+
+    def drawn() -> Iterator[list[Any]]:
+        for batch in _batches(tasks):
+            batches.append(batch)  # run_isolated's index i is the i-th batch drawn
+            yield batch
+
     retry: list[Any] = []
-    results = run_isolated(_process_batch, batches, workers=workers, timeout=timeout, preload=WORKER_PRELOAD)
+    results = run_isolated(_process_batch, drawn(), workers=workers, timeout=timeout, preload=WORKER_PRELOAD)
     for res in results:
         if res.value is None and len(batches[res.index]) > 1:
             retry.extend(batches[res.index])
@@ -429,27 +438,61 @@ def _write_catalog(
         failures_path(catalog).unlink(missing_ok=True)
 
 
-def _screen_paths(
-    items: list[SourceItem], masks: list[str], pseudo: Pseudonymizer, allow: bool
-) -> tuple[list[SourceItem], list[str], list[tuple[str, str, str]], int]:
-    """Split off identifying-looking paths: ``(items, masks, withheld, n_flagged)``.
+@dataclass
+class _Walk:
+    """What :func:`_plan` found while it walked the tree (complete once its generator is exhausted)."""
 
-    ``withheld`` holds ``(pseudonym, relpath, reasons)`` of refused paths (empty with ``allow``).
-    """
-    withheld: list[tuple[str, str, str]] = []
-    n_flagged = 0
+    n_sources: int = 0
+    items: list[SourceItem] = field(default_factory=list)  # the indexable ones
+    masks: list[str] = field(default_factory=list)
+    withheld: list[tuple[str, str, str]] = field(default_factory=list)  # (pseudonym, relpath, reasons)
+    n_phi_paths: int = 0
+    kept: list[dict[str, Any]] = field(default_factory=list)  # rows of unchanged sources
+    skipped: dict[str, str] = field(default_factory=dict)
+    fp_by_rel: dict[str, str] = field(default_factory=dict)  # fingerprints of the sources to read
+
+
+def _plan(
+    root: Path,
+    walk: _Walk,
+    pseudo: Pseudonymizer,
+    previous: dict[str, list[dict[str, Any]]],
+    old_skipped: dict[str, str],
+    *,
+    checksum: bool,
+    allow_phi_paths: bool,
+) -> Iterator[tuple[Any, ...]]:
+    """Walk ``root`` and yield the worker task of every new or changed source, recording the rest in
+    ``walk``: identifying-looking paths (withheld, unless ``allow_phi_paths``), unchanged sources (their
+    previous rows), sources skipped before and unchanged."""
 
     def keep(relpath: str) -> bool:
-        nonlocal n_flagged
         reasons = screen_path(relpath)
         if not reasons:
             return True
-        n_flagged += 1
-        if not allow:
-            withheld.append(("withheld-" + pseudo.key("phi-path", relpath), relpath, ", ".join(reasons)))
-        return allow
+        walk.n_phi_paths += 1
+        if not allow_phi_paths:
+            walk.withheld.append(("withheld-" + pseudo.key("phi-path", relpath), relpath, ", ".join(reasons)))
+        return allow_phi_paths
 
-    return [it for it in items if keep(it.relpath)], [m for m in masks if keep(m)], withheld, n_flagged
+    for dir_items, dir_masks in walk_sources(root):
+        walk.n_sources += len(dir_items)
+        walk.masks += [m for m in dir_masks if keep(m)]
+        for item in dir_items:
+            if not keep(item.relpath):
+                continue
+            walk.items.append(item)
+            size, signature = stat_signature(root, item)
+            fp = pseudo.fingerprint(signature)
+            old = previous.get(item.relpath)
+            if old and old[0]["source_fingerprint"] == fp and (old[0]["source_sha256"] or not checksum):
+                walk.kept.extend(old)
+            elif old_skipped.get(item.relpath) == fp:
+                walk.skipped[item.relpath] = fp
+            else:
+                walk.fp_by_rel[item.relpath] = fp
+                old_sha = old[0]["source_sha256"] if old else ""
+                yield (str(root), item, pseudo.salt, old_sha, size, fp, checksum)
 
 
 def index_tree(
@@ -505,32 +548,20 @@ def index_tree(
     pseudo = Pseudonymizer(load_salt(salt_file))
     salt_check = pseudo.key("salt-check", "cardiomm")
     previous, old_skipped = _load_previous(cat, salt_check)
-    items, masks = discover(root_p)
-    n_sources = len(items)
-    items, masks, withheld, n_phi_paths = _screen_paths(items, masks, pseudo, allow_phi_paths)
-
-    kept: list[dict[str, Any]] = []
-    skipped: dict[str, str] = {}
-    tasks = []
-    for item in items:
-        size, signature = stat_signature(root_p, item)
-        fp = pseudo.fingerprint(signature)
-        old = previous.get(item.relpath)
-        if old and old[0]["source_fingerprint"] == fp and (old[0]["source_sha256"] or not checksum):
-            kept.extend(old)
-        elif old_skipped.get(item.relpath) == fp:
-            skipped[item.relpath] = fp
-        else:
-            old_sha = old[0]["source_sha256"] if old else ""
-            tasks.append((str(root_p), item, pseudo.salt, old_sha, size, fp, checksum))
-    n_unchanged = len(items) - len(tasks)
-    refused = "PHIError: path looks identifying ({}); not indexed: rename it or use --allow-phi-paths"
-    failures = [(name, Failure("error", refused.format(why))) for name, _, why in withheld]
+    walk = _Walk()
+    kept, skipped, fp_by_rel = walk.kept, walk.skipped, walk.fp_by_rel
+    tasks = _plan(
+        root_p, walk, pseudo, previous, old_skipped, checksum=checksum, allow_phi_paths=allow_phi_paths
+    )
     read_failures: list[tuple[str, Failure]] = []
     n_extracted = n_screened = 0
-    fp_by_rel = {t[1].relpath: t[5] for t in tasks}
-    with progress_bar(progress, len(tasks), "indexing") as advance:
-        for out, failure in _run(tasks, workers, advance, timeout):
+
+    def counted() -> Iterator[tuple[Any, ...]]:  # the bar learns its total when the walk ends
+        yield from tasks
+        advance.set_total(len(fp_by_rel))
+
+    with progress_bar(progress, None, "indexing") as advance:
+        for out, failure in _run(counted(), workers, advance, timeout):
             if out.status == "same":
                 fp = fp_by_rel[out.relpath]
                 kept.extend({**r, "source_fingerprint": fp} for r in previous[out.relpath])
@@ -542,21 +573,24 @@ def index_tree(
                 skipped[out.relpath] = fp_by_rel[out.relpath]
             else:
                 read_failures.append((out.relpath, failure or Failure("error", out.message)))
+    refused = "PHIError: path looks identifying ({}); not indexed: rename it or use --allow-phi-paths"
+    failures = [(name, Failure("error", refused.format(why))) for name, _, why in walk.withheld]
     failures += sorted(read_failures, key=lambda f: f[0])
-    current = {it.relpath for it in items}
+    current = {it.relpath for it in walk.items}
     n_removed = sum(1 for s in previous if s not in current)
-    _link_masks(kept, masks)
+    n_unchanged = len(walk.items) - len(fp_by_rel)
+    _link_masks(kept, walk.masks)
     meta = {"schema_version": str(SCHEMA_VERSION), "kind": "catalog", "salt_check": salt_check,
             "skipped": json.dumps(dict(sorted(skipped.items())))}  # fmt: skip
-    if allow_phi_paths and n_phi_paths:
+    if allow_phi_paths and walk.n_phi_paths:
         meta["phi_paths"] = "allowed"
     cat.parent.mkdir(parents=True, exist_ok=True)
     _write_catalog(cat, kept, meta, failures)
     return IndexReport(
-        catalog=cat, n_sources=n_sources, n_scans=len(kept), n_extracted=n_extracted,
-        n_hashed=len(tasks) if checksum else 0, n_unchanged=n_unchanged, n_removed=n_removed,
+        catalog=cat, n_sources=walk.n_sources, n_scans=len(kept), n_extracted=n_extracted,
+        n_hashed=len(fp_by_rel) if checksum else 0, n_unchanged=n_unchanged, n_removed=n_removed,
         n_skipped=len(skipped),
         failures=tuple((name, f.message) for name, f in failures),
-        elapsed_s=time.perf_counter() - t0, n_phi_paths=n_phi_paths, n_screened=n_screened,
-        withheld=tuple((name, rel) for name, rel, _ in withheld),
+        elapsed_s=time.perf_counter() - t0, n_phi_paths=walk.n_phi_paths, n_screened=n_screened,
+        withheld=tuple((name, rel) for name, rel, _ in walk.withheld),
     )  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -18,7 +19,14 @@ from cardiomm.database.extract.dicom import is_dicom_file
 from cardiomm.database.paths import is_mask_path, is_sidecar_path, parse_path
 from cardiomm.utils.atomic import TMP_PREFIX
 
-__all__ = ["SourceItem", "discover", "stat_signature", "sha256_file", "sha256_source", "mask_link_key"]
+__all__ = [
+    "SourceItem",
+    "walk_sources",
+    "stat_signature",
+    "sha256_file",
+    "sha256_source",
+    "mask_link_key",
+]
 
 _EXT_KIND = {".mat": "mat", ".h5": "h5", ".hdf5": "h5", ".dat": "dat"}
 _DICOM_EXT = (".dcm", ".ima", ".dicom")
@@ -52,16 +60,17 @@ def _is_dicom(path: Path, name: str) -> bool:
     return name.lower().endswith(_DICOM_EXT) or ("." not in name and is_dicom_file(path))
 
 
-def discover(root: Path) -> tuple[list[SourceItem], list[str]]:
-    """Walk ``root`` (sorted, deterministic) and return ``(sources, mask_relpaths)``."""
-    items: list[SourceItem] = []
-    masks: list[str] = []
+def walk_sources(root: Path) -> Iterator[tuple[list[SourceItem], list[str]]]:
+    """``(sources, mask_relpaths)`` of one folder at a time, folders in sorted walk order (a generator:
+    the caller can work on the first folders while the walk goes on)."""
     top = os.fspath(root)
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/") if dirpath != top else "."
         prefix = "" if rel_dir == "." else rel_dir + "/"
         names = set(filenames)
+        items: list[SourceItem] = []
+        masks: list[str] = []
         dicoms: list[str] = []
         for name in sorted(filenames):
             if name.startswith((".", TMP_PREFIX)):
@@ -87,8 +96,8 @@ def discover(root: Path) -> tuple[list[SourceItem], list[str]]:
             items.append(SourceItem(relpath=rel, kind=kind, sidecars=sidecars))
         if dicoms:
             items.append(SourceItem(relpath=rel_dir, kind="dicom", files=tuple(dicoms)))
-    items.sort(key=lambda it: it.relpath)
-    return items, sorted(masks)
+        if items or masks:
+            yield items, masks
 
 
 def stat_signature(root: Path, item: SourceItem) -> tuple[int, str]:

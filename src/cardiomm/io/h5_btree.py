@@ -23,7 +23,7 @@ _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _LAYOUT, _CONTINUATION, _SYMBOL_TABLE = 0x0008, 0x0010, 0x0011
 _MAX_NODES = 2_000_000
 _UNDEFINED = 2**64 - 1
-_CHECKED: dict[tuple[str, int, int], None] = {}
+_CHECKED: dict[tuple[int, int, int, int], None] = {}  # (device, inode, size, mtime) of checked files
 
 
 class _Bad(Exception):
@@ -127,7 +127,7 @@ def check_btrees(filename: str | os.PathLike[str], path: str | os.PathLike[str] 
         A B-tree child that does not lead one level down (a cycle), or a node outside the file.
     """
     st = os.stat(filename)
-    key = (os.path.realpath(filename), st.st_size, st.st_mtime_ns)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # the file itself, whatever path names it
     if key in _CHECKED or st.st_size < 96:
         return
     with open(filename, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:

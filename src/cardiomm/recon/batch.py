@@ -182,12 +182,16 @@ def build_reconstructors(
     model: str | Path | None = None,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
+    hard_dc: bool = True,
 ) -> dict[str, Reconstructor]:
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
     has a single entry (several methods use their shipped checkpoints); learned methods on ``device``
-    at ``precision`` (:mod:`cardiomm.utils.precision`)."""
+    at ``precision`` (:mod:`cardiomm.utils.precision`), with hard data consistency of their output unless
+    ``hard_dc`` is False (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
     ckpt = model if len(methods) == 1 else None
-    return {m: get_reconstructor(m, ckpt, device=device, precision=precision) for m in methods}
+    return {
+        m: get_reconstructor(m, ckpt, device=device, precision=precision, hard_dc=hard_dc) for m in methods
+    }
 
 
 def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
@@ -226,10 +230,14 @@ _WORKER_RECONS: dict[str, Reconstructor] = {}
 
 
 def _init_worker(
-    methods: tuple[str, ...], model: str | None, device: str = "cpu", precision: str = Precision.FP32.value
+    methods: tuple[str, ...],
+    model: str | None,
+    device: str = "cpu",
+    precision: str = Precision.FP32.value,
+    hard_dc: bool = True,
 ) -> None:
     _WORKER_RECONS.clear()
-    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision))
+    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision, hard_dc))
 
 
 def _run_job(job: _Job) -> tuple[tuple[str, str], list[tuple[str, ReconTask, float]]]:
@@ -260,6 +268,7 @@ def reconstruct_tasks_isolated(
     on_done: Callable[[str, ReconTask, float], None] | None = None,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
+    hard_dc: bool = True,
 ) -> tuple[int, list[TaskFailure]]:
     """:func:`reconstruct_tasks` in a worker process that survives bad files.
 
@@ -269,7 +278,8 @@ def reconstruct_tasks_isolated(
     ``crash`` and one that takes longer than ``timeout`` seconds per method a ``timeout``: the worker is
     replaced (models loaded again) and the next task goes on. Callbacks run in this process after each
     task. Errors while building the reconstructors (unknown method, bad checkpoint) are raised. Learned
-    methods run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) in the worker.
+    methods run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) in the worker, with
+    ``hard_dc`` as in :func:`build_reconstructors`.
 
     Returns
     -------
@@ -284,7 +294,7 @@ def reconstruct_tasks_isolated(
     ckpt = None if model is None else str(model)
     results = run_isolated(
         _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
-        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value),
+        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value, hard_dc),
         preload=("cardiomm.io", "cardiomm.recon.batch"),
     )  # fmt: skip
     for res in results:

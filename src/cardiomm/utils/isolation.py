@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -233,7 +233,7 @@ def _kill(worker: _Worker) -> None:
 
 def run_isolated(
     fn: Callable[[T], R],
-    items: Sequence[T],
+    items: Iterable[T],
     *,
     workers: int = 1,
     timeout: float | None = None,
@@ -248,9 +248,12 @@ def run_isolated(
     fn
         A picklable (module-level) function of one item. Its exceptions become ``error`` failures.
     items
-        Picklable items.
+        Picklable items: a sequence, or any iterable, which is then consumed lazily, one item each time
+        a worker is free (so that items still being produced, e.g. by a tree walk, keep the workers
+        busy meanwhile).
     workers
-        Worker processes (at least 1, at most one per item). Each serves many items in turn.
+        Worker processes (at least 1; for a sequence, at most one per item). Each serves many items in
+        turn.
     timeout
         Seconds one item may take (``None`` or ``0``: no limit). Also the limit for ``initializer``.
     initializer, initargs
@@ -261,7 +264,8 @@ def run_isolated(
     Yields
     ------
     Outcome
-        ``index`` into ``items`` with a ``value`` or a ``failure``; in completion order.
+        ``index`` into ``items`` (its position in the iteration) with a ``value`` or a ``failure``; in
+        completion order.
 
     Raises
     ------
@@ -271,11 +275,13 @@ def run_isolated(
         An exception raised by ``initializer`` (re-raised here; typed errors keep their type).
     """
     limit = timeout if timeout else None
-    workers = max(1, min(workers, len(items)))
-    if not items:
+    pending = _Pending(items)
+    if not pending:
         return
+    if isinstance(items, Sequence):
+        workers = min(workers, len(items))
+    workers = max(1, workers)
     ctx = _context(preload)
-    pending: deque[int] = deque(range(len(items)))
     pool: list[_Worker] = []
 
     def start() -> _Worker:
@@ -303,11 +309,11 @@ def run_isolated(
         while pending or any(w.index is not None for w in pool):
             for worker in pool:  # hand out items to idle, ready workers
                 if worker.ready and worker.index is None and pending:
-                    index = pending.popleft()
+                    index, item = pending.popleft()
                     try:
-                        worker.conn.send((index, items[index]))
+                        worker.conn.send((index, item))
                     except OSError:  # it died while idle: replaced below, the item waits
-                        pending.appendleft(index)
+                        pending.appendleft((index, item))
                         continue
                     worker.index = index
                     worker.deadline = None if limit is None else time.monotonic() + limit
@@ -316,7 +322,11 @@ def run_isolated(
             deadlines += [w.started + limit for w in pool if not w.ready and limit is not None]
             wait_s = max(0.0, min(deadlines) - now) if deadlines else None
             handles: list[Any] = [w.conn for w in pool] + [w.process.sentinel for w in pool]
-            ready_handles = set(wait(handles, timeout=wait_s))
+            ready_handles = set(wait(handles, timeout=0))
+            while not ready_handles and pending.prefetch(workers):  # draw items while the workers work
+                ready_handles = set(wait(handles, timeout=0))
+            if not ready_handles:
+                ready_handles = set(wait(handles, timeout=wait_s))
             for worker in list(pool):
                 yield from _serve(worker, ready_handles, limit, replace)
         finished = True
@@ -329,6 +339,45 @@ def run_isolated(
                     pass
                 worker.process.join(timeout=5)
             _kill(worker)
+
+
+class _Pending(Generic[T]):
+    """The items not yet handed out, ``(index, item)``: returned ones first, then the rest of the
+    iterable, drawn only when asked for."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._source = iter(items)
+        self._back: deque[tuple[int, T]] = deque()
+        self._next = 0
+        self._done = False
+
+    def _draw(self) -> bool:
+        """Take the next item of the iterable into the queue; False when it is exhausted."""
+        if self._done:
+            return False
+        try:
+            item = next(self._source)
+        except StopIteration:
+            self._done = True
+            return False
+        self._back.append((self._next, item))
+        self._next += 1
+        return True
+
+    def __bool__(self) -> bool:
+        return bool(self._back) or self._draw()
+
+    def prefetch(self, limit: int) -> bool:
+        """Draw one more item from the iterable if fewer than ``limit`` are waiting; whether it did."""
+        return len(self._back) < limit and self._draw()
+
+    def popleft(self) -> tuple[int, T]:
+        if not self:
+            raise IndexError("no item left")
+        return self._back.popleft()
+
+    def appendleft(self, entry: tuple[int, T]) -> None:
+        self._back.appendleft(entry)
 
 
 def _serve(
