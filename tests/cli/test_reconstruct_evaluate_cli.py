@@ -293,19 +293,19 @@ def test_reconstruct_never_destroys_data(
     assert "is a file" in capsys.readouterr().err
 
 
-def test_soft_dc_option_returns_the_network_output(tree: Path, tmp_path: Path) -> None:
-    """`--soft-dc` reaches the learned method (its image differs from the default hard-DC one; the
+def test_hard_dc_option_reaches_the_learned_method(tree: Path, tmp_path: Path) -> None:
+    """`--hard-dc` reaches the learned method (its image differs from the default soft one; the
     physics of both is checked in tests/recon/test_learned.py); `zf` is the same either way."""
     from cardiomm.io import read_image_mat
 
     full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("*.mat"))
     images = {}
-    for flag in ([], ["--soft-dc"]):
-        out = tmp_path / ("soft" if flag else "hard")
+    for flag in ([], ["--hard-dc"]):
+        out = tmp_path / ("hard" if flag else "soft")
         args = ["reconstruct", str(full), "--pattern", "Uniform", "--accel", "4", "--out", str(out)]
         assert main([*args, "--method", "varnet,zf", *flag]) == 0
         images[bool(flag)] = {m: read_image_mat(next((out / m).rglob("*.mat")), "reconimage").numpy()
                               for m in ("varnet", "zf")}  # fmt: skip
-    hard, soft = images[False], images[True]
+    soft, hard = images[False], images[True]
     np.testing.assert_array_equal(hard["zf"], soft["zf"])
     assert np.abs(hard["varnet"] - soft["varnet"]).max() > 1e-3 * hard["varnet"].max()

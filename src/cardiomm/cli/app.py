@@ -11,7 +11,7 @@ import typer
 
 from cardiomm.errors import ConfigError
 
-__all__ = ["app", "console", "err_console", "parse_floats"]
+__all__ = ["app", "console", "err_console", "parse_floats", "HARD_DC_HELP"]
 
 from rich.console import Console
 
@@ -26,6 +26,12 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+#: Help of ``--hard-dc`` (``reconstruct``, ``compare``): :class:`cardiomm.recon.learned.LearnedRecon`.
+HARD_DC_HELP = (
+    "Learned methods: keep the acquired samples exactly (higher PSNR, lower SSIM: the measured noise "
+    "comes back); default: the network's own output, smoothed by its soft data consistency."
+)
 
 
 def parse_floats(text: str, what: str) -> list[float]:

@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cardiomm.cli.app import app, console, err_console, parse_floats
+from cardiomm.cli.app import HARD_DC_HELP, app, console, err_console, parse_floats
 from cardiomm.errors import ConfigError, InputFileError
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, write_failures
@@ -97,14 +97,7 @@ def reconstruct(
     precision: str = typer.Option(
         "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
     ),
-    soft_dc: bool = typer.Option(
-        False,
-        "--soft-dc",
-        help=(
-            "Learned methods: return the network's own output, whose final soft data-consistency step "
-            "also smooths the acquired samples (as published); default: keep the acquired samples."
-        ),
-    ),
+    hard_dc: bool = typer.Option(False, "--hard-dc", help=HARD_DC_HELP),
     timeout: float = typer.Option(
         RECON_TIMEOUT_S,
         "--timeout",
@@ -146,7 +139,7 @@ def reconstruct(
     if note := precision_note(prec, torch_device):
         console.print(f"[yellow]{note}[/]")
     if single:  # one file: in this process, errors propagate
-        recons = build_reconstructors(methods, model, torch_device, prec, hard_dc=not soft_dc)
+        recons = build_reconstructors(methods, model, torch_device, prec, hard_dc=hard_dc)
     else:  # a tree: the models are loaded in the worker process
         check_methods(methods, model)
     # one method on one file writes to --out itself; otherwise each method gets its own folder
@@ -183,7 +176,7 @@ def reconstruct(
             n_written, failed = reconstruct_tasks_isolated(
                 tasks, methods, model, root=root, n_acs=acs, prompt=prompt, batch_size=batch_size,
                 outputs=outputs, timeout=timeout or None, on_prompts=show, on_done=done, device=torch_device,
-                precision=prec, hard_dc=not soft_dc,
+                precision=prec, hard_dc=hard_dc,
             )  # fmt: skip
             progress.advance(bar, len(failed) * len(methods))
     console.print(f"wrote {n_written} reconstruction(s) under {out}")

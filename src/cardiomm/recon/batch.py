@@ -182,12 +182,12 @@ def build_reconstructors(
     model: str | Path | None = None,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
-    hard_dc: bool = True,
+    hard_dc: bool = False,
 ) -> dict[str, Reconstructor]:
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
     has a single entry (several methods use their shipped checkpoints); learned methods on ``device``
-    at ``precision`` (:mod:`cardiomm.utils.precision`), with hard data consistency of their output unless
-    ``hard_dc`` is False (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
+    at ``precision`` (:mod:`cardiomm.utils.precision`), with hard data consistency of their output when
+    ``hard_dc`` (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
     ckpt = model if len(methods) == 1 else None
     return {
         m: get_reconstructor(m, ckpt, device=device, precision=precision, hard_dc=hard_dc) for m in methods
@@ -234,7 +234,7 @@ def _init_worker(
     model: str | None,
     device: str = "cpu",
     precision: str = Precision.FP32.value,
-    hard_dc: bool = True,
+    hard_dc: bool = False,
 ) -> None:
     _WORKER_RECONS.clear()
     _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision, hard_dc))
@@ -268,7 +268,7 @@ def reconstruct_tasks_isolated(
     on_done: Callable[[str, ReconTask, float], None] | None = None,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
-    hard_dc: bool = True,
+    hard_dc: bool = False,
 ) -> tuple[int, list[TaskFailure]]:
     """:func:`reconstruct_tasks` in a worker process that survives bad files.
 

@@ -112,9 +112,12 @@ def run_comparison(
     models: Mapping[str, str | Path] | None = None,
     device: str = "cpu",
     precision: str = "fp32",
+    hard_dc: bool = False,
 ) -> Comparison:
     """As :func:`compare_methods`, keeping the reference and every reconstruction; learned methods run
-    on ``device`` at ``precision`` (``fp32`` / ``tf32`` / ``bf16``, :mod:`cardiomm.utils.precision`)."""
+    on ``device`` at ``precision`` (``fp32`` / ``tf32`` / ``bf16``, :mod:`cardiomm.utils.precision`),
+    with hard data consistency of their output when ``hard_dc``
+    (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
     mask_file = None if mask_path is None else Path(mask_path)
     rel = (mask_file or Path(kspace_path)).as_posix()
     task = ReconTask(Path(kspace_path), mask_file, Path("unused.mat"), rel, mask_spec=mask_spec)
@@ -125,7 +128,9 @@ def run_comparison(
     scores = []
     recons: dict[str, torch.Tensor] = {}
     for name in methods:
-        recon = get_reconstructor(name, (models or {}).get(name), device=device, precision=precision)
+        recon = get_reconstructor(
+            name, (models or {}).get(name), device=device, precision=precision, hard_dc=hard_dc
+        )
         out, per_frame = reconstruct_volume(
             volume,
             mask,

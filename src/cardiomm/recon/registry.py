@@ -23,7 +23,7 @@ def get_reconstructor(
     *,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
-    hard_dc: bool = True,
+    hard_dc: bool = False,
 ) -> Reconstructor:
     """Build a reconstruction method by name.
 
@@ -40,8 +40,8 @@ def get_reconstructor(
         ``fp32`` / ``tf32`` / ``bf16`` for learned methods (:mod:`cardiomm.utils.precision`); the
         classical methods always compute in complex64.
     hard_dc
-        Learned methods keep the acquired samples exactly (default); ``False``: the network's own
-        output (see :class:`~cardiomm.recon.learned.LearnedRecon`).
+        Learned methods keep the acquired samples exactly; default ``False``: the network's own output
+        (see :class:`~cardiomm.recon.learned.LearnedRecon`).
 
     Raises
     ------
