@@ -180,10 +180,11 @@ def _parts(relpath: str) -> list[str]:
 
 def is_mask_path(relpath: str) -> bool:
     """True for sampling-mask files (``..._mask_<P><R>.mat`` or inside a ``Mask_*`` folder)."""
-    parts = _parts(relpath)
-    stem = _stem(parts[-1]) if parts else ""
-    in_mask_dir = any(p.startswith("Mask_") for p in parts[:-1])
-    return in_mask_dir or "_mask_" in stem or stem.endswith("_mask")
+    folder, _, name = relpath.rpartition("/")
+    if "/Mask_" in "/" + folder:  # a folder whose name starts with Mask_
+        return True
+    stem = _stem(name)
+    return "_mask_" in stem or stem.endswith("_mask")
 
 
 def is_sidecar_path(relpath: str) -> bool:

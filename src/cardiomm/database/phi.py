@@ -481,8 +481,15 @@ def screen_path(relpath: str) -> tuple[str, ...]:
     :func:`screen_text`, except whole names of known public layouts (fastMRI ``file1000021``,
     Sunnybrook ``SCD0000101``). The root the path is relative to is not checked (it is never stored).
     """
+    folder, _, name = relpath.rpartition("/")
+    return tuple(sorted(set(_folder_reasons(folder)) | set(_component_reasons(name))))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _folder_reasons(folder: str) -> tuple[str, ...]:
+    """:func:`screen_path` of a folder path (cached: a folder holds many files)."""
     reasons: set[str] = set()
-    for part in relpath.split("/"):
+    for part in folder.split("/") if folder else ():
         reasons.update(_component_reasons(part))
     return tuple(sorted(reasons))
 

@@ -62,42 +62,70 @@ def _is_dicom(path: Path, name: str) -> bool:
 
 def walk_sources(root: Path) -> Iterator[tuple[list[SourceItem], list[str]]]:
     """``(sources, mask_relpaths)`` of one folder at a time, folders in sorted walk order (a generator:
-    the caller can work on the first folders while the walk goes on)."""
-    top = os.fspath(root)
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/") if dirpath != top else "."
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        names = set(filenames)
-        items: list[SourceItem] = []
-        masks: list[str] = []
-        dicoms: list[str] = []
-        for name in sorted(filenames):
-            if name.startswith((".", TMP_PREFIX)):
-                continue
-            rel = prefix + name
-            kind = _EXT_KIND.get(os.path.splitext(name)[1].lower())
-            if kind == "mat" and is_mask_path(rel):
-                masks.append(rel)
-                continue
-            if is_sidecar_path(rel) and kind != "dat":
-                continue
-            if kind is None:
-                if _is_dicom(Path(dirpath, name), name):
-                    dicoms.append(name)
-                continue
-            sidecars: tuple[str, ...] = ()
-            if kind == "mat":
-                stem = name[:-4]
-                for cand in (f"{stem}_info.csv", f"{stem}.csv"):
-                    if cand in names:
-                        sidecars = (prefix + cand,)
-                        break
-            items.append(SourceItem(relpath=rel, kind=kind, sidecars=sidecars))
-        if dicoms:
-            items.append(SourceItem(relpath=rel_dir, kind="dicom", files=tuple(dicoms)))
-        if items or masks:
-            yield items, masks
+    the caller can work on the first folders while the walk goes on). Hidden folders are not entered,
+    nor are symbolic links to folders; unreadable folders are passed over (as ``os.walk`` does)."""
+    yield from _walk(os.fspath(root), ".")
+
+
+def _walk(path: str, rel_dir: str) -> Iterator[tuple[list[SourceItem], list[str]]]:
+    """:func:`walk_sources` below ``path`` (``rel_dir`` relative to the root); ``os.scandir`` keeps the
+    file types of the listing, so no ``stat`` per entry, and paths are built as strings."""
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+    except OSError:
+        return
+    subdirs: list[str] = []
+    filenames: list[str] = []
+    for e in entries:
+        try:
+            is_dir = e.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            filenames.append(e.name)
+        elif not e.name.startswith(".") and not e.is_symlink():
+            subdirs.append(e.name)
+    found = _sources_in(path, rel_dir, filenames)
+    if found[0] or found[1]:
+        yield found
+    prefix = "" if rel_dir == "." else rel_dir + "/"
+    for d in sorted(subdirs):
+        yield from _walk(os.path.join(path, d), prefix + d)
+
+
+def _sources_in(path: str, rel_dir: str, filenames: list[str]) -> tuple[list[SourceItem], list[str]]:
+    """Sources and masks among the files of one folder (``rel_dir`` relative to the root)."""
+    prefix = "" if rel_dir == "." else rel_dir + "/"
+    names = set(filenames)
+    items: list[SourceItem] = []
+    masks: list[str] = []
+    dicoms: list[str] = []
+    for name in sorted(filenames):
+        if name.startswith((".", TMP_PREFIX)):
+            continue
+        rel = prefix + name
+        kind = _EXT_KIND.get(os.path.splitext(name)[1].lower())
+        if kind == "mat" and is_mask_path(rel):
+            masks.append(rel)
+            continue
+        if is_sidecar_path(rel) and kind != "dat":
+            continue
+        if kind is None:
+            if _is_dicom(Path(path, name), name):
+                dicoms.append(name)
+            continue
+        sidecars: tuple[str, ...] = ()
+        if kind == "mat":
+            stem = name[:-4]
+            for cand in (f"{stem}_info.csv", f"{stem}.csv"):
+                if cand in names:
+                    sidecars = (prefix + cand,)
+                    break
+        items.append(SourceItem(relpath=rel, kind=kind, sidecars=sidecars))
+    if dicoms:
+        items.append(SourceItem(relpath=rel_dir, kind="dicom", files=tuple(dicoms)))
+    return items, masks
 
 
 def stat_signature(root: Path, item: SourceItem) -> tuple[int, str]:
