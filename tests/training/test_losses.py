@@ -67,3 +67,14 @@ def test_make_loss_choices() -> None:
         make_loss("mse")
     with pytest.raises(ShapeError):
         SSIMLoss()(torch.rand(1, 5, 5), torch.rand(1, 5, 5), torch.tensor([1.0]))
+
+
+def test_mixed_loss_weighs_skimage_ssim_and_mean_absolute_error() -> None:
+    """``ssim+l1`` = 0.84 (1 - SSIM) + 0.16 mean|x - y| / range, against skimage and numpy."""
+    rng = np.random.default_rng(2)
+    gt, pred = _pair(rng, (40, 36))
+    dr = 3.0
+    ssim = structural_similarity(gt, pred, data_range=dr, win_size=7, use_sample_covariance=True)
+    expected = 0.84 * (1 - ssim) + 0.16 * np.abs(pred - gt).mean() / dr
+    loss = make_loss("ssim+l1")(torch.from_numpy(pred)[None], torch.from_numpy(gt)[None], torch.tensor([dr]))
+    assert float(loss) == pytest.approx(expected, abs=1e-4)

@@ -28,10 +28,10 @@ from torch import nn
 
 from cardiomm.errors import ShapeError, UnknownChoiceError
 
-__all__ = ["SSIMLoss", "L1Loss", "ssim_map", "make_loss", "LOSSES"]
+__all__ = ["SSIMLoss", "L1Loss", "MixedLoss", "ssim_map", "make_loss", "LOSSES"]
 
 #: Names accepted by :func:`make_loss`.
-LOSSES: tuple[str, ...] = ("ssim", "l1")
+LOSSES: tuple[str, ...] = ("ssim", "l1", "ssim+l1")
 
 
 def _as_4d(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -126,10 +126,30 @@ class L1Loss(nn.Module):
         return per.mean()
 
 
+class MixedLoss(nn.Module):
+    """``alpha (1 - SSIM) + (1 - alpha) L1`` (Zhao, Gallo, Frosio, Kautz, "Loss functions for image
+    restoration with neural networks", IEEE TCI 2017, their ``alpha = 0.84``): the SSIM term keeps local
+    structure, the L1 term the intensities that SSIM, normalised by local statistics, does not weigh
+    (PSNR follows them). Both terms as in :class:`SSIMLoss` and :class:`L1Loss`."""
+
+    def __init__(self, alpha: float = 0.84) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.ssim, self.l1 = SSIMLoss(), L1Loss()
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, data_range: torch.Tensor) -> torch.Tensor:
+        """``pred``, ``target`` ``(b, y, x)``; ``data_range`` ``(b,)`` -> scalar loss (float32)."""
+        a = self.alpha
+        return a * self.ssim(pred, target, data_range) + (1 - a) * self.l1(pred, target, data_range)
+
+
 def make_loss(name: str) -> nn.Module:
-    """``"ssim"`` (published) or ``"l1"``; all take ``(pred, target, data_range)``."""
+    """``"ssim"`` (published), ``"l1"`` or ``"ssim+l1"`` (:class:`MixedLoss`); all take
+    ``(pred, target, data_range)``."""
     if name == "ssim":
         return SSIMLoss()
     if name == "l1":
         return L1Loss()
+    if name == "ssim+l1":
+        return MixedLoss()
     raise UnknownChoiceError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
