@@ -3,7 +3,6 @@ here, on CUDA too where there is one), and no import beyond what the GPU machine
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,15 @@ from types import ModuleType
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_gpu.py"
+from .conftest import BENCHMARKS, load_bench
+
+BENCH = BENCHMARKS / "bench_gpu.py"
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("bench_gpu")
 
 
 def test_bench_gpu_without_cuda_returns_the_skip_section(
