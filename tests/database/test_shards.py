@@ -337,3 +337,40 @@ def test_hash_later_index_gives_the_same_shards(
     frame = read_catalog(cat).sort_values("scan_id").reset_index(drop=True)
     ref = read_catalog(mini_catalog).sort_values("scan_id").reset_index(drop=True)
     assert frame["sha256"].tolist() == ref["sha256"].tolist()
+
+
+def test_prepare_on_dask_ends_a_hanging_scan_and_records_it(
+    mini_root: Path, mini_catalog: Path, tmp_path: Path, bad_sources: Callable[[Path, Path], None]
+) -> None:
+    """On a Dask cluster a scan whose reader never returns is ended by the per-scan timeout (its worker
+    process is ended, the nanny starts another) and recorded, as is a scan whose reader crashes its
+    worker; every other shard equals the serial run."""
+    pytest.importorskip("distributed")
+    import dask
+    from distributed import LocalCluster
+
+    root = tmp_path / "raw"
+    shutil.copytree(mini_root, root)
+    serial = tmp_path / "serial"
+    prepare_shards(root, serial, mini_catalog, workers=0)
+    frame = read_catalog(mini_catalog).sort_values("relpath")
+    crash, hang = frame.iloc[0], frame.iloc[1]
+    bad_sources(root / crash.relpath, root / hang.relpath)
+    out = tmp_path / "out"
+    # one scan at a time per single-threaded worker (ending a worker then fails no other scan), no retry
+    cfg = {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}
+    start = time.monotonic()
+    with dask.config.set(cfg):
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            rep = prepare_shards(root, out, mini_catalog, scheduler=cluster.scheduler_address, timeout=5)
+    assert time.monotonic() - start < 180
+    failures = {f["scan_id"]: f for f in json.loads((out / "failures.json").read_text())}
+    assert sorted(failures) == sorted([crash.scan_id, hang.scan_id]) and rep.n_failed == 2
+    assert {f["kind"] for f in failures.values()} == {"crash"}
+    assert "ran past the 5 s limit" in failures[hang.scan_id]["error"]
+    expected = [
+        e for e in read_manifest(serial)["shards"] if e["scan_id"] not in (crash.scan_id, hang.scan_id)
+    ]
+    assert read_manifest(out)["shards"] == expected

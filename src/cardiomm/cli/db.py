@@ -195,7 +195,10 @@ def prepare_cmd(
         None, "--salt-file", help=_SALT_HELP + " Not read: refused if inside ROOT, OUT or the catalog folder."
     ),
     timeout: float = typer.Option(
-        PREPARE_TIMEOUT_S, "--timeout", min=0, help=_TIMEOUT_HELP.format("scan") + " Not with --scheduler."
+        PREPARE_TIMEOUT_S,
+        "--timeout",
+        min=0,
+        help=_TIMEOUT_HELP.format("scan") + " With --scheduler the Dask worker process is ended.",
     ),
     compress: bool = typer.Option(
         False, "--compress/--no-compress", help="Gzip the per-frame chunks (same digest, smaller shards)."

@@ -33,14 +33,21 @@ catalog, and rewrites anything else. A corrupt input is listed in the printed su
 ``failures.json`` and skipped; it never aborts the run nor leaves a partial shard.
 
 **Execution.** Local worker processes (see Isolation) by default, or a Dask distributed cluster
-(``scheduler`` address); both run :func:`prepare_one` on picklable :class:`ShardTask` records.
+(``scheduler`` address); both run :func:`prepare_one` on picklable :class:`ShardTask` records. Dask
+workers cannot start worker processes of their own, so there the timeout is a watchdog thread that ends
+the Dask worker process running a scan past it (its nanny starts a new one; the libraries a scan needs
+are imported before the clock starts); a scan that ends the workers that run it (a hang or a crash) as
+often as the scheduler allows (``distributed.scheduler.allowed-failures``, 3 by default) is recorded as
+a ``crash``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import importlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -299,8 +306,33 @@ def _run_local(
         advance(result["bytes_in"])
 
 
+#: Exit status of a Dask worker process ended by :func:`_prepare_within` (EX_SOFTWARE).
+_WATCHDOG_EXIT = 70
+
+
+def _prepare_within(task: ShardTask, limit: float | None) -> dict[str, Any]:
+    """Dask task: :func:`prepare_one`, or the end of this worker process if the scan runs past ``limit``
+    seconds (a reader hung in C code cannot be interrupted; its process can end). The worker libraries
+    are imported first (once per process), outside the limit."""
+    for module in WORKER_PRELOAD:
+        importlib.import_module(module)
+    if not limit:
+        return prepare_one(task)
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if not done.wait(limit):
+            os._exit(_WATCHDOG_EXIT)
+
+    threading.Thread(target=watchdog, name="cardiomm-scan-watchdog", daemon=True).start()
+    try:
+        return prepare_one(task)
+    finally:
+        done.set()
+
+
 def _run_dask(
-    tasks: list[ShardTask], scheduler: str, advance: Callable[[int], None]
+    tasks: list[ShardTask], scheduler: str, advance: Callable[[int], None], timeout: float | None
 ) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, as_completed  # noqa: PLC0415 - optional extra, only for --scheduler
@@ -309,13 +341,18 @@ def _run_dask(
 
     with Client(scheduler, set_as_default=False) as client:
         keys = [f"cardiomm-prepare-{t.scan_id}" for t in tasks]
-        futures = client.map(prepare_one, tasks, pure=False, key=keys)
+        run = functools.partial(_prepare_within, limit=timeout or None)
+        futures = client.map(run, tasks, pure=False, key=keys)
         by_key = {fut.key: task for fut, task in zip(futures, tasks, strict=True)}
+        why = "crashed them" + (f" or ran past the {timeout:g} s limit" if timeout else "")
         for fut in as_completed(futures, loop=client.loop):
             try:
                 result = fut.result()
-            except Exception as err:  # e.g. KilledWorker: the input crashed Dask workers
-                result = _failed(by_key[fut.key], Failure("crash", safe_error(err)))
+            except Exception as err:  # e.g. KilledWorker: the scan ended the Dask workers that ran it
+                message = (
+                    f"the scan ended the Dask worker processes that ran it: it {why} ({safe_error(err)})"
+                )
+                result = _failed(by_key[fut.key], Failure("crash", message))
             yield result
             advance(result["bytes_in"])
 
@@ -366,7 +403,7 @@ def prepare_shards(
         Local worker processes (default ``min(4, cpu_count)``): each scan is converted in a worker
         (:func:`cardiomm.utils.isolation.run_isolated`), so that a crash or a hang is a recorded
         failure. 0: serially in this process, without timeout (for debugging). Ignored with
-        ``scheduler`` (a scan that kills Dask workers is recorded as a crash).
+        ``scheduler`` (a scan that ends Dask workers is recorded as a crash).
     scheduler
         Address of a Dask distributed scheduler (e.g. ``tcp://10.0.0.1:8786``).
     where
@@ -379,8 +416,8 @@ def prepare_shards(
         The pseudonymisation salt used at indexing (default ``$CARDIOMM_SALT_FILE`` or
         ``~/.config/cardiomm``); it is not read, only its location is checked.
     timeout
-        Seconds one scan may take (``None`` or 0: no limit); a scan over it is a failure. Not applied
-        with ``scheduler``.
+        Seconds one scan may take (``None`` or 0: no limit); a scan over it is a failure. With
+        ``scheduler`` the Dask worker process running it is ended (see the module docstring).
     compress
         Gzip (level 4, with shuffle) the per-frame chunks of new shards. The content digest, and so
         the manifest, is the same as without; existing shards are kept as they are.
@@ -413,7 +450,7 @@ def prepare_shards(
         results: list[dict[str, Any]] = []
         with progress_bar(progress, len(tasks), "preparing") as advance:
             if scheduler:
-                results.extend(_run_dask(tasks, scheduler, advance))
+                results.extend(_run_dask(tasks, scheduler, advance, timeout))
             else:
                 results.extend(_run_local(tasks, workers, advance, timeout))
         _clean_temporaries(out_p)  # of killed workers
