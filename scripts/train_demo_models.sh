@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-create the shipped checkpoints on a CPU (one command; needs ../shared/data for the real anatomy):
-#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES [STAGE3_MINUTES [STAGE4_MINUTES [STAGE5_MINUTES]]]]]
+#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES [STAGE3_MINUTES [STAGE4_MINUTES [STAGE5_MINUTES [STAGE6_MINUTES]]]]]]
 # Stage 1 (phantom world): `cardiomm simulate mini --size small` (~1.5 GB, ~30 s); CardioMM, the
 #   PromptMR-style twin and E2E-VarNet (`small` presets, configs/*small_cpu.yaml) train side by side for
 #   STAGE1_MINUTES (default: the configs' 45 min).
@@ -22,7 +22,10 @@
 #   SNR 20 at 1.5 T on top of the source noise; a re-run now uses the new corpus for every stage.)
 # Stage 5 (longer): each model continues from its stage-4 release on the same data and settings with lr
 #   1.25e-4 (where stage 4's halving had brought it) for STAGE5_MINUTES (default 70), side by side.
-# Finally each stage-5 release (safetensors + config.json + model_card.md) is copied to
+# Stage 6 (a loss that weighs intensities too): each model continues from its stage-5 release on the same
+#   data and settings with the loss `ssim+l1` (0.84 (1 - SSIM) + 0.16 L1, Zhao et al., IEEE TCI 2017) for
+#   STAGE6_MINUTES (default 50), side by side.
+# Finally each stage-6 release (safetensors + config.json + model_card.md) is copied to
 # src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
 # non-commercial research use.
 set -euo pipefail
@@ -41,7 +44,7 @@ REAL4=data/real_train4
   --split configs/splits/real_anatomy.json --role train --role val --seed 0 --snr-spread 2
 
 hhmm() { printf '00:%02d:%02d:00' $(($1 / 60)) $(($1 % 60)); }
-stage1=(); stage2=(); stage3_minutes=${3:-95}; stage4_minutes=${4:-75}; stage5_minutes=${5:-70}
+stage1=(); stage2=(); stage3_minutes=${3:-95}; stage4_minutes=${4:-75}; stage5_minutes=${5:-70}; stage6_minutes=${6:-50}
 if [ $# -ge 1 ]; then stage1=(--set "trainer.max_time=\"00:00:$1:00\""); fi
 if [ $# -ge 2 ]; then stage2=(--set "trainer.max_time=\"00:00:$2:00\""); fi
 stage3=(--set model.lr=2.5e-4 --set data.single_coil_fraction=0.15
@@ -86,7 +89,16 @@ for method in cardiomm promptmr varnet; do
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
+pids=()
+for method in cardiomm promptmr varnet; do
+  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_real5_cpu/release" \
+    --set "data.data=[$REAL4, $SIM]" --set run.output_dir="runs/${method}_real6_cpu" --set run.progress_bar=false \
+    "${stage3[@]}" --set model.lr=1.25e-4 --set 'model.loss="ssim+l1"' \
+    --set "trainer.max_time=\"$(hhmm "$stage6_minutes")\"" > "runs/${method}_real6_cpu.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
 for method in cardiomm promptmr varnet; do
   mkdir -p "src/cardiomm/assets/checkpoints/$method"
-  cp "runs/${method}_real5_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
+  cp "runs/${method}_real6_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
 done
