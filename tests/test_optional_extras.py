@@ -27,4 +27,4 @@ def test_dask_scheduler_without_distributed_names_the_extra(monkeypatch: pytest.
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ConfigError, match=r"cardiomm\[dask\]"):
-        next(_run_dask([], "tcp://127.0.0.1:1", lambda: None))
+        next(_run_dask([], "tcp://127.0.0.1:1", lambda: None, None))
