@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -227,6 +228,21 @@ def test_shard_digest_is_layout_independent(mini_shards: Path, tmp_path: Path) -
     assert shard_digest(copy) != shard_digest(src)
 
 
+def _tree_with_bad_scans(
+    mini_root: Path, mini_catalog: Path, tmp_path: Path, bad_sources: Callable[[Path, Path], None]
+) -> tuple[Path, Path, Any, Any]:
+    """A copy of the mini tree, its serial shards, and two of its scans (catalog rows) whose sources
+    became a crashing and a hanging reader after indexing (read by the source check)."""
+    root = tmp_path / "raw"
+    shutil.copytree(mini_root, root)
+    serial = tmp_path / "serial"
+    prepare_shards(root, serial, mini_catalog, workers=0)
+    frame = read_catalog(mini_catalog).sort_values("relpath")
+    crash, hang = frame.iloc[0], frame.iloc[1]
+    bad_sources(root / crash.relpath, root / hang.relpath)
+    return root, serial, crash, hang
+
+
 def test_prepare_isolates_a_crash_and_a_hang(
     mini_root: Path, mini_catalog: Path, tmp_path: Path, bad_sources: Callable[[Path, Path], None]
 ) -> None:
@@ -234,13 +250,7 @@ def test_prepare_isolates_a_crash_and_a_hang(
     completes with exit code 1 and every other shard equals a serial in-process run."""
     from cardiomm.cli.main import main
 
-    root = tmp_path / "raw"
-    shutil.copytree(mini_root, root)
-    serial = tmp_path / "serial"
-    prepare_shards(root, serial, mini_catalog, workers=0)
-    frame = read_catalog(mini_catalog).sort_values("relpath")
-    crash, hang = frame.iloc[0], frame.iloc[1]
-    bad_sources(root / crash.relpath, root / hang.relpath)  # after indexing: read by the source check
+    root, serial, crash, hang = _tree_with_bad_scans(mini_root, mini_catalog, tmp_path, bad_sources)
     out = tmp_path / "out"
     argv = ["db", "prepare", str(root), str(out), "--catalog", str(mini_catalog), "--workers", "2",
             "--timeout", "5", "--no-progress"]  # fmt: skip
@@ -349,13 +359,7 @@ def test_prepare_on_dask_ends_a_hanging_scan_and_records_it(
     import dask
     from distributed import LocalCluster
 
-    root = tmp_path / "raw"
-    shutil.copytree(mini_root, root)
-    serial = tmp_path / "serial"
-    prepare_shards(root, serial, mini_catalog, workers=0)
-    frame = read_catalog(mini_catalog).sort_values("relpath")
-    crash, hang = frame.iloc[0], frame.iloc[1]
-    bad_sources(root / crash.relpath, root / hang.relpath)
+    root, serial, crash, hang = _tree_with_bad_scans(mini_root, mini_catalog, tmp_path, bad_sources)
     out = tmp_path / "out"
     # one scan at a time per single-threaded worker (ending a worker then fails no other scan), no retry
     cfg = {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}
