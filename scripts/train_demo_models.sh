@@ -64,40 +64,26 @@ for pair in "cardiomm:small_cpu" "promptmr:promptmr_small_cpu" "varnet:varnet_sm
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-pids=()
-for method in cardiomm promptmr varnet; do
-  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_real_cpu/release" \
-    --set run.output_dir="runs/${method}_real3_cpu" --set run.progress_bar=false "${stage3[@]}" \
-    > "runs/${method}_real3_cpu.log" 2>&1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
-pids=()
-for method in cardiomm promptmr varnet; do
-  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_real3_cpu/release" \
-    --set "data.data=[$REAL4, $SIM]" --set run.output_dir="runs/${method}_real4_cpu" --set run.progress_bar=false \
-    "${stage3[@]}" --set "trainer.max_time=\"$(hhmm "$stage4_minutes")\"" > "runs/${method}_real4_cpu.log" 2>&1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
-pids=()
-for method in cardiomm promptmr varnet; do
-  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_real4_cpu/release" \
-    --set "data.data=[$REAL4, $SIM]" --set run.output_dir="runs/${method}_real5_cpu" --set run.progress_bar=false \
-    "${stage3[@]}" --set model.lr=1.25e-4 --set "trainer.max_time=\"$(hhmm "$stage5_minutes")\"" \
-    > "runs/${method}_real5_cpu.log" 2>&1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
-pids=()
-for method in cardiomm promptmr varnet; do
-  "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_real5_cpu/release" \
-    --set "data.data=[$REAL4, $SIM]" --set run.output_dir="runs/${method}_real6_cpu" --set run.progress_bar=false \
-    "${stage3[@]}" --set model.lr=1.25e-4 --set 'model.loss="ssim+l1"' \
-    --set "trainer.max_time=\"$(hhmm "$stage6_minutes")\"" > "runs/${method}_real6_cpu.log" 2>&1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
+# run_stage FROM TO ARGS...: the three models side by side, each from runs/<method>_FROM/release into
+# runs/<method>_TO (log: runs/<method>_TO.log), with the extra `cardiomm train` arguments ARGS.
+run_stage() {
+  local from=$1 to=$2 method
+  shift 2
+  local stage_pids=()
+  for method in cardiomm promptmr varnet; do
+    "$CARDIOMM" train --config "configs/${method}_real_cpu.yaml" --set run.init_from="runs/${method}_${from}/release" \
+      --set run.output_dir="runs/${method}_${to}" --set run.progress_bar=false "$@" > "runs/${method}_${to}.log" 2>&1 &
+    stage_pids+=($!)
+  done
+  for pid in "${stage_pids[@]}"; do wait "$pid"; done
+}
+run_stage real_cpu real3_cpu "${stage3[@]}"
+run_stage real3_cpu real4_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" \
+  --set "trainer.max_time=\"$(hhmm "$stage4_minutes")\""
+run_stage real4_cpu real5_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" --set model.lr=1.25e-4 \
+  --set "trainer.max_time=\"$(hhmm "$stage5_minutes")\""
+run_stage real5_cpu real6_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" --set model.lr=1.25e-4 \
+  --set 'model.loss="ssim+l1"' --set "trainer.max_time=\"$(hhmm "$stage6_minutes")\""
 for method in cardiomm promptmr varnet; do
   mkdir -p "src/cardiomm/assets/checkpoints/$method"
   cp "runs/${method}_real6_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
