@@ -47,6 +47,7 @@ __all__ = [
     "field_token_to_tesla",
     "parse_sampling_name",
     "is_mask_path",
+    "path_parts",
     "is_sidecar_path",
     "modality_from_name",
     "SET_FOLDERS",
@@ -172,7 +173,7 @@ def _stem(name: str) -> str:
     return PurePosixPath(name).stem
 
 
-def _parts(relpath: str) -> list[str]:
+def path_parts(relpath: str) -> list[str]:
     """The components of a ``/``-separated relative path (as ``PurePosixPath(relpath).parts``, faster:
     discovery asks this for every file of a tree)."""
     return [p for p in relpath.split("/") if p and p != "."]
@@ -189,7 +190,7 @@ def is_mask_path(relpath: str) -> bool:
 
 def is_sidecar_path(relpath: str) -> bool:
     """True for files that describe a scan but are not one (``_gt.h5``, ``_info.csv``, GTSOS...)."""
-    parts = _parts(relpath)
+    parts = path_parts(relpath)
     name = parts[-1] if parts else ""
     return name.endswith(("_gt.h5", "_info.csv", "_sos.nii.gz")) or any(
         p in ("GTSOS", "ImgSnapshot") or p.startswith("GroundTruth") for p in parts[:-1]
@@ -243,7 +244,7 @@ def parse_path(relpath: str | os.PathLike[str]) -> PathInfo:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _parse_path(relpath: str) -> PathInfo:
-    parts = tuple(_parts(relpath))
+    parts = tuple(path_parts(relpath))
     if not parts:
         return PathInfo()
     name, dirs = parts[-1], parts[:-1]

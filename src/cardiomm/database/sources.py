@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cardiomm.database.extract.dicom import is_dicom_file
-from cardiomm.database.paths import is_mask_path, is_sidecar_path, parse_path
+from cardiomm.database.paths import is_mask_path, is_sidecar_path, parse_path, path_parts
 from cardiomm.utils.atomic import TMP_PREFIX
 
 __all__ = [
@@ -179,5 +179,5 @@ def sha256_source(root: Path, item: SourceItem) -> tuple[str, str]:
 def mask_link_key(relpath: str) -> tuple[str, ...]:
     """Key that a scan and its masks share: the path with the role folder (``FullSample``,
     ``Mask_Task*``, ``UnderSample*``) blanked and the file name reduced to its scan stem."""
-    dirs = tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in relpath.split("/")[:-1] if p and p != ".")
+    dirs = tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in path_parts(relpath)[:-1])
     return (*dirs, parse_path(relpath).stem)

@@ -77,7 +77,7 @@ class LearnedRecon(Reconstructor):
         samples exactly where the mask is set, its own estimate elsewhere, before the root-sum-of-
         squares. The networks end with a learned *soft* consistency step (CardioMM's weighted average,
         VarNet's gradient step) that also smooths the acquired samples. Keeping them raises PSNR
-        (real-anatomy test split: +0.15 to +0.77 dB for CardioMM) but lowers SSIM (-0.003 to -0.029),
+        (real-anatomy test split, stage-5 CardioMM: +0.01 to +0.77 dB) but lowers SSIM (by up to 0.039),
         because the measured noise comes back with them (``docs/models.md``). Default ``False``: the
         network's own output, as published.
 
