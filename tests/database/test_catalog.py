@@ -110,6 +110,21 @@ def test_index_reports_bad_input_and_parallel_matches_serial(
     assert _table(tmp_path / "a" / "c.parquet") == _table(tmp_path / "b" / "c.parquet")
 
 
+def test_index_records_a_source_it_cannot_stat(mini_root: Path, tmp_path: Path, mini_spec: dict) -> None:
+    """A dangling symbolic link named like a scan (or a file removed during the walk) is a recorded
+    failure, not a traceback; the other scans are indexed and it does not count as unchanged."""
+    root = _copy(mini_root, tmp_path)
+    gone = root / "MultiCoil/Cine/TrainingSet/FullSample/Center002/UIH_15T_umr588/P001/cine_gone.mat"
+    gone.symlink_to(tmp_path / "nowhere.mat")
+    rep = index_tree(root, tmp_path / "a" / "c.parquet", workers=1)
+    assert [(f[0].rsplit("/", 1)[1], f[1].split(":")[0]) for f in rep.failures] == [
+        ("cine_gone.mat", "cannot stat")
+    ]
+    assert rep.n_scans == mini_spec["n_scans"] and rep.n_unchanged == 0
+    doc = json.loads((tmp_path / "a" / "c.failures.json").read_text())
+    assert [d["source"].rsplit("/", 1)[1] for d in doc] == ["cine_gone.mat"]
+
+
 def test_index_refuses_other_salt_and_old_schema(mini_root: Path, mini_catalog: Path, tmp_path: Path) -> None:
     cat = tmp_path / "c.parquet"
     shutil.copy(mini_catalog, cat)

@@ -283,13 +283,11 @@ def _crashed(task: Any, failure: Failure | None) -> tuple[_Outcome, Failure]:
 def _run(
     tasks: Iterable[Any], workers: int, progress: Any, timeout: float | None
 ) -> Iterator[tuple[_Outcome, Failure | None]]:
-    """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones).
-
-    ``tasks`` is drawn lazily (the tree walk produces them while the workers read headers). Small
-    sources go to the workers in batches (:func:`_batches`): the per-message cost of the isolated
-    workers, not header reading, bounded the rate on small files. A batch whose worker crashes or times
-    out (the time limit holds per batch) is run again one source per message, so that the failure is
-    pinned on its source and the other sources of the batch are read."""
+    """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones). ``tasks`` is
+    drawn lazily (the tree walk produces them while the workers read headers), in batches
+    (:func:`_batches`: the per-message cost of the isolated workers bounded the rate on small files).
+    A batch whose worker crashes or times out (the limit holds per batch) is run again one source per
+    message, so that the failure is pinned on its source and the other sources of the batch are read."""
     if workers < 1:
         for t in tasks:
             yield _outcome(_process(t))
@@ -450,6 +448,7 @@ class _Walk:
     kept: list[dict[str, Any]] = field(default_factory=list)  # rows of unchanged sources
     skipped: dict[str, str] = field(default_factory=dict)
     fp_by_rel: dict[str, str] = field(default_factory=dict)  # fingerprints of the sources to read
+    unreadable: list[tuple[str, Failure]] = field(default_factory=list)  # sources whose stat failed
 
 
 def _plan(
@@ -462,9 +461,9 @@ def _plan(
     checksum: bool,
     allow_phi_paths: bool,
 ) -> Iterator[tuple[Any, ...]]:
-    """Walk ``root`` and yield the worker task of every new or changed source, recording the rest in
-    ``walk``: identifying-looking paths (withheld, unless ``allow_phi_paths``), unchanged sources (their
-    previous rows), sources skipped before and unchanged."""
+    """Walk ``root``, yield the worker task of every new or changed source and record the rest in ``walk``:
+    identifying-looking paths (withheld unless ``allow_phi_paths``), unchanged sources (previous rows),
+    sources skipped before, sources that cannot be stat'ed (a broken link, a file removed meanwhile)."""
 
     def keep(relpath: str) -> bool:
         reasons = screen_path(relpath)
@@ -482,7 +481,11 @@ def _plan(
             if not keep(item.relpath):
                 continue
             walk.items.append(item)
-            size, signature = stat_signature(root, item)
+            try:
+                size, signature = stat_signature(root, item)
+            except OSError as err:
+                walk.unreadable.append((item.relpath, Failure("error", f"cannot stat: {safe_error(err)}")))
+                continue
             fp = pseudo.fingerprint(signature)
             old = previous.get(item.relpath)
             if old and old[0]["source_fingerprint"] == fp and (old[0]["source_sha256"] or not checksum):
@@ -575,10 +578,10 @@ def index_tree(
                 read_failures.append((out.relpath, failure or Failure("error", out.message)))
     refused = "PHIError: path looks identifying ({}); not indexed: rename it or use --allow-phi-paths"
     failures = [(name, Failure("error", refused.format(why))) for name, _, why in walk.withheld]
-    failures += sorted(read_failures, key=lambda f: f[0])
+    failures += sorted(read_failures + walk.unreadable, key=lambda f: f[0])
     current = {it.relpath for it in walk.items}
     n_removed = sum(1 for s in previous if s not in current)
-    n_unchanged = len(walk.items) - len(fp_by_rel)
+    n_unchanged = len(walk.items) - len(fp_by_rel) - len(walk.unreadable)
     _link_masks(kept, walk.masks)
     meta = {"schema_version": str(SCHEMA_VERSION), "kind": "catalog", "salt_check": salt_check,
             "skipped": json.dumps(dict(sorted(skipped.items())))}  # fmt: skip
