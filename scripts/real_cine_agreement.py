@@ -141,9 +141,11 @@ def progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int], Non
 
 # --------------------------------------------------------------------------------------------------- cache
 class Cache:
-    """Volumes (``.npy``) and small JSON values under ``root``, kept while ``root/run.json`` is unchanged."""
+    """Volumes (``.npy``) and small JSON values under ``root``, kept while the common ``settings`` in
+    ``root/run.json`` are unchanged; a method's own files (``<method>_*``) are also dropped when its
+    checkpoint ``stamps`` entry changes, so running other methods keeps every other cached volume."""
 
-    def __init__(self, root: Path, settings: dict[str, Any], reuse: bool) -> None:
+    def __init__(self, root: Path, settings: dict[str, Any], stamps: dict[str, Any], reuse: bool) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         marker = root / "run.json"
@@ -151,10 +153,19 @@ class Cache:
             old = json.loads(marker.read_text())
         except (OSError, ValueError):
             old = None
+        old_stamps = old.pop("checkpoints", {}) if isinstance(old, dict) else {}
         if old != settings or not reuse:
-            for f in [*root.glob("*.npy"), *root.glob("*.value.json")]:
-                f.unlink()
-            marker.write_text(json.dumps(settings, indent=1, sort_keys=True))
+            self._drop("*")
+            old_stamps = {}
+        for method, stamp in stamps.items():
+            if method in old_stamps and old_stamps[method] != stamp:
+                self._drop(f"{method}_*")
+        merged = {**old_stamps, **stamps}
+        marker.write_text(json.dumps({**settings, "checkpoints": merged}, indent=1, sort_keys=True))
+
+    def _drop(self, pattern: str) -> None:
+        for f in [*self.root.glob(f"{pattern}.npy"), *self.root.glob(f"{pattern}.value.json")]:
+            f.unlink()
 
     def load(self, name: str) -> NDArray[np.float32] | None:
         p = self.root / f"{name}.npy"
@@ -280,9 +291,9 @@ def run(args: argparse.Namespace) -> int:
         "center": center.code,
         "matrix_x": nx,
         "models": models,
-        "checkpoints": {m: _checkpoint_stamp(m, models) for m in args.methods},
     }
-    cache = Cache(Path(args.out), settings, reuse=not args.no_reuse)
+    stamps = {m: _checkpoint_stamp(m, models) for m in args.methods}
+    cache = Cache(Path(args.out), settings, stamps, reuse=not args.no_reuse)
     seg = get_segmenter(seg_name)
     rows: list[Row] = []
     panels: dict[str, Panel] = {}

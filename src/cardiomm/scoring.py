@@ -54,9 +54,11 @@ def build_methods(
     log: Callable[[str], None] = print,
     device: str = "cpu",
     precision: str = "fp32",
+    dc: str = "soft",
 ) -> tuple[dict[str, Reconstructor], list[str]]:
     """Reconstructors by name (``models`` overrides a learned method's checkpoint; learned methods on
-    ``device`` at ``precision``, see :mod:`cardiomm.utils.precision`); missing ones skipped."""
+    ``device`` at ``precision``, see :mod:`cardiomm.utils.precision`, with the data consistency ``dc``,
+    :class:`~cardiomm.recon.learned.LearnedRecon`); missing ones skipped."""
     from cardiomm.recon.registry import get_reconstructor  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     recons: dict[str, Reconstructor] = {}
@@ -64,7 +66,7 @@ def build_methods(
     for name in methods:
         try:
             recons[name] = get_reconstructor(
-                name, (models or {}).get(name), device=device, precision=precision
+                name, (models or {}).get(name), device=device, precision=precision, dc=dc
             )
         except ModelNotFoundError as exc:
             skipped.append(name)
@@ -88,14 +90,18 @@ def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> lis
     return tasks
 
 
-def _marker(method: str, n_tasks: int, model: str | Path | None, precision: str) -> dict[str, object]:
-    """Content of a method folder's ``.complete`` marker (the precision of a learned method, unless fp32,
-    so that older markers stay valid)."""
+def _marker(
+    method: str, n_tasks: int, model: str | Path | None, precision: str, dc: str = "soft"
+) -> dict[str, object]:
+    """Content of a method folder's ``.complete`` marker (the precision and data consistency of a learned
+    method, unless fp32 / soft, so that older markers stay valid)."""
     from cardiomm.recon.registry import LEARNED_METHODS  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     marker: dict[str, object] = {"tasks": n_tasks, "model": str(model)}
     if method in LEARNED_METHODS and str(precision) != "fp32":
         marker["precision"] = str(precision)
+    if method in LEARNED_METHODS and str(dc) != "soft":
+        marker["dc"] = str(dc)
     return marker
 
 
@@ -107,6 +113,7 @@ def _reconstruct_group(
     threads: int | None,
     device: str = "cpu",
     precision: str = "fp32",
+    dc: str = "soft",
 ) -> dict[str, float]:
     """Reconstruct every task of ``data`` with ``methods`` in this process; wall seconds per method."""
     import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
@@ -115,13 +122,13 @@ def _reconstruct_group(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    recons, _ = build_methods(methods, models, log=lambda _: None, device=device, precision=precision)
+    recons, _ = build_methods(methods, models, log=lambda _: None, device=device, precision=precision, dc=dc)
     seconds = {}
     for name, recon in recons.items():
         start = time.perf_counter()
         tasks = tree_tasks(data, out / "recon")
         reconstruct_tasks(tasks, {name: recon}, root=out / "recon")
-        marker = _marker(name, len(tasks), models.get(name), precision)
+        marker = _marker(name, len(tasks), models.get(name), precision, dc)
         (out / "recon" / name / ".complete").write_text(json.dumps(marker))
         seconds[name] = time.perf_counter() - start
     return seconds
@@ -137,6 +144,7 @@ def reconstruct_methods(
     reuse: bool = True,
     device: str = "cpu",
     precision: str = "fp32",
+    dc: str = "soft",
 ) -> dict[str, float]:
     """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel.
 
@@ -145,7 +153,7 @@ def reconstruct_methods(
     marker for the same task count, checkpoint and precision is reused (``reuse=False``: everything is
     redone).
     Returns wall seconds per method (``nan`` for reused ones). Learned methods run on ``device`` at
-    ``precision`` (:mod:`cardiomm.utils.precision`).
+    ``precision`` (:mod:`cardiomm.utils.precision`) with the data consistency ``dc``.
     """
     models = {k: str(v) for k, v in (models or {}).items()}
     n_tasks = len(tree_tasks(data, Path(out) / "recon"))
@@ -154,7 +162,7 @@ def reconstruct_methods(
     for m in methods:
         marker = Path(out) / "recon" / m / ".complete"
         try:
-            done = json.loads(marker.read_text()) == _marker(m, n_tasks, models.get(m), precision)
+            done = json.loads(marker.read_text()) == _marker(m, n_tasks, models.get(m), precision, dc)
         except (OSError, ValueError):
             done = False
         if done and reuse:
@@ -166,11 +174,13 @@ def reconstruct_methods(
     groups = [order[i :: max(1, workers)] for i in range(max(1, workers)) if order[i :: max(1, workers)]]
     if len(groups) <= 1:
         for group in groups:
-            seconds.update(_reconstruct_group(Path(data), Path(out), group, models, None, device, precision))
+            seconds.update(
+                _reconstruct_group(Path(data), Path(out), group, models, None, device, precision, dc)
+            )
     else:
         with ProcessPoolExecutor(len(groups)) as pool:
             jobs = [
-                pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1, device, precision)
+                pool.submit(_reconstruct_group, Path(data), Path(out), g, models, 1, device, precision, dc)
                 for g in groups
             ]
             for job in jobs:

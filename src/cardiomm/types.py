@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-__all__ = ["MaskPattern", "TrainMaskType", "Modality", "MapKind", "CardiacLabel", "UNKNOWN"]
+__all__ = [
+    "MaskPattern", "TrainMaskType", "Modality", "MapKind", "CardiacLabel", "DataConsistency", "UNKNOWN",
+]  # fmt: skip
 
 #: Explicit "unknown" value for metadata fields.
 UNKNOWN = "unknown"
@@ -25,6 +27,14 @@ class TrainMaskType(StrEnum):
     UNIFORM = "uniform"
     RANDOM = "random"
     RADIAL = "radial"
+
+
+class DataConsistency(StrEnum):
+    """Data consistency of a learned method's output (:class:`cardiomm.recon.learned.LearnedRecon`)."""
+
+    SOFT = "soft"
+    HARD = "hard"
+    SENSE = "sense"
 
 
 class Modality(StrEnum):

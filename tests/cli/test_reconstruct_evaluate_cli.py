@@ -293,19 +293,25 @@ def test_reconstruct_never_destroys_data(
     assert "is a file" in capsys.readouterr().err
 
 
-def test_hard_dc_option_reaches_the_learned_method(tree: Path, tmp_path: Path) -> None:
-    """`--hard-dc` reaches the learned method (its image differs from the default soft one; the
-    physics of both is checked in tests/recon/test_learned.py); `zf` is the same either way."""
+def test_dc_option_reaches_the_learned_method(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--dc hard` / `--dc sense` reach the learned method (its image differs from the default soft
+    one; the physics is checked in tests/recon/test_learned.py); `zf` is the same either way; an
+    unknown mode is a usage error."""
     from cardiomm.io import read_image_mat
 
     full = next((tree / "Cine" / "TestSet" / "FullSample").rglob("*.mat"))
     images = {}
-    for flag in ([], ["--hard-dc"]):
-        out = tmp_path / ("hard" if flag else "soft")
-        args = ["reconstruct", str(full), "--pattern", "Uniform", "--accel", "4", "--out", str(out)]
-        assert main([*args, "--method", "varnet,zf", *flag]) == 0
-        images[bool(flag)] = {m: read_image_mat(next((out / m).rglob("*.mat")), "reconimage").numpy()
-                              for m in ("varnet", "zf")}  # fmt: skip
-    soft, hard = images[False], images[True]
-    np.testing.assert_array_equal(hard["zf"], soft["zf"])
-    assert np.abs(hard["varnet"] - soft["varnet"]).max() > 1e-3 * hard["varnet"].max()
+    args = ["reconstruct", str(full), "--pattern", "Uniform", "--accel", "4"]
+    for dc in ("soft", "hard", "sense"):
+        out = tmp_path / dc
+        assert main([*args, "--out", str(out), "--method", "varnet,zf", "--dc", dc]) == 0
+        images[dc] = {m: read_image_mat(next((out / m).rglob("*.mat")), "reconimage").numpy()
+                      for m in ("varnet", "zf")}  # fmt: skip
+    soft = images["soft"]
+    for dc in ("hard", "sense"):
+        np.testing.assert_array_equal(images[dc]["zf"], soft["zf"])
+        assert np.abs(images[dc]["varnet"] - soft["varnet"]).max() > 1e-3 * soft["varnet"].max()
+    assert main([*args, "--out", str(tmp_path / "x"), "--method", "varnet", "--dc", "firm"]) == 2
+    assert "firm" in capsys.readouterr().err

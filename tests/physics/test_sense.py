@@ -80,6 +80,38 @@ def test_cg_sense_full_sampling_matches_closed_form_tikhonov(case) -> None:  # t
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
 
 
+def test_cg_sense_prior_matches_closed_form_and_dense_solve(case, case_factory) -> None:  # type: ignore[no-untyped-def]
+    """``prior`` p: full sampling gives x = (A^H y + lam p) / (sum_c |S_c|^2 + lam) pixel-wise; an
+    undersampled case matches a dense numpy solve of (A^H A + lam I) x = A^H y + lam p."""
+    img, csm, kspace = case.torch()
+    gen = torch.Generator().manual_seed(3)
+    prior = torch.randn(img.shape, dtype=torch.complex64, generator=gen)
+    lam = 0.2
+    aty = (csm.conj() * csm * img[:, None]).sum(1)
+    ref = (aty + lam * prior) / ((csm.abs() ** 2).sum(1) + lam)
+    full = torch.ones(img.shape[-2:], dtype=torch.bool)
+    out = cg_sense(kspace, full, csm, lam=lam, n_iter=60, prior=prior)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+
+    img, csm, kspace = case_factory(12, 10, 4, 0.0, 1).torch()  # small enough for a dense A
+    prior = torch.randn(img.shape, dtype=torch.complex64, generator=gen)
+    b, ny, nx = img.shape
+    mask = ((torch.arange(ny) % 3 == 0) | (torch.arange(ny) - ny // 2).abs().lt(2)).reshape(1, 1, ny, 1)
+    x = cg_sense(kspace * mask, mask, csm, lam=lam, n_iter=200, prior=prior, x0=prior)
+    csm_np, m_np = csm.numpy().astype(np.complex128), np.broadcast_to(mask.numpy(), (1, 1, ny, nx))
+    for i in range(b):  # dense A: columns are the forward model of unit images
+        eye = np.eye(ny * nx).reshape(ny * nx, ny, nx)
+        cols = [_np_sense_forward(e[None], csm_np[i : i + 1], m_np).ravel() for e in eye]
+        a_mat = np.stack(cols, axis=1)
+        y = (kspace[i : i + 1] * mask).numpy().astype(np.complex128).ravel()
+        lhs = a_mat.conj().T @ a_mat + lam * np.eye(ny * nx)
+        rhs = a_mat.conj().T @ y + lam * prior[i].numpy().astype(np.complex128).ravel()
+        want = np.linalg.solve(lhs, rhs).reshape(ny, nx)
+        np.testing.assert_allclose(x[i].numpy(), want, rtol=0, atol=2e-4 * np.abs(want).max())
+    with pytest.raises(ShapeError, match="prior"):
+        cg_sense(kspace, mask, csm, lam=lam, prior=prior[:, :-1])
+
+
 def test_cg_sense_undersampled_residual_decreases(case) -> None:  # type: ignore[no-untyped-def]
     img, csm, kspace = case.torch()
     gen = torch.Generator().manual_seed(7)

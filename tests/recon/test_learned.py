@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from cardiomm.errors import CheckpointError
+from cardiomm.errors import CheckpointError, ConfigError
+from cardiomm.physics import rss
 from cardiomm.recon import ReconInput, get_reconstructor
-from cardiomm.recon.learned import CHECKPOINT_DIR, LearnedRecon, kspace_scale
+from cardiomm.recon.learned import CHECKPOINT_DIR, LearnedRecon, kspace_scale, sense_consistent
 
 from .conftest import line_mask
 
@@ -75,7 +76,7 @@ def test_hard_dc_keeps_every_acquired_sample(method: str, phantom: dict[str, tor
     axes = (-2, -1)
     coil = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k.numpy(), axes=axes), norm="ortho"), axes=axes)
     expected = np.sqrt((np.abs(coil) ** 2).sum(axis=1))
-    hard = LearnedRecon.from_checkpoint(method, hard_dc=True)(_inp(k, full)).numpy()
+    hard = LearnedRecon.from_checkpoint(method, dc="hard")(_inp(k, full)).numpy()
     np.testing.assert_allclose(hard, expected, rtol=1e-4, atol=1e-5 * expected.max())
     soft = get_reconstructor(method)(_inp(k, full)).numpy()  # default: the network's own output
     assert np.abs(soft - expected).max() > 1e-3 * expected.max()
@@ -83,10 +84,10 @@ def test_hard_dc_keeps_every_acquired_sample(method: str, phantom: dict[str, tor
 
 @pytest.mark.parametrize("method", SHIPPED)
 def test_soft_output_is_the_network_forward(method: str, phantom: dict[str, torch.Tensor]) -> None:
-    """``hard_dc=False`` returns the network's own ``forward`` (the published output), unscaled."""
+    """``dc="soft"`` returns the network's own ``forward`` (the published output), unscaled."""
     k = phantom["kspace"]
     mask = line_mask(*k.shape[-2:], 4)
-    recon = LearnedRecon.from_checkpoint(method, hard_dc=False)
+    recon = LearnedRecon.from_checkpoint(method, dc="soft")
     inp = _inp(k, mask)
     scale = kspace_scale(inp.masked_kspace)
     m = mask.expand(1, 1, *k.shape[-2:])
@@ -98,3 +99,53 @@ def test_soft_output_is_the_network_forward(method: str, phantom: dict[str, torc
             us = recon._embed([inp.undersampling_prompt]) if recon.encoder is not None else None
             ref = recon.model(inp.masked_kspace / scale, m, meta, us, "uniform", 20)
     torch.testing.assert_close(recon(inp), ref * scale, rtol=1e-4, atol=1e-6 * float(ref.abs().max() * scale))
+
+
+def _np_ifft2c(k: np.ndarray) -> np.ndarray:
+    axes = (-2, -1)
+    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=axes), norm="ortho"), axes=axes)
+
+
+def test_sense_consistency_matches_the_closed_form_at_full_sampling() -> None:
+    """Full sampling: ``A^H A = I`` for unit-RSS maps, so the SENSE data consistency is
+    ``(sum_c conj(S_c) ifft(y_c) + lam x_net) / (1 + lam)`` pixel-wise (numpy FFT reference); with no
+    CG step it is the network image ``x_net = sum_c conj(S_c) ifft(k_net_c)`` itself."""
+    gen = torch.Generator().manual_seed(0)
+    shape = (2, 4, 16, 12)
+    y, k_net, csm = (torch.randn(shape, dtype=torch.complex64, generator=gen) for _ in range(3))
+    full = torch.ones(2, 1, 16, 12, dtype=torch.bool)
+    s_np = csm.numpy() / np.sqrt((np.abs(csm.numpy()) ** 2).sum(axis=1, keepdims=True))  # unit RSS
+    x_net = (s_np.conj() * _np_ifft2c(k_net.numpy())).sum(axis=1)
+    aty = (s_np.conj() * _np_ifft2c(y.numpy())).sum(axis=1)
+    lam = 0.03
+    got = sense_consistent(y, full, k_net, csm, lam=lam, n_iter=20).numpy()
+    np.testing.assert_allclose(got, (aty + lam * x_net) / (1 + lam), rtol=0, atol=1e-4 * np.abs(aty).max())
+    np.testing.assert_allclose(sense_consistent(y, full, k_net, csm, n_iter=0).numpy(), x_net, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", SHIPPED)
+def test_forward_kspace_maps_are_the_cascades_maps(method: str, phantom: dict[str, torch.Tensor]) -> None:
+    """``forward_kspace_maps`` returns ``forward_kspace``'s k-space and unit-RSS coil maps; the SENSE
+    output of a learned method fits the acquired samples better than its soft output."""
+    k = phantom["kspace"]
+    mask = line_mask(*k.shape[-2:], 4)
+    inp = _inp(k, mask)
+    recon = LearnedRecon.from_checkpoint(method, dc="sense")
+    m = mask.expand(1, 1, *k.shape[-2:])
+    args: tuple[object, ...] = (inp.masked_kspace, m, "uniform", 20)
+    if method != "varnet":
+        emb = [recon._embed([t]) if recon.encoder is not None else None for t in ("a", "b")]
+        args = (inp.masked_kspace, m, *emb, "uniform", 20)
+    with torch.no_grad():
+        k_out, csm = recon.model.forward_kspace_maps(*args)
+        torch.testing.assert_close(k_out, recon.model.forward_kspace(*args))
+    assert csm.shape == k_out.shape
+    torch.testing.assert_close(rss(csm, dim=1), torch.ones(csm.shape[0], *csm.shape[-2:]), atol=1e-4, rtol=0)
+    sense, soft = recon(inp), LearnedRecon.from_checkpoint(method)(inp)
+    assert sense.shape == soft.shape and torch.isfinite(sense).all()
+    assert float((sense - soft).abs().max()) > 1e-3 * float(soft.max())
+
+
+def test_unknown_data_consistency_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="data consistency 'firm'"):
+        LearnedRecon.from_checkpoint("cardiomm", dc="firm")

@@ -11,7 +11,7 @@ import typer
 
 from cardiomm.errors import ConfigError
 
-__all__ = ["app", "console", "err_console", "parse_floats", "HARD_DC_HELP"]
+__all__ = ["app", "console", "err_console", "parse_floats", "DC_HELP"]
 
 from rich.console import Console
 
@@ -27,10 +27,12 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-#: Help of ``--hard-dc`` (``reconstruct``, ``compare``): :class:`cardiomm.recon.learned.LearnedRecon`.
-HARD_DC_HELP = (
-    "Learned methods: keep the acquired samples exactly (higher PSNR, lower SSIM: the measured noise "
-    "comes back); default: the network's own output, smoothed by its soft data consistency."
+#: Help of ``--dc`` (``reconstruct``, ``compare``): :class:`cardiomm.recon.learned.LearnedRecon`.
+DC_HELP = (
+    "Data consistency of learned methods: soft (the network's own output, as published), hard (keep "
+    "the acquired samples in every coil) or sense (the image nearest the network's that fits the "
+    "acquired samples through its coil maps). hard and sense raise PSNR and can lower SSIM: the "
+    "measured noise comes back (docs/models.md)."
 )
 
 

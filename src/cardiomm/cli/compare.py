@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cardiomm.cli.app import HARD_DC_HELP, app, console
+from cardiomm.cli.app import DC_HELP, app, console
 from cardiomm.cli.reconstruct import mask_spec_from_options
 from cardiomm.errors import ConfigError
+from cardiomm.types import DataConsistency
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
 from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
 
@@ -44,7 +45,7 @@ def compare(
     precision: str = typer.Option(
         "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
     ),
-    hard_dc: bool = typer.Option(False, "--hard-dc", help=HARD_DC_HELP),
+    dc: DataConsistency = typer.Option(DataConsistency.SOFT, "--dc", help=DC_HELP),
 ) -> None:
     """Reconstruct one file with every method and print PSNR / SSIM / NMSE against the fully sampled RSS."""
     from cardiomm.recon.compare import run_comparison, write_comparison  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, skimage, torch
@@ -72,7 +73,7 @@ def compare(
         mask_spec=spec,
         device=torch_device,
         precision=prec,
-        hard_dc=hard_dc,
+        dc=dc,
     )
     scores, meta, us = result.scores, result.metadata_prompt, result.undersampling_prompt
     under = mask.name if mask is not None else spec.token if spec is not None else ""

@@ -10,8 +10,9 @@ import typer
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cardiomm.cli.app import HARD_DC_HELP, app, console, err_console, parse_floats
+from cardiomm.cli.app import DC_HELP, app, console, err_console, parse_floats
 from cardiomm.errors import ConfigError, InputFileError
+from cardiomm.types import DataConsistency
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, write_failures
 from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
@@ -97,7 +98,7 @@ def reconstruct(
     precision: str = typer.Option(
         "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
     ),
-    hard_dc: bool = typer.Option(False, "--hard-dc", help=HARD_DC_HELP),
+    dc: DataConsistency = typer.Option(DataConsistency.SOFT, "--dc", help=DC_HELP),
     timeout: float = typer.Option(
         RECON_TIMEOUT_S,
         "--timeout",
@@ -139,7 +140,7 @@ def reconstruct(
     if note := precision_note(prec, torch_device):
         console.print(f"[yellow]{note}[/]")
     if single:  # one file: in this process, errors propagate
-        recons = build_reconstructors(methods, model, torch_device, prec, hard_dc=hard_dc)
+        recons = build_reconstructors(methods, model, torch_device, prec, dc=dc)
     else:  # a tree: the models are loaded in the worker process
         check_methods(methods, model)
     # one method on one file writes to --out itself; otherwise each method gets its own folder
@@ -176,7 +177,7 @@ def reconstruct(
             n_written, failed = reconstruct_tasks_isolated(
                 tasks, methods, model, root=root, n_acs=acs, prompt=prompt, batch_size=batch_size,
                 outputs=outputs, timeout=timeout or None, on_prompts=show, on_done=done, device=torch_device,
-                precision=prec, hard_dc=hard_dc,
+                precision=prec, dc=dc,
             )  # fmt: skip
             progress.advance(bar, len(failed) * len(methods))
     console.print(f"wrote {n_written} reconstruction(s) under {out}")

@@ -51,7 +51,7 @@ from cardiomm.database._progress import progress_bar
 from cardiomm.database.extract import NotAScanError, extract_file, merge_scan
 from cardiomm.database.extract.dicom import extract_dicom_series
 from cardiomm.database.header import CardiacHeader
-from cardiomm.database.paths import parse_path
+from cardiomm.database.paths import name_sampling, parse_path
 from cardiomm.database.phi import (
     Pseudonymizer,
     ensure_outside,
@@ -389,8 +389,8 @@ def _link_masks(rows: Iterable[dict[str, Any]], masks: list[str]) -> None:
         linked = sorted(by_key.get(mask_link_key(r["relpath"]), []))
         tokens = []
         for m in linked:
-            info = parse_path(m)
-            tokens.append(f"{info.sampling_pattern}{info.acceleration}" if info.acceleration else info.stem)
+            stem, pattern, accel = name_sampling(m.rpartition("/")[2])
+            tokens.append(f"{pattern}{accel}" if accel else stem)
         r["masks"], r["mask_relpaths"] = tokens, linked
 
 

@@ -166,6 +166,15 @@ def parse_sampling_name(stem: str) -> tuple[str, str, int] | None:
     return m.group("stem"), m.group("pattern"), int(m.group("accel"))
 
 
+def name_sampling(name: str) -> tuple[str, str, int | None]:
+    """``(scan stem, sampling pattern, acceleration)`` of a file name (the last path component):
+    ``cine_sax_mask_ktGaussian16.mat`` -> ``("cine_sax", "ktGaussian", 16)``, ``cine_sax.mat`` ->
+    ``("cine_sax", "unknown", None)``. The part of :func:`parse_path` that mask linking needs."""
+    stem = _stem(name)
+    samp = parse_sampling_name(stem)
+    return (stem, UNKNOWN, None) if samp is None else samp
+
+
 def _stem(name: str) -> str:
     for ext in (".nii.gz", ".mat", ".h5", ".dat", ".csv", ".dcm"):
         if name.endswith(ext):
@@ -248,11 +257,7 @@ def _parse_path(relpath: str) -> PathInfo:
     if not parts:
         return PathInfo()
     name, dirs = parts[-1], parts[:-1]
-    stem = _stem(name)
-    pattern, accel = UNKNOWN, None
-    samp = parse_sampling_name(stem)
-    if samp is not None:
-        stem, pattern, accel = samp
+    stem, pattern, accel = name_sampling(name)
 
     center = vendor = scanner = patient = UNKNOWN
     field_t: float | None = None

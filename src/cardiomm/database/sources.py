@@ -9,6 +9,7 @@ other types. ``<name>_info.csv`` next to ``<name>.mat`` is part of that source's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cardiomm.database.extract.dicom import is_dicom_file
-from cardiomm.database.paths import is_mask_path, is_sidecar_path, parse_path, path_parts
+from cardiomm.database.paths import is_mask_path, is_sidecar_path, name_sampling, path_parts
 from cardiomm.utils.atomic import TMP_PREFIX
 
 __all__ = [
@@ -179,5 +180,11 @@ def sha256_source(root: Path, item: SourceItem) -> tuple[str, str]:
 def mask_link_key(relpath: str) -> tuple[str, ...]:
     """Key that a scan and its masks share: the path with the role folder (``FullSample``,
     ``Mask_Task*``, ``UnderSample*``) blanked and the file name reduced to its scan stem."""
-    dirs = tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in path_parts(relpath)[:-1])
-    return (*dirs, parse_path(relpath).stem)
+    folder, _, name = relpath.rpartition("/")
+    return (*_folder_link_key(folder), name_sampling(name)[0])
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _folder_link_key(folder: str) -> tuple[str, ...]:
+    """The folder part of :func:`mask_link_key` (cached: a folder holds many masks)."""
+    return tuple("" if p.startswith(_ROLE_PREFIXES) else p for p in path_parts(folder))

@@ -218,7 +218,7 @@ class CardioMM(nn.Module):
         torch.Tensor
             RSS magnitude ``(b, y, x)``, float32.
         """
-        kspace = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        kspace, _ = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
         img = rss(ifft2c(kspace), dim=1, eps=RSS_EPS)
         return img.transpose(-2, -1)
 
@@ -242,8 +242,31 @@ class CardioMM(nn.Module):
         torch.Tensor
             k-space ``(b, c, ky, kx)`` complex64 (cardiomm layout).
         """
-        kspace = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        kspace, _ = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
         return kspace.transpose(-2, -1)
+
+    def forward_kspace_maps(
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        meta_emb: torch.Tensor | None = None,
+        us_emb: torch.Tensor | None = None,
+        mask_type: str | Sequence[str] = "random",
+        n_acs: int = 20,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward_kspace` and the coil maps the cascades used.
+
+        Same arguments as :meth:`forward`. Used by the SENSE data consistency of the output
+        (:class:`~cardiomm.recon.learned.LearnedRecon` with ``dc="sense"``).
+
+        Returns
+        -------
+        tuple[torch.Tensor, torch.Tensor]
+            k-space ``(b, c, ky, kx)`` complex64 and sensitivity maps ``(b, c, y, x)`` complex64 (unit
+            root-sum-of-squares over coils), both in the cardiomm layout.
+        """
+        kspace, csm = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        return kspace.transpose(-2, -1), csm.transpose(-2, -1)
 
     def _final_kspace(
         self,
@@ -253,8 +276,8 @@ class CardioMM(nn.Module):
         us_emb: torch.Tensor | None,
         mask_type: str | Sequence[str],
         n_acs: int,
-    ) -> torch.Tensor:
-        """Cascade output k-space ``(b, c, kx, ky)`` in the network layout."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cascade output k-space ``(b, c, kx, ky)`` and coil maps ``(b, c, x, y)``, network layout."""
         k, m = self._check_inputs(masked_kspace, mask)
         b = k.shape[0]
         meta, us = self.project(meta_emb, us_emb, b)
@@ -269,7 +292,7 @@ class CardioMM(nn.Module):
                 kspace = checkpoint(cascade, kspace, k0, m, csm, meta, us, use_reentrant=False)
             else:
                 kspace = cascade(kspace, k0, m, csm, meta, us)
-        return kspace
+        return kspace, csm
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

@@ -62,14 +62,18 @@ def cg_sense(
     lam: float = 0.01,
     n_iter: int = 30,
     x0: torch.Tensor | None = None,
+    prior: torch.Tensor | None = None,
     tol: float = 0.0,
     callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
-    """Tikhonov-regularised CG-SENSE: solve ``(A^H A + lam I) x = A^H y`` with ``A = SenseOp(csm, mask)``.
+    """Tikhonov-regularised CG-SENSE: solve ``(A^H A + lam I) x = A^H y + lam p`` with
+    ``A = SenseOp(csm, mask)`` and the prior image ``p`` (zero by default).
 
-    Equivalent to sigpy ``SenseRecon(y, csm, weights=mask, lamda=lam)`` (minimises
-    ``||A x - y||^2 / 2 + lam ||x||^2 / 2``). With orthonormal FFTs and unit-norm maps, ``A^H A`` has
-    eigenvalues in ``[0, 1]``, so ``lam`` is relative to the data scale ``1``.
+    With ``p = 0`` equivalent to sigpy ``SenseRecon(y, csm, weights=mask, lamda=lam)`` (minimises
+    ``||A x - y||^2 / 2 + lam ||x - p||^2 / 2``). With orthonormal FFTs and unit-norm maps, ``A^H A`` has
+    eigenvalues in ``[0, 1]``, so ``lam`` is relative to the data scale ``1``. A non-zero ``p`` is the
+    proximal data-consistency step of unrolled networks (MoDL, Aggarwal et al. 2019): the image closest
+    to ``p`` that agrees with the measured samples, weighted by ``lam``.
 
     Parameters
     ----------
@@ -85,6 +89,8 @@ def cg_sense(
         Maximum number of CG iterations.
     x0
         Initial image ``(b, y, x)``; zeros if None.
+    prior
+        Prior image ``p`` ``(b, y, x)`` complex; zeros if None.
     tol, callback
         Passed to :func:`~cardiomm.physics.cg.conjugate_gradient`.
 
@@ -102,9 +108,10 @@ def cg_sense(
         )
     mask4 = mask_4d(mask)
     check_mask_fits(mask4, tuple(masked_kspace.shape))
-    if x0 is not None and x0.shape != (masked_kspace.shape[0], *masked_kspace.shape[-2:]):
-        want = (masked_kspace.shape[0], *masked_kspace.shape[-2:])
-        raise ShapeError(f"x0 must be (b, y, x) = {want}, got {tuple(x0.shape)}")
+    want = (masked_kspace.shape[0], *masked_kspace.shape[-2:])
+    for name, image in (("x0", x0), ("prior", prior)):
+        if image is not None and image.shape != want:
+            raise ShapeError(f"{name} must be (b, y, x) = {want}, got {tuple(image.shape)}")
     if lam < 0:
         raise ValueError(f"lam must be >= 0, got {lam}")
     with torch.autocast(device_type=masked_kspace.device.type, enabled=False):
@@ -113,6 +120,8 @@ def cg_sense(
         if lam > 0:
             normal_op = normal_op + lam * IdentityOp()
         rhs = sense_op.adjoint(as_complex(masked_kspace))
+        if prior is not None and lam > 0:
+            rhs = rhs + lam * as_complex(prior)
         return conjugate_gradient(
             normal_op, rhs, None if x0 is None else as_complex(x0), n_iter=n_iter, tol=tol, callback=callback
         )

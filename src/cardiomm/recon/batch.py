@@ -182,16 +182,14 @@ def build_reconstructors(
     model: str | Path | None = None,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
-    hard_dc: bool = False,
+    dc: str = "soft",
 ) -> dict[str, Reconstructor]:
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
     has a single entry (several methods use their shipped checkpoints); learned methods on ``device``
     at ``precision`` (:mod:`cardiomm.utils.precision`), with hard data consistency of their output when
-    ``hard_dc`` (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
+    ``dc`` (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
     ckpt = model if len(methods) == 1 else None
-    return {
-        m: get_reconstructor(m, ckpt, device=device, precision=precision, hard_dc=hard_dc) for m in methods
-    }
+    return {m: get_reconstructor(m, ckpt, device=device, precision=precision, dc=dc) for m in methods}
 
 
 def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
@@ -234,10 +232,10 @@ def _init_worker(
     model: str | None,
     device: str = "cpu",
     precision: str = Precision.FP32.value,
-    hard_dc: bool = False,
+    dc: str = "soft",
 ) -> None:
     _WORKER_RECONS.clear()
-    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision, hard_dc))
+    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision, dc))
 
 
 def _run_job(job: _Job) -> tuple[tuple[str, str], list[tuple[str, ReconTask, float]]]:
@@ -268,7 +266,7 @@ def reconstruct_tasks_isolated(
     on_done: Callable[[str, ReconTask, float], None] | None = None,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
-    hard_dc: bool = False,
+    dc: str = "soft",
 ) -> tuple[int, list[TaskFailure]]:
     """:func:`reconstruct_tasks` in a worker process that survives bad files.
 
@@ -279,7 +277,7 @@ def reconstruct_tasks_isolated(
     replaced (models loaded again) and the next task goes on. Callbacks run in this process after each
     task. Errors while building the reconstructors (unknown method, bad checkpoint) are raised. Learned
     methods run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) in the worker, with
-    ``hard_dc`` as in :func:`build_reconstructors`.
+    ``dc`` as in :func:`build_reconstructors`.
 
     Returns
     -------
@@ -294,7 +292,7 @@ def reconstruct_tasks_isolated(
     ckpt = None if model is None else str(model)
     results = run_isolated(
         _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
-        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value, hard_dc),
+        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value, dc),
         preload=("cardiomm.io", "cardiomm.recon.batch"),
     )  # fmt: skip
     for res in results:

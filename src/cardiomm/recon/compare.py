@@ -112,11 +112,11 @@ def run_comparison(
     models: Mapping[str, str | Path] | None = None,
     device: str = "cpu",
     precision: str = "fp32",
-    hard_dc: bool = False,
+    dc: str = "soft",
 ) -> Comparison:
     """As :func:`compare_methods`, keeping the reference and every reconstruction; learned methods run
     on ``device`` at ``precision`` (``fp32`` / ``tf32`` / ``bf16``, :mod:`cardiomm.utils.precision`),
-    with hard data consistency of their output when ``hard_dc``
+    with the data consistency ``dc`` of their output
     (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
     mask_file = None if mask_path is None else Path(mask_path)
     rel = (mask_file or Path(kspace_path)).as_posix()
@@ -128,9 +128,7 @@ def run_comparison(
     scores = []
     recons: dict[str, torch.Tensor] = {}
     for name in methods:
-        recon = get_reconstructor(
-            name, (models or {}).get(name), device=device, precision=precision, hard_dc=hard_dc
-        )
+        recon = get_reconstructor(name, (models or {}).get(name), device=device, precision=precision, dc=dc)
         out, per_frame = reconstruct_volume(
             volume,
             mask,

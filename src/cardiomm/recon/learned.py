@@ -13,18 +13,30 @@ from typing import TYPE_CHECKING, cast
 
 import torch
 
-from cardiomm.errors import CheckpointError, ModelNotFoundError
+from cardiomm.errors import CheckpointError, ConfigError, ModelNotFoundError
 from cardiomm.models.checkpoint import checkpoint_paths
 from cardiomm.models.release import load_release
 from cardiomm.physics import ifft2c, rss
+from cardiomm.physics.sense import cg_sense
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.text import get_encoder
+from cardiomm.types import DataConsistency
 from cardiomm.utils.precision import Precision, parse_precision, precision_context
 
 if TYPE_CHECKING:
     from cardiomm.text import TextEncoder
 
-__all__ = ["LearnedRecon", "shipped_checkpoint", "kspace_scale", "CHECKPOINT_DIR"]
+_KMaps = tuple[torch.Tensor, torch.Tensor]
+
+__all__ = [
+    "LearnedRecon", "shipped_checkpoint", "kspace_scale", "sense_consistent", "CHECKPOINT_DIR",
+    "SENSE_DC_LAM", "SENSE_DC_ITERATIONS",
+]  # fmt: skip
+#: Weight of the network image in the SENSE data consistency (relative to the data term; chosen on the
+#: real-anatomy *validation* split, ``docs/models.md``).
+SENSE_DC_LAM = 0.03
+#: Conjugate-gradient iterations of the SENSE data consistency (warm-started from the network image).
+SENSE_DC_ITERATIONS = 30
 
 #: Folder of the shipped checkpoints (inside the installed package).
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
@@ -72,14 +84,18 @@ class LearnedRecon(Reconstructor):
         ``fp32`` (default), ``tf32`` (CUDA only; no effect on the CPU) or ``bf16`` (autocast of the
         network's real-valued layers): see :mod:`cardiomm.utils.precision`. The text encoder always runs
         in float32 and the output image is float32 in every mode.
-    hard_dc
-        Hard data consistency of the output: the network's final multi-coil k-space keeps the acquired
-        samples exactly where the mask is set, its own estimate elsewhere, before the root-sum-of-
-        squares. The networks end with a learned *soft* consistency step (CardioMM's weighted average,
-        VarNet's gradient step) that also smooths the acquired samples. Keeping them raises PSNR
-        (real-anatomy test split, stage-5 CardioMM: +0.01 to +0.77 dB) but lowers SSIM (by up to 0.039),
-        because the measured noise comes back with them (``docs/models.md``). Default ``False``: the
-        network's own output, as published.
+    dc
+        Data consistency of the output (``docs/models.md`` has the measurements). The networks end with
+        a learned *soft* consistency step (CardioMM's weighted average, VarNet's gradient step) that
+        also smooths the acquired samples; ``"soft"`` (default) returns the network's own output, as
+        published. ``"hard"``: the final multi-coil k-space keeps the acquired samples exactly where
+        the mask is set, its own estimate elsewhere, before the root-sum-of-squares (the measured
+        noise of every coil comes back). ``"sense"``: the image closest to the network's that agrees
+        with the acquired samples through the network's own coil maps,
+        ``argmin_x ||M F S x - y||^2 + lam ||x - x_net||^2`` (:func:`~cardiomm.physics.sense.cg_sense`,
+        ``lam`` = :data:`SENSE_DC_LAM`, :data:`SENSE_DC_ITERATIONS` CG steps from ``x_net``); the coils
+        are combined with the maps, so the measured samples come back with less noise than ``"hard"``.
+        Both raise PSNR and can lower SSIM (the measured noise returns).
 
     Raises
     ------
@@ -94,10 +110,10 @@ class LearnedRecon(Reconstructor):
         encoder: TextEncoder | None = None,
         device: str = "cpu",
         precision: str | Precision = Precision.FP32,
-        hard_dc: bool = False,
+        dc: str | DataConsistency = DataConsistency.SOFT,
     ) -> None:
         self.name = name
-        self.hard_dc = hard_dc
+        self.dc = parse_dc(dc)
         self.precision = parse_precision(precision)
         self.model = model.eval().to(device)
         self.encoder = encoder
@@ -111,12 +127,12 @@ class LearnedRecon(Reconstructor):
         *,
         device: str = "cpu",
         precision: str | Precision = Precision.FP32,
-        hard_dc: bool = False,
+        dc: str | DataConsistency = DataConsistency.SOFT,
     ) -> LearnedRecon:
         """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits;
-        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`, also for
-        ``hard_dc``)."""
+        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`, also for ``dc``)."""
         precision = parse_precision(precision)  # a typo fails before the checkpoint is read
+        parse_dc(dc)
         ckpt = Path(path) if path is not None else shipped_checkpoint(name)
         config = _config_json(ckpt)
         kind = (
@@ -131,7 +147,7 @@ class LearnedRecon(Reconstructor):
         encoder = None
         if kind == "cardiomm":
             encoder = get_encoder(release.config.text_encoder)
-        return cls(name, release.model, encoder, device, precision, hard_dc)
+        return cls(name, release.model, encoder, device, precision, dc)
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
         assert self.encoder is not None
@@ -159,11 +175,61 @@ class LearnedRecon(Reconstructor):
             meta = self._embed([inp.metadata_prompt]).expand(b, -1)
             us = self._embed([inp.undersampling_prompt]).expand(b, -1)
             args = (k, m, meta, us, mask_type, inp.n_acs)
+        if self.dc is DataConsistency.SENSE:
+            with precision_context(self.precision, self.device):
+                forward = cast(Callable[..., _KMaps], self.model.forward_kspace_maps)
+                k_out, csm = forward(*args)
+            return sense_consistent(k, m, k_out.to(torch.complex64), csm.to(torch.complex64)).abs().cpu()
         with precision_context(self.precision, self.device):
             k_out = cast(Callable[..., torch.Tensor], self.model.forward_kspace)(*args)
-        if self.hard_dc:
+        if self.dc is DataConsistency.HARD:
             k_out = torch.where(m, k.to(k_out.dtype), k_out)
         return rss(ifft2c(k_out.to(torch.complex64)), dim=1).cpu()
+
+
+def parse_dc(dc: str | DataConsistency) -> DataConsistency:
+    """``dc`` as a :class:`~cardiomm.types.DataConsistency`; an unknown name is a :class:`ConfigError`."""
+    try:
+        return DataConsistency(dc)
+    except ValueError:
+        choices = ", ".join(m.value for m in DataConsistency)
+        raise ConfigError(f"unknown data consistency {dc!r}; choose from {choices}") from None
+
+
+def sense_consistent(
+    kspace: torch.Tensor,
+    mask: torch.Tensor,
+    k_net: torch.Tensor,
+    csm: torch.Tensor,
+    lam: float = SENSE_DC_LAM,
+    n_iter: int = SENSE_DC_ITERATIONS,
+) -> torch.Tensor:
+    """SENSE data consistency of a network output: ``argmin_x ||M F S x - y||^2 + lam ||x - x_net||^2``.
+
+    Parameters
+    ----------
+    kspace
+        Measured k-space ``y`` ``(b, c, ky, kx)`` complex64 (zero where not sampled).
+    mask
+        Sampling mask ``M`` ``(b, 1, ky, kx)`` bool.
+    k_net
+        The network's final multi-coil k-space ``(b, c, ky, kx)`` complex64.
+    csm
+        Coil maps ``S`` ``(b, c, y, x)`` complex64; normalised here to unit root-sum-of-squares.
+    lam, n_iter
+        Weight of the network image and CG iterations (warm start ``x_net``).
+
+    Returns
+    -------
+    torch.Tensor
+        Complex image ``(b, y, x)`` complex64; ``x_net = sum_c conj(S_c) ifft2c(k_net)_c`` itself when
+        ``n_iter == 0``.
+    """
+    csm = csm / rss(csm, dim=1, keepdim=True, eps=1e-12)
+    x_net = (csm.conj() * ifft2c(k_net)).sum(dim=1)
+    if n_iter == 0:
+        return x_net
+    return cg_sense(kspace, mask, csm, lam=lam, n_iter=n_iter, x0=x_net, prior=x_net)
 
 
 def kspace_scale(kspace: torch.Tensor) -> torch.Tensor:

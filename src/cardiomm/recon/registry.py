@@ -23,7 +23,7 @@ def get_reconstructor(
     *,
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
-    hard_dc: bool = False,
+    dc: str = "soft",
 ) -> Reconstructor:
     """Build a reconstruction method by name.
 
@@ -39,9 +39,9 @@ def get_reconstructor(
     precision
         ``fp32`` / ``tf32`` / ``bf16`` for learned methods (:mod:`cardiomm.utils.precision`); the
         classical methods always compute in complex64.
-    hard_dc
-        Learned methods keep the acquired samples exactly; default ``False``: the network's own output
-        (see :class:`~cardiomm.recon.learned.LearnedRecon`).
+    dc
+        Data consistency of learned methods' output: ``soft`` (default, the network's own), ``hard`` or
+        ``sense`` (see :class:`~cardiomm.recon.learned.LearnedRecon`).
 
     Raises
     ------
@@ -58,5 +58,5 @@ def get_reconstructor(
     if name == "cs":
         return classical.L1WaveletRecon()
     if name in LEARNED_METHODS:
-        return LearnedRecon.from_checkpoint(name, model, device=device, precision=precision, hard_dc=hard_dc)
+        return LearnedRecon.from_checkpoint(name, model, device=device, precision=precision, dc=dc)
     raise UnknownChoiceError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")

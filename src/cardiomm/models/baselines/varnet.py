@@ -184,6 +184,16 @@ class VarNet(nn.Module):
         ``masked_kspace`` ``(b, c, ky, kx)`` complex64, ``mask`` ``(b, 1, ky, kx)`` bool; used by
         self-supervised adaptation (:mod:`cardiomm.training.adapt`).
         """
+        return self.forward_kspace_maps(masked_kspace, mask, mask_type, n_acs)[0]
+
+    def forward_kspace_maps(
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        mask_type: str | list[str] = "uniform",
+        n_acs: int = 20,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward_kspace` and the coil maps ``(b, c, y, x)`` (unit RSS) the cascades used."""
         mask = mask.bool()
         k0 = masked_kspace * mask
         csm = self.sensitivity_maps(k0, mask, mask_type, n_acs)
@@ -192,7 +202,7 @@ class VarNet(nn.Module):
             img = (csm.conj() * ifft2c(k)).sum(dim=1)
             refined = fft2c(csm * unet(img).unsqueeze(1))
             k = k - self.eta[i] * torch.where(mask, k - k0, torch.zeros_like(k)) - refined
-        return k
+        return k, csm
 
 
 def equal_parameter_chans(target: int, base: VarNetConfig) -> int:
