@@ -14,7 +14,9 @@ Prepare rates are the best of two fresh runs. Each worker count runs in the same
 warm-up that starts the fork server (torch and h5py imported once per command); that start-up is
 timed separately in a fresh interpreter. Scaling
 efficiency is ``rate(2 workers) / (2 * rate(1 worker))``. Baselines in the same run: reading the files
-to ``/dev/null`` and SHA-256 of the files (the two passes over the input that prepare cannot avoid).
+to ``/dev/null`` and SHA-256 of the files (the two passes over the input that prepare cannot avoid),
+and writing as many bytes to the output disk with ``fsync``; ``db prepare`` runs once more with its
+shards on ``/dev/shm`` (when there is one), which separates the CPU work from the disk's write-back.
 Manifests of 0, 1 and 2 workers are checked to be byte-identical.
 """
 
@@ -48,6 +50,28 @@ def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def _write_fsync(folder: Path, n_bytes: int) -> None:
+    """Write ``n_bytes`` of zeros to a file in ``folder`` in 64 MB blocks and ``fsync`` it: the storage
+    write rate that shard writing meets once the kernel's dirty-page limits are reached."""
+    block = bytes(64 << 20)
+    path = folder / "write-test.bin"
+    with open(path, "wb") as fh:
+        for _ in range(max(1, n_bytes // len(block))):
+            fh.write(block)
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()
+
+
+def _tmpfs() -> Path | None:
+    """``/dev/shm`` when it is a writable memory file system with 2 GB free, else ``None``."""
+    shm = Path("/dev/shm")
+    try:
+        return shm if os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 << 30 else None
+    except OSError:
+        return None
 
 
 def _read_to_null(paths: list[Path]) -> None:
@@ -234,6 +258,16 @@ def run() -> str:
             r[f"rss_{w}"] = max(peak)
             manifests[w] = (out / "manifest.json").read_bytes()
         identical = manifests[0] == manifests[1] == manifests[2]
+        r["write_mbs"] = scale_mb / _best(lambda: _write_fsync(base, int(scale_mb * 1e6)))
+        shm = _tmpfs()
+        if shm is not None:  # the same runs with the shards in memory: CPU-bound, not storage-bound
+            with tempfile.TemporaryDirectory(dir=shm) as mem:
+                for w in (1, 2):
+                    best = min(
+                        prepare_shards(scale, Path(mem) / f"s{w}-{i}", scale_cat, workers=w).elapsed_s
+                        for i in range(2)
+                    )
+                    r[f"prep_shm_{w}"] = scale_mb / best
         r["resume"] = scale_mb / prepare_shards(scale, base / "shards-1", scale_cat, workers=1).elapsed_s
         rep = prepare_shards(scale, base / "shards-gz", scale_cat, workers=1, compress=True)
         r["prep_gz"] = scale_mb / rep.elapsed_s
@@ -363,6 +397,16 @@ def _section(
         f"in-process (`--workers 0`): {r['prep_0']:.0f} MB/s; read to /dev/null: {r['null_mbs']:.0f} MB/s |",
         f"| prepare, `scale` | files/s | {r['prep_files_1']:.2f} | {r['prep_files_2']:.2f} | "
         f"{eff_prep:.0%} | |",
+        *(
+            [
+                f"| prepare, `scale`, shards on a memory file system (`/dev/shm`) | input MB/s | "
+                f"{r['prep_shm_1']:.0f} | {r['prep_shm_2']:.0f} | "
+                f"{r['prep_shm_2'] / (2 * r['prep_shm_1']):.0%} | "
+                f"writing to the benchmark's disk folder with `fsync`: {r['write_mbs']:.0f} MB/s |"
+            ]
+            if "prep_shm_1" in r
+            else []
+        ),  # fmt: skip
         f"| prepare, `scale`, `--compress` | input MB/s | {r['prep_gz']:.0f} | | | shards "
         f"{r['gz_ratio']:.2f}x the uncompressed size (Gaussian noise does not compress) |",
         f"| prepare re-run, all shards verified | input MB/s equivalent | {r['resume']:.0f} | | | |",
