@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import TypeVar
+
+from cardiomm.errors import CardiommError, ConfigError
+
+_E = TypeVar("_E", bound=StrEnum)
 
 __all__ = [
     "MaskPattern", "TrainMaskType", "Modality", "MapKind", "CardiacLabel", "DataConsistency", "UNKNOWN",
+    "parse_choice",
 ]  # fmt: skip
 
 #: Explicit "unknown" value for metadata fields.
@@ -94,3 +100,13 @@ class CardiacLabel(IntEnum):
     def short_name(self) -> str:
         """Display name: ``"background"``, else the member name (``"LV"``, ``"MYO"``, ``"AORTA"``...)."""
         return "background" if self is CardiacLabel.BACKGROUND else self.name
+
+
+def parse_choice(kind: type[_E], value: str | _E, what: str, error: type[CardiommError] = ConfigError) -> _E:
+    """``value`` as a member of the string enumeration ``kind``; any other value raises ``error`` with
+    ``unknown <what> '<value>'; choose from <the values>``."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in kind)
+        raise error(f"unknown {what} {value!r}; choose from {choices}") from None

@@ -18,6 +18,7 @@ from enum import StrEnum
 import numpy as np
 
 from cardiomm.errors import UnknownChoiceError
+from cardiomm.types import parse_choice
 
 __all__ = [
     "NormScheme",
@@ -43,11 +44,7 @@ class NormScheme(StrEnum):
 
 def parse_scheme(scheme: NormScheme | str) -> NormScheme:
     """Return ``scheme`` as a :class:`NormScheme`; raise :class:`~cardiomm.errors.UnknownChoiceError`."""
-    try:
-        return NormScheme(scheme)
-    except ValueError:
-        choices = ", ".join(s.value for s in NormScheme)
-        raise UnknownChoiceError(f"unknown normalisation scheme {scheme!r} (choose from {choices})") from None
+    return parse_choice(NormScheme, scheme, "normalisation scheme", UnknownChoiceError)
 
 
 def _as_float(frame: np.ndarray) -> np.ndarray:

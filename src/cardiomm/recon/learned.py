@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, cast
 
 import torch
 
-from cardiomm.errors import CheckpointError, ConfigError, ModelNotFoundError
+from cardiomm.errors import CheckpointError, ModelNotFoundError
 from cardiomm.models.checkpoint import checkpoint_paths
 from cardiomm.models.release import load_release
 from cardiomm.physics import ifft2c, rss
 from cardiomm.physics.sense import cg_sense
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.text import get_encoder
-from cardiomm.types import DataConsistency
+from cardiomm.types import DataConsistency, parse_choice
 from cardiomm.utils.precision import Precision, parse_precision, precision_context
 
 if TYPE_CHECKING:
@@ -189,11 +189,7 @@ class LearnedRecon(Reconstructor):
 
 def parse_dc(dc: str | DataConsistency) -> DataConsistency:
     """``dc`` as a :class:`~cardiomm.types.DataConsistency`; an unknown name is a :class:`ConfigError`."""
-    try:
-        return DataConsistency(dc)
-    except ValueError:
-        choices = ", ".join(m.value for m in DataConsistency)
-        raise ConfigError(f"unknown data consistency {dc!r}; choose from {choices}") from None
+    return parse_choice(DataConsistency, dc, "data consistency")
 
 
 def sense_consistent(

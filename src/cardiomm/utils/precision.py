@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cardiomm.errors import ConfigError
+from cardiomm.types import parse_choice
 
 if TYPE_CHECKING:
     import torch
@@ -72,10 +73,7 @@ def parse_precision(spec: str | Precision) -> Precision:
     if isinstance(spec, Precision):
         return spec
     key = str(spec).strip().lower()
-    try:
-        return Precision(key)
-    except ValueError:
-        raise ConfigError(f"unknown precision {spec!r}; choose from {', '.join(PRECISIONS)}") from None
+    return parse_choice(Precision, spec if key not in PRECISIONS else key, "precision")
 
 
 def precision_note(precision: str | Precision, device: str) -> str | None:
