@@ -242,8 +242,7 @@ class CardioMM(nn.Module):
         torch.Tensor
             k-space ``(b, c, ky, kx)`` complex64 (cardiomm layout).
         """
-        kspace, _ = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
-        return kspace.transpose(-2, -1)
+        return self.forward_kspace_maps(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)[0]
 
     def forward_kspace_maps(
         self,

@@ -175,16 +175,14 @@ class LearnedRecon(Reconstructor):
             meta = self._embed([inp.metadata_prompt]).expand(b, -1)
             us = self._embed([inp.undersampling_prompt]).expand(b, -1)
             args = (k, m, meta, us, mask_type, inp.n_acs)
-        if self.dc is DataConsistency.SENSE:
-            with precision_context(self.precision, self.device):
-                forward = cast(Callable[..., _KMaps], self.model.forward_kspace_maps)
-                k_out, csm = forward(*args)
-            return sense_consistent(k, m, k_out.to(torch.complex64), csm.to(torch.complex64)).abs().cpu()
         with precision_context(self.precision, self.device):
-            k_out = cast(Callable[..., torch.Tensor], self.model.forward_kspace)(*args)
+            k_out, csm = cast(Callable[..., _KMaps], self.model.forward_kspace_maps)(*args)
+        k_out = k_out.to(torch.complex64)
+        if self.dc is DataConsistency.SENSE:
+            return sense_consistent(k, m, k_out, csm.to(torch.complex64)).abs().cpu()
         if self.dc is DataConsistency.HARD:
             k_out = torch.where(m, k.to(k_out.dtype), k_out)
-        return rss(ifft2c(k_out.to(torch.complex64)), dim=1).cpu()
+        return rss(ifft2c(k_out), dim=1).cpu()
 
 
 def parse_dc(dc: str | DataConsistency) -> DataConsistency:
