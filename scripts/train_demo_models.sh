@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-create the shipped checkpoints on a CPU (one command; needs ../shared/data for the real anatomy):
-#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES [STAGE3_MINUTES [STAGE4_MINUTES [STAGE5_MINUTES [STAGE6_MINUTES]]]]]]
+#   bash scripts/train_demo_models.sh [STAGE1_MINUTES [STAGE2_MINUTES [STAGE3_MINUTES [STAGE4_MINUTES [STAGE5_MINUTES [STAGE6_MINUTES [STAGE7_MINUTES]]]]]]]
 # Stage 1 (phantom world): `cardiomm simulate mini --size small` (~1.5 GB, ~30 s); CardioMM, the
 #   PromptMR-style twin and E2E-VarNet (`small` presets, configs/*small_cpu.yaml) train side by side for
 #   STAGE1_MINUTES (default: the configs' 45 min).
@@ -25,7 +25,11 @@
 # Stage 6 (a loss that weighs intensities too): each model continues from its stage-5 release on the same
 #   data and settings with the loss `ssim+l1` (0.84 (1 - SSIM) + 0.16 L1, Zhao et al., IEEE TCI 2017) for
 #   STAGE6_MINUTES (default 50), side by side.
-# Finally each stage-6 release (safetensors + config.json + model_card.md) is copied to
+# Stage 7 (a trained SENSE output layer): each model continues from its stage-6 release with
+#   model.model_overrides.output_dc=sense (the proximal SENSE data-consistency step of MoDL with the
+#   network's own coil maps and a learned weight, 10 CG iterations, trained end to end; docs/models.md)
+#   on the same data and settings for STAGE7_MINUTES (default 60), side by side.
+# Finally each stage-7 release (safetensors + config.json + model_card.md) is copied to
 # src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
 # non-commercial research use.
 set -euo pipefail
@@ -44,7 +48,7 @@ REAL4=data/real_train4
   --split configs/splits/real_anatomy.json --role train --role val --seed 0 --snr-spread 2
 
 hhmm() { printf '00:%02d:%02d:00' $(($1 / 60)) $(($1 % 60)); }
-stage1=(); stage2=(); stage3_minutes=${3:-95}; stage4_minutes=${4:-75}; stage5_minutes=${5:-70}; stage6_minutes=${6:-50}
+stage1=(); stage2=(); stage3_minutes=${3:-95}; stage4_minutes=${4:-75}; stage5_minutes=${5:-70}; stage6_minutes=${6:-50}; stage7_minutes=${7:-60}
 if [ $# -ge 1 ]; then stage1=(--set "trainer.max_time=\"00:00:$1:00\""); fi
 if [ $# -ge 2 ]; then stage2=(--set "trainer.max_time=\"00:00:$2:00\""); fi
 stage3=(--set model.lr=2.5e-4 --set data.single_coil_fraction=0.15
@@ -84,7 +88,10 @@ run_stage real4_cpu real5_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" --
   --set "trainer.max_time=\"$(hhmm "$stage5_minutes")\""
 run_stage real5_cpu real6_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" --set model.lr=1.25e-4 \
   --set 'model.loss="ssim+l1"' --set "trainer.max_time=\"$(hhmm "$stage6_minutes")\""
+run_stage real6_cpu real7_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" --set model.lr=1.25e-4 \
+  --set 'model.loss="ssim+l1"' --set model.model_overrides.output_dc=sense \
+  --set "trainer.max_time=\"$(hhmm "$stage7_minutes")\""
 for method in cardiomm promptmr varnet; do
   mkdir -p "src/cardiomm/assets/checkpoints/$method"
-  cp "runs/${method}_real6_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
+  cp "runs/${method}_real7_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
 done

@@ -187,3 +187,29 @@ def test_conjugate_gradient_batched_solves_independent_systems() -> None:
     torch.testing.assert_close(out, rhs / diag, rtol=1e-5, atol=1e-5)
     zero = conjugate_gradient(lambda v: diag * v, torch.zeros_like(rhs), n_iter=5)
     assert bool(torch.isfinite(zero).all()) and float(zero.abs().max()) == 0.0
+
+
+def test_cg_sense_tensor_lam_matches_float_and_differentiates(case) -> None:  # type: ignore[no-untyped-def]
+    """A 0-d tensor ``lam`` gives the float result, and d x / d lam matches a central finite difference
+    (full sampling, closed form x = (A^H y + lam p) / (sum_c |S_c|^2 + lam))."""
+    img, csm, kspace = case.torch()
+    ny, nx = img.shape[-2:]
+    mask = ((torch.arange(ny) % 2 == 0) | (torch.arange(ny) - ny // 2).abs().lt(3)).reshape(1, 1, ny, 1)
+    prior = 0.8 * img
+    want = cg_sense(kspace * mask, mask, csm, lam=0.07, n_iter=12, x0=prior, prior=prior)
+    lam = torch.tensor(0.07, requires_grad=True)
+    got = cg_sense(kspace * mask, mask, csm, lam=lam, n_iter=12, x0=prior, prior=prior)
+    torch.testing.assert_close(got.detach(), want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+    full = torch.ones(1, 1, ny, nx, dtype=torch.bool)
+    lam = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    s2 = (csm.abs() ** 2).sum(1).double()
+    aty = (csm.conj() * csm * img[:, None]).sum(1).to(torch.complex128)
+    p = prior.to(torch.complex128)
+    x = cg_sense(kspace, full, csm, lam=lam.float(), n_iter=60, prior=prior)
+    x.abs().sum().backward()
+    eps = 1e-4
+    closed = [((aty + lv * p) / (s2 + lv)).abs().sum().item() for lv in (0.3 + eps, 0.3 - eps)]
+    fd = (closed[0] - closed[1]) / (2 * eps)
+    assert lam.grad is not None and abs(float(lam.grad) - fd) < 1e-2 * abs(fd), (float(lam.grad), fd)
+    with pytest.raises(ShapeError, match="scalar"):
+        cg_sense(kspace, full, csm, lam=torch.ones(2))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cardiomm.errors import CheckpointError, ConfigError
-from cardiomm.physics import rss
+from cardiomm.physics import ifft2c, rss
 from cardiomm.recon import ReconInput, get_reconstructor
 from cardiomm.recon.learned import CHECKPOINT_DIR, LearnedRecon, kspace_scale, sense_consistent
 
@@ -149,3 +149,29 @@ def test_forward_kspace_maps_are_the_cascades_maps(method: str, phantom: dict[st
 def test_unknown_data_consistency_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="data consistency 'firm'"):
         LearnedRecon.from_checkpoint("cardiomm", dc="firm")
+
+
+def test_soft_output_of_a_model_with_the_trained_output_layer(phantom: dict[str, torch.Tensor]) -> None:
+    """For a network with ``output_dc="sense"``, ``dc="soft"`` is its own forward (the trained layer), not
+    the RSS of its k-space; ``dc="hard"`` still keeps every acquired sample."""
+    from cardiomm.models import CardioMM
+    from cardiomm.text import get_encoder
+
+    k = phantom["kspace"]
+    mask = line_mask(*k.shape[-2:], 4)
+    model = CardioMM("tiny", output_dc="sense").eval()
+    enc = get_encoder("hash")
+    inp = _inp(k, mask)
+    scale = kspace_scale(inp.masked_kspace)
+    m = mask.expand(1, 1, *k.shape[-2:])
+    with torch.no_grad():
+        meta, us = enc.encode([inp.metadata_prompt]), enc.encode([inp.undersampling_prompt])
+        ref = model(inp.masked_kspace / scale, m, meta, us, "uniform", 20) * scale
+        k_net, _ = model.forward_kspace_maps(inp.masked_kspace / scale, m, meta, us, "uniform", 20)
+    got = LearnedRecon("cardiomm", model, enc)(inp)
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-6 * float(ref.abs().max()))
+    rss_out = rss(ifft2c(k_net), dim=1) * scale
+    assert float((got - rss_out).abs().max()) > 1e-3 * float(ref.max())
+    full = torch.ones(1, 1, *k.shape[-2:], dtype=torch.bool)
+    hard = LearnedRecon("cardiomm", model, enc, dc="hard")(_inp(k, full))
+    torch.testing.assert_close(hard, rss(ifft2c(k), dim=1), rtol=1e-4, atol=1e-5 * float(hard.max()))

@@ -133,6 +133,22 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
         init_weights(ReconModule(model="varnet", preset="small"), first / "release")
     with pytest.raises(CheckpointError, match="preset"):
         init_weights(ReconModule(model="cardiomm", preset="small"), first / "release")
+    # a run may add the trained SENSE output layer: every other weight comes from the release
+    with_dc = ReconModule(
+        model="cardiomm", preset="tiny", text_encoder="hash", model_overrides={"output_dc": "sense"}
+    )
+    init_weights(with_dc, first / "release")
+    for key, value in with_dc.model.state_dict().items():
+        if key == "output_dc.lam":
+            assert float(value) == pytest.approx(0.05)
+        else:
+            torch.testing.assert_close(value, released[key])
+    with pytest.raises(CheckpointError, match="preset"):  # the layer does not excuse other changes
+        init_weights(
+            ReconModule(model="cardiomm", preset="tiny", text_encoder="hash",
+                        model_overrides={"output_dc": "sense", "n_cascades": 3}),
+            first / "release",
+        )  # fmt: skip
 
 
 def test_resume_refuses_a_checkpoint_that_runs_code(tiny_tree: Path, tmp_path: Path) -> None:

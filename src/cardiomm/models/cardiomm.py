@@ -49,6 +49,7 @@ from cardiomm.errors import DataValueError, MaskError, ShapeError
 from cardiomm.models.config import ModelConfig, get_config
 from cardiomm.models.heads import LMHead
 from cardiomm.models.layers.data_consistency import data_consistency
+from cardiomm.models.layers.output_dc import OutputDC
 from cardiomm.models.layers.unet import NormPromptUnet
 from cardiomm.models.sensitivity_net import SensitivityNet
 from cardiomm.physics.coil_combine import rss
@@ -147,6 +148,7 @@ class CardioMM(nn.Module):
             if cfg.text_conditioning:
                 self.lm_head_meta = LMHead(cfg.text_dim, cfg.embed_dim, cfg.head_norm)
                 self.lm_head_us = LMHead(cfg.text_dim, cfg.embed_dim, cfg.head_norm)
+        self.output_dc = OutputDC(cfg.output_dc_iterations) if cfg.output_dc == "sense" else None
 
     # ------------------------------------------------------------------------------------------
     def project(
@@ -216,11 +218,26 @@ class CardioMM(nn.Module):
         Returns
         -------
         torch.Tensor
-            RSS magnitude ``(b, y, x)``, float32.
+            Magnitude ``(b, y, x)``, float32: the RSS of the final k-space, or with ``output_dc="sense"``
+            the trained SENSE data consistency of it (:meth:`output_image`).
         """
+        if self.output_dc is not None:
+            k_net, csm = self.forward_kspace_maps(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+            return self.output_image(masked_kspace, mask, k_net, csm)
         kspace, _ = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
         img = rss(ifft2c(kspace), dim=1, eps=RSS_EPS)
         return img.transpose(-2, -1)
+
+    def output_image(
+        self, masked_kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor
+    ) -> torch.Tensor:
+        """The output layer alone: the magnitude ``(b, y, x)`` float32 that :meth:`forward` returns, from
+        the measured k-space and mask (as :meth:`forward`) and what :meth:`forward_kspace_maps` returned
+        for them (cardiomm layout)."""
+        if self.output_dc is None:
+            return rss(ifft2c(k_net), dim=1, eps=RSS_EPS)
+        k, m = self._check_inputs(masked_kspace, mask)
+        return self.output_dc(k, m, k_net, csm)
 
     def forward_kspace(
         self,

@@ -30,16 +30,27 @@ from typing import Any
 
 from cardiomm.errors import ConfigError, UnknownChoiceError
 
-__all__ = ["ModelConfig", "PRESETS", "get_config", "HEAD_NORMS", "RUNTIME_FIELDS"]
+__all__ = ["ModelConfig", "PRESETS", "get_config", "HEAD_NORMS", "OUTPUT_DC_MODES", "RUNTIME_FIELDS"]
 
 #: Normalisations of the projection-head output (see :class:`cardiomm.models.heads.LMHead`).
 HEAD_NORMS = ("l2", "published")
+
+#: Output layers (``output_dc`` of :class:`ModelConfig` and of the VarNet config): ``"none"``, the RSS of
+#: the final k-space (published), or ``"sense"``, the trained
+#: :class:`~cardiomm.models.layers.output_dc.OutputDC`.
+OUTPUT_DC_MODES = ("none", "sense")
 
 #: Fields that do not define the architecture (runtime options, the init seed); ignored when matching
 #: checkpoints against presets.
 RUNTIME_FIELDS = ("grad_checkpoint", "init_seed")
 
 Triple = tuple[int, int, int]
+
+
+def check_output_dc(output_dc: object, where: str) -> None:
+    """Raise :class:`UnknownChoiceError` unless ``output_dc`` is one of :data:`OUTPUT_DC_MODES`."""
+    if output_dc not in OUTPUT_DC_MODES:
+        raise UnknownChoiceError(f"{where}: output_dc {output_dc!r} not in {OUTPUT_DC_MODES}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,12 @@ class ModelConfig:
         ``"l2"`` (default): L2 normalisation of the 256-d head output over features. ``"published"``:
         the released code's effective behaviour, ``x / max(|x|, 1e-12)`` element-wise (its
         ``F.normalize(dim=1)`` acts on a singleton axis), i.e. a sign vector; needed for published weights.
+    output_dc
+        ``"none"`` (default, as published): the output is the RSS of the last cascade's k-space.
+        ``"sense"``: a trained SENSE data-consistency layer with the network's coil maps and a learned
+        weight (:class:`~cardiomm.models.layers.output_dc.OutputDC`) gives the output.
+    output_dc_iterations
+        Conjugate-gradient iterations of that layer (the same at training and inference).
     grad_checkpoint
         Activation checkpointing per cascade during training (runtime option).
     init_seed
@@ -105,6 +122,8 @@ class ModelConfig:
     text_conditioning: bool = True
     shared_prelu: bool = False
     head_norm: str = "l2"
+    output_dc: str = "none"
+    output_dc_iterations: int = 10
     grad_checkpoint: bool = False
     init_seed: int = 0
 
@@ -136,6 +155,7 @@ class ModelConfig:
             "reduction",
             "text_dim",
             "embed_dim",
+            "output_dc_iterations",
         ):
             value = getattr(self, name)
             minimum = 0 if name == "n_bottleneck_cab" else 1
@@ -145,6 +165,7 @@ class ModelConfig:
             raise ConfigError(f"model config: kernel_size must be odd, got {self.kernel_size}")
         if self.head_norm not in HEAD_NORMS:
             raise UnknownChoiceError(f"model config: head_norm {self.head_norm!r} not in {HEAD_NORMS}")
+        check_output_dc(self.output_dc, "model config")
 
     # --- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

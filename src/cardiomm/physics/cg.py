@@ -6,7 +6,13 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["conjugate_gradient"]
+__all__ = ["conjugate_gradient", "CONVERGED_RR"]
+
+#: A batch element whose squared residual falls below ``CONVERGED_RR * ||rhs||^2`` (a relative residual
+#: of 1e-6, the float32 rounding floor) stops updating: further steps would divide rounding noise by
+#: rounding noise, and their gradients (an unrolled CG is differentiated through, e.g. by a trained
+#: data-consistency layer) overflow to inf / NaN.
+CONVERGED_RR = 1e-12
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -53,22 +59,26 @@ def conjugate_gradient(
 
     Notes
     -----
-    Batch elements whose residual or curvature ``<p, A p>`` reaches zero stop updating (no division by
-    zero); inner products are accumulated in the input precision.
+    Batch elements whose residual falls to the rounding floor (:data:`CONVERGED_RR`) or whose curvature
+    ``<p, A p>`` reaches zero stop updating (no division by zero, finite gradients); inner products are
+    accumulated in the input precision.
     """
     x = torch.zeros_like(rhs) if x0 is None else x0
     r = rhs - operator(x) if x0 is not None else rhs
     p = r
     rr = _dot(r, r).real
-    stop = tol * torch.sqrt(_dot(rhs, rhs).real)
+    rhs_norm2 = _dot(rhs, rhs).real
+    stop = tol * torch.sqrt(rhs_norm2)
+    converged = CONVERGED_RR * rhs_norm2.detach()
     for it in range(n_iter):
         ap = operator(p)
         pap = _dot(p, ap).real
-        alpha = torch.where(pap > 0, rr / torch.where(pap > 0, pap, 1.0), 0.0)
+        live = (rr > converged) & (pap > 0)  # a converged element stops: no update, no gradient
+        alpha = torch.where(live, rr / torch.where(live, pap, 1.0), 0.0)
         x = x + _bcast(alpha, x) * p
         r = r - _bcast(alpha, r) * ap
         rr_new = _dot(r, r).real
-        beta = torch.where(rr > 0, rr_new / torch.where(rr > 0, rr, 1.0), 0.0)
+        beta = torch.where(live, rr_new / torch.where(live, rr, 1.0), 0.0)
         p = r + _bcast(beta, p) * p
         rr = rr_new
         res = torch.sqrt(rr)

@@ -15,7 +15,7 @@ from cardiomm.physics._checks import check_mask_fits, check_ndim, mask_4d
 from cardiomm.physics.cg import conjugate_gradient
 from cardiomm.physics.fourier import FourierOp
 from cardiomm.physics.masking import MaskOp
-from cardiomm.physics.operator import IdentityOp, LinearOperator, ProductOp, as_complex
+from cardiomm.physics.operator import LinearOperator, ProductOp, as_complex
 from cardiomm.physics.sensitivity import SensitivityOp
 
 __all__ = ["SenseOp", "cg_sense"]
@@ -59,7 +59,7 @@ def cg_sense(
     mask: torch.Tensor,
     csm: torch.Tensor,
     *,
-    lam: float = 0.01,
+    lam: float | torch.Tensor = 0.01,
     n_iter: int = 30,
     x0: torch.Tensor | None = None,
     prior: torch.Tensor | None = None,
@@ -84,7 +84,8 @@ def cg_sense(
     csm
         Coil sensitivity maps ``(b | 1, c, y, x)`` with ``(y, x) = (ky, kx)``.
     lam
-        Tikhonov weight (>= 0, dimensionless).
+        Tikhonov weight (>= 0, dimensionless); a 0-d tensor keeps the solution differentiable in it
+        (the trained output data consistency, :mod:`cardiomm.models.layers.output_dc`).
     n_iter
         Maximum number of CG iterations.
     x0
@@ -112,15 +113,21 @@ def cg_sense(
     for name, image in (("x0", x0), ("prior", prior)):
         if image is not None and image.shape != want:
             raise ShapeError(f"{name} must be (b, y, x) = {want}, got {tuple(image.shape)}")
+    if isinstance(lam, torch.Tensor) and lam.numel() != 1:
+        raise ShapeError(f"lam must be a scalar, got shape {tuple(lam.shape)}")
     if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
+        raise ValueError(f"lam must be >= 0, got {float(lam)}")
     with torch.autocast(device_type=masked_kspace.device.type, enabled=False):
         sense_op = SenseOp(csm, mask4)
-        normal_op = sense_op.normal()
-        if lam > 0:
-            normal_op = normal_op + lam * IdentityOp()
+        gram = sense_op.normal()
+        weight = lam.reshape(()) if isinstance(lam, torch.Tensor) else lam
+
+        def regularised(x: torch.Tensor) -> torch.Tensor:  # (A^H A + lam I) x, lam possibly a tensor
+            return gram(x) + weight * x
+
+        normal_op = regularised if isinstance(lam, torch.Tensor) or lam > 0 else gram
         rhs = sense_op.adjoint(as_complex(masked_kspace))
-        if prior is not None and lam > 0:
+        if prior is not None:
             rhs = rhs + lam * as_complex(prior)
         return conjugate_gradient(
             normal_op, rhs, None if x0 is None else as_complex(x0), n_iter=n_iter, tol=tol, callback=callback

@@ -15,9 +15,9 @@ import torch
 
 from cardiomm.errors import CheckpointError, ModelNotFoundError
 from cardiomm.models.checkpoint import checkpoint_paths
+from cardiomm.models.layers.output_dc import sense_proximal
 from cardiomm.models.release import load_release
 from cardiomm.physics import ifft2c, rss
-from cardiomm.physics.sense import cg_sense
 from cardiomm.recon.base import ReconInput, Reconstructor
 from cardiomm.text import get_encoder
 from cardiomm.types import DataConsistency, parse_choice
@@ -88,11 +88,13 @@ class LearnedRecon(Reconstructor):
         Data consistency of the output (``docs/models.md`` has the measurements). The networks end with
         a learned *soft* consistency step (CardioMM's weighted average, VarNet's gradient step) that
         also smooths the acquired samples; ``"soft"`` (default) returns the network's own output, as
-        published. ``"hard"``: the final multi-coil k-space keeps the acquired samples exactly where
-        the mask is set, its own estimate elsewhere, before the root-sum-of-squares (the measured
-        noise of every coil comes back). ``"sense"``: the image closest to the network's that agrees
+        published, or, for a network trained with an output layer (``output_dc="sense"`` in its config,
+        :class:`~cardiomm.models.layers.output_dc.OutputDC`), that layer's output. ``"hard"``: the
+        final multi-coil k-space keeps the acquired samples exactly where the mask is set, its own
+        estimate elsewhere, before the root-sum-of-squares (the measured noise of every coil comes
+        back). ``"sense"``: the image closest to the network's that agrees
         with the acquired samples through the network's own coil maps,
-        ``argmin_x ||M F S x - y||^2 + lam ||x - x_net||^2`` (:func:`~cardiomm.physics.sense.cg_sense`,
+        ``argmin_x ||M F S x - y||^2 + lam ||x - x_net||^2`` (:func:`sense_consistent`,
         ``lam`` = :data:`SENSE_DC_LAM`, :data:`SENSE_DC_ITERATIONS` CG steps from ``x_net``); the coils
         are combined with the maps, so the measured samples come back with less noise than ``"hard"``.
         Both raise PSNR and can lower SSIM (the measured noise returns).
@@ -181,8 +183,9 @@ class LearnedRecon(Reconstructor):
         if self.dc is DataConsistency.SENSE:
             return sense_consistent(k, m, k_out, csm.to(torch.complex64)).abs().cpu()
         if self.dc is DataConsistency.HARD:
-            k_out = torch.where(m, k.to(k_out.dtype), k_out)
-        return rss(ifft2c(k_out), dim=1).cpu()
+            return rss(ifft2c(torch.where(m, k.to(k_out.dtype), k_out)), dim=1).cpu()
+        output_image = cast(Callable[..., torch.Tensor], self.model.output_image)
+        return output_image(k, m, k_out, csm.to(torch.complex64)).float().cpu()
 
 
 def parse_dc(dc: str | DataConsistency) -> DataConsistency:
@@ -198,32 +201,9 @@ def sense_consistent(
     lam: float = SENSE_DC_LAM,
     n_iter: int = SENSE_DC_ITERATIONS,
 ) -> torch.Tensor:
-    """SENSE data consistency of a network output: ``argmin_x ||M F S x - y||^2 + lam ||x - x_net||^2``.
-
-    Parameters
-    ----------
-    kspace
-        Measured k-space ``y`` ``(b, c, ky, kx)`` complex64 (zero where not sampled).
-    mask
-        Sampling mask ``M`` ``(b, 1, ky, kx)`` bool.
-    k_net
-        The network's final multi-coil k-space ``(b, c, ky, kx)`` complex64.
-    csm
-        Coil maps ``S`` ``(b, c, y, x)`` complex64; normalised here to unit root-sum-of-squares.
-    lam, n_iter
-        Weight of the network image and CG iterations (warm start ``x_net``).
-
-    Returns
-    -------
-    torch.Tensor
-        Complex image ``(b, y, x)`` complex64; ``x_net = sum_c conj(S_c) ifft2c(k_net)_c`` itself when
-        ``n_iter == 0``.
-    """
-    csm = csm / rss(csm, dim=1, keepdim=True, eps=1e-12)
-    x_net = (csm.conj() * ifft2c(k_net)).sum(dim=1)
-    if n_iter == 0:
-        return x_net
-    return cg_sense(kspace, mask, csm, lam=lam, n_iter=n_iter, x0=x_net, prior=x_net)
+    """The ``dc="sense"`` option: :func:`~cardiomm.models.layers.output_dc.sense_proximal` (same
+    arguments and result) with the weight and CG step count chosen on the validation split."""
+    return sense_proximal(kspace, mask, k_net, csm, lam, n_iter)
 
 
 def kspace_scale(kspace: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ A spec is a comma-separated list of parts; every parameter outside them is froze
                banks themselves are fixed buffers in every mode
 ``sens``       the coil-sensitivity network (``sens_net``)
 ``last:N``     the last N cascades, their data-consistency weights included (VarNet: and the step
-               sizes ``eta``, one shared parameter)
+               sizes ``eta``, one shared parameter), and the trained output layer (``output_dc``)
 ``all``        everything (the default; same as no spec)
 =============  ===================================================================================
 
@@ -63,7 +63,7 @@ def _selected(name: str, parts: tuple[str, ...], n_cascades: int) -> bool:
             if n > n_cascades:
                 raise ConfigError(f"train-only {part}: the network has only {n_cascades} cascades")
             c = re.match(r"^cascades\.(\d+)\.", name)
-            if (c and int(c.group(1)) >= n_cascades - n) or name == "eta":
+            if (c and int(c.group(1)) >= n_cascades - n) or name == "eta" or name.startswith("output_dc."):
                 return True
     return False
 

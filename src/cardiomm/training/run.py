@@ -21,7 +21,7 @@ import os
 import pickle
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +153,22 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
             f"init_from holds a {loaded.kind!r} model, the run trains {module.kind!r}", path=release
         )
     mine = module.model.config
+    # a run may add the trained output layer to a release without one (its ``lam`` starts at the init)
+    adds_output = loaded.config.output_dc == "none" and mine.output_dc != "none"
+    if adds_output:
+        mine = replace(
+            mine,
+            output_dc="none",
+            output_dc_iterations=loaded.config.output_dc_iterations,
+            preset=loaded.config.preset,
+        )
     if mine != loaded.config:
         raise CheckpointError(
             "init_from holds another network configuration (preset) than the run's", path=release
         )
-    module.model.load_state_dict(loaded.model.state_dict())
+    result = module.model.load_state_dict(loaded.model.state_dict(), strict=not adds_output)
+    if any(not key.startswith("output_dc.") for key in result.missing_keys) or result.unexpected_keys:
+        raise CheckpointError(f"init_from: weights do not match ({result})", path=release)
 
 
 def _metrics(trainer: Any, prefix: str) -> dict[str, float]:

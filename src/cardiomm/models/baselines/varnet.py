@@ -24,7 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cardiomm.errors import ConfigError, UnknownChoiceError
+from cardiomm.models.config import check_output_dc
 from cardiomm.models.layers.complex_channels import channels_to_complex, complex_to_channels
+from cardiomm.models.layers.output_dc import OutputDC
 from cardiomm.models.sensitivity_net import acs_mask
 from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import fft2c, ifft2c
@@ -42,6 +44,19 @@ class VarNetConfig:
     pools: int = 4
     sens_chans: int = 8
     sens_pools: int = 4
+    output_dc: str = "none"
+    output_dc_iterations: int = 10
+
+    def __post_init__(self) -> None:
+        check_output_dc(self.output_dc, "VarNet config")
+        if (
+            isinstance(self.output_dc_iterations, bool)
+            or not isinstance(self.output_dc_iterations, int)
+            or (self.output_dc_iterations < 1)
+        ):
+            raise ConfigError(
+                f"VarNet config: output_dc_iterations must be >= 1, got {self.output_dc_iterations!r}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         """JSON-serialisable dictionary (with ``"model": "varnet"``)."""
@@ -151,6 +166,7 @@ class VarNet(nn.Module):
         self.sens_net = NormUnet(config.sens_chans, config.sens_pools)
         self.cascades = nn.ModuleList(NormUnet(config.chans, config.pools) for _ in range(config.n_cascades))
         self.eta = nn.Parameter(torch.ones(config.n_cascades))
+        self.output_dc = OutputDC(config.output_dc_iterations) if config.output_dc == "sense" else None
 
     def sensitivity_maps(
         self, masked_kspace: torch.Tensor, mask: torch.Tensor, mask_type: str | list[str], n_acs: int
@@ -169,8 +185,20 @@ class VarNet(nn.Module):
         mask_type: str | list[str] = "uniform",
         n_acs: int = 20,
     ) -> torch.Tensor:
-        """RSS magnitude ``(b, y, x)`` float32 of :meth:`forward_kspace`."""
-        return rss(ifft2c(self.forward_kspace(masked_kspace, mask, mask_type, n_acs)), dim=1, eps=0.0)
+        """Magnitude ``(b, y, x)`` float32: the RSS of :meth:`forward_kspace`, or with ``output_dc="sense"``
+        its trained SENSE data consistency (:meth:`output_image`)."""
+        k_net, csm = self.forward_kspace_maps(masked_kspace, mask, mask_type, n_acs)
+        return self.output_image(masked_kspace, mask, k_net, csm)
+
+    def output_image(
+        self, masked_kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor
+    ) -> torch.Tensor:
+        """The output layer alone, from the measured k-space ``(b, c, ky, kx)``, the mask ``(b, 1, ky, kx)``
+        and what :meth:`forward_kspace_maps` returned for them -> magnitude ``(b, y, x)`` float32."""
+        if self.output_dc is None:
+            return rss(ifft2c(k_net), dim=1, eps=0.0)
+        mask = mask.bool()
+        return self.output_dc(masked_kspace * mask, mask, k_net, csm)
 
     def forward_kspace(
         self,
