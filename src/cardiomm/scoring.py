@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cardiomm.errors import ModelNotFoundError
 from cardiomm.utils.atomic import atomic_path
+from cardiomm.utils.hashing import sha256_file
 
 if TYPE_CHECKING:
     from cardiomm.recon.base import Reconstructor
@@ -93,16 +94,28 @@ def tree_tasks(data: Path, recon_root: Path, include: Sequence[str] = ()) -> lis
 def _marker(
     method: str, n_tasks: int, model: str | Path | None, precision: str, dc: str = "soft"
 ) -> dict[str, object]:
-    """Content of a method folder's ``.complete`` marker (the precision and data consistency of a learned
-    method, unless fp32 / soft, so that older markers stay valid)."""
+    """Content of a method folder's ``.complete`` marker: for a learned method also the SHA-256 of the
+    weights it ran (the shipped checkpoint when ``model`` is None, so that new shipped weights are never
+    mistaken for old results), and its precision and data consistency unless fp32 / soft."""
     from cardiomm.recon.registry import LEARNED_METHODS  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     marker: dict[str, object] = {"tasks": n_tasks, "model": str(model)}
+    if method in LEARNED_METHODS:
+        marker["weights_sha256"] = _weights_sha256(method, model)
     if method in LEARNED_METHODS and str(precision) != "fp32":
         marker["precision"] = str(precision)
     if method in LEARNED_METHODS and str(dc) != "soft":
         marker["dc"] = str(dc)
     return marker
+
+
+def _weights_sha256(method: str, model: str | Path | None) -> str | None:
+    """SHA-256 of the weights file of ``model`` (or of ``method``'s shipped checkpoint); None if absent."""
+    from cardiomm.models.checkpoint import checkpoint_paths  # noqa: PLC0415 - lazy: importing this module loads no torch
+    from cardiomm.recon.learned import CHECKPOINT_DIR  # noqa: PLC0415 - lazy: importing this module loads no torch
+
+    weights = checkpoint_paths(model if model is not None else CHECKPOINT_DIR / method)[0]
+    return sha256_file(weights) if weights.is_file() else None
 
 
 def _reconstruct_group(

@@ -130,9 +130,18 @@ def test_invalid_precision_is_a_config_error() -> None:
 
 
 def test_reuse_marker_of_a_learned_method_records_its_precision() -> None:
-    """A tree reconstructed at bf16 is not reused for an fp32 request (and vice versa)."""
+    """A tree reconstructed at bf16 is not reused for an fp32 request (and vice versa), nor one made with
+    other weights (the marker holds their SHA-256, also for the shipped checkpoint)."""
+    from cardiomm.recon.learned import CHECKPOINT_DIR
     from cardiomm.scoring import _marker
+    from cardiomm.utils.hashing import sha256_file
 
-    assert _marker("varnet", 9, None, "fp32") == {"tasks": 9, "model": "None"}  # as before --precision
-    assert _marker("varnet", 9, None, "bf16") == {"tasks": 9, "model": "None", "precision": "bf16"}
+    shipped = sha256_file(CHECKPOINT_DIR / "varnet" / "model.safetensors")
+    assert _marker("varnet", 9, None, "fp32") == {"tasks": 9, "model": "None", "weights_sha256": shipped}
+    assert _marker("varnet", 9, None, "bf16") == {
+        "tasks": 9, "model": "None", "weights_sha256": shipped, "precision": "bf16"
+    }  # fmt: skip
+    other = CHECKPOINT_DIR / "cardiomm"  # other weights under the same method name: another marker
+    assert _marker("varnet", 9, other, "fp32")["weights_sha256"] == sha256_file(other / "model.safetensors")
+    assert "weights_sha256" not in _marker("sense", 9, None, "fp32")
     assert _marker("sense", 9, None, "bf16") == _marker("sense", 9, None, "fp32")

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from cardiomm.database.extract.dicom import is_dicom_file
 from cardiomm.database.paths import is_mask_path, is_sidecar_path, name_sampling, path_parts
 from cardiomm.utils.atomic import TMP_PREFIX
+from cardiomm.utils.hashing import sha256_file
 
 __all__ = [
     "SourceItem",
@@ -148,15 +149,6 @@ def stat_signature(root: Path, item: SourceItem) -> tuple[int, str]:
             size += st.st_size
         parts.append(f"{rel.rsplit('/', 1)[-1]}:{st.st_size}:{st.st_mtime_ns}")
     return size, "|".join(parts)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, streamed in ``chunk``-byte blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_source(root: Path, item: SourceItem) -> tuple[str, str]:

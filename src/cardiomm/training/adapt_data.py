@@ -20,7 +20,6 @@ file is dropped. A scan is identified in the model card by the sha256 of its fil
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from cardiomm.layout import GT_DIR, MASK_DIR, MASK_TOKEN
 from cardiomm.recon.pipeline import ReconTask, discover_tasks, filter_tasks, infer_pattern, load_task
 from cardiomm.recon.prompts import task_prompts
 from cardiomm.training.ssdu import SplitSpec, acs_band, check_acs, holdout, outer_units
+from cardiomm.utils.hashing import sha256_file
 
 __all__ = ["AdaptScan", "discover_inputs", "load_scan", "load_scans", "sha256_file", "KUS_TOKEN"]
 
@@ -42,15 +42,6 @@ log = logging.getLogger(__name__)
 #: File-name token of undersampled CMRxRecon files (``<name>_kus_<Pattern><R>.mat``).
 KUS_TOKEN = "_kus_"
 _KSPACE_SUFFIXES = (".mat", ".h5", ".dat")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
