@@ -71,6 +71,16 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     return p / WEIGHTS_NAME, p / CONFIG_NAME, p / CARD_NAME
 
 
+def output_description(output_dc: str) -> str:
+    """The model card's ``output`` field for a network with the output layer ``output_dc``."""
+    if output_dc == "sense":
+        return (
+            "magnitude (b, y, x) float32 of the trained SENSE data-consistency layer (output_dc = sense: "
+            "the network's coil maps, a learned weight lam, fixed CG iterations)"
+        )
+    return "RSS magnitude (b, y, x) float32"
+
+
 def _version() -> str:
     return __version__
 
@@ -135,7 +145,7 @@ def save_checkpoint(
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input": "masked_kspace (b, c, ky, kx) complex64, mask (b, 1, ky, kx) bool, "
         "text embeddings (b, text_dim)",
-        "output": "RSS magnitude (b, y, x) float32",
+        "output": output_description(config.output_dc),
         "parameters": count_parameters(model),
     }
     card.update(dict(extra_card or {}))

@@ -38,6 +38,7 @@ from cardiomm.models.checkpoint import (
     checkpoint_paths,
     load_checkpoint,
     load_weights,
+    output_description,
     save_checkpoint,
 )
 from cardiomm.utils.atomic import atomic_path
@@ -118,7 +119,7 @@ def _save_varnet(path: str | os.PathLike[str], model: VarNet, extra_card: Mappin
         "cardiomm_version": __version__,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input": "masked_kspace (b, c, ky, kx) complex64, mask (b, 1, ky, kx) bool",
-        "output": "RSS magnitude (b, y, x) float32",
+        "output": output_description(model.config.output_dc),
         "parameters": count_parameters(model),
     }
     card.update(dict(extra_card))
