@@ -221,12 +221,8 @@ class CardioMM(nn.Module):
             Magnitude ``(b, y, x)``, float32: the RSS of the final k-space, or with ``output_dc="sense"``
             the trained SENSE data consistency of it (:meth:`output_image`).
         """
-        if self.output_dc is not None:
-            k_net, csm = self.forward_kspace_maps(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
-            return self.output_image(masked_kspace, mask, k_net, csm)
-        kspace, _ = self._final_kspace(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
-        img = rss(ifft2c(kspace), dim=1, eps=RSS_EPS)
-        return img.transpose(-2, -1)
+        k_net, csm = self.forward_kspace_maps(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        return self.output_image(masked_kspace, mask, k_net, csm)
 
     def output_image(
         self, masked_kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor

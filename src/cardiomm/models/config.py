@@ -47,10 +47,13 @@ RUNTIME_FIELDS = ("grad_checkpoint", "init_seed")
 Triple = tuple[int, int, int]
 
 
-def check_output_dc(output_dc: object, where: str) -> None:
-    """Raise :class:`UnknownChoiceError` unless ``output_dc`` is one of :data:`OUTPUT_DC_MODES`."""
+def check_output_dc(output_dc: object, iterations: object, where: str) -> None:
+    """Raise :class:`UnknownChoiceError` unless ``output_dc`` is one of :data:`OUTPUT_DC_MODES`, and
+    :class:`ConfigError` unless ``iterations`` (its CG iterations) is a positive integer."""
     if output_dc not in OUTPUT_DC_MODES:
         raise UnknownChoiceError(f"{where}: output_dc {output_dc!r} not in {OUTPUT_DC_MODES}")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ConfigError(f"{where}: output_dc_iterations must be a positive integer, got {iterations!r}")
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,6 @@ class ModelConfig:
             "reduction",
             "text_dim",
             "embed_dim",
-            "output_dc_iterations",
         ):
             value = getattr(self, name)
             minimum = 0 if name == "n_bottleneck_cab" else 1
@@ -165,7 +167,7 @@ class ModelConfig:
             raise ConfigError(f"model config: kernel_size must be odd, got {self.kernel_size}")
         if self.head_norm not in HEAD_NORMS:
             raise UnknownChoiceError(f"model config: head_norm {self.head_norm!r} not in {HEAD_NORMS}")
-        check_output_dc(self.output_dc, "model config")
+        check_output_dc(self.output_dc, self.output_dc_iterations, "model config")
 
     # --- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

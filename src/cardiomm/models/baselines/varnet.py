@@ -48,15 +48,7 @@ class VarNetConfig:
     output_dc_iterations: int = 10
 
     def __post_init__(self) -> None:
-        check_output_dc(self.output_dc, "VarNet config")
-        if (
-            isinstance(self.output_dc_iterations, bool)
-            or not isinstance(self.output_dc_iterations, int)
-            or (self.output_dc_iterations < 1)
-        ):
-            raise ConfigError(
-                f"VarNet config: output_dc_iterations must be >= 1, got {self.output_dc_iterations!r}"
-            )
+        check_output_dc(self.output_dc, self.output_dc_iterations, "VarNet config")
 
     def to_dict(self) -> dict[str, object]:
         """JSON-serialisable dictionary (with ``"model": "varnet"``)."""
