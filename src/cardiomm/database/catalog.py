@@ -16,9 +16,12 @@ source while converting it. At MMCMR-427K scale this turns an index bounded by r
 bounded by header reads. A later run with checksums hashes the rows that have none.
 Corrupt or unreadable sources are reported (``IndexReport.failures`` and
 ``<catalog>.failures.json``: ``source``, ``kind``, ``error`` and, for a crash, ``signal``) and never abort
-the run. Each source is hashed and read in a worker process with a timeout
-(:func:`cardiomm.utils.isolation.run_isolated`): a reader that segfaults (``kind`` ``crash``) or hangs
-(``timeout``) costs that source only; typed read errors have ``kind`` ``error``.
+the run. The work is shared-nothing (:mod:`cardiomm.database.index_work`): this process lists the top
+folders of the tree into about :data:`UNITS_PER_WORKER` subtrees per worker, and each worker walks,
+screens, plans and reads its subtrees on its own (:func:`cardiomm.utils.isolation.run_isolated`); this
+process merges, links masks and writes. A reader that segfaults (``kind`` ``crash``) or hangs
+(``timeout``) costs that source only: its subtree is read again source by source, each source isolated
+with the timeout; typed read errors have ``kind`` ``error``.
 
 PHI in paths: every source and mask path is screened (:func:`cardiomm.database.phi.screen_path`)
 before anything is read. A path whose folder or file names look like a person name, a date or a
@@ -35,32 +38,49 @@ file; ``source_sha256`` also covers the ``_info.csv`` sidecar.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import multiprocessing
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from cardiomm.database._progress import progress_bar
-from cardiomm.database.extract import NotAScanError, extract_file, merge_scan
-from cardiomm.database.extract.dicom import extract_dicom_series
 from cardiomm.database.header import CardiacHeader
-from cardiomm.database.paths import name_sampling, parse_path
+from cardiomm.database.index_work import (
+    SCHEMA_VERSION,
+    Outcome,
+    PreviousState,
+    SourceTask,
+    Unit,
+    UnitResult,
+    UnitTask,
+    Walk,
+    group_units,
+    index_unit,
+    plan_sources,
+    previous_in_unit,
+    process_batch,
+    process_source,
+    split_tree,
+    unit_budget,
+    unit_folders,
+    unit_limit,
+)
 from cardiomm.database.phi import (
     Pseudonymizer,
     ensure_outside,
     load_salt,
     safe_error,
-    screen_path,
-    take_screened_count,
 )
-from cardiomm.database.sources import SourceItem, mask_link_key, sha256_source, stat_signature, walk_sources
+from cardiomm.database.sources import MaskLink, mask_link_key
 from cardiomm.errors import ConfigError, InputFileError, PHIError
 from cardiomm.utils.atomic import atomic_path
 from cardiomm.utils.isolation import INDEX_TIMEOUT_S, Failure, run_isolated, write_failures
@@ -76,8 +96,6 @@ __all__ = [
     "failures_path",
 ]
 
-#: Version of the catalog schema (column set and meaning).
-SCHEMA_VERSION = 1
 #: Modules the fork server of ``db index`` / ``db prepare`` imports once, so that every worker starts
 #: with them loaded (torch and h5py through ``cardiomm.io``, then the readers and the converter).
 WORKER_PRELOAD = (
@@ -116,12 +134,26 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _parquet_query(sql: str, catalog: Path, *, frame: bool = False) -> Any:
-    """Run ``sql`` (with one ``?``: the catalog path) in a fresh in-memory DuckDB connection: a pandas
-    frame when ``frame``, else ``(column names, rows)``."""
+_DATABASE: dict[int, Any] = {}  # process id -> its in-memory DuckDB database
+
+
+def _cursor() -> Any:
+    """A fresh DuckDB connection (a cursor) to this process's in-memory database. Opening a database
+    costs ~30 ms and closing it ~10 ms (DuckDB 2.0), a cursor ~0.02 ms; keyed by process id, so that a
+    forked child never uses its parent's."""
     import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
 
-    con = duckdb.connect(":memory:")
+    pid = os.getpid()
+    if pid not in _DATABASE:
+        _DATABASE.clear()
+        _DATABASE[pid] = duckdb.connect(":memory:")
+    return _DATABASE[pid].cursor()
+
+
+def _parquet_query(sql: str, catalog: Path, *, frame: bool = False) -> Any:
+    """Run ``sql`` (with one ``?``: the catalog path) in a fresh DuckDB connection (:func:`_cursor`): a
+    pandas frame when ``frame``, else ``(column names, rows)``."""
+    con = _cursor()
     try:
         cur = con.execute(sql, [str(catalog)])
         return cur.df() if frame else ([d[0] for d in cur.description], cur.fetchall())
@@ -171,62 +203,6 @@ class IndexReport:
     withheld: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    relpath: str
-    status: str  # rows | same | skipped | failed
-    rows: tuple[dict[str, Any], ...] = ()
-    source_sha: str = ""
-    message: str = ""
-    n_screened: int = 0
-
-
-def _rows_for(
-    root: Path, item: SourceItem, pseudo: Pseudonymizer, size: int, sha: tuple[str, str]
-) -> list[dict[str, Any]]:
-    data_set = parse_path(item.relpath).data_set
-    if item.kind == "dicom":
-        files = [root / item.relpath / f for f in item.files]
-        raws = extract_dicom_series(files, lambda uid: pseudo.key("series", uid))
-    else:
-        raws = extract_file(root / item.relpath, item.kind)
-    rows = []
-    for i, raw in enumerate(raws):
-        key = f"{item.relpath}#{raw.series_key}" if raw.series_key else item.relpath
-        header = merge_scan(raw, item.relpath, pseudo, source_key=key)
-        header = replace(header, file_size=size, sha256=sha[1] or None)
-        rec = header.to_record()
-        rec.update(
-            source=item.relpath, relpath=item.relpath, series_index=i, has_kspace=raw.has_kspace,
-            kspace_key=raw.kspace_key, data_set=data_set, source_sha256=sha[0],
-            n_frames=header.n_frames, schema_version=SCHEMA_VERSION,
-        )  # fmt: skip
-        rows.append(rec)
-    return rows
-
-
-def _process(task: tuple[str, SourceItem, bytes, str, int, str, bool]) -> _Outcome:
-    """Worker: hash one source (unless ``checksum`` is off), and extract it unless its content is
-    unchanged."""
-    root_s, item, salt, old_sha, size, fingerprint, checksum = task
-    root = Path(root_s)
-    pseudo = Pseudonymizer(salt)
-    take_screened_count()  # reset this process's counter
-    try:
-        sha = sha256_source(root, item) if checksum else ("", "")
-        if old_sha and checksum and sha[0] == old_sha:
-            return _Outcome(item.relpath, "same", source_sha=sha[0])
-        rows = _rows_for(root, item, pseudo, size, sha)
-        for r in rows:
-            r["source_fingerprint"] = fingerprint
-        n = take_screened_count()
-        return _Outcome(item.relpath, "rows", rows=tuple(rows), source_sha=sha[0], n_screened=n)
-    except NotAScanError as err:
-        return _Outcome(item.relpath, "skipped", message=str(err)[:200])
-    except Exception as err:  # any damaged input is reported, never fatal
-        return _Outcome(item.relpath, "failed", message=safe_error(err))
-
-
 def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> ProcessPoolExecutor:
     """A process pool using the ``forkserver`` start method (safe with threads and torch).
 
@@ -248,11 +224,6 @@ BATCH_FILES = 32
 BATCH_BYTES = 64 << 20
 
 
-def _process_batch(batch: list[Any]) -> list[_Outcome]:
-    """Worker: :func:`_process` on each source of a batch (one round trip for many small files)."""
-    return [_process(t) for t in batch]
-
-
 def _batches(tasks: Iterable[Any]) -> Iterator[list[Any]]:
     """Consecutive groups of small sources, drawn lazily from ``tasks``: the first batch holds one
     source and each next one twice as many, up to :data:`BATCH_FILES` (so that a small tree still
@@ -270,19 +241,19 @@ def _batches(tasks: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def _outcome(out: _Outcome) -> tuple[_Outcome, Failure | None]:
+def _outcome(out: Outcome) -> tuple[Outcome, Failure | None]:
     return out, (Failure("error", out.message) if out.status == "failed" else None)
 
 
-def _crashed(task: Any, failure: Failure | None) -> tuple[_Outcome, Failure]:
+def _crashed(task: Any, failure: Failure | None) -> tuple[Outcome, Failure]:
     """The outcome of a source whose worker crashed or timed out."""
     failure = failure or Failure("error", "no result")
-    return _Outcome(task[1].relpath, "failed", message=failure.message), failure
+    return Outcome(task[1].relpath, "failed", message=failure.message), failure
 
 
 def _run(
     tasks: Iterable[Any], workers: int, progress: Any, timeout: float | None
-) -> Iterator[tuple[_Outcome, Failure | None]]:
+) -> Iterator[tuple[Outcome, Failure | None]]:
     """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones). ``tasks`` is
     drawn lazily (the tree walk produces them while the workers read headers), in batches
     (:func:`_batches`: the per-message cost of the isolated workers bounded the rate on small files).
@@ -290,7 +261,7 @@ def _run(
     message, so that the failure is pinned on its source and the other sources of the batch are read."""
     if workers < 1:
         for t in tasks:
-            yield _outcome(_process(t))
+            yield _outcome(process_source(t))
             progress()
         return
     batches: list[list[Any]] = []
@@ -301,7 +272,7 @@ def _run(
             yield batch
 
     retry: list[Any] = []
-    results = run_isolated(_process_batch, drawn(), workers=workers, timeout=timeout, preload=WORKER_PRELOAD)
+    results = run_isolated(process_batch, drawn(), workers=workers, timeout=timeout, preload=WORKER_PRELOAD)
     for res in results:
         if res.value is None and len(batches[res.index]) > 1:
             retry.extend(batches[res.index])
@@ -319,9 +290,9 @@ def _run(
 
 def _run_single(
     tasks: list[Any], workers: int, progress: Any, timeout: float | None
-) -> Iterator[tuple[_Outcome, Failure | None]]:
+) -> Iterator[tuple[Outcome, Failure | None]]:
     """As :func:`_run`, one source per message (the fallback for a failed batch)."""
-    for res in run_isolated(_process, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
+    for res in run_isolated(process_source, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
         if res.value is None:  # the worker crashed or timed out
             yield _crashed(tasks[res.index], res.failure)
         else:
@@ -381,17 +352,15 @@ def _load_previous(catalog: Path, salt_check: str) -> tuple[dict[str, list[dict[
     return dict(rows), json.loads(meta.get("cardiomm.skipped", "{}"))
 
 
-def _link_masks(rows: Iterable[dict[str, Any]], masks: list[str]) -> None:
-    by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for m in masks:
-        by_key[mask_link_key(m)].append(m)
+def _link_masks(rows: Iterable[dict[str, Any]], masks: list[MaskLink]) -> None:
+    """Record in each row the masks that share its :func:`mask_link_key` (their tokens, e.g.
+    ``ktGaussian16``, and paths, sorted by path); ``masks`` come parsed (:func:`mask_link`)."""
+    by_key: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
+    for key, relpath, token in masks:
+        by_key[key].append((relpath, token))
     for r in rows:
-        linked = sorted(by_key.get(mask_link_key(r["relpath"]), []))
-        tokens = []
-        for m in linked:
-            stem, pattern, accel = name_sampling(m.rpartition("/")[2])
-            tokens.append(f"{pattern}{accel}" if accel else stem)
-        r["masks"], r["mask_relpaths"] = tokens, linked
+        linked = sorted(by_key.get(mask_link_key(r["relpath"]), ()))
+        r["masks"], r["mask_relpaths"] = [t for _, t in linked], [m for m, _ in linked]
 
 
 def failures_path(catalog: str | os.PathLike[str]) -> Path:
@@ -405,26 +374,23 @@ def _sql_text(value: object) -> str:
     return str(value).replace("'", "''")
 
 
-def _plain(value: Any) -> Any:
-    """A row value as DuckDB takes it (tuples of the header become lists)."""
-    return list(value) if isinstance(value, tuple) else value
-
-
 def _write_catalog(
     catalog: Path, rows: list[dict[str, Any]], meta: dict[str, str], failures: list[tuple[str, Failure]]
 ) -> None:
-    import duckdb  # noqa: PLC0415 - lazy: importing this module loads no duckdb
     import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
 
     schema = catalog_schema()
     rows = sorted(rows, key=lambda r: (r["source"], r["series_index"]))
-    clean = [tuple(_plain(r.get(name)) for name, _ in schema) for r in rows]
+    columns = {name: [r.get(name) for r in rows] for name, _ in schema}
+    for name, sql_type in schema:  # DuckDB takes lists, not the header's tuples
+        if sql_type.endswith("[]"):
+            columns[name] = [list(v) if isinstance(v, tuple) else v for v in columns[name]]
     kv = ", ".join(f"'cardiomm.{k}': '{_sql_text(v)}'" for k, v in sorted(meta.items()))
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(f"CREATE TABLE catalog ({', '.join(f'{_quote(n)} {t}' for n, t in schema)})")
-        if clean:  # through a pandas frame: DuckDB's executemany costs ~15 ms a row
-            frame = pd.DataFrame(clean, columns=[name for name, _ in schema], dtype=object)  # noqa: F841
+    con = _cursor()
+    try:  # a temporary table belongs to this connection alone
+        con.execute(f"CREATE TEMP TABLE catalog ({', '.join(f'{_quote(n)} {t}' for n, t in schema)})")
+        if rows:  # through a pandas frame: DuckDB's executemany costs ~15 ms a row
+            frame = pd.DataFrame(columns, dtype=object)  # noqa: F841
             con.execute("INSERT INTO catalog SELECT * FROM frame")
         with atomic_path(catalog) as tmp:
             con.execute(f"COPY catalog TO '{_sql_text(tmp)}' (FORMAT parquet, KV_METADATA {{{kv}}})")
@@ -436,66 +402,28 @@ def _write_catalog(
         failures_path(catalog).unlink(missing_ok=True)
 
 
-@dataclass
-class _Walk:
-    """What :func:`_plan` found while it walked the tree (complete once its generator is exhausted)."""
-
-    n_sources: int = 0
-    items: list[SourceItem] = field(default_factory=list)  # the indexable ones
-    masks: list[str] = field(default_factory=list)
-    withheld: list[tuple[str, str, str]] = field(default_factory=list)  # (pseudonym, relpath, reasons)
-    n_phi_paths: int = 0
-    kept: list[dict[str, Any]] = field(default_factory=list)  # rows of unchanged sources
-    skipped: dict[str, str] = field(default_factory=dict)
-    fp_by_rel: dict[str, str] = field(default_factory=dict)  # fingerprints of the sources to read
-    unreadable: list[tuple[str, Failure]] = field(default_factory=list)  # sources whose stat failed
+#: Units per worker that :func:`~cardiomm.database.index_work.split_tree` aims for (load balance).
+UNITS_PER_WORKER = 16
+#: Seconds a unit reads sources in its worker before handing the rest back (at most the timeout).
+UNIT_BUDGET_S = 20.0
 
 
-def _plan(
-    root: Path,
-    walk: _Walk,
-    pseudo: Pseudonymizer,
-    previous: dict[str, list[dict[str, Any]]],
-    old_skipped: dict[str, str],
-    *,
-    checksum: bool,
-    allow_phi_paths: bool,
-) -> Iterator[tuple[Any, ...]]:
-    """Walk ``root``, yield the worker task of every new or changed source and record the rest in ``walk``:
-    identifying-looking paths (withheld unless ``allow_phi_paths``), unchanged sources (previous rows),
-    sources skipped before, sources that cannot be stat'ed (a broken link, a file removed meanwhile)."""
+def _states_in(keys: list[str], states: Mapping[str, Any], units: Iterable[Unit]) -> dict[str, Any]:
+    """The previous states that may belong to any of ``units`` (:func:`previous_in_unit`)."""
+    return {k: v for unit in units for k, v in previous_in_unit(keys, states, unit).items()}
 
-    def keep(relpath: str) -> bool:
-        reasons = screen_path(relpath)
-        if not reasons:
-            return True
-        walk.n_phi_paths += 1
-        if not allow_phi_paths:
-            walk.withheld.append(("withheld-" + pseudo.key("phi-path", relpath), relpath, ", ".join(reasons)))
-        return allow_phi_paths
 
-    for dir_items, dir_masks in walk_sources(root):
-        walk.n_sources += len(dir_items)
-        walk.masks += [m for m in dir_masks if keep(m)]
-        for item in dir_items:
-            if not keep(item.relpath):
-                continue
-            walk.items.append(item)
-            try:
-                size, signature = stat_signature(root, item)
-            except OSError as err:
-                walk.unreadable.append((item.relpath, Failure("error", f"cannot stat: {safe_error(err)}")))
-                continue
-            fp = pseudo.fingerprint(signature)
-            old = previous.get(item.relpath)
-            if old and old[0]["source_fingerprint"] == fp and (old[0]["source_sha256"] or not checksum):
-                walk.kept.extend(old)
-            elif old_skipped.get(item.relpath) == fp:
-                walk.skipped[item.relpath] = fp
-            else:
-                walk.fp_by_rel[item.relpath] = fp
-                old_sha = old[0]["source_sha256"] if old else ""
-                yield (str(root), item, pseudo.salt, old_sha, size, fp, checksum)
+def _run_units(
+    units: list[UnitTask], workers: int, limit: float | None
+) -> Iterator[tuple[UnitTask, UnitResult | None]]:
+    """``(task, result)`` per unit in completion order; ``result`` is ``None`` where the unit's worker
+    crashed or ran past ``limit``. ``workers < 1``: in this process, in order."""
+    if workers < 1:
+        for task in units:
+            yield task, index_unit(task)
+        return
+    for res in run_isolated(index_unit, units, workers=workers, timeout=limit, preload=WORKER_PRELOAD):
+        yield units[res.index], res.value
 
 
 def index_tree(
@@ -551,35 +479,62 @@ def index_tree(
     pseudo = Pseudonymizer(load_salt(salt_file))
     salt_check = pseudo.key("salt-check", "cardiomm")
     previous, old_skipped = _load_previous(cat, salt_check)
-    walk = _Walk()
-    kept, skipped, fp_by_rel = walk.kept, walk.skipped, walk.fp_by_rel
-    tasks = _plan(
-        root_p, walk, pseudo, previous, old_skipped, checksum=checksum, allow_phi_paths=allow_phi_paths
-    )
+    walk = Walk()
+    kept: list[dict[str, Any]] = []
     read_failures: list[tuple[str, Failure]] = []
     n_extracted = n_screened = 0
 
-    def counted() -> Iterator[tuple[Any, ...]]:  # the bar learns its total when the walk ends
-        yield from tasks
-        advance.set_total(len(fp_by_rel))
+    def take(out: Outcome, failure: Failure | None) -> None:
+        nonlocal n_extracted, n_screened
+        if out.status == "same":
+            fp = walk.fp_by_rel[out.relpath]
+            kept.extend({**r, "source_fingerprint": fp} for r in previous[out.relpath])
+        elif out.status == "rows":
+            kept.extend(out.rows)
+            n_extracted += 1
+            n_screened += out.n_screened
+        elif out.status == "skipped":
+            walk.skipped[out.relpath] = walk.fp_by_rel[out.relpath]
+        else:
+            read_failures.append((out.relpath, failure or Failure("error", out.message)))
 
+    states = {rel: PreviousState(rows[0]["source_fingerprint"], rows[0]["source_sha256"] or "")
+              for rel, rows in previous.items()}  # fmt: skip
+    keys, skipped_keys = sorted(states), sorted(old_skipped)
+    budget = unit_budget(timeout, UNIT_BUDGET_S)
+    n_units = UNITS_PER_WORKER * max(1, workers)
+    units = [
+        UnitTask(str(root_p), group, pseudo.salt, _states_in(keys, states, group),
+                 _states_in(skipped_keys, old_skipped, group), checksum, allow_phi_paths,
+                 budget if workers >= 1 else math.inf)
+        for group in group_units(split_tree(root_p, n_units), n_units)
+    ]  # fmt: skip
+    pending: list[Iterable[SourceTask]] = []  # sources left by a unit (budget), units to read one by one
     with progress_bar(progress, None, "indexing") as advance:
-        for out, failure in _run(counted(), workers, advance, timeout):
-            if out.status == "same":
-                fp = fp_by_rel[out.relpath]
-                kept.extend({**r, "source_fingerprint": fp} for r in previous[out.relpath])
-            elif out.status == "rows":
-                kept.extend(out.rows)
-                n_extracted += 1
-                n_screened += out.n_screened
-            elif out.status == "skipped":
-                skipped[out.relpath] = fp_by_rel[out.relpath]
-            else:
-                read_failures.append((out.relpath, failure or Failure("error", out.message)))
+        for task, result in _run_units(units, workers, unit_limit(budget, timeout)):
+            if (
+                result is None
+            ):  # its worker crashed or ran past the limit: plan it here, read it source by source
+                pending.append(plan_sources(
+                    root_p, unit_folders(root_p, task.units), walk, pseudo, task.previous, task.old_skipped,
+                    checksum=checksum, allow_phi_paths=allow_phi_paths,
+                ))  # fmt: skip
+                continue
+            walk.merge(result.walk)
+            pending.append(result.leftover)
+            for out in result.outcomes:
+                take(*_outcome(out))
+                advance()
+        for out, failure in _run(itertools.chain.from_iterable(pending), workers, advance, timeout):
+            take(out, failure)
+        advance.set_total(len(walk.fp_by_rel))
+    kept.extend(r for rel in walk.unchanged for r in previous[rel])
+    skipped, fp_by_rel = walk.skipped, walk.fp_by_rel
+    walk.withheld.sort(key=lambda w: w[1])
     refused = "PHIError: path looks identifying ({}); not indexed: rename it or use --allow-phi-paths"
     failures = [(name, Failure("error", refused.format(why))) for name, _, why in walk.withheld]
     failures += sorted(read_failures + walk.unreadable, key=lambda f: f[0])
-    current = {it.relpath for it in walk.items}
+    current = set(walk.items)
     n_removed = sum(1 for s in previous if s not in current)
     n_unchanged = len(walk.items) - len(fp_by_rel) - len(walk.unreadable)
     _link_masks(kept, walk.masks)

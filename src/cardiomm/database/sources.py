@@ -24,15 +24,22 @@ from cardiomm.utils.hashing import sha256_file
 __all__ = [
     "SourceItem",
     "walk_sources",
+    "folder_sources",
+    "list_folder",
     "stat_signature",
     "sha256_file",
     "sha256_source",
     "mask_link_key",
+    "mask_link",
+    "MaskLink",
 ]
 
 _EXT_KIND = {".mat": "mat", ".h5": "h5", ".hdf5": "h5", ".dat": "dat"}
 _DICOM_EXT = (".dcm", ".ima", ".dicom")
 _ROLE_PREFIXES = ("FullSample", "Mask_", "UnderSample", "AccFactor")
+
+#: A parsed mask path: ``(link key, relpath, sampling token)`` (:func:`mask_link`).
+MaskLink = tuple[tuple[str, ...], str, str]
 
 
 @dataclass(frozen=True)
@@ -62,38 +69,61 @@ def _is_dicom(path: Path, name: str) -> bool:
     return name.lower().endswith(_DICOM_EXT) or ("." not in name and is_dicom_file(path))
 
 
-def walk_sources(root: Path) -> Iterator[tuple[list[SourceItem], list[str]]]:
+def list_folder(path: str) -> tuple[list[str], list[str]] | None:
+    """``(subfolders, file names)`` of one folder, both sorted, or ``None`` if it cannot be listed.
+    Hidden folders and symbolic links to folders are not subfolders; a file whose type cannot be read
+    counts as a file. ``os.scandir`` keeps the file types of the listing, so no ``stat`` per entry."""
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+    except OSError:
+        return None
+    subdirs: list[str] = []
+    filenames: list[str] = []
+    for e in entries:
+        try:
+            is_dir = e.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            filenames.append(e.name)
+        elif not e.name.startswith(".") and not e.is_symlink():
+            subdirs.append(e.name)
+    return sorted(subdirs), filenames
+
+
+def walk_sources(root: Path, start: str = "") -> Iterator[tuple[list[SourceItem], list[str]]]:
     """``(sources, mask_relpaths)`` of one folder at a time, folders in sorted walk order (a generator:
     the caller can work on the first folders while the walk goes on). Hidden folders are not entered,
     nor are symbolic links to folders; unreadable folders are passed over (as ``os.walk`` does).
 
-    ``os.scandir`` keeps the file types of the listing, so no ``stat`` per entry; paths are built as
-    strings, and the depth-first order comes from an explicit stack (an MMCMR tree has about five
-    folders per scan, and a recursive generator passes every result up through each level)."""
-    stack = [(os.fspath(root), "")]  # (folder, its path relative to the root + "/" or "")
+    ``start`` walks only the subtree of that folder (``/``-separated, relative to ``root``; paths stay
+    relative to ``root``). Paths are built as strings, and the depth-first order comes from an explicit
+    stack (an MMCMR tree has about five folders per scan, and a recursive generator passes every result
+    up through each level)."""
+    top = os.fspath(root)
+    stack = [(f"{top}/{start}" if start else top, f"{start}/" if start else "")]
     while stack:
         path, prefix = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                entries = list(it)
-        except OSError:
+        listing = list_folder(path)
+        if listing is None:
             continue
-        subdirs: list[str] = []
-        filenames: list[str] = []
-        for e in entries:
-            try:
-                is_dir = e.is_dir()
-            except OSError:
-                is_dir = False
-            if not is_dir:
-                filenames.append(e.name)
-            elif not e.name.startswith(".") and not e.is_symlink():
-                subdirs.append(e.name)
+        subdirs, filenames = listing
         if filenames:
             found = _sources_in(path, prefix, filenames)
             if found[0] or found[1]:
                 yield found
-        stack.extend((f"{path}/{d}", f"{prefix}{d}/") for d in sorted(subdirs, reverse=True))
+        stack.extend((f"{path}/{d}", f"{prefix}{d}/") for d in reversed(subdirs))
+
+
+def folder_sources(root: Path, folder: str) -> Iterator[tuple[list[SourceItem], list[str]]]:
+    """As :func:`walk_sources` for the files of one folder only (its subfolders are not entered)."""
+    path = f"{os.fspath(root)}/{folder}" if folder else os.fspath(root)
+    listing = list_folder(path)
+    if listing is not None and listing[1]:
+        found = _sources_in(path, f"{folder}/" if folder else "", listing[1])
+        if found[0] or found[1]:
+            yield found
 
 
 def _sources_in(path: str, prefix: str, filenames: list[str]) -> tuple[list[SourceItem], list[str]]:
@@ -173,8 +203,15 @@ def sha256_source(root: Path, item: SourceItem) -> tuple[str, str]:
 def mask_link_key(relpath: str) -> tuple[str, ...]:
     """Key that a scan and its masks share: the path with the role folder (``FullSample``,
     ``Mask_Task*``, ``UnderSample*``) blanked and the file name reduced to its scan stem."""
+    return mask_link(relpath)[0]
+
+
+def mask_link(relpath: str) -> MaskLink:
+    """``(mask_link_key(relpath), relpath, token)`` of a mask file, the token being its sampling
+    (``ktGaussian16``) or, without one, its scan stem; the name is parsed once."""
     folder, _, name = relpath.rpartition("/")
-    return (*_folder_link_key(folder), name_sampling(name)[0])
+    stem, pattern, accel = name_sampling(name)
+    return (*_folder_link_key(folder), stem), relpath, f"{pattern}{accel}" if accel else stem
 
 
 @functools.lru_cache(maxsize=1 << 14)
