@@ -11,7 +11,7 @@ from cardiomm.models import CardioMM
 from cardiomm.models.baselines.varnet import VARNET_PRESETS, VarNet, VarNetConfig
 from cardiomm.models.config import ModelConfig
 from cardiomm.models.layers.output_dc import OUTPUT_DC_LAM_INIT, OutputDC, sense_proximal
-from cardiomm.physics import ifft2c, rss
+from cardiomm.physics import fft2c, ifft2c, rss
 
 
 def _inputs(seed: int = 0, c: int = 4, ny: int = 32, nx: int = 24) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +27,8 @@ def _inputs(seed: int = 0, c: int = 4, ny: int = 32, nx: int = 24) -> tuple[torc
 def test_output_dc_is_the_forward_output_and_trains_lam(kind: str) -> None:
     """With ``output_dc="sense"`` the forward output is :class:`OutputDC` of the cascades' k-space and
     maps (and :meth:`output_image` is that layer alone), differs from the RSS of the same k-space, and
-    ``lam`` receives a gradient; without it, :meth:`output_image` is the RSS of :meth:`forward_kspace`."""
+    ``lam`` receives a gradient; without it, :meth:`output_image` is the RSS of :meth:`forward_kspace`
+    (the last cascade's k-space)."""
     k, mask = _inputs()
     if kind == "cardiomm":
         model: torch.nn.Module = CardioMM("tiny", output_dc="sense", output_dc_iterations=4)
@@ -55,6 +56,16 @@ def test_output_dc_is_the_forward_output_and_trains_lam(kind: str) -> None:
     rss_out = rss(ifft2c(k_net), dim=1).detach()
     assert float((out.detach() - rss_out).abs().max()) > 1e-3
     out.sum().backward()
+    assert model.output_dc.lam.grad is not None and float(model.output_dc.lam.grad.abs()) > 0
+    # forward_kspace is the output's k-space F S x (what adaptation compares with withheld samples):
+    # its RSS image is the output, it equals the measurement where sampled only as far as lam allows,
+    # and a loss on it trains lam too
+    model.zero_grad()
+    k_out = model.forward_kspace(*args)
+    torch.testing.assert_close(rss(ifft2c(k_out), dim=1).detach(), out.detach(), rtol=1e-4, atol=1e-5)
+    x = want.unsqueeze(1) * csm / rss(csm, dim=1, keepdim=True)
+    torch.testing.assert_close(k_out.detach(), fft2c(x), rtol=1e-4, atol=1e-5)
+    (k_out.abs() ** 2).sum().backward()
     assert model.output_dc.lam.grad is not None and float(model.output_dc.lam.grad.abs()) > 0
     assert "output_dc.lam" in model.state_dict()
     # the same weights without the layer: the published output

@@ -244,18 +244,24 @@ class CardioMM(nn.Module):
         mask_type: str | Sequence[str] = "random",
         n_acs: int = 20,
     ) -> torch.Tensor:
-        """The final multi-coil k-space estimate, before the coil combination of :meth:`forward`.
+        """The multi-coil k-space of the output, before the coil combination of :meth:`forward`: the
+        output layer's ``F S x`` with ``output_dc="sense"``, else the last cascade's k-space.
 
         Same arguments as :meth:`forward`. Used by self-supervised adaptation
         (:mod:`cardiomm.training.adapt`), whose loss compares this estimate with measured samples that
-        were withheld from ``mask``. ``forward(...)`` equals ``rss(ifft2c(forward_kspace(...)))``.
+        were withheld from ``mask`` (so it trains the output layer too). ``forward(...)`` equals
+        ``rss(ifft2c(forward_kspace(...)))``.
 
         Returns
         -------
         torch.Tensor
             k-space ``(b, c, ky, kx)`` complex64 (cardiomm layout).
         """
-        return self.forward_kspace_maps(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)[0]
+        k_net, csm = self.forward_kspace_maps(masked_kspace, mask, meta_emb, us_emb, mask_type, n_acs)
+        if self.output_dc is None:
+            return k_net
+        k, m = self._check_inputs(masked_kspace, mask)
+        return self.output_dc.kspace(k, m, k_net, csm)
 
     def forward_kspace_maps(
         self,
@@ -266,7 +272,7 @@ class CardioMM(nn.Module):
         mask_type: str | Sequence[str] = "random",
         n_acs: int = 20,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward_kspace` and the coil maps the cascades used.
+        """The last cascade's k-space and the coil maps the cascades used.
 
         Same arguments as :meth:`forward`. Used by the SENSE data consistency of the output
         (:class:`~cardiomm.recon.learned.LearnedRecon` with ``dc="sense"``).

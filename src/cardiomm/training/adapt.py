@@ -9,8 +9,9 @@ One optimiser step (:func:`adapt_model`):
 1. pick a scan (probability proportional to its splittable frames) and ``batch_frames`` of them;
 2. draw ``n_splits`` fresh ``(Theta, Lambda)`` splits of each frame's available locations
    ``Omega \\ Gamma`` (the ACS stays in ``Theta``);
-3. run the network on ``k * Theta`` with mask ``Theta`` and take its final multi-coil k-space
-   (``forward_kspace``);
+3. run the network on ``k * Theta`` with mask ``Theta`` and take the multi-coil k-space of its output
+   (``forward_kspace``: with a trained SENSE output layer, ``F S x`` of that layer, so that adaptation
+   tunes the layer's ``lam`` as well; without one, the last cascade's k-space);
 4. loss: normalised L1 + L2 between that estimate and the measured samples on ``Lambda``
    (:func:`~cardiomm.training.ssdu.ssdu_loss`); Adam step.
 

@@ -177,8 +177,8 @@ class VarNet(nn.Module):
         mask_type: str | list[str] = "uniform",
         n_acs: int = 20,
     ) -> torch.Tensor:
-        """Magnitude ``(b, y, x)`` float32: the RSS of :meth:`forward_kspace`, or with ``output_dc="sense"``
-        its trained SENSE data consistency (:meth:`output_image`)."""
+        """Magnitude ``(b, y, x)`` float32: the RSS of the last cascade's k-space, or with
+        ``output_dc="sense"`` its trained SENSE data consistency (:meth:`output_image`)."""
         k_net, csm = self.forward_kspace_maps(masked_kspace, mask, mask_type, n_acs)
         return self.output_image(masked_kspace, mask, k_net, csm)
 
@@ -199,12 +199,18 @@ class VarNet(nn.Module):
         mask_type: str | list[str] = "uniform",
         n_acs: int = 20,
     ) -> torch.Tensor:
-        """Final multi-coil k-space estimate ``(b, c, ky, kx)`` complex64 (before the coil combination).
+        """Multi-coil k-space of the output ``(b, c, ky, kx)`` complex64 (before the coil combination):
+        the output layer's ``F S x`` with ``output_dc="sense"``, else the last cascade's k-space;
+        :meth:`forward` is its root-sum-of-squares image.
 
         ``masked_kspace`` ``(b, c, ky, kx)`` complex64, ``mask`` ``(b, 1, ky, kx)`` bool; used by
         self-supervised adaptation (:mod:`cardiomm.training.adapt`).
         """
-        return self.forward_kspace_maps(masked_kspace, mask, mask_type, n_acs)[0]
+        k_net, csm = self.forward_kspace_maps(masked_kspace, mask, mask_type, n_acs)
+        if self.output_dc is None:
+            return k_net
+        mask = mask.bool()
+        return self.output_dc.kspace(masked_kspace * mask, mask, k_net, csm)
 
     def forward_kspace_maps(
         self,
@@ -213,7 +219,7 @@ class VarNet(nn.Module):
         mask_type: str | list[str] = "uniform",
         n_acs: int = 20,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward_kspace` and the coil maps ``(b, c, y, x)`` (unit RSS) the cascades used."""
+        """The last cascade's k-space and the coil maps ``(b, c, y, x)`` (unit RSS) the cascades used."""
         mask = mask.bool()
         k0 = masked_kspace * mask
         csm = self.sensitivity_maps(k0, mask, mask_type, n_acs)

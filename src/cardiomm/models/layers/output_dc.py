@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from cardiomm.physics.coil_combine import rss
-from cardiomm.physics.fft import ifft2c
+from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.physics.sense import cg_sense
 
 __all__ = ["OUTPUT_DC_LAM_INIT", "OutputDC", "sense_proximal"]
@@ -81,12 +81,12 @@ class OutputDC(nn.Module):
         self.n_iter = n_iter
         self.lam = nn.Parameter(torch.tensor([lam_init]))
 
-    def forward(
+    def image(
         self, kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor
     ) -> torch.Tensor:
-        """Magnitude image ``(b, y, x)`` float32; arguments as :func:`sense_proximal` (float32 inside)."""
+        """Complex image ``(b, y, x)`` complex64; arguments as :func:`sense_proximal` (float32 inside)."""
         with torch.autocast(device_type=kspace.device.type, enabled=False):
-            x = sense_proximal(
+            return sense_proximal(
                 kspace.to(torch.complex64),
                 mask,
                 k_net.to(torch.complex64),
@@ -94,4 +94,19 @@ class OutputDC(nn.Module):
                 self.lam.float().abs().squeeze(),
                 self.n_iter,
             )
-        return x.abs()
+
+    def forward(
+        self, kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor
+    ) -> torch.Tensor:
+        """Magnitude image ``(b, y, x)`` float32: ``|image(...)|``."""
+        return self.image(kspace, mask, k_net, csm).abs()
+
+    def kspace(
+        self, kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor
+    ) -> torch.Tensor:
+        """Multi-coil k-space of the output ``F S x`` ``(b, c, ky, kx)`` complex64 (unit-RSS maps ``S``),
+        whose root-sum-of-squares image is :meth:`forward`'s magnitude: what self-supervised adaptation
+        compares with withheld samples, so that it trains through this layer."""
+        x = self.image(kspace, mask, k_net, csm)
+        csm = csm.to(torch.complex64)
+        return fft2c(csm / rss(csm, dim=1, keepdim=True, eps=1e-12) * x.unsqueeze(1))
