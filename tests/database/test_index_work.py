@@ -66,6 +66,7 @@ def test_units_cover_every_folder_once(tmp_path: Path, n_units: int) -> None:
         {u.folder for u in units if not u.recursive}
     )
     assert n_units > 1 or units == [Unit("", True)]
+    assert list(unit_folders(root, [Unit("gone", True), Unit("gone", False)])) == []  # removed meanwhile
 
 
 def test_previous_in_unit_takes_the_sources_below_a_folder_only() -> None:

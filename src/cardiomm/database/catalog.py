@@ -254,8 +254,9 @@ def _crashed(task: Any, failure: Failure | None) -> tuple[Outcome, Failure]:
 def _run(
     tasks: Iterable[Any], workers: int, progress: Any, timeout: float | None
 ) -> Iterator[tuple[Outcome, Failure | None]]:
-    """``(outcome, failure)`` per task, in completion order (``failure`` for failed ones). ``tasks`` is
-    drawn lazily (the tree walk produces them while the workers read headers), in batches
+    """``(outcome, failure)`` per source task, in completion order (``failure`` for failed ones): the
+    sources a unit handed back and those of units read source by source. ``tasks`` is drawn lazily (a
+    unit's folders are walked here while the workers read the first sources), in batches
     (:func:`_batches`: the per-message cost of the isolated workers bounded the rate on small files).
     A batch whose worker crashes or times out (the limit holds per batch) is run again one source per
     message, so that the failure is pinned on its source and the other sources of the batch are read."""
