@@ -127,7 +127,7 @@ class Unit:
 
 @dataclass(frozen=True)
 class UnitTask:
-    """Everything a worker needs for one unit (nothing is shared with the main process)."""
+    """Everything a worker needs for a run of units (nothing is shared with the main process)."""
 
     root: str
     units: tuple[Unit, ...]
@@ -141,7 +141,7 @@ class UnitTask:
 
 @dataclass(frozen=True)
 class UnitResult:
-    """A unit's walk, the outcomes of the sources it read, and the tasks of those it left (budget)."""
+    """A task's walk, the outcomes of the sources it read, and the tasks of those it left (budget)."""
 
     walk: Walk
     outcomes: tuple[Outcome, ...]
@@ -305,7 +305,7 @@ def process_batch(batch: list[SourceTask]) -> list[Outcome]:
 
 
 def index_unit(task: UnitTask) -> UnitResult:
-    """Worker: walk, screen and plan one unit, and read its new or changed sources until ``budget``
+    """Worker: walk, screen and plan a run of units, and read its new or changed sources until ``budget``
     seconds have passed (the walk always finishes; the sources not started are handed back)."""
     start = time.monotonic()
     root = Path(task.root)
