@@ -513,9 +513,8 @@ def index_tree(
     pending: list[Iterable[SourceTask]] = []  # sources left by a unit (budget), units to read one by one
     with progress_bar(progress, None, "indexing") as advance:
         for task, result in _run_units(units, workers, unit_limit(budget, timeout)):
-            if (
-                result is None
-            ):  # its worker crashed or ran past the limit: plan it here, read it source by source
+            if result is None:
+                # its worker crashed or ran past the limit: plan it here, read it source by source
                 pending.append(plan_sources(
                     root_p, unit_folders(root_p, task.units), walk, pseudo, task.previous, task.old_skipped,
                     checksum=checksum, allow_phi_paths=allow_phi_paths,
