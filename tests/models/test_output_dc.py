@@ -93,3 +93,70 @@ def test_output_dc_config_is_checked_and_round_trips() -> None:
         VarNetConfig(output_dc_iterations=True)
     vcfg = VarNetConfig(output_dc="sense")
     assert VarNetConfig.from_dict(vcfg.to_dict()) == vcfg
+
+
+def test_mask_features_of_line_and_2d_patterns() -> None:
+    """``phi_0 = log(f / 0.125)`` of the sampled fraction, ``phi_1`` = fraction of sampled points on
+    fully sampled lines - 1/2: Cartesian line masks (either axis, broadcast or not) +1/2, scattered 2-D
+    points -1/2, the protocol's ktRadial in between; fractions against numpy."""
+    import numpy as np
+
+    from cardiomm.models.layers.output_dc import mask_features
+    from cardiomm.sampling.registry import make_test_mask
+
+    m = torch.zeros(3, 1, 64, 80, dtype=torch.bool)
+    m[0, 0, ::8, :] = True  # rows (8 of 64): f = 1/8
+    m[1, 0, :, ::4] = True  # columns: f = 1/4
+    gen = torch.Generator().manual_seed(0)
+    m[2, 0] = torch.rand(64, 80, generator=gen) < 0.05  # scattered points
+    phi = mask_features(m)
+    f2 = float(m[2].float().mean())
+    want = torch.tensor([[0.0, 0.5], [float(np.log(2.0)), 0.5], [float(np.log(f2 / 0.125)), -0.5]])
+    torch.testing.assert_close(phi, want, rtol=0, atol=1e-5)
+    torch.testing.assert_close(mask_features(m[1:2, :, :1, :]), want[1:2], rtol=0, atol=1e-5)
+    for pattern, accel in (("Uniform", 8), ("ktGaussian", 16), ("ktRadial", 8), ("ktRadial", 24)):
+        tm = np.asarray(make_test_mask(pattern, accel, 80, 64, 2, seed=0)).astype(bool)
+        got = mask_features(torch.from_numpy(tm)[:, None])
+        np.testing.assert_allclose(got[:, 0].numpy(), np.log(tm.mean(axis=(1, 2)) / 0.125), atol=1e-5)
+        if pattern == "ktRadial":
+            assert bool((got[:, 1] < 0).all()), (pattern, accel, got)
+        else:
+            assert bool((got[:, 1] == 0.5).all()), (pattern, accel, got)
+
+
+def test_mask_dependent_output_dc_weights_each_frame_by_its_mask() -> None:
+    """``output_dc="sense-mask"``: with ``lam_weights = 0`` the layer is the fixed-weight one; with
+    weights ``w`` frame i is :func:`sense_proximal` at ``|lam| exp(10 w . phi_i)``, and ``w`` receives a
+    gradient; the config round-trips and the checkpoint has the new key."""
+    from cardiomm.models.layers.output_dc import LAM_GAIN, mask_features
+
+    k, mask = _inputs(c=3)
+    k2, _ = _inputs(seed=1, c=3)
+    mask2 = torch.zeros_like(mask)
+    mask2[..., ::2, ::2] = True  # a 2-D pattern: another weight
+    k = torch.cat([k, k2 * mask2])
+    masks = torch.cat([mask, mask2])
+    gen = torch.Generator().manual_seed(5)
+    k_net = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    csm = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    fixed = OutputDC(6)
+    adaptive = OutputDC(6, mask_dependent=True)
+    assert adaptive.lam_weights is not None and fixed.lam_weights is None
+    torch.testing.assert_close(adaptive(k, masks, k_net, csm), fixed(k, masks, k_net, csm))
+    with torch.no_grad():
+        adaptive.lam_weights.copy_(torch.tensor([0.05, -0.2]))
+    lam = OUTPUT_DC_LAM_INIT * torch.exp(LAM_GAIN * (mask_features(masks) @ torch.tensor([0.05, -0.2])))
+    torch.testing.assert_close(adaptive.weight(masks), lam)
+    assert float(lam[1] / lam[0]) > 2.0  # line mask (+1/2) against 2-D (-1/2): weights differ
+    out = adaptive(k, masks, k_net, csm)
+    for i in range(2):
+        one = slice(i, i + 1)
+        want = sense_proximal(k[one], masks[one], k_net[one], csm[one], float(lam[i]), 6)
+        torch.testing.assert_close(out[one].detach(), want.abs(), rtol=1e-4, atol=1e-5)
+    out.sum().backward()
+    assert adaptive.lam_weights.grad is not None and float(adaptive.lam_weights.grad.abs().min()) > 0
+    cfg = ModelConfig(output_dc="sense-mask")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert "output_dc.lam_weights" in CardioMM(cfg).state_dict()
+    vnet = VarNet(VarNetConfig(**{**VARNET_PRESETS["tiny"].__dict__, "output_dc": "sense-mask"}))
+    assert isinstance(vnet.output_dc, OutputDC) and vnet.output_dc.lam_weights is not None

@@ -213,3 +213,25 @@ def test_cg_sense_tensor_lam_matches_float_and_differentiates(case) -> None:  # 
     assert lam.grad is not None and abs(float(lam.grad) - fd) < 1e-2 * abs(fd), (float(lam.grad), fd)
     with pytest.raises(ShapeError, match="scalar"):
         cg_sense(kspace, full, csm, lam=torch.ones(2))
+
+
+def test_cg_sense_per_sample_lam_solves_each_sample_with_its_own(case) -> None:  # type: ignore[no-untyped-def]
+    """``lam`` of shape ``(b,)`` (the mask-dependent output layer) equals running each sample alone with
+    its scalar weight."""
+    img, csm, kspace = case.torch()
+    img, csm, kspace = (torch.cat([t, 0.5 * t]) for t in (img, csm, kspace))
+    ny, nx = img.shape[-2:]
+    mask = ((torch.arange(ny) % 3 == 0) | (torch.arange(ny) - ny // 2).abs().lt(2)).reshape(1, 1, ny, 1)
+    prior = 0.9 * img
+    lams = torch.tensor([0.02, 0.5])
+    both = cg_sense(kspace * mask, mask, csm, lam=lams, n_iter=15, x0=prior, prior=prior)
+    for i in range(2):
+        one = cg_sense(
+            kspace[i : i + 1] * mask, mask, csm[i : i + 1], lam=float(lams[i]), n_iter=15,
+            x0=prior[i : i + 1], prior=prior[i : i + 1],
+        )  # fmt: skip
+        torch.testing.assert_close(both[i : i + 1], one, rtol=1e-5, atol=1e-5 * float(one.abs().max()))
+    same = cg_sense(kspace * mask, mask, csm, lam=float(lams[0]), n_iter=15, x0=prior, prior=prior)
+    assert float((same[1] - both[1]).abs().max()) > 1e-2 * float(both[1].abs().max())  # lam matters
+    with pytest.raises(ValueError, match=">= 0"):
+        cg_sense(kspace, mask, csm, lam=torch.tensor([0.1, -0.1]))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from cardiomm.errors import ShapeError, UnknownChoiceError
+from cardiomm.errors import ConfigError, ShapeError, UnknownChoiceError
 from cardiomm.training.losses import L1Loss, SSIMLoss, make_loss, ssim_map
 
 
@@ -78,3 +78,20 @@ def test_mixed_loss_weighs_skimage_ssim_and_mean_absolute_error() -> None:
     expected = 0.84 * (1 - ssim) + 0.16 * np.abs(pred - gt).mean() / dr
     loss = make_loss("ssim+l1")(torch.from_numpy(pred)[None], torch.from_numpy(gt)[None], torch.tensor([dr]))
     assert float(loss) == pytest.approx(expected, abs=1e-4)
+
+
+def test_mixed_loss_with_a_chosen_ssim_weight() -> None:
+    """``ssim+l1:0.5`` = 0.5 (1 - SSIM) + 0.5 mean|x - y| / range (skimage, numpy); a weight outside
+    (0, 1) or not a number is a typed error."""
+    rng = np.random.default_rng(3)
+    gt, pred = _pair(rng, (36, 40))
+    ssim = structural_similarity(gt, pred, data_range=2.0, win_size=7, use_sample_covariance=True)
+    expected = 0.5 * (1 - ssim) + 0.5 * np.abs(pred - gt).mean() / 2.0
+    pair = torch.from_numpy(pred)[None], torch.from_numpy(gt)[None]
+    loss = make_loss("ssim+l1:0.5")(*pair, torch.tensor([2.0]))
+    assert float(loss) == pytest.approx(expected, abs=1e-4)
+    for bad in ("ssim+l1:1", "ssim+l1:0", "ssim+l1:x", "ssim+l1:nan"):
+        with pytest.raises(ConfigError, match="SSIM weight"):
+            make_loss(bad)
+    with pytest.raises(UnknownChoiceError):
+        make_loss("l1+ssim:0.5")

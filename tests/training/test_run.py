@@ -11,7 +11,7 @@ import pytest
 
 from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError
-from cardiomm.models.release import load_release
+from cardiomm.models.release import load_release, save_release
 from cardiomm.training.config import load_config
 from cardiomm.training.run import train
 
@@ -143,6 +143,24 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
             assert float(value) == pytest.approx(0.05)
         else:
             torch.testing.assert_close(value, released[key])
+    # ... and make a release's fixed weight mask-dependent: lam kept, the mask weights start at zero
+    dc_release = tmp_path / "with_dc"
+    masked = ReconModule(
+        model="cardiomm", preset="tiny", text_encoder="hash", model_overrides={"output_dc": "sense-mask"}
+    )
+    with torch.no_grad():
+        with_dc.model.output_dc.lam.fill_(0.2)
+    save_release(dc_release, with_dc.model)
+    init_weights(masked, dc_release)
+    for key, value in masked.model.state_dict().items():
+        if key == "output_dc.lam_weights":
+            assert float(value.abs().max()) == 0.0
+        elif key == "output_dc.lam":
+            assert float(value) == pytest.approx(0.2)
+        else:
+            torch.testing.assert_close(value, released[key])
+    with pytest.raises(CheckpointError, match="preset"):  # but never the other way round
+        init_weights(ReconModule(model="cardiomm", preset="tiny", text_encoder="hash"), dc_release)
     with pytest.raises(CheckpointError, match="preset"):  # the layer does not excuse other changes
         init_weights(
             ReconModule(model="cardiomm", preset="tiny", text_encoder="hash",

@@ -49,7 +49,7 @@ from cardiomm.errors import DataValueError, MaskError, ShapeError
 from cardiomm.models.config import ModelConfig, get_config
 from cardiomm.models.heads import LMHead
 from cardiomm.models.layers.data_consistency import data_consistency
-from cardiomm.models.layers.output_dc import OutputDC
+from cardiomm.models.layers.output_dc import make_output_dc
 from cardiomm.models.layers.unet import NormPromptUnet
 from cardiomm.models.sensitivity_net import SensitivityNet
 from cardiomm.physics.coil_combine import rss
@@ -148,7 +148,7 @@ class CardioMM(nn.Module):
             if cfg.text_conditioning:
                 self.lm_head_meta = LMHead(cfg.text_dim, cfg.embed_dim, cfg.head_norm)
                 self.lm_head_us = LMHead(cfg.text_dim, cfg.embed_dim, cfg.head_norm)
-        self.output_dc = OutputDC(cfg.output_dc_iterations) if cfg.output_dc == "sense" else None
+        self.output_dc = make_output_dc(cfg.output_dc, cfg.output_dc_iterations)
 
     # ------------------------------------------------------------------------------------------
     def project(

@@ -73,10 +73,11 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
 
 def output_description(output_dc: str) -> str:
     """The model card's ``output`` field for a network with the output layer ``output_dc``."""
-    if output_dc == "sense":
+    if output_dc in ("sense", "sense-mask"):
+        weight = "a learned weight lam" if output_dc == "sense" else "a learned weight lam per sampling mask"
         return (
-            "magnitude (b, y, x) float32 of the trained SENSE data-consistency layer (output_dc = sense: "
-            "the network's coil maps, a learned weight lam, fixed CG iterations)"
+            "magnitude (b, y, x) float32 of the trained SENSE data-consistency layer "
+            f"(output_dc = {output_dc}: the network's coil maps, {weight}, fixed CG iterations)"
         )
     return "RSS magnitude (b, y, x) float32"
 

@@ -36,9 +36,10 @@ __all__ = ["ModelConfig", "PRESETS", "get_config", "HEAD_NORMS", "OUTPUT_DC_MODE
 HEAD_NORMS = ("l2", "published")
 
 #: Output layers (``output_dc`` of :class:`ModelConfig` and of the VarNet config): ``"none"``, the RSS of
-#: the final k-space (published), or ``"sense"``, the trained
-#: :class:`~cardiomm.models.layers.output_dc.OutputDC`.
-OUTPUT_DC_MODES = ("none", "sense")
+#: the final k-space (published), ``"sense"``, the trained
+#: :class:`~cardiomm.models.layers.output_dc.OutputDC`, or ``"sense-mask"``, that layer with a weight that
+#: depends on each frame's sampling mask.
+OUTPUT_DC_MODES = ("none", "sense", "sense-mask")
 
 #: Fields that do not define the architecture (runtime options, the init seed); ignored when matching
 #: checkpoints against presets.

@@ -84,8 +84,9 @@ def cg_sense(
     csm
         Coil sensitivity maps ``(b | 1, c, y, x)`` with ``(y, x) = (ky, kx)``.
     lam
-        Tikhonov weight (>= 0, dimensionless); a 0-d tensor keeps the solution differentiable in it
-        (the trained output data consistency, :mod:`cardiomm.models.layers.output_dc`).
+        Tikhonov weight (>= 0, dimensionless); a tensor (0-d, or ``(b,)``: one weight per sample) keeps
+        the solution differentiable in it (the trained output data consistency,
+        :mod:`cardiomm.models.layers.output_dc`).
     n_iter
         Maximum number of CG iterations.
     x0
@@ -113,14 +114,14 @@ def cg_sense(
     for name, image in (("x0", x0), ("prior", prior)):
         if image is not None and image.shape != want:
             raise ShapeError(f"{name} must be (b, y, x) = {want}, got {tuple(image.shape)}")
-    if isinstance(lam, torch.Tensor) and lam.numel() != 1:
-        raise ShapeError(f"lam must be a scalar, got shape {tuple(lam.shape)}")
-    if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {float(lam)}")
+    if isinstance(lam, torch.Tensor) and lam.numel() not in (1, want[0]):
+        raise ShapeError(f"lam must be a scalar or one weight per sample, got shape {tuple(lam.shape)}")
+    if bool((torch.as_tensor(lam) < 0).any()):
+        raise ValueError(f"lam must be >= 0, got {lam}")
     with torch.autocast(device_type=masked_kspace.device.type, enabled=False):
         sense_op = SenseOp(csm, mask4)
         gram = sense_op.normal()
-        weight = lam.reshape(()) if isinstance(lam, torch.Tensor) else lam
+        weight = lam.reshape(-1, 1, 1) if isinstance(lam, torch.Tensor) else lam
 
         def regularised(x: torch.Tensor) -> torch.Tensor:  # (A^H A + lam I) x, lam possibly a tensor
             return gram(x) + weight * x
@@ -128,7 +129,7 @@ def cg_sense(
         normal_op = regularised if isinstance(lam, torch.Tensor) or lam > 0 else gram
         rhs = sense_op.adjoint(as_complex(masked_kspace))
         if prior is not None:
-            rhs = rhs + lam * as_complex(prior)
+            rhs = rhs + weight * as_complex(prior)
         return conjugate_gradient(
             normal_op, rhs, None if x0 is None else as_complex(x0), n_iter=n_iter, tol=tol, callback=callback
         )

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cardiomm.errors import ShapeError, UnknownChoiceError
+from cardiomm.errors import ConfigError, ShapeError, UnknownChoiceError
 
 __all__ = ["SSIMLoss", "L1Loss", "MixedLoss", "ssim_map", "make_loss", "LOSSES"]
 
@@ -144,12 +144,22 @@ class MixedLoss(nn.Module):
 
 
 def make_loss(name: str) -> nn.Module:
-    """``"ssim"`` (published), ``"l1"`` or ``"ssim+l1"`` (:class:`MixedLoss`); all take
-    ``(pred, target, data_range)``."""
+    """``"ssim"`` (published), ``"l1"``, ``"ssim+l1"`` (:class:`MixedLoss`, SSIM weight 0.84) or
+    ``"ssim+l1:A"`` (SSIM weight ``A`` in (0, 1), e.g. ``ssim+l1:0.5``, which weighs intensities, and so
+    PSNR, more); all take ``(pred, target, data_range)``."""
     if name == "ssim":
         return SSIMLoss()
     if name == "l1":
         return L1Loss()
     if name == "ssim+l1":
         return MixedLoss()
-    raise UnknownChoiceError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+    base, _, alpha = name.partition(":")
+    if base == "ssim+l1" and alpha:
+        try:
+            a = float(alpha)
+        except ValueError:
+            a = float("nan")
+        if not 0.0 < a < 1.0:
+            raise ConfigError(f"loss {name!r}: the SSIM weight after ':' must be a number in (0, 1)")
+        return MixedLoss(a)
+    raise UnknownChoiceError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)} or ssim+l1:A")

@@ -153,12 +153,15 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
             f"init_from holds a {loaded.kind!r} model, the run trains {module.kind!r}", path=release
         )
     mine = module.model.config
-    # a run may add the trained output layer to a release without one (its ``lam`` starts at the init)
-    adds_output = loaded.config.output_dc == "none" and mine.output_dc != "none"
-    if adds_output:
+    # a run may add the trained output layer to a release without one (its ``lam`` starts at the init),
+    # or make a release's fixed weight mask-dependent (``lam`` kept, the mask weights start at zero)
+    widens = (loaded.config.output_dc, mine.output_dc) in (("sense", "sense-mask"),) or (
+        loaded.config.output_dc == "none" and mine.output_dc != "none"
+    )
+    if widens:
         mine = replace(
             mine,
-            output_dc="none",
+            output_dc=loaded.config.output_dc,
             output_dc_iterations=loaded.config.output_dc_iterations,
             preset=loaded.config.preset,
         )
@@ -166,7 +169,7 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
         raise CheckpointError(
             "init_from holds another network configuration (preset) than the run's", path=release
         )
-    result = module.model.load_state_dict(loaded.model.state_dict(), strict=not adds_output)
+    result = module.model.load_state_dict(loaded.model.state_dict(), strict=not widens)
     if any(not key.startswith("output_dc.") for key in result.missing_keys) or result.unexpected_keys:
         raise CheckpointError(f"init_from: weights do not match ({result})", path=release)
 

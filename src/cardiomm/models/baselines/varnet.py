@@ -26,7 +26,7 @@ from torch import nn
 from cardiomm.errors import ConfigError, UnknownChoiceError
 from cardiomm.models.config import check_output_dc
 from cardiomm.models.layers.complex_channels import channels_to_complex, complex_to_channels
-from cardiomm.models.layers.output_dc import OutputDC
+from cardiomm.models.layers.output_dc import make_output_dc
 from cardiomm.models.sensitivity_net import acs_mask
 from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import fft2c, ifft2c
@@ -158,7 +158,7 @@ class VarNet(nn.Module):
         self.sens_net = NormUnet(config.sens_chans, config.sens_pools)
         self.cascades = nn.ModuleList(NormUnet(config.chans, config.pools) for _ in range(config.n_cascades))
         self.eta = nn.Parameter(torch.ones(config.n_cascades))
-        self.output_dc = OutputDC(config.output_dc_iterations) if config.output_dc == "sense" else None
+        self.output_dc = make_output_dc(config.output_dc, config.output_dc_iterations)
 
     def sensitivity_maps(
         self, masked_kspace: torch.Tensor, mask: torch.Tensor, mask_type: str | list[str], n_acs: int
