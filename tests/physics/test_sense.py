@@ -235,3 +235,24 @@ def test_cg_sense_per_sample_lam_solves_each_sample_with_its_own(case) -> None: 
     assert float((same[1] - both[1]).abs().max()) > 1e-2 * float(both[1].abs().max())  # lam matters
     with pytest.raises(ValueError, match=">= 0"):
         cg_sense(kspace, mask, csm, lam=torch.tensor([0.1, -0.1]))
+
+
+def test_sense_normal_op_equals_the_composition_and_is_self_adjoint() -> None:
+    """``SenseOp.normal()`` for even sizes (:class:`SenseNormalOp`, centring folded into the maps) equals
+    ``A^H (A x)`` applied as two operators, with and without a mask, per-sample and broadcast maps; odd
+    sizes keep the composition; <A^H A x, y> = <x, A^H A y>."""
+    from cardiomm.physics.sense import SenseNormalOp
+
+    gen = torch.Generator().manual_seed(11)
+    for b_maps, (ny, nx), masked in ((2, (16, 12), True), (1, (16, 12), False), (2, (15, 12), True)):
+        csm = torch.randn(b_maps, 3, ny, nx, dtype=torch.complex64, generator=gen)
+        mask = (torch.rand(2, 1, ny, nx, generator=gen) < 0.4) if masked else None
+        op = SenseOp(csm, mask)
+        x, y = (torch.randn(2, ny, nx, dtype=torch.complex64, generator=gen) for _ in range(2))
+        normal = op.normal()
+        assert isinstance(normal, SenseNormalOp) == (ny % 2 == 0 and nx % 2 == 0)
+        torch.testing.assert_close(normal(x), op.adjoint(op(x)), rtol=1e-5, atol=1e-5)
+        lhs, rhs = torch.vdot(normal(x).flatten(), y.flatten()), torch.vdot(x.flatten(), normal(y).flatten())
+        torch.testing.assert_close(lhs, rhs, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ShapeError, match="even"):
+        SenseNormalOp(torch.ones(1, 1, 5, 4, dtype=torch.complex64), None)

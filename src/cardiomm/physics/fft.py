@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["fft2c", "ifft2c", "fft2c_np", "ifft2c_np"]
+__all__ = ["centring_checkerboard", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np"]
 
 _DIMS = (-2, -1)
 
@@ -37,6 +37,16 @@ def _checkerboards(ny: int, nx: int, device: torch.device) -> tuple[torch.Tensor
         s_in = (1 - 2 * parity).to(torch.float32)
     s_out = s_in if (ny // 2 + nx // 2) % 2 == 0 else -s_in
     return s_in, s_out
+
+
+def centring_checkerboard(ny: int, nx: int, device: torch.device) -> torch.Tensor | None:
+    """The sign pattern ``s = (-1)^(iy + ix)`` ``(ny, nx)`` float32 of the even-size centred FFT, or None
+    for odd sizes: ``ifft2c(M fft2c(v)) = s ifft2(M fft2(s v))`` (the output signs cancel), so an
+    operator that runs ``F^H M F`` many times can fold ``s`` into its own factors once
+    (:meth:`cardiomm.physics.sense.SenseOp.normal`)."""
+    if ny % 2 or nx % 2:
+        return None
+    return _checkerboards(ny, nx, torch.device(device))[0]
 
 
 def _centred(x: torch.Tensor, transform: Callable[..., torch.Tensor]) -> torch.Tensor | None:
