@@ -244,13 +244,33 @@ def test_sense_normal_op_equals_the_composition_and_is_self_adjoint() -> None:
     from cardiomm.physics.sense import SenseNormalOp
 
     gen = torch.Generator().manual_seed(11)
-    for b_maps, (ny, nx), masked in ((2, (16, 12), True), (1, (16, 12), False), (2, (15, 12), True)):
+    lines = torch.rand(2, 1, 16, 1, generator=gen) < 0.4
+    cases = (
+        (2, (16, 12), "points"), (1, (16, 12), None), (2, (15, 12), "points"),
+        (2, (16, 12), "rows"), (2, (16, 12), "rows broadcast"), (2, (12, 16), "columns"),
+    )  # fmt: skip
+    for b_maps, (ny, nx), masked in cases:
         csm = torch.randn(b_maps, 3, ny, nx, dtype=torch.complex64, generator=gen)
-        mask = (torch.rand(2, 1, ny, nx, generator=gen) < 0.4) if masked else None
+        if masked == "points":
+            mask = torch.rand(2, 1, ny, nx, generator=gen) < 0.4
+        elif masked == "columns":
+            mask = lines.reshape(2, 1, 1, nx).expand(2, 1, ny, nx)
+        else:
+            mask = (
+                None
+                if masked is None
+                else lines
+                if masked == "rows broadcast"
+                else lines.expand(2, 1, ny, nx)
+            )
         op = SenseOp(csm, mask)
         x, y = (torch.randn(2, ny, nx, dtype=torch.complex64, generator=gen) for _ in range(2))
         normal = op.normal()
         assert isinstance(normal, SenseNormalOp) == (ny % 2 == 0 and nx % 2 == 0)
+        if isinstance(normal, SenseNormalOp):  # line masks need only the other axis' FFT
+            assert normal.dims == {"rows": (-2,), "rows broadcast": (-2,), "columns": (-1,)}.get(
+                masked, (-2, -1)
+            )
         torch.testing.assert_close(normal(x), op.adjoint(op(x)), rtol=1e-5, atol=1e-5)
         lhs, rhs = torch.vdot(normal(x).flatten(), y.flatten()), torch.vdot(x.flatten(), normal(y).flatten())
         torch.testing.assert_close(lhs, rhs, rtol=1e-4, atol=1e-4)
