@@ -164,19 +164,32 @@ class LearnedRecon(Reconstructor):
         scale = kspace_scale(k)
         return self._run(k / scale, m, inp) * scale.cpu()
 
+    def network_inputs(
+        self,
+        k: torch.Tensor,
+        m: torch.Tensor,
+        mask_type: str,
+        n_acs: int,
+        metadata_prompt: str,
+        undersampling_prompt: str,
+    ) -> tuple[object, ...]:
+        """The positional arguments of the network's ``forward_kspace_maps`` for k-space ``k``
+        ``(b, c, ky, kx)`` and mask ``m`` (the prompts encoded, in float32, for text-conditioned models)."""
+        if self.name == "varnet":
+            return (k, m, mask_type, n_acs)
+        if self.encoder is None:
+            return (k, m, None, None, mask_type, n_acs)
+        b = k.shape[0]
+        meta = self._embed([metadata_prompt]).expand(b, -1)
+        us = self._embed([undersampling_prompt]).expand(b, -1)
+        return (k, m, meta, us, mask_type, n_acs)
+
     def _run(self, k: torch.Tensor, m: torch.Tensor, inp: ReconInput) -> torch.Tensor:
         """The network on k-space ``k`` ``(b, c, ky, kx)`` complex64 and mask ``m`` ``(b, 1, ky, kx)``
         bool, at :attr:`precision` -> RSS image ``(b, y, x)`` float32 on the CPU."""
-        mask_type = str(inp.mask_type)
-        if self.name == "varnet":
-            args: tuple[object, ...] = (k, m, mask_type, inp.n_acs)
-        elif self.encoder is None:
-            args = (k, m, None, None, mask_type, inp.n_acs)
-        else:  # the text encoder runs outside the precision context, in float32
-            b = k.shape[0]
-            meta = self._embed([inp.metadata_prompt]).expand(b, -1)
-            us = self._embed([inp.undersampling_prompt]).expand(b, -1)
-            args = (k, m, meta, us, mask_type, inp.n_acs)
+        args = self.network_inputs(
+            k, m, str(inp.mask_type), inp.n_acs, inp.metadata_prompt, inp.undersampling_prompt
+        )
         with precision_context(self.precision, self.device):
             k_out, csm = cast(Callable[..., _KMaps], self.model.forward_kspace_maps)(*args)
         k_out = k_out.to(torch.complex64)
