@@ -54,7 +54,7 @@ class SenseOp(ProductOp):
         for even image sizes :class:`SenseNormalOp` (the same operator with the FFT's centring folded
         into the maps; what CG-SENSE applies at every iteration)."""
         csm = self.sensitivity_op.csm
-        if centring_checkerboard(*csm.shape[-2:], csm.device) is not None:
+        if centring_checkerboard(csm.shape[-2], csm.shape[-1], csm.device) is not None:
             return SenseNormalOp(csm, None if self.mask_op is None else self.mask_op.mask)
         inner: LinearOperator = self.fourier_op if self.mask_op is None else self.mask_op @ self.fourier_op
         return self.sensitivity_op.H @ self.fourier_op.H @ inner @ self.sensitivity_op
@@ -83,7 +83,7 @@ class SenseNormalOp(LinearOperator):
 
     def __init__(self, csm: torch.Tensor, mask: torch.Tensor | None) -> None:
         super().__init__()
-        sign = centring_checkerboard(*csm.shape[-2:], csm.device)
+        sign = centring_checkerboard(csm.shape[-2], csm.shape[-1], csm.device)
         if sign is None:
             raise ShapeError(f"SenseNormalOp needs even image sizes, got {tuple(csm.shape[-2:])}")
         self.register_buffer("signed", as_complex(csm) * sign, persistent=False)
