@@ -29,13 +29,8 @@
 #   model.model_overrides.output_dc=sense (the proximal SENSE data-consistency step of MoDL with the
 #   network's own coil maps and a learned weight, 10 CG iterations, trained end to end; docs/models.md)
 #   on the same data and settings for STAGE7_MINUTES (default 60), side by side.
-# Calibration (validation data only): scripts/calibrate_output_layer.py sweeps each stage-7 release's
-#   output-layer weight on the middle slices of the real-anatomy ValidationSet under the nine protocol
-#   masks (network outputs fixed), fits a weight that depends on the sampling mask (output_dc=sense-mask:
-#   lam = lam0 exp(10 w . phi(mask)), docs/models.md) and keeps it only by its rule (validation PSNR up on
-#   average, no mask down by more than 0.05 dB PSNR or 0.005 SSIM).
-# Finally each calibrated release (or the stage-7 release where the rule refused the calibration;
-# safetensors + config.json + model_card.md) is copied to src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
+# Finally each stage-7 release (safetensors + config.json + model_card.md) is copied to
+# src/cardiomm/assets/checkpoints/. Licence: the ACDC images are CC BY-NC-SA 4.0, so the weights are for
 # non-commercial research use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,11 +92,6 @@ run_stage real6_cpu real7_cpu --set "data.data=[$REAL4, $SIM]" "${stage3[@]}" --
   --set 'model.loss="ssim+l1"' --set model.model_overrides.output_dc=sense \
   --set "trainer.max_time=\"$(hhmm "$stage7_minutes")\""
 for method in cardiomm promptmr varnet; do
-  src="runs/${method}_real7_cpu/release"
-  rc=0
-  "$PYTHON" scripts/calibrate_output_layer.py --method "$method" --release "$src" \
-    --out "runs/${method}_calibrated" --val "$REAL4/Cine/ValidationSet" || rc=$?
-  if [ "$rc" -eq 0 ]; then src="runs/${method}_calibrated"; elif [ "$rc" -ne 3 ]; then exit "$rc"; fi
   mkdir -p "src/cardiomm/assets/checkpoints/$method"
-  cp "$src/"* "src/cardiomm/assets/checkpoints/$method/"
+  cp "runs/${method}_real7_cpu/release/"* "src/cardiomm/assets/checkpoints/$method/"
 done
