@@ -33,6 +33,7 @@ from torch import nn
 
 from cardiomm.errors import ConfigError, UnknownChoiceError
 from cardiomm.models.release import load_release
+from cardiomm.recon.learned import kspace_scale, shipped_checkpoint
 from cardiomm.text import get_encoder
 from cardiomm.types import TrainMaskType
 from cardiomm.utils.atomic import atomic_path
@@ -126,13 +127,7 @@ class _Program(nn.Module):
             raise RuntimeError(f"mask must be bool (b, 1, ky, kx) for k-space {self.shape}")
         if self.lines and not bool(torch.equal(mask.all(dim=-1), mask.any(dim=-1))):
             raise RuntimeError("this program was exported for a line mask: whole readouts sampled or not")
-        mag2 = masked_kspace.abs().double().square()
-        n = int((mag2 > 0).sum())
-        scale = torch.ones((), dtype=torch.float32)
-        if n > 0:
-            rms = (mag2.sum() / n).sqrt()
-            if bool(torch.isfinite(rms)) and bool(rms > 0):
-                scale = rms.to(torch.float32)
+        scale = kspace_scale(masked_kspace)
         return self.network(masked_kspace / scale, mask) * scale
 
 
@@ -161,7 +156,6 @@ def export_release(
     CheckpointError
         An unreadable release.
     """
-    from cardiomm.recon.learned import shipped_checkpoint  # noqa: PLC0415 - lazy: recon.learned is heavy
     from cardiomm.text import metadata_prompt, undersampling_prompt  # noqa: PLC0415
 
     if fmt not in EXPORT_FORMATS:

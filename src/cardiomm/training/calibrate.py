@@ -93,9 +93,10 @@ def sweep_output_weight(
             with torch.inference_mode():
                 for _, k, m in iter_batches(volume, mask, 4):
                     scale = kspace_scale(k)
-                    inputs = recon.network_inputs(k / scale, m, str(mask_type), spec.acs, meta, us)
+                    k = k / scale
+                    inputs = recon.network_inputs(k, m, str(mask_type), spec.acs, meta, us)
                     k_out, csm = model.forward_kspace_maps(*inputs)
-                    cached.append((k / scale, m, k_out, csm, scale))
+                    cached.append((k, m, k_out, csm, scale))
                     features.append(mask_features(m))
                 weights: list[float | str] = ["model", *grid]
                 for lam in weights:
