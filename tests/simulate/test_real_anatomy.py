@@ -353,3 +353,28 @@ def test_reconstruct_methods_in_two_processes_and_reuse(tmp_path: Path) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(np.abs(b).max()))
     again = reconstruct_methods(tree, tmp_path / "one", ["zf", "sense"], workers=1)
     assert all(np.isnan(v) for v in again.values()) and set(one) == set(again)
+
+
+def test_plan_jobs_covers_every_task_once_longest_first(tmp_path: Path) -> None:
+    """One job per (method, source file) holding exactly that file's tasks; ordered by estimated cost
+    (size x masks x method weight), so CS on the biggest file comes first and zero filling last."""
+    from cardiomm.recon.pipeline import ReconTask
+    from cardiomm.scoring import _plan_jobs
+
+    small, big = tmp_path / "small.mat", tmp_path / "big.mat"
+    small.write_bytes(b"x" * 100)
+    big.write_bytes(b"x" * 1000)
+    tasks = [
+        ReconTask(path, tmp_path / f"{path.stem}_m{r}.mat", tmp_path / f"o_{path.stem}{r}.mat", f"{path.stem}{r}")
+        for path in (small, big)
+        for r in (4, 8)
+    ]
+    jobs = _plan_jobs(tasks, ["zf", "cardiomm", "cs"])
+    assert len(jobs) == 6
+    pairs = sorted((j.method, t.rel_path) for j in jobs for t in j.tasks)
+    assert pairs == sorted((m, t.rel_path) for m in ("zf", "cardiomm", "cs") for t in tasks)
+    assert all(len({t.kspace_path for t in j.tasks}) == 1 for j in jobs)
+    assert [j.cost for j in jobs] == sorted((j.cost for j in jobs), reverse=True)
+    assert (jobs[0].method, jobs[0].tasks[0].kspace_path) == ("cs", big)
+    assert (jobs[-1].method, jobs[-1].tasks[0].kspace_path) == ("zf", small)
+    assert jobs[1].method == "cardiomm" and jobs[1].cost == 1000 * 2  # weight 1 x bytes x masks
