@@ -160,3 +160,35 @@ def test_mask_dependent_output_dc_weights_each_frame_by_its_mask() -> None:
     assert "output_dc.lam_weights" in CardioMM(cfg).state_dict()
     vnet = VarNet(VarNetConfig(**{**VARNET_PRESETS["tiny"].__dict__, "output_dc": "sense-mask"}))
     assert isinstance(vnet.output_dc, OutputDC) and vnet.output_dc.lam_weights is not None
+
+
+def test_lam_jitter_scales_each_training_frame_within_its_range_only() -> None:
+    """``lam_jitter = a``: in training mode every frame's weight is the trained one times ``exp(a u)``,
+    ``u`` in [-1, 1], different between frames, with the gradient still reaching ``lam``; in eval mode
+    and with ``a = 0`` the weight is exact. The training module sets it and refuses bad values."""
+    from cardiomm.training.module import ReconModule
+
+    masks = torch.ones(64, 1, 4, 4, dtype=torch.bool)
+    layer = OutputDC(3)
+    layer.lam_jitter = 0.7
+    torch.manual_seed(0)
+    layer.train()
+    w = layer.weight(masks)
+    ratio = w.detach() / OUTPUT_DC_LAM_INIT
+    assert float(ratio.log().abs().max()) <= 0.7 + 1e-6
+    assert float(ratio.log().max()) > 0.5 and float(ratio.log().min()) < -0.5  # spread over the range
+    w.sum().backward()
+    assert layer.lam.grad is not None and float(layer.lam.grad.abs()) > 0
+    layer.eval()
+    torch.testing.assert_close(layer.weight(masks), torch.full((64,), OUTPUT_DC_LAM_INIT))
+    layer.train()
+    layer.lam_jitter = 0.0
+    torch.testing.assert_close(layer.weight(masks), torch.full((64,), OUTPUT_DC_LAM_INIT))
+
+    module = ReconModule("varnet", "tiny", {"output_dc": "sense"}, output_lam_jitter=0.5)
+    assert isinstance(module.model.output_dc, OutputDC) and module.model.output_dc.lam_jitter == 0.5
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match="output_lam_jitter"):
+            ReconModule("varnet", "tiny", {"output_dc": "sense"}, output_lam_jitter=bad)
+    with pytest.raises(ConfigError, match="output layer"):
+        ReconModule("varnet", "tiny", output_lam_jitter=0.5)

@@ -22,6 +22,7 @@ logged as ``val/loss``, ``val/psnr``, ``val/zf_psnr``... (``test/...`` for the t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -34,6 +35,7 @@ from torchmetrics import MeanMetric
 
 from cardiomm.errors import ConfigError, DataValueError
 from cardiomm.models import CardioMM
+from cardiomm.models.layers.output_dc import OutputDC
 from cardiomm.models.release import MODEL_KINDS, build_model
 from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import ifft2c
@@ -73,6 +75,9 @@ class ReconModule(L.LightningModule):
         Normalisation of the evaluation metrics (``percentile``, ``maxval``, ``std``).
     log_images
         Log one validation frame (target | zero-filled | model) per epoch to TensorBoard.
+    output_lam_jitter
+        Random scaling of the trained output layer's weight during training
+        (:attr:`~cardiomm.models.layers.output_dc.OutputDC.lam_jitter`; 0 = off); needs an output layer.
     """
 
     def __init__(
@@ -89,6 +94,7 @@ class ReconModule(L.LightningModule):
         grad_checkpoint: bool = False,
         eval_scheme: str = "percentile",
         log_images: bool = True,
+        output_lam_jitter: float = 0.0,
     ) -> None:
         super().__init__()
         if model not in MODEL_KINDS:
@@ -100,6 +106,15 @@ class ReconModule(L.LightningModule):
         self.kind = model
         self.model = build_model(model, preset, overrides)
         self.loss_fn = make_loss(loss)
+        if output_lam_jitter:
+            layer = getattr(self.model, "output_dc", None)
+            jitter = float(output_lam_jitter)
+            if not isinstance(layer, OutputDC) or not math.isfinite(jitter) or jitter < 0:
+                raise ConfigError(
+                    "model.output_lam_jitter must be a finite number >= 0 and needs an output layer "
+                    f"(output_dc = sense or sense-mask); got {output_lam_jitter!r}"
+                )
+            layer.lam_jitter = jitter
         self.eval_scheme = eval_scheme
         self.log_images = log_images
         self.text_encoder_name = text_encoder

@@ -119,6 +119,14 @@ class OutputDC(nn.Module):
     mask_dependent
         Scale the weight per frame by ``exp(LAM_GAIN w . mask_features(M))`` with the learned ``w``
         (parameter ``lam_weights``, initialised to zero: the layer starts as the fixed-weight one).
+
+    Attributes
+    ----------
+    lam_jitter
+        Training only (a training option, not part of the network config; 0 = off): in training mode
+        each frame's weight is multiplied by ``exp(lam_jitter u)``, ``u`` uniform in ``[-1, 1]``, so the
+        network cannot lean on one exact weight (with a fixed weight the stage-7 cascades learned to
+        hand the layer an image that only that weight turns into a good one, ``docs/models.md``).
     """
 
     def __init__(
@@ -128,14 +136,19 @@ class OutputDC(nn.Module):
         self.n_iter = n_iter
         self.lam = nn.Parameter(torch.tensor([lam_init]))
         self.lam_weights = nn.Parameter(torch.zeros(2)) if mask_dependent else None
+        self.lam_jitter = 0.0
 
     def weight(self, mask: torch.Tensor) -> torch.Tensor:
-        """The weight ``lam`` of each frame, ``(b,)`` float32 (``mask`` ``(b, 1, ky, kx)``)."""
+        """The weight ``lam`` of each frame, ``(b,)`` float32 (``mask`` ``(b, 1, ky, kx)``); with
+        ``lam_jitter`` in training mode, randomly scaled per frame."""
         lam = self.lam.float().abs().reshape(1).expand(mask.shape[0])
-        if self.lam_weights is None:
-            return lam
-        phi = mask_features(mask).to(self.lam_weights.device)
-        return lam * torch.exp(LAM_GAIN * (phi @ self.lam_weights.float()))
+        if self.lam_weights is not None:
+            phi = mask_features(mask).to(self.lam_weights.device)
+            lam = lam * torch.exp(LAM_GAIN * (phi @ self.lam_weights.float()))
+        if self.training and self.lam_jitter > 0:
+            u = torch.rand(mask.shape[0], device=lam.device) * 2.0 - 1.0
+            lam = lam * torch.exp(self.lam_jitter * u)
+        return lam
 
     def image(
         self, kspace: torch.Tensor, mask: torch.Tensor, k_net: torch.Tensor, csm: torch.Tensor
