@@ -163,8 +163,9 @@ def _run_job(
     device: str = "cpu",
     precision: str = "fp32",
     dc: str = "soft",
-) -> float:
-    """Reconstruct one job in this process (its method is built once per process); its wall seconds."""
+) -> float | None:
+    """Reconstruct one job in this process (its method is built once per process); its wall seconds, or
+    None when the method has no model (skipped, as :func:`build_methods` skips it)."""
     import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     from cardiomm.recon.batch import reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
@@ -175,7 +176,10 @@ def _run_job(
     model = models.get(job.method)
     key = (job.method, None if model is None else str(model), str(device), str(precision), str(dc))
     if key not in _RECONS:
-        _RECONS[key] = get_reconstructor(job.method, model, device=device, precision=precision, dc=dc)
+        try:
+            _RECONS[key] = get_reconstructor(job.method, model, device=device, precision=precision, dc=dc)
+        except ModelNotFoundError:
+            return None
     start = time.perf_counter()
     reconstruct_tasks(job.tasks, {job.method: _RECONS[key]}, root=root)
     return time.perf_counter() - start
@@ -200,8 +204,8 @@ def reconstruct_methods(
     processes finish together; each process builds a method once. A method whose folder holds a
     completion marker for the same task count, checkpoint and precision is reused (``reuse=False``:
     everything is redone). Returns the seconds each method's jobs took, summed over the processes
-    (``nan`` for reused ones). Learned methods run on ``device`` at
-    ``precision`` (:mod:`cardiomm.utils.precision`) with the data consistency ``dc``.
+    (``nan`` for reused ones; a learned method without a model is skipped and absent). Learned methods
+    run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) with the data consistency ``dc``.
     """
     models = {k: str(v) for k, v in (models or {}).items()}
     tasks = tree_tasks(data, Path(out) / "recon")
@@ -220,12 +224,17 @@ def reconstruct_methods(
         shutil.rmtree(Path(out) / "recon" / m, ignore_errors=True)
         todo.append(m)
     jobs = _plan_jobs(tasks, todo)
-    spent = dict.fromkeys(todo, 0.0)
+    spent: dict[str, float | None] = dict.fromkeys(todo, 0.0)
     root = Path(out) / "recon"
+
+    def account(job: _Job, took: float | None) -> None:
+        before = spent[job.method]
+        spent[job.method] = None if took is None or before is None else before + took
+
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
-                spent[job.method] += _run_job(job, root, models, None, device, precision, dc)
+                account(job, _run_job(job, root, models, None, device, precision, dc))
         else:
             with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
                 futures = [
@@ -233,17 +242,21 @@ def reconstruct_methods(
                 ]
                 try:
                     for job, future in futures:
-                        spent[job.method] += future.result()
+                        account(job, future.result())
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)  # no new job starts after a failure
                     raise
     finally:
         _RECONS.clear()
     for name in todo:
+        took = spent[name]
+        if took is None:  # no model: skipped, nothing of it kept
+            shutil.rmtree(root / name, ignore_errors=True)
+            continue
         (root / name).mkdir(parents=True, exist_ok=True)
         done_marker = _marker(name, n_tasks, models.get(name), precision, dc)
         (root / name / ".complete").write_text(json.dumps(done_marker))
-        seconds[name] = spent[name]
+        seconds[name] = took
     return {m: seconds[m] for m in methods if m in seconds}
 
 

@@ -364,11 +364,8 @@ def test_plan_jobs_covers_every_task_once_longest_first(tmp_path: Path) -> None:
     small, big = tmp_path / "small.mat", tmp_path / "big.mat"
     small.write_bytes(b"x" * 100)
     big.write_bytes(b"x" * 1000)
-    tasks = [
-        ReconTask(path, tmp_path / f"{path.stem}_m{r}.mat", tmp_path / f"o_{path.stem}{r}.mat", f"{path.stem}{r}")
-        for path in (small, big)
-        for r in (4, 8)
-    ]
+    names = [(path, f"{path.stem}{r}") for path in (small, big) for r in (4, 8)]
+    tasks = [ReconTask(path, tmp_path / f"{n}.mat", tmp_path / f"out_{n}.mat", n) for path, n in names]
     jobs = _plan_jobs(tasks, ["zf", "cardiomm", "cs"])
     assert len(jobs) == 6
     pairs = sorted((j.method, t.rel_path) for j in jobs for t in j.tasks)
@@ -378,3 +375,35 @@ def test_plan_jobs_covers_every_task_once_longest_first(tmp_path: Path) -> None:
     assert (jobs[0].method, jobs[0].tasks[0].kspace_path) == ("cs", big)
     assert (jobs[-1].method, jobs[-1].tasks[0].kspace_path) == ("zf", small)
     assert jobs[1].method == "cardiomm" and jobs[1].cost == 1000 * 2  # weight 1 x bytes x masks
+
+
+def test_reconstruct_methods_skips_a_method_without_model_and_stops_on_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A learned method whose shipped model is absent is skipped (no folder, no entry), as
+    :func:`build_methods` skips it; a corrupt source file raises its typed error and no method is
+    marked complete."""
+    import cardiomm.recon.registry as registry
+    from cardiomm.errors import CardiommError, ModelNotFoundError
+    from cardiomm.scoring import reconstruct_methods
+
+    _write_nifti(tmp_path / "src", "one", _heart(n_t=1, n_z=1))
+    tree = tmp_path / "tree"
+    build_corpus([tmp_path / "src"], tree, default_role="test", centers=(_NOISELESS,))
+    real_get = registry.get_reconstructor
+
+    def no_cardiomm(name: str, *args: object, **kwargs: object) -> object:
+        if name == "cardiomm":
+            raise ModelNotFoundError("cardiomm: no shipped checkpoint")
+        return real_get(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry, "get_reconstructor", no_cardiomm)
+    got = reconstruct_methods(tree, tmp_path / "out", ["zf", "cardiomm"], workers=1)
+    assert set(got) == {"zf"} and (tmp_path / "out" / "recon" / "zf" / ".complete").is_file()
+    assert not (tmp_path / "out" / "recon" / "cardiomm").exists()
+
+    source = next(p for p in tree.rglob("*.mat") if "FullSample" in p.parts)
+    source.write_bytes(b"not a mat file")
+    with pytest.raises(CardiommError):
+        reconstruct_methods(tree, tmp_path / "bad", ["zf", "sense"], workers=2)
+    assert not list((tmp_path / "bad").rglob(".complete"))
