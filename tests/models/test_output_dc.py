@@ -187,7 +187,7 @@ def test_lam_jitter_scales_each_training_frame_within_its_range_only() -> None:
 
     module = ReconModule("varnet", "tiny", {"output_dc": "sense"}, output_lam_jitter=0.5)
     assert isinstance(module.model.output_dc, OutputDC) and module.model.output_dc.lam_jitter == 0.5
-    for bad in (-1.0, float("nan")):
+    for bad in (-1.0, float("nan"), "abc", [1]):
         with pytest.raises(ConfigError, match="output_lam_jitter"):
             ReconModule("varnet", "tiny", {"output_dc": "sense"}, output_lam_jitter=bad)
     with pytest.raises(ConfigError, match="output layer"):

@@ -108,7 +108,10 @@ class ReconModule(L.LightningModule):
         self.loss_fn = make_loss(loss)
         if output_lam_jitter:
             layer = getattr(self.model, "output_dc", None)
-            jitter = float(output_lam_jitter)
+            try:
+                jitter = float(output_lam_jitter)
+            except (TypeError, ValueError):
+                jitter = math.nan
             if not isinstance(layer, OutputDC) or not math.isfinite(jitter) or jitter < 0:
                 raise ConfigError(
                     "model.output_lam_jitter must be a finite number >= 0 and needs an output layer "
