@@ -51,6 +51,7 @@ def test_demo_real_anatomy_step_matches_its_reconstructions(tmp_path: Path) -> N
 
     result = run_real_demo(tmp_path / "real", ["zf"], method_order=["zf"], seed=2026, log=lambda _: None)
     assert result.n_reconstructions == 9
+    assert set(result.seconds) == {"zf"} and result.seconds["zf"] > 0
     manifest = json.loads((result.data / "manifest.json").read_text())
     (entry,) = manifest["files"]
     assert entry["center"] == "Center106" and entry["split"] == "TestSet" and len(entry["masks"]) == 9
@@ -82,3 +83,18 @@ def test_demo_real_anatomy_step_matches_its_reconstructions(tmp_path: Path) -> N
     again = {r["File"]: float(r["PSNR"]) for r in csv.DictReader((tmp_path / "m.csv").open())}
     demo = {r["File"]: float(r["PSNR"]) for r in csv.DictReader(result.metrics_csv.open())}
     assert again == demo and len(demo) == 9 and all(20 < v < 40 for v in demo.values())
+
+
+def test_demo_reports_its_step_times_and_method_seconds(tmp_path: Path) -> None:
+    """``run_demo`` times its steps (what ``benchmarks/bench_demo.py`` reports) and the seconds each
+    method's reconstructions took (summed over the 2 worker processes, so at most twice the step's wall
+    time); the steps add up to no more than the total."""
+    from cardiomm.demo import run_demo
+
+    result = run_demo(tmp_path / "demo", methods=["zf"], log=lambda _: None, real=False, phenotypes=False)
+    assert set(result.steps) == {"simulate", "reconstruct", "evaluate"}
+    assert all(v > 0 for v in result.steps.values())
+    assert sum(result.steps.values()) <= result.seconds + 1e-6
+    assert set(result.recon_seconds) == {"zf"}
+    assert 0 < result.recon_seconds["zf"] <= 2 * result.steps["reconstruct"]  # summed over 2 processes
+    assert result.real_seconds == {}

@@ -10,7 +10,7 @@ the nine protocol masks, and every method reconstructs it (:func:`cardiomm.scori
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -31,6 +31,8 @@ class RealDemoResult:
     report: Path
     table_markdown: str
     n_reconstructions: int
+    #: Seconds of reconstruction per method, summed over the worker processes.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def real_subject_path() -> Path:
@@ -72,7 +74,7 @@ def run_real_demo(
             seed=seed,
             max_slices=max_slices,
         )
-    reconstruct_methods(
+    seconds = reconstruct_methods(
         data, out, methods, models, workers=workers, reuse=False, device=device, precision=precision
     )
     scores = evaluate_and_report(
@@ -86,4 +88,4 @@ def run_real_demo(
     table = markdown_table(
         group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in methods]), 2
     )
-    return RealDemoResult(data, scores.metrics_csv, scores.report, table, len(df))
+    return RealDemoResult(data, scores.metrics_csv, scores.report, table, len(df), seconds)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,12 @@ class DemoResult:
     real_report: Path | None = None
     phenotypes_csv: Path | None = None
     phenotypes_markdown: str = ""
+    #: Seconds of reconstruction per method, summed over the worker processes (simulated centers; the
+    #: real heart).
+    recon_seconds: dict[str, float] = field(default_factory=dict)
+    real_seconds: dict[str, float] = field(default_factory=dict)
+    #: Wall seconds per step: ``simulate``, ``reconstruct``, ``evaluate``, ``real``, ``clinical``.
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def run_demo(
@@ -80,12 +86,18 @@ def run_demo(
         generate_mini(data, size="demo", seed=seed)
     else:
         log(f"[1/6] reusing the simulated test set in {data}")
+    steps = {"simulate": time.perf_counter() - t0}
+    t_step = time.perf_counter()
     recons, skipped = build_methods(methods, log=log, device=device, precision=precision)
     names = [m for m in methods if m in recons]
     log(f"[2-4/6] reconstructing with {', '.join(names)} ({workers} worker processes), evaluating, reporting")
     bar = _Bar(progress, None, "reconstructing the simulated centers")
-    reconstruct_methods(data, out, names, workers=workers, reuse=False, device=device, precision=precision)
+    recon_seconds = reconstruct_methods(
+        data, out, names, workers=workers, reuse=False, device=device, precision=precision
+    )
+    steps["reconstruct"] = time.perf_counter() - t_step
     bar.done()
+    t_step = time.perf_counter()
     scores = evaluate_and_report(
         data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log
     )
@@ -94,22 +106,29 @@ def run_demo(
         group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2
     )
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
+    result.recon_seconds, result.steps = recon_seconds, steps
+    steps["evaluate"] = time.perf_counter() - t_step
     if real and recons:
         log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
         bar_real = _Bar(progress, None, "reconstructing the real heart")
+        t_step = time.perf_counter()
         rd = run_real_demo(
             out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers,
             device=device, precision=precision,
         )  # fmt: skip
         bar_real.done()
+        steps["real"] = time.perf_counter() - t_step
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
+        result.real_seconds = rd.seconds
     clinical: dict[str, Reconstructor] = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
     if phenotypes and clinical:
         from cardiomm.demo.phenotypes import run_phenotype_demo  # noqa: PLC0415 - lazy: importing this module loads no numpy, scipy, torch
 
         log("[6/6] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
         bar5 = _Bar(progress, 3 * len(clinical), "reconstructing the cine stack")
+        t_step = time.perf_counter()
         ph = run_phenotype_demo(out / "clinical", clinical, seed=seed, log=log, on_recon=bar5.advance)
+        steps["clinical"] = time.perf_counter() - t_step
         result.phenotypes_csv, result.phenotypes_markdown = ph.csv, ph.table_markdown
     result.seconds = time.perf_counter() - t0
     return result
