@@ -183,13 +183,17 @@ def build_reconstructors(
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
     dc: str = "soft",
+    compile: bool = False,
 ) -> dict[str, Reconstructor]:
     """Reconstructors by name; ``model`` is the checkpoint of the one learned method when ``methods``
     has a single entry (several methods use their shipped checkpoints); learned methods on ``device``
-    at ``precision`` (:mod:`cardiomm.utils.precision`), with hard data consistency of their output when
-    ``dc`` (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
+    at ``precision`` (:mod:`cardiomm.utils.precision`), with the data consistency ``dc`` and, with
+    ``compile``, compiled U-Nets (:class:`~cardiomm.recon.learned.LearnedRecon`)."""
     ckpt = model if len(methods) == 1 else None
-    return {m: get_reconstructor(m, ckpt, device=device, precision=precision, dc=dc) for m in methods}
+    return {
+        m: get_reconstructor(m, ckpt, device=device, precision=precision, dc=dc, compile=compile)
+        for m in methods
+    }
 
 
 def check_methods(methods: Sequence[str], model: str | Path | None = None) -> None:
@@ -233,9 +237,10 @@ def _init_worker(
     device: str = "cpu",
     precision: str = Precision.FP32.value,
     dc: str = "soft",
+    compile: bool = False,
 ) -> None:
     _WORKER_RECONS.clear()
-    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision, dc))
+    _WORKER_RECONS.update(build_reconstructors(methods, model, device, precision, dc, compile))
 
 
 def _run_job(job: _Job) -> tuple[tuple[str, str], list[tuple[str, ReconTask, float]]]:
@@ -267,6 +272,7 @@ def reconstruct_tasks_isolated(
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
     dc: str = "soft",
+    compile: bool = False,
 ) -> tuple[int, list[TaskFailure]]:
     """:func:`reconstruct_tasks` in a worker process that survives bad files.
 
@@ -277,7 +283,7 @@ def reconstruct_tasks_isolated(
     replaced (models loaded again) and the next task goes on. Callbacks run in this process after each
     task. Errors while building the reconstructors (unknown method, bad checkpoint) are raised. Learned
     methods run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) in the worker, with
-    ``dc`` as in :func:`build_reconstructors`.
+    ``dc`` and ``compile`` as in :func:`build_reconstructors`.
 
     Returns
     -------
@@ -292,7 +298,7 @@ def reconstruct_tasks_isolated(
     ckpt = None if model is None else str(model)
     results = run_isolated(
         _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
-        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value, dc),
+        initargs=(tuple(methods), ckpt, device, parse_precision(precision).value, dc, compile),
         preload=("cardiomm.io", "cardiomm.recon.batch"),
     )  # fmt: skip
     for res in results:

@@ -19,6 +19,7 @@ from cardiomm.models.layers.output_dc import sense_proximal
 from cardiomm.models.release import load_release
 from cardiomm.physics import ifft2c, rss
 from cardiomm.recon.base import ReconInput, Reconstructor
+from cardiomm.recon.compile import compile_unets
 from cardiomm.text import get_encoder
 from cardiomm.types import DataConsistency, parse_choice
 from cardiomm.utils.precision import Precision, parse_precision, precision_context
@@ -98,6 +99,9 @@ class LearnedRecon(Reconstructor):
         ``lam`` = :data:`SENSE_DC_LAM`, :data:`SENSE_DC_ITERATIONS` CG steps from ``x_net``); the coils
         are combined with the maps, so the measured samples come back with less noise than ``"hard"``.
         Both raise PSNR and can lower SSIM (the measured noise returns).
+    compile
+        Compile the network's U-Nets with ``torch.compile`` (:mod:`cardiomm.recon.compile`): faster per
+        frame after a first call that compiles for minutes; for long runs.
 
     Raises
     ------
@@ -113,11 +117,14 @@ class LearnedRecon(Reconstructor):
         device: str = "cpu",
         precision: str | Precision = Precision.FP32,
         dc: str | DataConsistency = DataConsistency.SOFT,
+        compile: bool = False,
     ) -> None:
         self.name = name
         self.dc = parse_dc(dc)
         self.precision = parse_precision(precision)
         self.model = model.eval().to(device)
+        if compile:
+            compile_unets(self.model)
         self.encoder = encoder
         self.device = torch.device(device)
 
@@ -130,9 +137,11 @@ class LearnedRecon(Reconstructor):
         device: str = "cpu",
         precision: str | Precision = Precision.FP32,
         dc: str | DataConsistency = DataConsistency.SOFT,
+        compile: bool = False,
     ) -> LearnedRecon:
         """Load the checkpoint of method ``name`` (default: the shipped one), checking that it fits;
-        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`, also for ``dc``)."""
+        the network runs on ``device`` at ``precision`` (see :class:`LearnedRecon`, also for ``dc`` and
+        ``compile``)."""
         precision = parse_precision(precision)  # a typo fails before the checkpoint is read
         parse_dc(dc)
         ckpt = Path(path) if path is not None else shipped_checkpoint(name)
@@ -149,7 +158,7 @@ class LearnedRecon(Reconstructor):
         encoder = None
         if kind == "cardiomm":
             encoder = get_encoder(release.config.text_encoder)
-        return cls(name, release.model, encoder, device, precision, dc)
+        return cls(name, release.model, encoder, device, precision, dc, compile)
 
     def _embed(self, texts: list[str]) -> torch.Tensor:
         assert self.encoder is not None

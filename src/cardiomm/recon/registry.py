@@ -24,6 +24,7 @@ def get_reconstructor(
     device: str = "cpu",
     precision: str | Precision = Precision.FP32,
     dc: str = "soft",
+    compile: bool = False,
 ) -> Reconstructor:
     """Build a reconstruction method by name.
 
@@ -42,6 +43,9 @@ def get_reconstructor(
     dc
         Data consistency of learned methods' output: ``soft`` (default, the network's own), ``hard`` or
         ``sense`` (see :class:`~cardiomm.recon.learned.LearnedRecon`).
+    compile
+        ``torch.compile`` the learned methods' U-Nets (:mod:`cardiomm.recon.compile`); classical
+        methods ignore it.
 
     Raises
     ------
@@ -58,5 +62,7 @@ def get_reconstructor(
     if name == "cs":
         return classical.L1WaveletRecon()
     if name in LEARNED_METHODS:
-        return LearnedRecon.from_checkpoint(name, model, device=device, precision=precision, dc=dc)
+        return LearnedRecon.from_checkpoint(
+            name, model, device=device, precision=precision, dc=dc, compile=compile
+        )
     raise UnknownChoiceError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
