@@ -50,9 +50,12 @@ def test_compiled_unets_give_the_eager_image(
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
 
 
-def test_compile_refuses_a_model_without_unet() -> None:
+def test_compile_refuses_a_model_without_unet_and_an_unknown_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="no U-Net"):
         compile_unets(nn.Sequential(nn.Linear(2, 2)))
+    monkeypatch.setenv("CARDIOMM_COMPILE_BACKEND", "nonsense")
+    with pytest.raises(ConfigError, match="unknown torch.compile backend 'nonsense'"):
+        LearnedRecon.from_checkpoint("varnet", None, compile=True)
 
 
 def test_reconstruct_cli_compile_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

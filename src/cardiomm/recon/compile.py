@@ -37,7 +37,7 @@ def compile_unets(model: nn.Module, *, backend: str | None = None) -> int:
     Raises
     ------
     ConfigError
-        ``model`` has no U-Net to compile.
+        ``model`` has no U-Net to compile, or the backend is unknown.
     """
     chosen = backend or os.environ.get("CARDIOMM_COMPILE_BACKEND") or "inductor"
     targets = [
@@ -48,6 +48,11 @@ def compile_unets(model: nn.Module, *, backend: str | None = None) -> int:
     ]
     if not targets:
         raise ConfigError(f"--compile: {type(model).__name__} has no U-Net to compile")
+    if chosen not in torch._dynamo.list_backends(exclude_tags=()):
+        raise ConfigError(
+            f"--compile: unknown torch.compile backend {chosen!r} (CARDIOMM_COMPILE_BACKEND); "
+            f"e.g. {', '.join(torch._dynamo.list_backends())}"
+        )
     for parent, name in targets:
         setattr(parent, name, torch.compile(getattr(parent, name), backend=chosen))
     return len(targets)
