@@ -144,14 +144,18 @@ def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str]) -> list[_Job]
     by_file: dict[Path, list[ReconTask]] = {}
     for task in tasks:
         by_file.setdefault(Path(task.kspace_path), []).append(task)
-    jobs = []
-    for method in methods:
-        for path, group in by_file.items():
-            try:
-                size = path.stat().st_size
-            except OSError:
-                size = 1
-            jobs.append(_Job(method, tuple(group), _JOB_COST.get(method, 1.0) * max(size, 1) * len(group)))
+    work = {}  # bytes x masks per file, read once
+    for path, group in by_file.items():
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 1
+        work[path] = max(size, 1) * len(group)
+    jobs = [
+        _Job(method, tuple(group), _JOB_COST.get(method, 1.0) * work[path])
+        for method in methods
+        for path, group in by_file.items()
+    ]
     return sorted(jobs, key=lambda j: -j.cost)
 
 
