@@ -53,6 +53,38 @@ def test_sense_and_cs_beat_zero_filled_at_r4(phantom: dict[str, torch.Tensor]) -
     assert err["cs"] < 0.8 * err["zf"], err
 
 
+@pytest.mark.parametrize("recon_cls", [SenseRecon, L1WaveletRecon])
+def test_espirit_maps_computed_once_per_frame_across_masks(
+    phantom: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch, recon_cls: type
+) -> None:
+    """Two masks sharing the ACS block but with different zero-filled maxima (hence different per-mask
+    scales) reuse one set of maps, and the images equal those with the maps recomputed."""
+    import cardiomm.recon.classical as classical  # noqa: PLC0415
+
+    calls: list[int] = []
+    real_espirit = classical.espirit
+
+    def counting(k: torch.Tensor, **kw: object) -> torch.Tensor:
+        calls.append(k.shape[0])
+        return real_espirit(k, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classical, "espirit", counting)
+    monkeypatch.setattr(classical, "_MAPS_CACHE", type(classical._MAPS_CACHE)())
+    k = phantom["kspace"] * 3.7  # not unit scale
+    recon = recon_cls(n_iter=5)
+    outs = []
+    for r in (4, 6):
+        mask = line_mask(*k.shape[-2:], r)
+        outs.append(recon(ReconInput(k * mask, mask, "uniform", r)))
+    assert calls == [1]
+    classical._MAPS_CACHE.clear()
+    mask = line_mask(*k.shape[-2:], 6)
+    fresh = recon(ReconInput(k * mask, mask, "uniform", 6))
+    assert calls == [1, 1]
+    torch.testing.assert_close(outs[1], fresh, rtol=0, atol=0)
+    assert _nrmse(outs[0], outs[1]) > 1e-3  # the two masks did give different images
+
+
 def test_missing_acs_raises_mask_error(phantom: dict[str, torch.Tensor]) -> None:
     k = phantom["kspace"]
     mask = torch.zeros(1, 1, *k.shape[-2:], dtype=torch.bool)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cardiomm.errors import ConfigError
-from cardiomm.recon.compile import compile_unets
+from cardiomm.recon.compile import channels_last_convs, compile_unets
 from cardiomm.recon.learned import LearnedRecon
 from cardiomm.recon.pipeline import ReconInput
 from cardiomm.text import metadata_prompt, undersampling_prompt
@@ -48,6 +48,29 @@ def test_compiled_unets_give_the_eager_image(
         with torch.no_grad():
             want, got = eager.reconstruct(inp), compiled.reconstruct(inp)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+
+
+@pytest.mark.parametrize("method", ["cardiomm", "varnet", "promptmr"])
+def test_channels_last_weights_give_the_contiguous_image(method: str) -> None:
+    """LearnedRecon stores every convolution weight channels-last; the image equals the one of the same
+    network with ordinary contiguous weights (1e-5 relative)."""
+    recon = LearnedRecon.from_checkpoint(method, None)
+    convs = [m for m in recon.model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    plain = LearnedRecon.from_checkpoint(method, None)
+    for c in plain.model.modules():
+        if isinstance(c, nn.Conv2d):
+            c.weight.data = c.weight.data.contiguous()
+    assert not all(
+        c.weight.is_contiguous(memory_format=torch.channels_last)
+        for c in plain.model.modules()
+        if isinstance(c, nn.Conv2d) and c.weight.shape[-1] > 1
+    )
+    inp = _input(0)
+    with torch.no_grad():
+        want, got = plain.reconstruct(inp), recon.reconstruct(inp)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+    assert channels_last_convs(nn.Sequential(nn.Conv2d(2, 3, 3), nn.Linear(2, 2))) == 1
 
 
 def test_compile_refuses_a_model_without_unet_and_an_unknown_backend(monkeypatch: pytest.MonkeyPatch) -> None:

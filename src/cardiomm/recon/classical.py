@@ -26,7 +26,9 @@ def espirit_maps(masked_kspace: torch.Tensor, n_acs: int) -> torch.Tensor:
 
     The maps depend only on the calibration block, which every protocol mask samples fully, so they are
     memoised per frame by a hash of that block (a small LRU cache): reconstructing the same frame under
-    the nine test masks computes its maps once. The result is identical to recomputing them.
+    the nine test masks computes its maps once. The result is identical to recomputing them. Pass the
+    k-space *before* any per-mask scaling (ESPIRiT maps do not depend on the data scale, but the hash
+    does): a frame scaled by its zero-filled maximum, which differs between masks, would never hit.
     """
     width = min(n_acs, 24)
     n_ky, n_kx = masked_kspace.shape[-2:]
@@ -82,9 +84,9 @@ class SenseRecon(Reconstructor):
 
     def reconstruct(self, inp: ReconInput) -> torch.Tensor:
         k = inp.masked_kspace * inp.mask
+        csm = espirit_maps(k, inp.n_acs)  # from the unscaled data: the cache is shared across masks
         scale = _frame_scale(k)
         k = k / scale
-        csm = espirit_maps(k, inp.n_acs)
         img = cg_sense(k, inp.mask, csm, lam=self.lam, n_iter=self.n_iter)
         return img.abs() * scale[:, 0]
 
@@ -125,9 +127,9 @@ class L1WaveletRecon(Reconstructor):
 
     def reconstruct(self, inp: ReconInput) -> torch.Tensor:
         k = inp.masked_kspace * inp.mask
+        csm = espirit_maps(k, inp.n_acs)  # from the unscaled data: the cache is shared across masks
         scale = _frame_scale(k)
         k = k / scale
-        csm = espirit_maps(k, inp.n_acs)
         sense_op = SenseOp(csm, inp.mask)
         normal_op = sense_op.normal()
         rhs = sense_op.adjoint(k)

