@@ -34,7 +34,9 @@ __all__ = [
     "tree_tasks",
     "evaluate_and_report",
     "build_methods",
+    "ReconTree",
     "reconstruct_methods",
+    "reconstruct_trees",
 ]
 
 
@@ -128,16 +130,29 @@ _RECONS: dict[tuple[str, str | None, str, str, str], Reconstructor] = {}
 
 
 @dataclass(frozen=True)
+class ReconTree:
+    """One TestSet tree to reconstruct (:func:`reconstruct_trees`): every ``(file, mask)`` of ``data``
+    (only mask files matching one of ``include`` when given) with every method of ``methods``, into
+    ``out/recon/<method>``."""
+
+    data: Path
+    out: Path
+    methods: tuple[str, ...]
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Job:
     """The tasks of one source file for one method (a file's masks together: SENSE then reuses its coil
-    maps across the masks)."""
+    maps across the masks), written under ``root``."""
 
     method: str
     tasks: tuple[ReconTask, ...]
     cost: float
+    root: Path = Path()
 
 
-def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str]) -> list[_Job]:
+def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str], root: Path = Path()) -> list[_Job]:
     """One job per (method, source file), the longest first (estimated from the file size, its number of
     masks and the method), so that workers taking the next job when free all finish at about the same
     time."""
@@ -152,7 +167,7 @@ def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str]) -> list[_Job]
             size = 1
         work[path] = max(size, 1) * len(group)
     jobs = [
-        _Job(method, tuple(group), _JOB_COST.get(method, 1.0) * work[path])
+        _Job(method, tuple(group), _JOB_COST.get(method, 1.0) * work[path], root)
         for method in methods
         for path, group in by_file.items()
     ]
@@ -161,7 +176,6 @@ def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str]) -> list[_Job]
 
 def _run_job(
     job: _Job,
-    root: Path,
     models: Mapping[str, str | Path],
     threads: int | None,
     device: str = "cpu",
@@ -185,7 +199,7 @@ def _run_job(
         except ModelNotFoundError:
             return None
     start = time.perf_counter()
-    reconstruct_tasks(job.tasks, {job.method: _RECONS[key]}, root=root)
+    reconstruct_tasks(job.tasks, {job.method: _RECONS[key]}, root=job.root)
     return time.perf_counter() - start
 
 
@@ -201,48 +215,73 @@ def reconstruct_methods(
     precision: str = "fp32",
     dc: str = "soft",
 ) -> dict[str, float]:
-    """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel.
+    """Reconstruct the TestSet tree ``data`` with every method into ``out/recon/<method>``, in parallel
+    (:func:`reconstruct_trees` of one tree; same arguments and result)."""
+    tree = ReconTree(Path(data), Path(out), tuple(methods))
+    return reconstruct_trees(
+        [tree], models, workers=workers, reuse=reuse, device=device, precision=precision, dc=dc
+    )[0]
 
-    The work is cut into one job per (method, source file) (:func:`_plan_jobs`), handed out longest first
-    to ``workers`` processes (one torch thread each when ``workers > 1``) as they become free, so the
-    processes finish together; each process builds a method once. A method whose folder holds a
-    completion marker for the same task count, checkpoint and precision is reused (``reuse=False``:
-    everything is redone). Returns the seconds each method's jobs took, summed over the processes
-    (``nan`` for reused ones; a learned method without a model is skipped and absent). Learned methods
-    run on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`) with the data consistency ``dc``.
+
+def reconstruct_trees(
+    trees: Sequence[ReconTree],
+    models: Mapping[str, str | Path] | None = None,
+    *,
+    workers: int = 1,
+    reuse: bool = True,
+    device: str = "cpu",
+    precision: str = "fp32",
+    dc: str = "soft",
+) -> list[dict[str, float]]:
+    """Reconstruct several TestSet trees with their methods in one pool of worker processes.
+
+    The work of every tree is cut into one job per (method, source file) (:func:`_plan_jobs`), and all
+    jobs are handed out together, longest first, to ``workers`` processes (one torch thread each when
+    ``workers > 1``) as they become free, so the processes finish together and start once; each process
+    builds a method once. A method whose folder of a tree holds a completion marker for the same task
+    count, checkpoint and precision is reused (``reuse=False``: everything is redone). Returns, per tree,
+    the seconds each method's jobs took, summed over the processes (``nan`` for reused ones; a learned
+    method without a model is skipped and absent). Learned methods run on ``device`` at ``precision``
+    (:mod:`cardiomm.utils.precision`) with the data consistency ``dc``. A job that fails stops the
+    pool (no new job starts) and raises; no completion marker is written then.
     """
     models = {k: str(v) for k, v in (models or {}).items()}
-    tasks = tree_tasks(data, Path(out) / "recon")
-    n_tasks = len(tasks)
-    seconds: dict[str, float] = {}
-    todo = []
-    for m in methods:
-        marker = Path(out) / "recon" / m / ".complete"
-        try:
-            done = json.loads(marker.read_text()) == _marker(m, n_tasks, models.get(m), precision, dc)
-        except (OSError, ValueError):
-            done = False
-        if done and reuse:
-            seconds[m] = math.nan
-            continue
-        shutil.rmtree(Path(out) / "recon" / m, ignore_errors=True)
-        todo.append(m)
-    jobs = _plan_jobs(tasks, todo)
-    spent: dict[str, float | None] = dict.fromkeys(todo, 0.0)
-    root = Path(out) / "recon"
+    seconds: list[dict[str, float]] = [{} for _ in trees]
+    todo: list[list[str]] = []
+    counts: list[int] = []
+    jobs: list[_Job] = []
+    for tree, sec in zip(trees, seconds, strict=True):
+        root = Path(tree.out) / "recon"
+        tasks = tree_tasks(tree.data, root, tree.include)
+        counts.append(len(tasks))
+        todo.append([])
+        for m in tree.methods:
+            marker = root / m / ".complete"
+            try:
+                done = json.loads(marker.read_text()) == _marker(m, len(tasks), models.get(m), precision, dc)
+            except (OSError, ValueError):
+                done = False
+            if done and reuse:
+                sec[m] = math.nan
+                continue
+            shutil.rmtree(root / m, ignore_errors=True)
+            todo[-1].append(m)
+        jobs += _plan_jobs(tasks, todo[-1], root)
+    jobs.sort(key=lambda j: -j.cost)
+    spent: dict[tuple[Path, str], float | None] = {(j.root, j.method): 0.0 for j in jobs}
 
     def account(job: _Job, took: float | None) -> None:
-        before = spent[job.method]
-        spent[job.method] = None if took is None or before is None else before + took
+        before = spent[job.root, job.method]
+        spent[job.root, job.method] = None if took is None or before is None else before + took
 
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
-                account(job, _run_job(job, root, models, None, device, precision, dc))
+                account(job, _run_job(job, models, None, device, precision, dc))
         else:
             with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
                 futures = [
-                    (job, pool.submit(_run_job, job, root, models, 1, device, precision, dc)) for job in jobs
+                    (job, pool.submit(_run_job, job, models, 1, device, precision, dc)) for job in jobs
                 ]
                 try:
                     for job, future in futures:
@@ -252,16 +291,18 @@ def reconstruct_methods(
                     raise
     finally:
         _RECONS.clear()
-    for name in todo:
-        took = spent[name]
-        if took is None:  # no model: skipped, nothing of it kept
-            shutil.rmtree(root / name, ignore_errors=True)
-            continue
-        (root / name).mkdir(parents=True, exist_ok=True)
-        done_marker = _marker(name, n_tasks, models.get(name), precision, dc)
-        (root / name / ".complete").write_text(json.dumps(done_marker))
-        seconds[name] = took
-    return {m: seconds[m] for m in methods if m in seconds}
+    for tree, sec, names, n_tasks in zip(trees, seconds, todo, counts, strict=True):
+        root = Path(tree.out) / "recon"
+        for name in names:
+            took = spent.get((root, name), 0.0)  # a method with no task of this tree: nothing to do
+            if took is None:  # no model: skipped, nothing of it kept
+                shutil.rmtree(root / name, ignore_errors=True)
+                continue
+            (root / name).mkdir(parents=True, exist_ok=True)
+            done_marker = _marker(name, n_tasks, models.get(name), precision, dc)
+            (root / name / ".complete").write_text(json.dumps(done_marker))
+            sec[name] = took
+    return [{m: sec[m] for m in tree.methods if m in sec} for tree, sec in zip(trees, seconds, strict=True)]
 
 
 def evaluate_and_report(

@@ -355,6 +355,38 @@ def test_reconstruct_methods_in_two_processes_and_reuse(tmp_path: Path) -> None:
     assert all(np.isnan(v) for v in again.values()) and set(one) == set(again)
 
 
+def test_reconstruct_trees_runs_several_trees_in_one_pool(tmp_path: Path) -> None:
+    """Two trees in one pool of two processes: each gets exactly its methods and (filtered) masks, with
+    the files and completion markers that reconstructing it alone writes."""
+    from cardiomm.io import read_image_mat
+    from cardiomm.scoring import ReconTree, reconstruct_methods, reconstruct_trees
+
+    _write_nifti(tmp_path / "src", "one", _heart(n_t=1, n_z=1))
+    tree = tmp_path / "tree"
+    build_corpus([tmp_path / "src"], tree, default_role="test", centers=(_NOISELESS,))
+    trees = [
+        ReconTree(tree, tmp_path / "a", ("zf", "sense")),
+        ReconTree(tree, tmp_path / "b", ("zf",), ("*_mask_ktGaussian*",)),
+    ]
+    got = reconstruct_trees(trees, workers=2)
+    assert [set(g) for g in got] == [{"zf", "sense"}, {"zf"}]
+    a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.mat"))
+    b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.mat"))
+    assert len(a) == 18 and len(b) == 3 and all("ktGaussian" in p.name and p.parts[1] == "zf" for p in b)
+    assert json.loads((tmp_path / "b" / "recon" / "zf" / ".complete").read_text())["tasks"] == 3
+    assert not (tmp_path / "b" / "recon" / "sense").exists()
+    alone = reconstruct_methods(tree, tmp_path / "c", ["zf", "sense"], workers=1)
+    assert set(alone) == {"zf", "sense"}
+    for rel in a:
+        x = read_image_mat(tmp_path / "a" / rel, "reconimage").numpy()
+        y = read_image_mat(tmp_path / "c" / rel, "reconimage").numpy()
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-4 * float(np.abs(y).max()))
+    for name in ("zf", "sense"):
+        assert (tmp_path / "a" / "recon" / name / ".complete").read_text() == (
+            tmp_path / "c" / "recon" / name / ".complete"
+        ).read_text()
+
+
 def test_plan_jobs_covers_every_task_once_longest_first(tmp_path: Path) -> None:
     """One job per (method, source file) holding exactly that file's tasks; ordered by estimated cost
     (size x masks x method weight), so CS on the biggest file comes first and zero filling last."""

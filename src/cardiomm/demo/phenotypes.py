@@ -19,12 +19,22 @@ from cardiomm.analysis.segmentation import get_segmenter
 from cardiomm.recon.base import Reconstructor
 from cardiomm.utils.atomic import atomic_path
 
-__all__ = ["PhenotypeDemo", "run_phenotype_demo", "DEMO_PHENOTYPES", "DEMO_SUBJECT_CENTER"]
+__all__ = [
+    "PhenotypeDemo",
+    "prepare_phenotype_demo",
+    "phenotype_table",
+    "run_phenotype_demo",
+    "DEMO_PHENOTYPES",
+    "DEMO_SUBJECT_CENTER",
+    "PHENOTYPE_MASKS",
+]
 
 #: Phenotypes shown in the demo table.
 DEMO_PHENOTYPES: tuple[str, ...] = ("LVEDV", "LVESV", "LVEF", "LVM", "RVEDV", "RVEF", "WT_Global")
 #: Center of the demo subject (internal, Siemens 1.5 T).
 DEMO_SUBJECT_CENTER = "Center001"
+#: Mask files of the subject that are reconstructed (ktGaussian 8x / 16x / 24x).
+PHENOTYPE_MASKS: tuple[str, ...] = ("*_mask_ktGaussian*",)
 
 
 @dataclass
@@ -35,24 +45,13 @@ class PhenotypeDemo:
     table_markdown: str
 
 
-def run_phenotype_demo(
-    out: Path,
-    recons: Mapping[str, Reconstructor],
-    *,
-    seed: int,
-    log: Callable[[str], None] = print,
-    on_recon: Callable[[str], None] | None = None,
-) -> PhenotypeDemo:
-    """Simulate, reconstruct (ktGaussian 8x / 16x / 24x with ``recons``), segment and tabulate
-    into ``out``."""
-    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
-
-    from cardiomm.recon.batch import ANY_METHOD, reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
-    from cardiomm.recon.pipeline import discover_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
+def prepare_phenotype_demo(out: Path, *, seed: int) -> Path:
+    """Simulate the subject's cine stack with ground truth into ``out/data`` (kept if it is already
+    there); returns that TestSet tree (reconstruct its :data:`PHENOTYPE_MASKS` into ``out/recon``)."""
     from cardiomm.simulate import generate_mini  # noqa: PLC0415 - lazy: importing this module loads no h5py
     from cardiomm.simulate.centers import get_center  # noqa: PLC0415 - lazy: importing this module loads no h5py
 
-    data, recon_root = out / "data", out / "recon"
+    data = Path(out) / "data"
     if not (data / "manifest.json").is_file():
         generate_mini(
             data,
@@ -62,9 +61,36 @@ def run_phenotype_demo(
             modalities=["Cine"],
             select=lambda job: job.split == "TestSet" and job.spec.stem == "cine_sax",
         )
-    tasks = [t for t in discover_tasks(data, recon_root, ANY_METHOD) if "_mask_ktGaussian" in t.out_path.name]
+    return data
+
+
+def run_phenotype_demo(
+    out: Path,
+    recons: Mapping[str, Reconstructor],
+    *,
+    seed: int,
+    log: Callable[[str], None] = print,
+    on_recon: Callable[[str], None] | None = None,
+) -> PhenotypeDemo:
+    """Simulate (:func:`prepare_phenotype_demo`), reconstruct (ktGaussian 8x / 16x / 24x with ``recons``,
+    in this process), segment and tabulate (:func:`phenotype_table`) into ``out``."""
+    from cardiomm.recon.batch import reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
+    from cardiomm.scoring import tree_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
+
+    data, recon_root = prepare_phenotype_demo(out, seed=seed), Path(out) / "recon"
+    tasks = tree_tasks(data, recon_root, PHENOTYPE_MASKS)
     done = (lambda name, _task, _seconds: on_recon(name)) if on_recon is not None else None
     reconstruct_tasks(tasks, recons, root=recon_root, on_done=done)
+    return phenotype_table(out, log=log)
+
+
+def phenotype_table(out: Path, *, log: Callable[[str], None] = print) -> PhenotypeDemo:
+    """Segment the fully sampled and reconstructed stacks of ``out`` (``data/``, ``recon/<method>/``) with
+    ``simunet`` and write the phenotype table ``out/phenotypes.csv``."""
+    import pandas as pd  # noqa: PLC0415 - lazy: importing this module loads no pandas
+
+    out = Path(out)
+    data, recon_root = out / "data", out / "recon"
     log("      segmenting fully sampled and reconstructed stacks (simunet)")
     pairs, truth = cine_phenotype_tables(recon_root, data, get_segmenter("simunet"), exclusions=())
     pairs = pairs[pairs["phenotype"].isin(DEMO_PHENOTYPES)]

@@ -13,10 +13,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cardiomm.scoring import evaluate_and_report, reconstruct_methods
 
-__all__ = ["RealDemoResult", "REAL_SUBJECT", "run_real_demo", "real_subject_path"]
+if TYPE_CHECKING:
+    from cardiomm.simulate.anatomy_centers import AnatomyCenter
+
+__all__ = [
+    "RealDemoResult",
+    "REAL_SUBJECT",
+    "prepare_real_demo",
+    "run_real_demo",
+    "score_real_demo",
+    "real_subject_path",
+]
 
 #: File name of the shipped real subject (under ``cardiomm/assets/real_anatomy``).
 REAL_SUBJECT = "sunnybrook_SCD0000101.nii.gz"
@@ -40,6 +51,59 @@ def real_subject_path() -> Path:
     return Path(str(resources.files("cardiomm") / "assets" / "real_anatomy" / REAL_SUBJECT))
 
 
+def prepare_real_demo(out: Path, *, seed: int, max_slices: int | None = 1) -> Path:
+    """Synthesise the real subject's k-space at the external center into ``out/data`` (kept if it is
+    already there); returns that TestSet tree. ``max_slices`` of the three shipped slices are used
+    (default the middle one, both frames: the demo's time budget)."""
+    from cardiomm.simulate.real_anatomy import build_corpus  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
+
+    data = Path(out) / "data"
+    if not (data / "manifest.json").is_file():
+        build_corpus(
+            [real_subject_path()],
+            data,
+            default_role="test",
+            centers=(_external_center(),),
+            seed=seed,
+            max_slices=max_slices,
+        )
+    return data
+
+
+def _external_center() -> AnatomyCenter:
+    """The demo's center: the first external (zero-shot) synthetic center."""
+    from cardiomm.simulate.anatomy_centers import ANATOMY_CENTERS  # noqa: PLC0415 - lazy: importing this module loads no numpy
+
+    return next(c for c in ANATOMY_CENTERS if not c.internal)
+
+
+def score_real_demo(
+    out: Path,
+    methods: Sequence[str],
+    *,
+    method_order: Sequence[str],
+    seconds: Mapping[str, float] | None = None,
+    log: Callable[[str], None] = print,
+) -> RealDemoResult:
+    """Evaluate and report the reconstructions of ``out/recon`` (:func:`prepare_real_demo`'s tree)."""
+    from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: PLC0415 - lazy: importing this module loads no skimage, torch
+
+    out = Path(out)
+    scores = evaluate_and_report(
+        out / "data",
+        out,
+        title="cardiomm demo: a real heart (Sunnybrook SCD0000101), zero-shot",
+        roles={_external_center().code: "external"},
+        log=log,
+    )
+    df = scores.metrics
+    table = markdown_table(
+        group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in methods]), 2
+    )
+    seconds = dict(seconds or {})
+    return RealDemoResult(out / "data", scores.metrics_csv, scores.report, table, len(df), seconds)
+
+
 def run_real_demo(
     out: Path,
     methods: Sequence[str],
@@ -53,39 +117,11 @@ def run_real_demo(
     device: str = "cpu",
     precision: str = "fp32",
 ) -> RealDemoResult:
-    """Synthesise the real subject's k-space at the external center and score every method on it.
-
-    ``max_slices`` of the three shipped slices are used (default the middle one, both frames: the demo's
-    time budget); ``workers`` processes reconstruct (:func:`cardiomm.scoring.reconstruct_methods`),
-    learned methods on ``device`` at ``precision``.
-    """
-    from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: PLC0415 - lazy: importing this module loads no skimage, torch
-    from cardiomm.simulate.real_anatomy import ANATOMY_CENTERS, build_corpus  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
-
-    out = Path(out)
-    data = out / "data"
-    center = next(c for c in ANATOMY_CENTERS if not c.internal)
-    if not (data / "manifest.json").is_file():
-        build_corpus(
-            [real_subject_path()],
-            data,
-            default_role="test",
-            centers=(center,),
-            seed=seed,
-            max_slices=max_slices,
-        )
+    """Synthesise the real subject's k-space at the external center and score every method on it
+    (:func:`prepare_real_demo`, :func:`cardiomm.scoring.reconstruct_methods` in ``workers`` processes,
+    learned methods on ``device`` at ``precision``, then :func:`score_real_demo`)."""
+    data = prepare_real_demo(out, seed=seed, max_slices=max_slices)
     seconds = reconstruct_methods(
         data, out, methods, models, workers=workers, reuse=False, device=device, precision=precision
     )
-    scores = evaluate_and_report(
-        data,
-        out,
-        title="cardiomm demo: a real heart (Sunnybrook SCD0000101), zero-shot",
-        roles={center.code: "external"},
-        log=log,
-    )
-    df = scores.metrics
-    table = markdown_table(
-        group_table(df, ["Mask", "AF"], "PSNR", [m for m in method_order if m in methods]), 2
-    )
-    return RealDemoResult(data, scores.metrics_csv, scores.report, table, len(df), seconds)
+    return score_real_demo(out, methods, method_order=method_order, seconds=seconds, log=log)

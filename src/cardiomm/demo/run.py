@@ -3,7 +3,9 @@
 1. Simulate a small multi-center test set (3 internal and 3 external, zero-shot centers; cine plus one
    other modality each), with the nine protocol masks per file (Uniform / ktGaussian / ktRadial at
    8x / 16x / 24x, ACS 20).
-2. Reconstruct every (file, mask) with the shipped CardioMM checkpoint and every baseline.
+2. Reconstruct every (file, mask) with the shipped CardioMM checkpoint and every baseline; the test
+   sets of steps 4 and 5 are synthesised first and reconstructed in the same pool of worker processes
+   (:func:`cardiomm.scoring.reconstruct_trees`: one job per method and source file, longest first).
 3. Evaluate with the CMRxRecon2025 / CardioMM metric protocol and write the report (tables, radar
    charts, example images).
 4. Real anatomy: one real CC0 heart (three slices, ED / ES) turned into k-space at an unseen center and
@@ -21,13 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cardiomm.demo.real import run_real_demo
-from cardiomm.scoring import build_methods, evaluate_and_report, reconstruct_methods
+from cardiomm.demo.real import prepare_real_demo, score_real_demo
+from cardiomm.scoring import ReconTree, build_methods, evaluate_and_report, reconstruct_trees
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from cardiomm.recon.base import Reconstructor
 
 __all__ = ["DemoResult", "run_demo", "DEMO_METHODS", "DEMO_SEED"]
 
@@ -53,10 +54,12 @@ class DemoResult:
     phenotypes_csv: Path | None = None
     phenotypes_markdown: str = ""
     #: Seconds of reconstruction per method, summed over the worker processes (simulated centers; the
-    #: real heart).
+    #: real heart; the clinical step's cine stack).
     recon_seconds: dict[str, float] = field(default_factory=dict)
     real_seconds: dict[str, float] = field(default_factory=dict)
-    #: Wall seconds per step: ``simulate``, ``reconstruct``, ``evaluate``, ``real``, ``clinical``.
+    clinical_seconds: dict[str, float] = field(default_factory=dict)
+    #: Wall seconds per step: ``simulate`` (all three test sets), ``reconstruct`` (all of them, one pool of
+    #: worker processes), ``evaluate`` (simulated centers), ``real``, ``clinical`` (their evaluation).
     steps: dict[str, float] = field(default_factory=dict)
 
 
@@ -86,18 +89,28 @@ def run_demo(
         generate_mini(data, size="demo", seed=seed)
     else:
         log(f"[1/6] reusing the simulated test set in {data}")
-    steps = {"simulate": time.perf_counter() - t0}
-    t_step = time.perf_counter()
     recons, skipped = build_methods(methods, log=log, device=device, precision=precision)
     names = [m for m in methods if m in recons]
-    log(f"[2-4/6] reconstructing with {', '.join(names)} ({workers} worker processes), evaluating, reporting")
-    bar = _Bar(progress, None, "reconstructing the simulated centers")
-    recon_seconds = reconstruct_methods(
-        data, out, names, workers=workers, reuse=False, device=device, precision=precision
-    )
+    trees = [ReconTree(data, out, tuple(names))]
+    if real and recons:
+        log("      real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center")
+        trees.append(ReconTree(prepare_real_demo(out / "real", seed=seed), out / "real", tuple(names)))
+    clinical = tuple(m for m in ("cardiomm", "zf") if m in recons) if phenotypes else ()
+    if clinical:
+        from cardiomm.demo.phenotypes import PHENOTYPE_MASKS, prepare_phenotype_demo  # noqa: PLC0415 - lazy: importing this module loads no numpy, scipy, torch
+
+        log("      clinical measurements: one subject's short-axis cine stack")
+        clinical_data = prepare_phenotype_demo(out / "clinical", seed=seed)
+        trees.append(ReconTree(clinical_data, out / "clinical", clinical, PHENOTYPE_MASKS))
+    steps = {"simulate": time.perf_counter() - t0}
+    t_step = time.perf_counter()
+    log(f"[2/6] reconstructing with {', '.join(names)} ({workers} worker processes)")
+    bar = _Bar(progress, None, "reconstructing (simulated centers, real heart, clinical stack)")
+    spent = reconstruct_trees(trees, workers=workers, reuse=False, device=device, precision=precision)
     steps["reconstruct"] = time.perf_counter() - t_step
     bar.done()
     t_step = time.perf_counter()
+    log("[3-4/6] evaluating and reporting the simulated centers")
     scores = evaluate_and_report(
         data, out, title="cardiomm demo: zero-shot multi-center reconstruction", log=log
     )
@@ -106,30 +119,24 @@ def run_demo(
         group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2
     )
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
-    result.recon_seconds, result.steps = recon_seconds, steps
+    result.recon_seconds, result.steps = spent[0], steps
     steps["evaluate"] = time.perf_counter() - t_step
     if real and recons:
-        log("[5/6] real anatomy: a real heart (Sunnybrook, CC0), k-space at an unseen center, every method")
-        bar_real = _Bar(progress, None, "reconstructing the real heart")
+        log("[5/6] real anatomy: scoring every method on the real heart")
         t_step = time.perf_counter()
-        rd = run_real_demo(
-            out / "real", names, method_order=DEMO_METHODS, seed=seed, log=log, workers=workers,
-            device=device, precision=precision,
-        )  # fmt: skip
-        bar_real.done()
+        rd = score_real_demo(out / "real", names, method_order=DEMO_METHODS, seconds=spent[1], log=log)
         steps["real"] = time.perf_counter() - t_step
         result.real_table_markdown, result.real_report = rd.table_markdown, rd.report
         result.real_seconds = rd.seconds
-    clinical: dict[str, Reconstructor] = {m: recons[m] for m in ("cardiomm", "zf") if m in recons}
-    if phenotypes and clinical:
-        from cardiomm.demo.phenotypes import run_phenotype_demo  # noqa: PLC0415 - lazy: importing this module loads no numpy, scipy, torch
+    if clinical:
+        from cardiomm.demo.phenotypes import phenotype_table  # noqa: PLC0415 - lazy: importing this module loads no numpy, scipy, torch
 
-        log("[6/6] clinical measurements: one subject's short-axis cine stack at 8x / 16x / 24x")
-        bar5 = _Bar(progress, 3 * len(clinical), "reconstructing the cine stack")
+        log("[6/6] clinical measurements: phenotypes at 8x / 16x / 24x")
         t_step = time.perf_counter()
-        ph = run_phenotype_demo(out / "clinical", clinical, seed=seed, log=log, on_recon=bar5.advance)
+        ph = phenotype_table(out / "clinical", log=log)
         steps["clinical"] = time.perf_counter() - t_step
         result.phenotypes_csv, result.phenotypes_markdown = ph.csv, ph.table_markdown
+        result.clinical_seconds = spent[-1]
     result.seconds = time.perf_counter() - t0
     return result
 
