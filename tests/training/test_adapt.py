@@ -381,6 +381,13 @@ def test_train_only_freezes_the_rest() -> None:
         apply_train_only(model, "last:3")
     with pytest.raises(ConfigError, match="no text projection heads"):
         apply_train_only(build_model("varnet", "tiny"), "heads")
+    with pytest.raises(ConfigError, match="no trained output layer"):
+        apply_train_only(model, "output")
+    with_layer = build_model("cardiomm", "tiny", {"output_dc": "sense"})
+    counts = apply_train_only(with_layer, "output")
+    names = [n for n, p in with_layer.named_parameters() if p.requires_grad]
+    assert names and all(n.startswith("output_dc.") for n in names)
+    assert counts["trainable"] == sum(p.numel() for n, p in with_layer.named_parameters() if n in names) < 10
 
 
 def test_adapt_train_only_heads_changes_only_the_heads(

@@ -63,7 +63,9 @@ def adapt_command(
         5, "--patience", help="Validations without gain before stopping (0: never)."
     ),
     train_only: str | None = typer.Option(
-        None, "--train-only", help="Train only these parts: heads, prompts, sens, last:N (comma-separated)."
+        None,
+        "--train-only",
+        help="Train only these parts: heads, prompts, sens, output, last:N (comma-separated).",
     ),
     acs: int = typer.Option(20, "--acs", help="Calibration region the network uses (lines / square)."),
     prompt: str | None = typer.Option(

@@ -48,7 +48,7 @@ def train_command(
     train_only: str = typer.Option(
         None,
         "--train-only",
-        help="Train only these parts: heads, prompts, sens, last:N, comma-separated "
+        help="Train only these parts: heads, prompts, sens, output, last:N, comma-separated "
         "(same as --set run.train_only=SPEC).",
     ),
 ) -> None:

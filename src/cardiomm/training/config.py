@@ -70,7 +70,7 @@ class RunOptions:
         (the checkpoint holds the weights). Only safetensors and JSON are read.
     train_only
         Train only these parts of the network, freezing the rest (fine-tuning): a comma-separated list
-        of ``heads``, ``prompts``, ``sens``, ``last:N`` (see :mod:`cardiomm.training.freeze`);
+        of ``heads``, ``prompts``, ``sens``, ``output``, ``last:N`` (see :mod:`cardiomm.training.freeze`);
         ``None``: everything.
     """
 

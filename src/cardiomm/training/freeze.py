@@ -11,6 +11,9 @@ A spec is a comma-separated list of parts; every parameter outside them is froze
 ``sens``       the coil-sensitivity network (``sens_net``)
 ``last:N``     the last N cascades, their data-consistency weights included (VarNet: and the step
                sizes ``eta``, one shared parameter), and the trained output layer (``output_dc``)
+``output``     the trained output layer (``output_dc``: its weight ``lam`` and the per-mask weights
+               ``lam_weights``), alone a per-site choice of how far the output trusts the measured
+               samples against the network (needs a larger learning rate, e.g. ``1e-2``)
 ``all``        everything (the default; same as no spec)
 =============  ===================================================================================
 
@@ -29,7 +32,7 @@ from cardiomm.errors import ConfigError
 __all__ = ["TRAIN_PARTS", "parse_train_only", "apply_train_only"]
 
 #: Named parts accepted in a spec (besides ``last:N``).
-TRAIN_PARTS: tuple[str, ...] = ("heads", "prompts", "sens", "all")
+TRAIN_PARTS: tuple[str, ...] = ("heads", "prompts", "sens", "output", "all")
 
 _LAST = re.compile(r"^last:(\d+)$")
 
@@ -57,6 +60,8 @@ def _selected(name: str, parts: tuple[str, ...], n_cascades: int) -> bool:
             return True
         if part == "sens" and name.startswith("sens_net."):
             return True
+        if part == "output" and name.startswith("output_dc."):
+            return True
         m = _LAST.match(part)
         if m:
             n = int(m.group(1))
@@ -82,6 +87,8 @@ def apply_train_only(model: nn.Module, spec: str | None) -> dict[str, int]:
     n_cascades = len(cascades) if isinstance(cascades, nn.ModuleList) else 0
     if "heads" in parts and getattr(model, "lm_head_meta", None) is None:
         raise ConfigError("train-only 'heads': this network has no text projection heads (not CardioMM)")
+    if "output" in parts and getattr(model, "output_dc", None) is None:
+        raise ConfigError("train-only 'output': this network has no trained output layer (output_dc)")
     counts = {"trainable": 0, "frozen": 0}
     for name, p in model.named_parameters():
         keep = not parts or _selected(name, parts, n_cascades)
