@@ -15,10 +15,11 @@ the reader or a method costs that file only and is returned as a :class:`TaskFai
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cardiomm.errors import CardiommError, CheckpointError, ConfigError, UnknownChoiceError
 from cardiomm.recon.base import Reconstructor
@@ -31,10 +32,16 @@ from cardiomm.sampling import parse_mask_filename
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, Failure, run_isolated
 from cardiomm.utils.precision import Precision, parse_precision
 
+if TYPE_CHECKING:
+    import torch
+
+    from cardiomm.io.kspace import KSpaceVolume
+
 __all__ = [
     "ANY_METHOD",
     "OutputOptions",
     "reconstruct_tasks",
+    "loaded_tasks",
     "method_output",
     "acceleration_token",
     "check_destinations",
@@ -148,8 +155,7 @@ def reconstruct_tasks(
     """
     outputs = outputs if outputs is not None else OutputOptions()
     n_written = 0
-    for task in tasks:
-        volume, mask = load_task(task)
+    for task, (volume, mask) in zip(tasks, loaded_tasks(tasks), strict=True):
         mask_type, accel = infer_pattern(mask, task.mask_path, task.mask_spec)
         meta, us = task_prompts(task, mask_type, accel, override=prompt)
         if on_prompts is not None:
@@ -175,6 +181,33 @@ def reconstruct_tasks(
             if on_done is not None:
                 on_done(name, target, per_frame)
     return n_written
+
+
+def loaded_tasks(tasks: Sequence[ReconTask]) -> Iterator[tuple[KSpaceVolume, torch.Tensor]]:
+    """``load_task`` of each task in order, read one task ahead in a background thread.
+
+    Reading the next file (h5py, the conversion to complex64) then overlaps the reconstruction of the
+    current one (torch releases the GIL), and consecutive tasks of one source file (its masks) read it
+    once. At most two volumes are held (the current and the next). A task that cannot be read raises its
+    typed error when its turn comes, after every task before it.
+    """
+    last: dict[Path, KSpaceVolume] = {}
+
+    def load(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
+        volume, mask = load_task(task, last.get(task.kspace_path))
+        last.clear()
+        last[task.kspace_path] = volume
+        return volume, mask
+
+    if not tasks:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cardiomm-read") as pool:
+        pending: Future[tuple[KSpaceVolume, torch.Tensor]] = pool.submit(load, tasks[0])
+        for i in range(len(tasks)):
+            current = pending.result()
+            if i + 1 < len(tasks):
+                pending = pool.submit(load, tasks[i + 1])
+            yield current
 
 
 def build_reconstructors(

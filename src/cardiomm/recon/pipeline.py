@@ -200,12 +200,17 @@ def infer_pattern(
     return ("uniform" if uniform else "random"), accel
 
 
-def load_task(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
-    """Read the k-space and the mask ``(t, ky, kx)`` of a task; undersample retrospectively."""
+def load_task(task: ReconTask, volume: KSpaceVolume | None = None) -> tuple[KSpaceVolume, torch.Tensor]:
+    """Read the k-space and the mask ``(t, ky, kx)`` of a task; undersample retrospectively.
+
+    ``volume``: the k-space of ``task.kspace_path`` already read (for another mask of the same file),
+    used instead of reading the file again.
+    """
     path = task.kspace_path
-    if not path.exists():
-        raise InputFileError("k-space file not found (FullSample counterpart of the mask?)", path=path)
-    volume = read_kspace(path)
+    if volume is None:
+        if not path.exists():
+            raise InputFileError("k-space file not found (FullSample counterpart of the mask?)", path=path)
+        volume = read_kspace(path)
     if task.mask_spec is not None:
         if volume.undersampled or (volume.mask is not None and not bool(volume.mask.all())):
             msg = "the k-space is already undersampled: a generated mask needs fully sampled data"
