@@ -120,8 +120,10 @@ def _weights_sha256(method: str, model: str | Path | None) -> str | None:
     return sha256_file(weights) if weights.is_file() else None
 
 
-#: Relative cost per byte of source k-space and mask, to order the jobs (slowest first); from the demo's
-#: timings (CS ~2x a learned method, SENSE with its ESPIRiT maps ~1.5x, zero filling ~0).
+#: Relative cost per byte of source k-space and mask, only to order the jobs (slowest first); from the
+#: demo's timings before SENSE / CS reused their coil maps across masks (CS ~2x a learned method, SENSE
+#: ~1.5x, zero filling ~0; since then SENSE ~0.5x, CS ~1.1x; the order barely matters at the demo's
+#: 0.99 scheduling efficiency).
 _JOB_COST = {"cs": 2.0, "sense": 1.5, "zf": 0.05}
 
 #: Reconstructors built in this process, by (method, model, device, precision, dc): a worker process
@@ -247,14 +249,12 @@ def reconstruct_trees(
     """
     models = {k: str(v) for k, v in (models or {}).items()}
     seconds: list[dict[str, float]] = [{} for _ in trees]
-    todo: list[list[str]] = []
-    counts: list[int] = []
+    todo: list[tuple[Path, int, list[str]]] = []  # per tree: recon root, task count, methods to run
     jobs: list[_Job] = []
     for tree, sec in zip(trees, seconds, strict=True):
         root = Path(tree.out) / "recon"
         tasks = tree_tasks(tree.data, root, tree.include)
-        counts.append(len(tasks))
-        todo.append([])
+        names = []
         for m in tree.methods:
             marker = root / m / ".complete"
             try:
@@ -265,8 +265,9 @@ def reconstruct_trees(
                 sec[m] = math.nan
                 continue
             shutil.rmtree(root / m, ignore_errors=True)
-            todo[-1].append(m)
-        jobs += _plan_jobs(tasks, todo[-1], root)
+            names.append(m)
+        todo.append((root, len(tasks), names))
+        jobs += _plan_jobs(tasks, names, root)
     jobs.sort(key=lambda j: -j.cost)
     spent: dict[tuple[Path, str], float | None] = {(j.root, j.method): 0.0 for j in jobs}
 
@@ -291,8 +292,7 @@ def reconstruct_trees(
                     raise
     finally:
         _RECONS.clear()
-    for tree, sec, names, n_tasks in zip(trees, seconds, todo, counts, strict=True):
-        root = Path(tree.out) / "recon"
+    for sec, (root, n_tasks, names) in zip(seconds, todo, strict=True):
         for name in names:
             took = spent.get((root, name), 0.0)  # a method with no task of this tree: nothing to do
             if took is None:  # no model: skipped, nothing of it kept

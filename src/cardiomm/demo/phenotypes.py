@@ -9,21 +9,19 @@ fully sampled images and with the simulator's truth. The full multi-case analysi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cardiomm.analysis.cine_tree import cine_phenotype_tables
 from cardiomm.analysis.phenotypes import PHENOTYPE_UNITS
 from cardiomm.analysis.segmentation import get_segmenter
-from cardiomm.recon.base import Reconstructor
 from cardiomm.utils.atomic import atomic_path
 
 __all__ = [
     "PhenotypeDemo",
     "prepare_phenotype_demo",
     "phenotype_table",
-    "run_phenotype_demo",
     "DEMO_PHENOTYPES",
     "DEMO_SUBJECT_CENTER",
     "PHENOTYPE_MASKS",
@@ -39,7 +37,7 @@ PHENOTYPE_MASKS: tuple[str, ...] = ("*_mask_ktGaussian*",)
 
 @dataclass
 class PhenotypeDemo:
-    """Outputs of :func:`run_phenotype_demo`."""
+    """Outputs of :func:`phenotype_table`."""
 
     csv: Path
     table_markdown: str
@@ -62,26 +60,6 @@ def prepare_phenotype_demo(out: Path, *, seed: int) -> Path:
             select=lambda job: job.split == "TestSet" and job.spec.stem == "cine_sax",
         )
     return data
-
-
-def run_phenotype_demo(
-    out: Path,
-    recons: Mapping[str, Reconstructor],
-    *,
-    seed: int,
-    log: Callable[[str], None] = print,
-    on_recon: Callable[[str], None] | None = None,
-) -> PhenotypeDemo:
-    """Simulate (:func:`prepare_phenotype_demo`), reconstruct (ktGaussian 8x / 16x / 24x with ``recons``,
-    in this process), segment and tabulate (:func:`phenotype_table`) into ``out``."""
-    from cardiomm.recon.batch import reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
-    from cardiomm.scoring import tree_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py
-
-    data, recon_root = prepare_phenotype_demo(out, seed=seed), Path(out) / "recon"
-    tasks = tree_tasks(data, recon_root, PHENOTYPE_MASKS)
-    done = (lambda name, _task, _seconds: on_recon(name)) if on_recon is not None else None
-    reconstruct_tasks(tasks, recons, root=recon_root, on_done=done)
-    return phenotype_table(out, log=log)
 
 
 def phenotype_table(out: Path, *, log: Callable[[str], None] = print) -> PhenotypeDemo:

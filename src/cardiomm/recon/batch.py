@@ -191,12 +191,13 @@ def loaded_tasks(tasks: Sequence[ReconTask]) -> Iterator[tuple[KSpaceVolume, tor
     once. At most two volumes are held (the current and the next). A task that cannot be read raises its
     typed error when its turn comes, after every task before it.
     """
-    last: dict[Path, KSpaceVolume] = {}
+    last: tuple[Path, KSpaceVolume] | None = None  # the file read last (only the loader thread uses it)
 
     def load(task: ReconTask) -> tuple[KSpaceVolume, torch.Tensor]:
-        volume, mask = load_task(task, last.get(task.kspace_path))
-        last.clear()
-        last[task.kspace_path] = volume
+        nonlocal last
+        reuse = last[1] if last is not None and last[0] == task.kspace_path else None
+        volume, mask = load_task(task, reuse)
+        last = (task.kspace_path, volume)
         return volume, mask
 
     if not tasks:

@@ -70,7 +70,6 @@ def channels_last_convs(model: nn.Module) -> int:
     n = 0
     for module in model.modules():
         if isinstance(module, nn.Conv2d) and module.weight.ndim == 4:
-            with torch.no_grad():
-                module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last)
+            module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last)
             n += 1
     return n
