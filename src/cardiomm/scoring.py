@@ -126,6 +126,11 @@ def _weights_sha256(method: str, model: str | Path | None) -> str | None:
 #: 0.99 scheduling efficiency).
 _JOB_COST = {"cs": 2.0, "sense": 1.5, "zf": 0.05}
 
+#: Methods that compute the same ESPIRiT coil maps of a frame (:func:`cardiomm.recon.classical.espirit_maps`,
+#: memoised in each process): one job runs them together on a file, frame by frame, so a worker
+#: computes the maps once for both instead of two workers computing them once each.
+_SHARED_MAPS = ("sense", "cs")
+
 #: Reconstructors built in this process, by (method, model, device, precision, dc): a worker process
 #: builds each method once, however many of its jobs it runs.
 _RECONS: dict[tuple[str, str | None, str, str, str], Reconstructor] = {}
@@ -145,10 +150,11 @@ class ReconTree:
 
 @dataclass(frozen=True)
 class _Job:
-    """The tasks of one source file for one method (a file's masks together: SENSE then reuses its coil
-    maps across the masks), written under ``root``."""
+    """The tasks of one source file for one method, or for the methods that share coil maps
+    (:data:`_SHARED_MAPS`), written under ``root``: a file's masks together, so SENSE and CS reuse their
+    coil maps across the masks and each other."""
 
-    method: str
+    methods: tuple[str, ...]
     tasks: tuple[ReconTask, ...]
     cost: float
     root: Path = Path()
@@ -157,7 +163,7 @@ class _Job:
 def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str], root: Path = Path()) -> list[_Job]:
     """One job per (method, source file), the longest first (estimated from the file size, its number of
     masks and the method), so that workers taking the next job when free all finish at about the same
-    time."""
+    time. The methods of :data:`_SHARED_MAPS` among ``methods`` share one job per file."""
     by_file: dict[Path, list[ReconTask]] = {}
     for task in tasks:
         by_file.setdefault(Path(task.kspace_path), []).append(task)
@@ -168,9 +174,11 @@ def _plan_jobs(tasks: Sequence[ReconTask], methods: Sequence[str], root: Path = 
         except OSError:
             size = 1
         work[path] = max(size, 1) * len(group)
+    shared = tuple(m for m in methods if m in _SHARED_MAPS)
+    units = [(m,) for m in methods if m not in shared] + ([shared] if shared else [])
     jobs = [
-        _Job(method, tuple(group), _JOB_COST.get(method, 1.0) * work[path], root)
-        for method in methods
+        _Job(unit, tuple(group), sum(_JOB_COST.get(m, 1.0) for m in unit) * work[path], root)
+        for unit in units
         for path, group in by_file.items()
     ]
     return sorted(jobs, key=lambda j: -j.cost)
@@ -183,9 +191,10 @@ def _run_job(
     device: str = "cpu",
     precision: str = "fp32",
     dc: str = "soft",
-) -> float | None:
-    """Reconstruct one job in this process (its method is built once per process); its wall seconds, or
-    None when the method has no model (skipped, as :func:`build_methods` skips it)."""
+) -> dict[str, float | None]:
+    """Reconstruct one job in this process (each method is built once per process); the wall seconds of
+    each of its methods (the time from one output to the next is charged to the method that wrote it),
+    or None for a method without a model (skipped, as :func:`build_methods` skips it)."""
     import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
     from cardiomm.recon.batch import reconstruct_tasks  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, scipy, torch
@@ -193,16 +202,30 @@ def _run_job(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    model = models.get(job.method)
-    key = (job.method, None if model is None else str(model), str(device), str(precision), str(dc))
-    if key not in _RECONS:
-        try:
-            _RECONS[key] = get_reconstructor(job.method, model, device=device, precision=precision, dc=dc)
-        except ModelNotFoundError:
-            return None
-    start = time.perf_counter()
-    reconstruct_tasks(job.tasks, {job.method: _RECONS[key]}, root=job.root)
-    return time.perf_counter() - start
+    took: dict[str, float | None] = {}
+    recons = {}
+    for method in job.methods:
+        model = models.get(method)
+        key = (method, None if model is None else str(model), str(device), str(precision), str(dc))
+        if key not in _RECONS:
+            try:
+                _RECONS[key] = get_reconstructor(method, model, device=device, precision=precision, dc=dc)
+            except ModelNotFoundError:
+                took[method] = None
+                continue
+        recons[method] = _RECONS[key]
+        took[method] = 0.0
+    last = time.perf_counter()
+
+    def charge(method: str, _task: ReconTask, _per_frame: float) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        took[method] = (took[method] or 0.0) + now - last
+        last = now
+
+    if recons:
+        reconstruct_tasks(job.tasks, recons, root=job.root, on_done=charge)
+    return took
 
 
 def reconstruct_methods(
@@ -237,7 +260,8 @@ def reconstruct_trees(
 ) -> list[dict[str, float]]:
     """Reconstruct several TestSet trees with their methods in one pool of worker processes.
 
-    The work of every tree is cut into one job per (method, source file) (:func:`_plan_jobs`), and all
+    The work of every tree is cut into one job per (method, source file) (:func:`_plan_jobs`; SENSE and
+    CS of a file share one, and with it their coil maps), and all
     jobs are handed out together, longest first, to ``workers`` processes (one torch thread each when
     ``workers > 1``) as they become free, so the processes finish together and start once; each process
     builds a method once. A method whose folder of a tree holds a completion marker for the same task
@@ -269,11 +293,12 @@ def reconstruct_trees(
         todo.append((root, len(tasks), names))
         jobs += _plan_jobs(tasks, names, root)
     jobs.sort(key=lambda j: -j.cost)
-    spent: dict[tuple[Path, str], float | None] = {(j.root, j.method): 0.0 for j in jobs}
+    spent: dict[tuple[Path, str], float | None] = {(j.root, m): 0.0 for j in jobs for m in j.methods}
 
-    def account(job: _Job, took: float | None) -> None:
-        before = spent[job.root, job.method]
-        spent[job.root, job.method] = None if took is None or before is None else before + took
+    def account(job: _Job, took: Mapping[str, float | None]) -> None:
+        for method, seconds in took.items():
+            before = spent[job.root, method]
+            spent[job.root, method] = None if seconds is None or before is None else before + seconds
 
     try:
         if workers <= 1 or len(jobs) <= 1:

@@ -98,3 +98,6 @@ def test_demo_reports_its_step_times_and_method_seconds(tmp_path: Path) -> None:
     assert set(result.recon_seconds) == {"zf"}
     assert 0 < result.recon_seconds["zf"] <= 2 * result.steps["reconstruct"]  # summed over 2 processes
     assert result.real_seconds == {}
+    from cardiomm.utils.precision import native_cpu_bf16
+
+    assert result.precision == ("bf16" if native_cpu_bf16() else "fp32")  # the default, auto, resolved

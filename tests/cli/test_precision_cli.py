@@ -80,6 +80,14 @@ def test_precision_option_reaches_the_library(
     main(["compare", x, "--pattern", "Uniform", "--accel", "8", "--device", "cpu", "--precision", "tf32"])
     assert seen.pop("compare") is Precision.TF32
     assert "no effect on device cpu" in capsys.readouterr().out
+    import cardiomm.utils.precision
+
+    for native, expected in ((True, Precision.BF16), (False, Precision.FP32)):  # auto, resolved here
+        monkeypatch.setattr(cardiomm.utils.precision, "native_cpu_bf16", lambda n=native: n)
+        main(["demo", "--out", str(tmp_path / "d"), "--device", "cpu"])  # the demo's default is auto
+        assert seen.pop("demo") is expected
+        main(["reconstruct", x, "--out", str(tmp_path / "r"), "--device", "cpu", "--precision", "auto"])
+        assert seen.pop("single") is expected
 
 
 def test_precision_reaches_the_isolated_worker(testset: Path, tmp_path: Path) -> None:

@@ -388,8 +388,9 @@ def test_reconstruct_trees_runs_several_trees_in_one_pool(tmp_path: Path) -> Non
 
 
 def test_plan_jobs_covers_every_task_once_longest_first(tmp_path: Path) -> None:
-    """One job per (method, source file) holding exactly that file's tasks; ordered by estimated cost
-    (size x masks x method weight), so CS on the biggest file comes first and zero filling last."""
+    """One job per (method, source file) holding exactly that file's tasks, SENSE and CS of a file in
+    one job (they share coil maps); ordered by estimated cost (size x masks x method weight), so the
+    SENSE + CS job of the biggest file comes first and zero filling last."""
     from cardiomm.recon.pipeline import ReconTask
     from cardiomm.scoring import _plan_jobs
 
@@ -398,15 +399,47 @@ def test_plan_jobs_covers_every_task_once_longest_first(tmp_path: Path) -> None:
     big.write_bytes(b"x" * 1000)
     names = [(path, f"{path.stem}{r}") for path in (small, big) for r in (4, 8)]
     tasks = [ReconTask(path, tmp_path / f"{n}.mat", tmp_path / f"out_{n}.mat", n) for path, n in names]
-    jobs = _plan_jobs(tasks, ["zf", "cardiomm", "cs"])
+    methods = ["zf", "sense", "cardiomm", "cs"]
+    jobs = _plan_jobs(tasks, methods)
     assert len(jobs) == 6
-    pairs = sorted((j.method, t.rel_path) for j in jobs for t in j.tasks)
-    assert pairs == sorted((m, t.rel_path) for m in ("zf", "cardiomm", "cs") for t in tasks)
+    pairs = sorted((m, t.rel_path) for j in jobs for m in j.methods for t in j.tasks)
+    assert pairs == sorted((m, t.rel_path) for m in methods for t in tasks)
     assert all(len({t.kspace_path for t in j.tasks}) == 1 for j in jobs)
     assert [j.cost for j in jobs] == sorted((j.cost for j in jobs), reverse=True)
-    assert (jobs[0].method, jobs[0].tasks[0].kspace_path) == ("cs", big)
-    assert (jobs[-1].method, jobs[-1].tasks[0].kspace_path) == ("zf", small)
-    assert jobs[1].method == "cardiomm" and jobs[1].cost == 1000 * 2  # weight 1 x bytes x masks
+    assert (jobs[0].methods, jobs[0].tasks[0].kspace_path) == (("sense", "cs"), big)
+    assert jobs[0].cost == 1000 * 2 * (1.5 + 2.0)
+    assert (jobs[-1].methods, jobs[-1].tasks[0].kspace_path) == (("zf",), small)
+    assert jobs[1].methods == ("cardiomm",) and jobs[1].cost == 1000 * 2  # weight 1 x bytes x masks
+
+
+def test_sense_and_cs_job_computes_each_frames_maps_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SENSE + CS job of a file (one process) computes the ESPIRiT maps of each frame once for both
+    methods and all masks, and charges seconds to each method."""
+    import cardiomm.recon.classical as classical
+    from cardiomm.scoring import _plan_jobs, _run_job, tree_tasks
+
+    calls: list[int] = []
+    real_espirit = classical.espirit
+
+    def counting(k: object, **kw: object) -> object:
+        calls.append(k.shape[0])  # type: ignore[attr-defined]
+        return real_espirit(k, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classical, "espirit", counting)
+    monkeypatch.setattr(classical, "_MAPS_CACHE", type(classical._MAPS_CACHE)())
+    _write_nifti(tmp_path / "src", "one", _heart(n_t=2, n_z=1))
+    tree = tmp_path / "tree"
+    build_corpus([tmp_path / "src"], tree, default_role="test", centers=(_NOISELESS,))
+    root = tmp_path / "out" / "recon"
+    tasks = tree_tasks(tree, root)
+    (job,) = _plan_jobs(tasks, ["sense", "cs"], root)
+    took = _run_job(job, {}, 1)
+    assert job.methods == ("sense", "cs") and len(job.tasks) == 9
+    assert sum(calls) == 2  # two frames, once each
+    assert set(took) == {"sense", "cs"} and all(v is not None and v > 0 for v in took.values())
+    assert len(list((root / "sense").rglob("*.mat"))) == len(list((root / "cs").rglob("*.mat"))) == 9
 
 
 def test_reconstruct_methods_skips_a_method_without_model_and_stops_on_a_bad_file(

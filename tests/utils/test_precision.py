@@ -11,9 +11,11 @@ from cardiomm.errors import ConfigError
 from cardiomm.utils.precision import (
     PRECISIONS,
     Precision,
+    native_cpu_bf16,
     parse_precision,
     precision_context,
     precision_note,
+    resolve_precision,
 )
 
 
@@ -37,6 +39,32 @@ def test_parse_precision_accepts_the_three_and_refuses_the_rest() -> None:
     for bad in ("fp16", "float32", "", "bfloat16"):
         with pytest.raises(ConfigError, match="unknown precision .*; choose from fp32, tf32, bf16"):
             parse_precision(bad)
+
+
+def test_auto_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cardiomm.utils.precision as precision
+
+    for native, expected in ((True, Precision.BF16), (False, Precision.FP32)):
+        monkeypatch.setattr(precision, "native_cpu_bf16", lambda native=native: native)
+        assert resolve_precision("auto", "cpu") is expected
+        assert resolve_precision(" AUTO ", torch.device("cpu")) is expected
+        for cuda in ("cuda", "cuda:1", torch.device("cuda", 0)):
+            assert resolve_precision("auto", cuda) is Precision.FP32  # bf16 is slower at batch 1 there
+        assert resolve_precision("tf32", "cpu") is Precision.TF32  # explicit values pass through
+    with pytest.raises(ConfigError, match="choose from fp32, tf32, bf16, auto"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_native_cpu_bf16_follows_the_torch_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(native_cpu_bf16(), bool)
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert native_cpu_bf16() is False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert native_cpu_bf16() is True
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert native_cpu_bf16() is False  # a torch without the probes: fp32
 
 
 def test_precision_context_on_cpu_touches_no_flag_and_autocasts_only_bf16(

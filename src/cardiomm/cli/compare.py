@@ -12,7 +12,7 @@ from cardiomm.cli.reconstruct import mask_spec_from_options
 from cardiomm.errors import ConfigError
 from cardiomm.types import DataConsistency
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
-from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
+from cardiomm.utils.precision import PRECISION_HELP, precision_note, resolve_precision
 
 __all__ = ["compare"]
 
@@ -51,7 +51,7 @@ def compare(
     from cardiomm.recon.compare import run_comparison, write_comparison  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, skimage, torch
 
     torch_device = resolve_device(device)
-    prec = parse_precision(precision)
+    prec = resolve_precision(precision, torch_device)
     if note := precision_note(prec, torch_device):
         console.print(f"[yellow]{note}[/]")
     spec = mask_spec_from_options(kspace, mask, pattern, accel, seed, acs)

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cardiomm.cli.app import app, console
 from cardiomm.demo import run_demo
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
-from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
+from cardiomm.utils.precision import PRECISION_HELP, precision_note, resolve_precision
 
 __all__ = ["demo"]
 
@@ -31,12 +31,13 @@ def demo(
     ),
     device: str = typer.Option("auto", "--device", help=f"Device of the learned methods: {DEVICE_HELP}"),
     precision: str = typer.Option(
-        "fp32", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
+        "auto", "--precision", help=f"Arithmetic of the learned methods: {PRECISION_HELP}"
     ),
 ) -> None:
     """Reconstruct zero-shot external-center and internal-center scans at 8x/16x/24x with CardioMM and
     every baseline, evaluate them and write a report (a few minutes on 2 CPU cores)."""
-    torch_device, prec = resolve_device(device), parse_precision(precision)
+    torch_device = resolve_device(device)
+    prec = resolve_precision(precision, torch_device)
     if note := precision_note(prec, torch_device):
         console.print(f"[yellow]{note}[/]")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -68,6 +69,6 @@ def demo(
         console.print(f"real-anatomy report: {result.real_report}")
     if result.phenotypes_csv is not None:
         console.print(f"phenotypes: {result.phenotypes_csv}")
-    console.print(f"time: {result.seconds:.0f} s")
+    console.print(f"time: {result.seconds:.0f} s (learned methods at {result.precision})")
     if result.skipped:
         console.print(f"[yellow]skipped (no checkpoint): {', '.join(result.skipped)}[/]")

@@ -15,7 +15,7 @@ from cardiomm.errors import ConfigError, InputFileError
 from cardiomm.types import DataConsistency
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, write_failures
-from cardiomm.utils.precision import PRECISION_HELP, parse_precision, precision_note
+from cardiomm.utils.precision import PRECISION_HELP, precision_note, resolve_precision
 
 if TYPE_CHECKING:
     from cardiomm.recon.batch import TaskFailure
@@ -144,7 +144,7 @@ def reconstruct(
     if not methods:
         raise ConfigError(f"--method names no method (got {method!r}); e.g. --method cardiomm")
     torch_device = resolve_device(device)
-    prec = parse_precision(precision)
+    prec = resolve_precision(precision, torch_device)
     if note := precision_note(prec, torch_device):
         console.print(f"[yellow]{note}[/]")
     if single:  # one file: in this process, errors propagate

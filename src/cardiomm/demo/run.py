@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from cardiomm.demo.real import prepare_real_demo, score_real_demo
 from cardiomm.scoring import ReconTree, build_methods, evaluate_and_report, reconstruct_trees
+from cardiomm.utils.precision import resolve_precision
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -61,6 +62,8 @@ class DemoResult:
     #: Wall seconds per step: ``simulate`` (all three test sets), ``reconstruct`` (all of them, one pool of
     #: worker processes), ``evaluate`` (simulated centers), ``real``, ``clinical`` (their evaluation).
     steps: dict[str, float] = field(default_factory=dict)
+    #: Arithmetic the learned methods ran at (``auto`` resolved: ``fp32`` or ``bf16``).
+    precision: str = "fp32"
 
 
 def run_demo(
@@ -74,14 +77,16 @@ def run_demo(
     real: bool = True,
     workers: int = 2,
     device: str = "cpu",
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> DemoResult:
     """Run the demo into ``out`` (``data/``, ``recon/``, ``metrics.csv``, ``report/``, ``real/``,
-    ``clinical/``); learned methods on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`)."""
+    ``clinical/``); learned methods on ``device`` at ``precision`` (:mod:`cardiomm.utils.precision`;
+    ``auto``: bf16 on a CPU that computes it natively, else fp32)."""
     from cardiomm.evaluation.aggregate import group_table, markdown_table  # noqa: PLC0415 - lazy: importing this module loads no numpy, skimage, torch
     from cardiomm.simulate import generate_mini  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
     t0 = time.perf_counter()
+    precision = resolve_precision(precision, device).value
     out = Path(out)
     data = out / "data"
     if not (data / "manifest.json").is_file():
@@ -104,7 +109,7 @@ def run_demo(
         trees.append(ReconTree(clinical_data, out / "clinical", clinical, PHENOTYPE_MASKS))
     steps = {"simulate": time.perf_counter() - t0}
     t_step = time.perf_counter()
-    log(f"[2/6] reconstructing with {', '.join(names)} ({workers} worker processes)")
+    log(f"[2/6] reconstructing with {', '.join(names)} ({workers} processes; learned ones at {precision})")
     bar = _Bar(progress, None, "reconstructing (simulated centers, real heart, clinical stack)")
     spent = reconstruct_trees(trees, workers=workers, reuse=False, device=device, precision=precision)
     steps["reconstruct"] = time.perf_counter() - t_step
@@ -119,7 +124,7 @@ def run_demo(
         group_table(df, ["Role", "Mask", "AF"], "PSNR", [m for m in DEMO_METHODS if m in recons]), 2
     )
     result = DemoResult(data, recon_root, metrics_csv, report, table, 0.0, skipped)
-    result.recon_seconds, result.steps = spent[0], steps
+    result.recon_seconds, result.steps, result.precision = spent[0], steps, precision
     steps["evaluate"] = time.perf_counter() - t_step
     if real and recons:
         log("[5/6] real anatomy: scoring every method on the real heart")

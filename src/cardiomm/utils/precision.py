@@ -1,4 +1,4 @@
-"""The arithmetic precision of a ``--precision`` option: ``fp32`` (default), ``tf32`` or ``bf16``.
+"""The arithmetic precision of a ``--precision`` option: ``fp32`` (default), ``tf32``, ``bf16`` or ``auto``.
 
 ``fp32``
     Full float32 everywhere. On CUDA, TF32 is switched *off* for matmuls and cuDNN convolutions while
@@ -15,6 +15,13 @@
     ``complex_to_channels`` / ``channels_to_complex`` are the boundary, and the latter casts back to
     float32 before building complex64. Works on the CPU too (slower than fp32 there unless the CPU has
     native bfloat16 instructions).
+``auto``
+    Resolved before anything runs (:func:`resolve_precision`): ``bf16`` on a CPU with native bfloat16
+    arithmetic (Intel AMX-BF16 or AVX512-BF16: the shipped networks 0.61-0.89x the fp32 time per frame
+    on such a Xeon, images within 0.4-0.7 % relative L2, PSNR within 0.06 dB), ``fp32`` everywhere else
+    (other CPUs, where bf16 is emulated and slower, and CUDA GPUs, where bf16 is slower at batch 1).
+    The default of ``cardiomm demo``; commands whose images are kept default to ``fp32``, so that
+    their output does not depend on the machine.
 
 The outputs of the reconstructors are float32 in every mode. The CUDA flags are process-wide; the
 context manager sets them on entry and restores the previous values on exit.
@@ -38,6 +45,8 @@ __all__ = [
     "PRECISIONS",
     "PRECISION_HELP",
     "parse_precision",
+    "resolve_precision",
+    "native_cpu_bf16",
     "precision_context",
     "precision_note",
 ]
@@ -51,14 +60,18 @@ class Precision(StrEnum):
     BF16 = "bf16"
 
 
-#: Every accepted ``--precision`` value.
+#: Every accepted ``--precision`` value but ``auto`` (which :func:`resolve_precision` turns into one).
 PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
+
+#: The ``--precision`` value that picks bf16 where the CPU computes it natively (:func:`resolve_precision`).
+AUTO = "auto"
 
 #: Help text of the ``--precision`` options.
 PRECISION_HELP = (
     "fp32 (full float32), tf32 (TF32 tensor-core matmuls/convolutions on CUDA GPUs; no effect on the "
-    "CPU) or bf16 (bfloat16 autocast of the networks' real-valued layers; FFTs and data consistency "
-    "stay complex64)."
+    "CPU), bf16 (bfloat16 autocast of the networks' real-valued layers; FFTs and data consistency "
+    "stay complex64) or auto (bf16 on a CPU with native bfloat16 arithmetic, AMX or AVX512-BF16; "
+    "fp32 elsewhere)."
 )
 
 
@@ -74,6 +87,36 @@ def parse_precision(spec: str | Precision) -> Precision:
         return spec
     key = str(spec).strip().lower()
     return parse_choice(Precision, spec if key not in PRECISIONS else key, "precision")
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (Intel AMX-BF16 tiles or AVX512-BF16), as torch reports
+    it; False where torch cannot tell (other architectures, other torch builds)."""
+    import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
+
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private torch.cpu probes
+    try:
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    except RuntimeError:
+        return False
+
+
+def resolve_precision(spec: str | Precision, device: str | torch.device = "cpu") -> Precision:
+    """:func:`parse_precision`, with ``auto`` resolved for ``device``: ``bf16`` on a CPU with native
+    bfloat16 arithmetic (:func:`native_cpu_bf16`), ``fp32`` otherwise (including every CUDA device).
+
+    Raises
+    ------
+    ConfigError
+        Any value but ``fp32``, ``tf32``, ``bf16`` and ``auto``.
+    """
+    if not isinstance(spec, Precision) and str(spec).strip().lower() == AUTO:
+        on_cpu = str(device).split(":")[0] == "cpu"
+        return Precision.BF16 if on_cpu and native_cpu_bf16() else Precision.FP32
+    try:
+        return parse_precision(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}, {AUTO}") from None
 
 
 def precision_note(precision: str | Precision, device: str) -> str | None:
