@@ -26,6 +26,7 @@ __all__ = [
     "TEST_SET",
     "SET_FOLDERS",
     "MASK_TOKEN",
+    "KSPACE_KEYS",
     "mask_file_name",
     "scan_stem",
     "swap_folder",
@@ -44,6 +45,10 @@ TRAIN_SET, VAL_SET, TEST_SET = "TrainingSet", "ValidationSet", "TestSet"
 SET_FOLDERS: tuple[str, ...] = (TRAIN_SET, VAL_SET, TEST_SET, "AnalysisSet", "TestAnalSet")
 #: Separator between the scan name and the mask token in mask / result file names.
 MASK_TOKEN = "_mask_"
+
+#: Names of the k-space variable inside a CMRxRecon / MMCMR-427K ``.mat`` file, in the order a reader
+#: looks for them (besides the CMRxRecon2023 ``kspace_subXX`` variables).
+KSPACE_KEYS: tuple[str, ...] = ("kspace_full", "kspace", "kus", "kspace_single_full")
 
 
 def mask_file_name(stem: str, pattern: str, accel: int) -> str:

@@ -196,3 +196,25 @@ def test_batches_group_small_sources_only() -> None:
     assert [len(b) for b in batches] == [1, 1, 2, 8, 16, 17]  # a big source alone; <= BATCH_BYTES each
     assert [t for b in batches for t in b] == mixed  # order kept, nothing lost
     assert all(sum(t[4] for t in b) <= BATCH_BYTES for b in batches)
+
+
+def test_index_reads_headers_without_importing_torch(
+    mini_root: Path, mini_spec: dict[str, Any], tmp_path: Path
+) -> None:
+    """`db index` (its fork server's preload, and indexing .mat files of v7.3 and v5 in-process) never
+    imports torch, whose import costs more than indexing a thousand files; `db prepare`'s preload does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, sys; from pathlib import Path; "
+        "import cardiomm.io; assert 'torch' not in sys.modules, 'cardiomm.io'; "
+        "from cardiomm.database.catalog import INDEX_PRELOAD, WORKER_PRELOAD, index_tree; "
+        "[importlib.import_module(m) for m in INDEX_PRELOAD]; assert 'torch' not in sys.modules, 'preload'; "
+        f"rep = index_tree(Path({str(mini_root)!r}), Path({str(tmp_path / 'c.parquet')!r}), workers=0); "
+        "assert 'torch' not in sys.modules, 'index'; print(rep.n_scans); "
+        "[importlib.import_module(m) for m in WORKER_PRELOAD]; assert 'torch' in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) == mini_spec["n_scans"]

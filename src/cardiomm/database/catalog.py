@@ -96,11 +96,19 @@ __all__ = [
     "failures_path",
 ]
 
-#: Modules the fork server of ``db index`` / ``db prepare`` imports once, so that every worker starts
-#: with them loaded (torch and h5py through ``cardiomm.io``, then the readers and the converter).
+#: Modules the fork server of ``db prepare`` imports once, so that every worker starts with them loaded
+#: (the readers and the converter, with h5py and torch).
 WORKER_PRELOAD = (
-    "cardiomm.io", "cardiomm.database.catalog", "cardiomm.database.extract", "cardiomm.database.extract.mat",
-    "cardiomm.database.shards", "cardiomm.database.convert",
+    "cardiomm.io.kspace", "cardiomm.database.catalog", "cardiomm.database.extract",
+    "cardiomm.database.extract.mat", "cardiomm.database.shards", "cardiomm.database.convert",
+)  # fmt: skip
+
+#: The same for ``db index``, which reads headers only: no torch (importing it costs ~2 s per command
+#: on a 2-core machine, more than indexing a thousand files); a test checks that none of these loads it.
+INDEX_PRELOAD = (
+    "cardiomm.io.mat", "cardiomm.io.scan_csv", "cardiomm.database.catalog", "cardiomm.database.extract",
+    "cardiomm.database.extract.mat", "cardiomm.database.index_work", "cardiomm.sampling",
+    "cardiomm.text.prompts",
 )  # fmt: skip
 
 _LOCATOR = (
@@ -203,11 +211,11 @@ class IndexReport:
     withheld: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
-def process_pool(workers: int, preload: tuple[str, ...] = ("cardiomm.io",)) -> ProcessPoolExecutor:
+def process_pool(workers: int, preload: tuple[str, ...] = WORKER_PRELOAD) -> ProcessPoolExecutor:
     """A process pool using the ``forkserver`` start method (safe with threads and torch).
 
     ``preload`` modules are imported once by the fork server, so workers start without paying for
-    them (``cardiomm.io`` imports torch). The database commands use
+    them (:data:`WORKER_PRELOAD` imports torch). The database commands use
     :func:`cardiomm.utils.isolation.run_isolated` instead (per-file isolation and timeout).
     """
     ctx: BaseContext
@@ -273,7 +281,7 @@ def _run(
             yield batch
 
     retry: list[Any] = []
-    results = run_isolated(process_batch, drawn(), workers=workers, timeout=timeout, preload=WORKER_PRELOAD)
+    results = run_isolated(process_batch, drawn(), workers=workers, timeout=timeout, preload=INDEX_PRELOAD)
     for res in results:
         if res.value is None and len(batches[res.index]) > 1:
             retry.extend(batches[res.index])
@@ -293,7 +301,7 @@ def _run_single(
     tasks: list[Any], workers: int, progress: Any, timeout: float | None
 ) -> Iterator[tuple[Outcome, Failure | None]]:
     """As :func:`_run`, one source per message (the fallback for a failed batch)."""
-    for res in run_isolated(process_source, tasks, workers=workers, timeout=timeout, preload=WORKER_PRELOAD):
+    for res in run_isolated(process_source, tasks, workers=workers, timeout=timeout, preload=INDEX_PRELOAD):
         if res.value is None:  # the worker crashed or timed out
             yield _crashed(tasks[res.index], res.failure)
         else:
@@ -423,7 +431,7 @@ def _run_units(
         for task in units:
             yield task, index_unit(task)
         return
-    for res in run_isolated(index_unit, units, workers=workers, timeout=limit, preload=WORKER_PRELOAD):
+    for res in run_isolated(index_unit, units, workers=workers, timeout=limit, preload=INDEX_PRELOAD):
         yield units[res.index], res.value
 
 

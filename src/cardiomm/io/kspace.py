@@ -40,6 +40,7 @@ import torch
 from cardiomm.errors import DataValueError, MaskError, MissingKeyError, ShapeError
 from cardiomm.io.checks import reading
 from cardiomm.io.mat import list_mat_variables, load_mat_variables
+from cardiomm.layout import KSPACE_KEYS
 
 __all__ = [
     "average_acquired_lines",
@@ -54,7 +55,6 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 #: Accepted k-space variable names, in order of preference (fully sampled names first).
-KSPACE_KEYS: tuple[str, ...] = ("kspace_full", "kspace", "kus", "kspace_single_full")
 _SUB_RE = re.compile(r"^kspace(_single)?_sub\d+$")
 _MASK_RE = re.compile(r"^mask\d*$")
 

@@ -26,21 +26,23 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
-import scipy.io
-import torch
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
 from cardiomm.io.checks import check_h5_dataset, check_size, h5_attrs, h5_member, reading
 from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.mat_structure import check_mat_structure
 from cardiomm.utils.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["save_mat", "load_mat_variables", "mat_version", "list_mat_variables"]
 
@@ -90,8 +92,12 @@ def _matlab_header() -> bytes:
 
 
 def _to_numpy(value: np.ndarray | torch.Tensor | float | int | bool) -> np.ndarray:
-    """Convert a tensor or array-like to a numpy array (detached, on CPU, conjugation resolved)."""
-    if isinstance(value, torch.Tensor):
+    """Convert a tensor or array-like to a numpy array (detached, on CPU, conjugation resolved).
+
+    torch is not imported here (the header path of ``db index`` reads .mat files without it): a tensor
+    can only exist once torch is loaded."""
+    torch_module = sys.modules.get("torch")
+    if torch_module is not None and isinstance(value, torch_module.Tensor):
         return value.detach().cpu().resolve_conj().resolve_neg().numpy()
     return np.asarray(value)
 
@@ -299,6 +305,8 @@ def _load_v73(path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any]) 
 def _load_v5(
     path: Path, keys: list[str] | None, complex_dtype: np.dtype[Any], version: str
 ) -> dict[str, np.ndarray]:
+    import scipy.io  # noqa: PLC0415 - lazy: v7.3 (HDF5) files, the usual case, need no scipy
+
     check_mat_structure(path, version, keys)  # scipy's compiled reader can crash on damaged tags
     try:
         raw = scipy.io.loadmat(path, variable_names=keys, mat_dtype=False, chars_as_strings=True)
@@ -406,6 +414,8 @@ def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]
                 shape = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else ()
                 out[k] = (shape, mclass)
             return out
+
+    import scipy.io  # noqa: PLC0415 - lazy: v7.3 (HDF5) files, the usual case, need no scipy
 
     check_mat_structure(p, version, names=())
     try:

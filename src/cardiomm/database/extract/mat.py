@@ -14,6 +14,7 @@ from typing import Any
 
 from cardiomm.database.extract import NotAScanError, RawScan, dims_from_shape
 from cardiomm.errors import CardiommError, ShapeError
+from cardiomm.layout import KSPACE_KEYS
 
 __all__ = ["extract_mat", "info_csv_fields"]
 
@@ -24,8 +25,6 @@ _SUB_ACS_2023 = 24
 
 
 def _pick_key(names: list[str]) -> str | None:
-    from cardiomm.io.kspace import KSPACE_KEYS  # noqa: PLC0415 - lazy: importing this module loads no h5py, torch
-
     for key in KSPACE_KEYS:
         if key in names:
             return key
