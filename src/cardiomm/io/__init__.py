@@ -148,11 +148,16 @@ _SOURCES: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import ``name`` from its submodule on first access (and keep it in this module)."""
-    try:
-        module = _SOURCES[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    """Import ``name`` from its submodule on first access (and keep it in this module); a submodule
+    name (``cardiomm.io.mat``) imports that submodule, as an eager package import used to."""
+    module = _SOURCES.get(name)
+    if module is None:
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise  # the submodule exists but imports something missing
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
