@@ -122,6 +122,7 @@ _BAD_VALUES = {
     "--format": ["tiff", "mat,jpeg"],
     "--pattern": ["Spiral", "kt"],
     "--method": ["magic", ""],
+    "--shard": ["2/2", "-1/2", "x", "1/0", ""],
 }
 
 

@@ -16,6 +16,7 @@ from cardiomm.types import DataConsistency
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
 from cardiomm.utils.isolation import RECON_TIMEOUT_S, write_failures
 from cardiomm.utils.precision import PRECISION_HELP, precision_note, resolve_precision
+from cardiomm.utils.shard import SHARD_HELP, parse_shard, shard_device, shard_tasks
 
 if TYPE_CHECKING:
     from cardiomm.recon.batch import TaskFailure
@@ -107,6 +108,7 @@ def reconstruct(
             "call that compiles for minutes (docs/gpu.md); for long runs."
         ),
     ),
+    shard: str | None = typer.Option(None, "--shard", help=SHARD_HELP),
     timeout: float = typer.Option(
         RECON_TIMEOUT_S,
         "--timeout",
@@ -121,7 +123,9 @@ def reconstruct(
     or the formats of --format.
 
     A folder is reconstructed in a worker process that keeps the models loaded: a file that fails, crashes
-    or hangs is recorded in OUT/failures.json and the run goes on (exit code 1 when some files failed)."""
+    or hangs is recorded in OUT/failures.json and the run goes on (exit code 1 when some files failed).
+    With --shard K/N only part K of the folder's files (failures: OUT/failures.shard-K-of-N.json), so
+    that N processes (one per GPU or node) share a tree (docs/gpu.md)."""
     from cardiomm.recon.batch import (  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
         ANY_METHOD,
         build_reconstructors,
@@ -137,6 +141,11 @@ def reconstruct(
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     mask_spec = mask_spec_from_options(input_path, mask, pattern, accel, seed, acs)
     single = not input_path.is_dir()
+    part = None if shard is None else parse_shard(shard)
+    if part is not None:
+        if single:
+            raise ConfigError("--shard splits a TestSet folder; INPUT is a single file")
+        device = shard_device(device)
     spacing_mm = None if spacing is None else parse_floats(spacing, "--spacing")
     outputs = parse_formats(formats, nifti=nifti, png=png, gif=gif, info_csv=single, spacing_mm=spacing_mm)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_rich_handler()])
@@ -160,6 +169,10 @@ def reconstruct(
         tasks = filter_tasks(tasks, include)
         if not tasks:
             raise InputFileError(f"no mask file matches --include {' '.join(include)}", path=input_path)
+    if part is not None:
+        n_all = len(tasks)
+        tasks = shard_tasks(tasks, part)
+        console.print(f"part {part.index} of {part.count}: {len(tasks)} of {n_all} (file, mask) pairs")
     inputs = [input_path] if mask is None else [input_path, mask]
     root = out if per_method else None
     check_destinations(inputs, out, tasks, methods, outputs, root=root, overwrite=overwrite)
@@ -190,14 +203,16 @@ def reconstruct(
             progress.advance(bar, len(failed) * len(methods))
     console.print(f"wrote {n_written} reconstruction(s) under {out}")
     if not single:
-        _report_failures(failed, input_path, out)
+        name = "failures.json" if part is None else f"failures.shard-{part.label}.json"
+        _report_failures(failed, input_path, out / name)
 
 
-def _report_failures(failed: list[TaskFailure], input_path: Path, out: Path) -> None:
-    """Write OUT/failures.json (also when empty: it describes this run); exit 1 if some files failed."""
+def _report_failures(failed: list[TaskFailure], input_path: Path, target: Path) -> None:
+    """Write ``target`` (OUT/failures.json; also when empty: it describes this run); exit 1 if some files
+    failed."""
     from cardiomm.recon.batch import failure_records  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
-    path = write_failures(out / "failures.json", failure_records(failed, input_path))
+    path = write_failures(target, failure_records(failed, input_path))
     if not failed:
         return
     err_console.print(f"[yellow]{len(failed)} file(s) failed (recorded in {path}):[/]", highlight=False)
