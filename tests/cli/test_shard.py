@@ -106,6 +106,12 @@ def test_two_shards_write_the_files_of_one_run(
             read_image_mat(tmp_path / "one" / rel), read_image_mat(tmp_path / "two" / rel)
         )
     assert not (tmp_path / "two" / "failures.json").exists()
+    n_files = len({p.parent for p in (tmp_path / "one").rglob("*.mat")})
+    empty = ["--shard", f"{n_files + 1}/{n_files + 2}"]  # more parts than files: an empty part is no error
+    assert main([*argv, "--out", str(tmp_path / "empty"), *empty]) == 0
+    assert [p.name for p in (tmp_path / "empty").iterdir()] == [
+        f"failures.shard-{n_files + 1}-of-{n_files + 2}.json"
+    ]
 
 
 def test_bad_shards_are_usage_errors_before_any_work(testset: Path, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ sizes, so every process computes the same split without talking to the others.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -93,12 +94,15 @@ def shard_tasks(tasks: Sequence[ReconTask], shard: Shard) -> list[ReconTask]:
                 sizes[path] = path.stat().st_size
             except OSError:
                 sizes[path] = 0  # unreadable: its own error comes when the part that owns it reads it
-    load = [0] * shard.count
+    order = sorted(sizes, key=lambda p: (-sizes[p], str(p)))
+    # (bytes so far, part) of the parts that can get a file: with more parts than files, file i of the
+    # order goes to part i and the others stay empty; a heap keeps a huge N cheap
+    heap = [(0, i) for i in range(min(shard.count, len(order)))]
     owner: dict[Path, int] = {}
-    for path in sorted(sizes, key=lambda p: (-sizes[p], str(p))):
-        part = min(range(shard.count), key=lambda i: (load[i], i))
+    for path in order:
+        load, part = heapq.heappop(heap)
         owner[path] = part
-        load[part] += max(sizes[path], 1)
+        heapq.heappush(heap, (load + max(sizes[path], 1), part))
     return [t for t in tasks if owner[Path(t.kspace_path)] == shard.index]
 
 
