@@ -107,3 +107,31 @@ def test_reconstruct_tree_method_errors_are_typed(testset: Path, tmp_path: Path)
     tasks = discover_tasks(testset, out, ANY_METHOD)[:1]
     with pytest.raises(UnknownChoiceError, match="magic"):
         reconstruct_tasks_isolated(tasks, ["magic"], root=out)
+
+
+def test_the_fork_server_of_a_folder_run_preloads_torch_and_the_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A folder run names the modules its fork server imports (`cardiomm.io` alone imports nothing since
+    `db index` went torch-free); imported alone in a fresh interpreter they load torch and h5py, so a
+    worker replaced after a crash starts without importing them again."""
+    import subprocess
+    import sys
+
+    from cardiomm.recon import batch
+
+    seen: dict[str, object] = {}
+
+    def record(*args: object, **kwargs: object) -> list[object]:
+        seen["preload"] = kwargs["preload"]
+        return []
+
+    monkeypatch.setattr(batch, "run_isolated", record)
+    batch.reconstruct_tasks_isolated([], ["zf"])
+    assert seen["preload"] == batch.RECON_PRELOAD
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {list(batch.RECON_PRELOAD)!r}]; "
+        "assert {'torch', 'h5py'} <= set(sys.modules), 'not preloaded'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

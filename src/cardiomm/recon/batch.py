@@ -261,6 +261,11 @@ class _Job:
     outputs: OutputOptions
 
 
+#: Modules the fork server of a folder run imports once (torch and h5py with the readers), so that a
+#: worker replaced after a crash or a timeout starts without importing them again (named here, not left
+#: to ``cardiomm.io``, whose package import loads nothing).
+RECON_PRELOAD = ("cardiomm.io.any_kspace", "cardiomm.io.kspace", "cardiomm.recon.batch")
+
 #: The reconstructors of this worker process (set once by :func:`_init_worker`).
 _WORKER_RECONS: dict[str, Reconstructor] = {}
 
@@ -333,7 +338,7 @@ def reconstruct_tasks_isolated(
     results = run_isolated(
         _run_job, jobs, workers=1, timeout=limit, initializer=_init_worker,
         initargs=(tuple(methods), ckpt, device, parse_precision(precision).value, dc, compile),
-        preload=("cardiomm.io", "cardiomm.recon.batch"),
+        preload=RECON_PRELOAD,
     )  # fmt: skip
     for res in results:
         task = jobs[res.index].task
