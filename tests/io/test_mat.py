@@ -166,3 +166,26 @@ def test_load_mat_unsupported_compound_names_file(tmp_path: Path) -> None:
     with pytest.raises(DataValueError, match="compound") as info:
         load_mat_variables(path, ["odd"])
     assert str(path) in str(info.value)
+
+
+def test_listing_variables_checks_and_reads_only_their_matlab_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`list_mat_variables` (the header path of `db index`) type-checks and reads the `MATLAB_class`
+    attribute of each variable and no other; `h5_attr` gives the same value as `h5_attrs`, or the
+    default when the attribute is absent."""
+    import cardiomm.io.checks as checks
+    from cardiomm.io.checks import h5_attr, h5_attrs
+
+    path = save_mat(tmp_path / "k.mat", {"kspace": np.ones((2, 3), np.complex64), "mask": np.ones(3, bool)})
+    with h5py.File(path, "a") as f:
+        f["kspace"].attrs["extra"] = np.arange(3)
+    checked: list[list[str]] = []
+    real = checks._check_attr_types
+    monkeypatch.setattr(checks, "_check_attr_types", lambda o, n, p: (checked.append(list(n)), real(o, n, p)))
+    assert list_mat_variables(path) == {"kspace": ((2, 3), "single"), "mask": ((1, 3), "logical")}
+    assert checked == [["MATLAB_class"], ["MATLAB_class"]]
+    with h5py.File(path, "r") as f:
+        ds = f["kspace"]
+        assert h5_attr(ds, "MATLAB_class", path) == h5_attrs(ds, path)["MATLAB_class"]
+        assert h5_attr(ds, "absent", path, b"fallback") == b"fallback"

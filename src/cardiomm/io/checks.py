@@ -50,6 +50,7 @@ __all__ = [
     "check_h5_dataset",
     "h5_member",
     "h5_attrs",
+    "h5_attr",
     "check_global_heaps",
     "reading",
     "first_line",
@@ -227,6 +228,23 @@ def h5_attrs(obj: Any, path: PathArg) -> dict[str, Any]:
     """All attributes of an HDF5 object, each type checked first (:mod:`cardiomm.io.h5_types`, compound
     layout); variable-length values only after :func:`check_global_heaps`."""
     names = list(obj.attrs)
+    _check_attr_types(obj, names, path)
+    return {n: obj.attrs[n] for n in names}
+
+
+def h5_attr(obj: Any, name: str, path: PathArg, default: Any = None) -> Any:
+    """One attribute of an HDF5 object (``default`` when absent), its type checked as in
+    :func:`h5_attrs`; the other attributes are neither checked nor read (``db index`` reads only
+    ``MATLAB_class`` of each variable, at a third of the cost of all of them)."""
+    if name not in obj.attrs:
+        return default
+    _check_attr_types(obj, [name], path)
+    return obj.attrs[name]
+
+
+def _check_attr_types(obj: Any, names: list[str], path: PathArg) -> None:
+    """Refuse a damaged type among the attributes ``names``; walk the global heaps before any
+    variable-length one is read."""
     for n in names:
         aid = obj.attrs.get_id(n)
         problem = datatype_problem(aid.get_type()) or _dtype_problem(aid.dtype)
@@ -236,7 +254,6 @@ def h5_attrs(obj: Any, path: PathArg) -> dict[str, Any]:
             )
     if any(_has_vlen(obj.attrs.get_id(n).dtype) for n in names):
         check_global_heaps(obj.file.filename, path)
-    return {n: obj.attrs[n] for n in names}
 
 
 @contextlib.contextmanager

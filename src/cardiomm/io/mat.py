@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
-from cardiomm.io.checks import check_h5_dataset, check_size, h5_attrs, h5_member, reading
+from cardiomm.io.checks import check_h5_dataset, check_size, h5_attr, h5_attrs, h5_member, reading
 from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.mat_structure import check_mat_structure
 from cardiomm.utils.atomic import atomic_path
@@ -274,7 +274,7 @@ def _is_readable_h5(obj: Any, path: Path) -> bool:
         return False
     if obj.dtype.kind == "O" or obj.dtype == h5py.ref_dtype:
         return False  # cell arrays (object references)
-    mclass = _decode_attr(h5_attrs(obj, path).get("MATLAB_class", b""))
+    mclass = _decode_attr(h5_attr(obj, "MATLAB_class", path, b""))
     return mclass not in ("cell", "struct", "function_handle")
 
 
@@ -410,7 +410,7 @@ def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]
                     continue
                 obj = h5_member(f, k, p)
                 fallback = b"struct" if isinstance(obj, h5py.Group) else b""
-                mclass = _decode_attr(h5_attrs(obj, p).get("MATLAB_class", fallback))
+                mclass = _decode_attr(h5_attr(obj, "MATLAB_class", p, fallback))
                 shape = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else ()
                 out[k] = (shape, mclass)
             return out
