@@ -245,6 +245,7 @@ def h5_attr(obj: Any, name: str, path: PathArg, default: Any = None) -> Any:
 def _check_attr_types(obj: Any, names: list[str], path: PathArg) -> None:
     """Refuse a damaged type among the attributes ``names``; walk the global heaps before any
     variable-length one is read."""
+    vlen = False
     for n in names:
         aid = obj.attrs.get_id(n)
         problem = datatype_problem(aid.get_type()) or _dtype_problem(aid.dtype)
@@ -252,7 +253,8 @@ def _check_attr_types(obj: Any, names: list[str], path: PathArg) -> None:
             raise FileFormatError(
                 f"attribute {n!r} of {obj.name!r} has a damaged type ({problem})", path=path
             )
-    if any(_has_vlen(obj.attrs.get_id(n).dtype) for n in names):
+        vlen = vlen or _has_vlen(aid.dtype)  # each attribute opened once (the header path runs this per file)
+    if vlen:
         check_global_heaps(obj.file.filename, path)
 
 
