@@ -192,3 +192,81 @@ def test_lam_jitter_scales_each_training_frame_within_its_range_only() -> None:
             ReconModule("varnet", "tiny", {"output_dc": "sense"}, output_lam_jitter=bad)
     with pytest.raises(ConfigError, match="output layer"):
         ReconModule("varnet", "tiny", output_lam_jitter=0.5)
+
+
+def _noisy_frame(sigma: float, seed: int = 0, c: int = 4, ny: int = 48, nx: int = 96) -> torch.Tensor:
+    """Multi-coil k-space of a smooth object (its power near the k-space centre) plus complex Gaussian
+    noise of variance ``sigma^2`` per sample."""
+    gen = torch.Generator().manual_seed(seed)
+    y, x = torch.meshgrid(torch.linspace(-1, 1, ny), torch.linspace(-1, 1, nx), indexing="ij")
+    obj = torch.exp(-(y**2 + x**2) / 0.1).to(torch.complex64) * 10.0
+    coils = torch.stack([obj * torch.exp(torch.tensor(1j * i)) * (1 + 0.1 * i) for i in range(c)])
+    noise = torch.randn(1, c, ny, nx, dtype=torch.complex64, generator=gen) * sigma
+    return fft2c(coils.unsqueeze(0)) + noise
+
+
+def test_noise_ratio_measures_the_noise_of_the_acquired_samples() -> None:
+    """:func:`noise_ratio` against the known noise variance over the numpy mean power of the acquired
+    samples (within 10 %): with a line mask, with an asymmetric echo (zeros are not samples), scale-free,
+    per frame; a frame without outer readout samples gets ``RHO_REF``."""
+    import numpy as np
+
+    from cardiomm.models.layers.output_dc import RHO_REF, noise_ratio
+
+    mask = torch.zeros(1, 1, 48, 96, dtype=torch.bool)
+    mask[..., ::4, :] = True
+    mask[..., 20:28, :] = True
+    for sigma in (0.05, 0.2):
+        k = _noisy_frame(sigma) * mask
+        acquired = k.numpy()[np.broadcast_to(mask.numpy(), k.shape)]
+        want = sigma**2 / float(np.mean(np.abs(acquired) ** 2))
+        got = float(noise_ratio(k, mask)[0])
+        assert got == pytest.approx(want, rel=0.1)
+        assert float(noise_ratio(k * 1e4, mask)[0]) == pytest.approx(got, rel=1e-4)
+        echo = k.clone()
+        echo[..., :24] = 0  # asymmetric echo: the first quarter of the readout never measured
+        kept = echo.numpy()[np.broadcast_to(mask.numpy(), k.shape) & (np.abs(echo.numpy()) > 0)]
+        want_echo = sigma**2 / float(np.mean(np.abs(kept) ** 2))
+        assert float(noise_ratio(echo, mask)[0]) == pytest.approx(want_echo, rel=0.1)
+    two = torch.cat([_noisy_frame(0.05) * mask, _noisy_frame(0.2, seed=1) * mask])
+    rho = noise_ratio(two, mask)
+    assert rho.shape == (2,) and float(rho[1] / rho[0]) == pytest.approx(16.0, rel=0.25)
+    centre = torch.zeros_like(mask)
+    centre[..., :, 40:56] = True
+    assert float(noise_ratio(_noisy_frame(0.1) * centre, centre)[0]) == pytest.approx(RHO_REF)
+    silent = torch.zeros(1, 2, 8, 8, dtype=torch.complex64)
+    assert float(noise_ratio(silent, mask[..., :8, :8])[0]) == pytest.approx(RHO_REF)
+
+
+def test_noise_scaled_output_dc_weights_each_frame_by_its_noise() -> None:
+    """``output_dc="sense-noise"``: frame i is :func:`sense_proximal` at ``|lam| rho_i / RHO_REF``; no new
+    parameter (a ``sense`` checkpoint loads strictly); refused without k-space or with the mask
+    weights too; the config round-trips, VarNet has it too."""
+    from cardiomm.models.layers.output_dc import RHO_REF, noise_ratio
+
+    _, mask = _inputs(ny=48, nx=96)
+    k = torch.cat([_noisy_frame(0.05) * mask, _noisy_frame(0.3, seed=1) * mask])
+    masks = mask.expand(2, -1, -1, -1)
+    gen = torch.Generator().manual_seed(5)
+    k_net = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    csm = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    layer = OutputDC(6, noise_scaled=True)
+    lam = OUTPUT_DC_LAM_INIT * noise_ratio(k, masks) / RHO_REF
+    torch.testing.assert_close(layer.weight(masks, k), lam)
+    assert float(lam[1] / lam[0]) > 10.0  # the noisier frame trusts the network more
+    out = layer(k, masks, k_net, csm)
+    for i in range(2):
+        one = slice(i, i + 1)
+        want = sense_proximal(k[one], masks[one], k_net[one], csm[one], float(lam[i]), 6)
+        torch.testing.assert_close(out[one].detach(), want.abs(), rtol=1e-4, atol=1e-5)
+    out.sum().backward()
+    assert layer.lam.grad is not None and float(layer.lam.grad.abs()) > 0
+    with pytest.raises(ConfigError, match="k-space"):
+        layer.weight(masks)
+    with pytest.raises(ConfigError, match="not both"):
+        OutputDC(3, mask_dependent=True, noise_scaled=True)
+    cfg = ModelConfig(output_dc="sense-noise")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    CardioMM(cfg).load_state_dict(CardioMM(ModelConfig(output_dc="sense")).state_dict(), strict=True)
+    vnet = VarNet(VarNetConfig(**{**VARNET_PRESETS["tiny"].__dict__, "output_dc": "sense-noise"}))
+    assert isinstance(vnet.output_dc, OutputDC) and vnet.output_dc.noise_scaled

@@ -73,8 +73,12 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
 
 def output_description(output_dc: str) -> str:
     """The model card's ``output`` field for a network with the output layer ``output_dc``."""
-    if output_dc in ("sense", "sense-mask"):
-        weight = "a learned weight lam" if output_dc == "sense" else "a learned weight lam per sampling mask"
+    if output_dc in ("sense", "sense-mask", "sense-noise"):
+        weight = {
+            "sense": "a learned weight lam",
+            "sense-mask": "a learned weight lam per sampling mask",
+            "sense-noise": "a learned weight lam scaled by each frame's measured noise",
+        }[output_dc]
         return (
             "magnitude (b, y, x) float32 of the trained SENSE data-consistency layer "
             f"(output_dc = {output_dc}: the network's coil maps, {weight}, fixed CG iterations)"

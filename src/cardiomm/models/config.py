@@ -37,9 +37,10 @@ HEAD_NORMS = ("l2", "published")
 
 #: Output layers (``output_dc`` of :class:`ModelConfig` and of the VarNet config): ``"none"``, the RSS of
 #: the final k-space (published), ``"sense"``, the trained
-#: :class:`~cardiomm.models.layers.output_dc.OutputDC`, or ``"sense-mask"``, that layer with a weight that
-#: depends on each frame's sampling mask.
-OUTPUT_DC_MODES = ("none", "sense", "sense-mask")
+#: :class:`~cardiomm.models.layers.output_dc.OutputDC`, ``"sense-mask"``, that layer with a weight that
+#: depends on each frame's sampling mask, or ``"sense-noise"``, with a weight that follows each frame's
+#: measured noise (:func:`~cardiomm.models.layers.output_dc.noise_ratio`).
+OUTPUT_DC_MODES = ("none", "sense", "sense-mask", "sense-noise")
 
 #: Fields that do not define the architecture (runtime options, the init seed); ignored when matching
 #: checkpoints against presets.

@@ -115,7 +115,7 @@ class ReconModule(L.LightningModule):
             if not isinstance(layer, OutputDC) or not math.isfinite(jitter) or jitter < 0:
                 raise ConfigError(
                     "model.output_lam_jitter must be a finite number >= 0 and needs an output layer "
-                    f"(output_dc = sense or sense-mask); got {output_lam_jitter!r}"
+                    f"(output_dc = sense, sense-mask or sense-noise); got {output_lam_jitter!r}"
                 )
             layer.lam_jitter = jitter
         self.eval_scheme = eval_scheme

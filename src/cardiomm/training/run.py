@@ -154,8 +154,10 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
         )
     mine = module.model.config
     # a run may add the trained output layer to a release without one (its ``lam`` starts at the init),
-    # or make a release's fixed weight mask-dependent (``lam`` kept, the mask weights start at zero)
-    widens = (loaded.config.output_dc, mine.output_dc) in (("sense", "sense-mask"),) or (
+    # or make a release's fixed weight mask-dependent (``lam`` kept, the mask weights start at zero) or
+    # noise-scaled (``lam`` kept: the weight at the reference noise)
+    pair = (loaded.config.output_dc, mine.output_dc)
+    widens = pair in (("sense", "sense-mask"), ("sense", "sense-noise")) or (
         loaded.config.output_dc == "none" and mine.output_dc != "none"
     )
     if widens:

@@ -14,19 +14,34 @@ end to end through a fixed number of CG iterations, the same number at training 
 the real-anatomy validation split the stage-7 CardioMM (trained at one ``lam = 0.20``) gains 1.2 dB PSNR
 and 0.011 SSIM at ktRadial 8x with ``lam = 0.01`` instead, 0.6 dB PSNR at Uniform 8x (SSIM -0.014),
 nothing at ktGaussian 16x: where many samples reach the periphery, the measurement is worth more than the
-network's estimate of it.
+network's estimate of it. With ``output_dc = "sense-noise"`` the weight follows the noise each frame
+shows (:func:`noise_ratio`): ``lam = |lam_0| rho / RHO_REF``, the Wiener rule (the weight of a prior
+grows with the variance of the measurement noise). On the validation files of both worlds (stage 10,
+``docs/models.md``) the best weight per file and mask grows as ``rho^1.06`` over a 100x range of ``rho``.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
+from cardiomm.errors import ConfigError
 from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.physics.sense import cg_sense
 
-__all__ = ["LAM_GAIN", "OUTPUT_DC_LAM_INIT", "OutputDC", "make_output_dc", "mask_features", "sense_proximal"]
+__all__ = [
+    "LAM_GAIN",
+    "OUTPUT_DC_LAM_INIT",
+    "RHO_REF",
+    "OutputDC",
+    "make_output_dc",
+    "mask_features",
+    "noise_ratio",
+    "sense_proximal",
+]
 
 #: Initial ``lam`` of :class:`OutputDC` (between the inference option's 0.03 and the smoother 0.1).
 OUTPUT_DC_LAM_INIT = 0.05
@@ -38,6 +53,52 @@ LAM_GAIN = 10.0
 
 #: Fraction of k-space sampled at which the first feature of :func:`mask_features` is zero (8x).
 _REFERENCE_FRACTION = 0.125
+
+#: Noise ratio (:func:`noise_ratio`) at which a noise-scaled layer's weight is ``|lam_0|``: the middle
+#: of the simulator's validation files (0.010-0.030; real-anatomy stacks 0.0003-0.0086).
+RHO_REF = 0.014
+
+#: :func:`noise_ratio` is clamped to this range (a frame without usable outer samples gets ``RHO_REF``).
+_RHO_RANGE = (1e-4, 0.1)
+
+
+def noise_ratio(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Noise power per acquired sample over the mean power of the acquired samples, per frame.
+
+    The noise power is estimated from the acquired samples in the outer eighths of the readout (the
+    highest ``kx`` on both sides, where an MR image holds little signal): for complex Gaussian noise
+    ``|y|^2`` is exponential with mean ``sigma^2``, so ``sigma^2 = median(|y|^2) / ln 2`` (robust to the
+    few samples that still carry signal). Exact zeros are not measurements (an asymmetric echo, a
+    zero-padded readout) and are left out. Scale-free: the k-space may be in any units.
+
+    Parameters
+    ----------
+    kspace
+        Measured k-space ``(b, c, ky, kx)`` complex (zero where not sampled).
+    mask
+        ``(b | 1, 1, ky | 1, kx | 1)`` bool.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(b,)`` float32 in ``[1e-4, 0.1]``; ``RHO_REF`` for a frame without acquired non-zero samples in
+        the outer readout eighths.
+    """
+    with torch.no_grad():
+        power = kspace.detach().abs().float().square()
+        acquired = mask.to(torch.bool).expand_as(power) & (power > 0)
+        nx = power.shape[-1]
+        band = max(1, nx // 8)
+        col = torch.arange(nx, device=power.device)
+        outer = acquired & ((col < band) | (col >= nx - band))
+        flat_outer = power.masked_fill(~outer, float("nan")).flatten(1)
+        sigma2 = torch.nanmedian(flat_outer, dim=1).values / math.log(2.0)
+        count = acquired.flatten(1).sum(dim=1).clamp_min(1)
+        mean = (power * acquired).flatten(1).sum(dim=1) / count
+        rho = sigma2 / mean.clamp_min(torch.finfo(torch.float32).tiny)
+        usable = outer.flatten(1).any(dim=1) & torch.isfinite(rho)
+        rho = torch.where(usable, rho, torch.full_like(rho, RHO_REF))
+        return rho.clamp(*_RHO_RANGE)
 
 
 def mask_features(mask: torch.Tensor) -> torch.Tensor:
@@ -119,6 +180,9 @@ class OutputDC(nn.Module):
     mask_dependent
         Scale the weight per frame by ``exp(LAM_GAIN w . mask_features(M))`` with the learned ``w``
         (parameter ``lam_weights``, initialised to zero: the layer starts as the fixed-weight one).
+    noise_scaled
+        Scale the weight per frame by ``noise_ratio(y, M) / RHO_REF`` (no extra parameter: a checkpoint
+        of the fixed-weight layer loads as it is).
 
     Attributes
     ----------
@@ -130,21 +194,34 @@ class OutputDC(nn.Module):
     """
 
     def __init__(
-        self, n_iter: int = 10, lam_init: float = OUTPUT_DC_LAM_INIT, *, mask_dependent: bool = False
+        self,
+        n_iter: int = 10,
+        lam_init: float = OUTPUT_DC_LAM_INIT,
+        *,
+        mask_dependent: bool = False,
+        noise_scaled: bool = False,
     ) -> None:
         super().__init__()
+        if mask_dependent and noise_scaled:
+            raise ConfigError("the output layer's weight is mask-dependent or noise-scaled, not both")
         self.n_iter = n_iter
         self.lam = nn.Parameter(torch.tensor([lam_init]))
         self.lam_weights = nn.Parameter(torch.zeros(2)) if mask_dependent else None
+        self.noise_scaled = noise_scaled
         self.lam_jitter = 0.0
 
-    def weight(self, mask: torch.Tensor) -> torch.Tensor:
-        """The weight ``lam`` of each frame, ``(b,)`` float32 (``mask`` ``(b, 1, ky, kx)``); with
-        ``lam_jitter`` in training mode, randomly scaled per frame."""
+    def weight(self, mask: torch.Tensor, kspace: torch.Tensor | None = None) -> torch.Tensor:
+        """The weight ``lam`` of each frame, ``(b,)`` float32 (``mask`` ``(b, 1, ky, kx)``; ``kspace``
+        the measured ``(b, c, ky, kx)``, needed by a noise-scaled layer); with ``lam_jitter`` in
+        training mode, randomly scaled per frame."""
         lam = self.lam.float().abs().reshape(1).expand(mask.shape[0])
         if self.lam_weights is not None:
             phi = mask_features(mask).to(self.lam_weights.device)
             lam = lam * torch.exp(LAM_GAIN * (phi @ self.lam_weights.float()))
+        if self.noise_scaled:
+            if kspace is None:
+                raise ConfigError("a noise-scaled output layer needs the measured k-space")
+            lam = lam * (noise_ratio(kspace, mask).to(lam.device) / RHO_REF)
         if self.training and self.lam_jitter > 0:
             u = torch.rand(mask.shape[0], device=lam.device) * 2.0 - 1.0
             lam = lam * torch.exp(self.lam_jitter * u)
@@ -160,7 +237,7 @@ class OutputDC(nn.Module):
                 mask,
                 k_net.to(torch.complex64),
                 csm.to(torch.complex64),
-                self.weight(mask),
+                self.weight(mask, kspace),
                 self.n_iter,
             )
 
@@ -185,4 +262,4 @@ def make_output_dc(mode: str, n_iter: int) -> OutputDC | None:
     """The output layer of a network config's ``output_dc`` mode (``"none"``: no layer)."""
     if mode == "none":
         return None
-    return OutputDC(n_iter, mask_dependent=mode == "sense-mask")
+    return OutputDC(n_iter, mask_dependent=mode == "sense-mask", noise_scaled=mode == "sense-noise")
