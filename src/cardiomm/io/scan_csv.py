@@ -130,10 +130,18 @@ def _split_unit(name: str) -> tuple[str, str]:
     return (m.group(1), m.group(2).strip()) if m else (name.strip(), "")
 
 
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
 def _numbers(cells: list[str]) -> tuple[float, ...] | None:
     out: list[float] = []
     for cell in cells:
-        for tok in re.split(r"[\s,;]+", cell.strip().strip("[]")):
+        try:  # the usual cell, one number: what the split below would give
+            out.append(float(cell))
+            continue
+        except ValueError:
+            pass
+        for tok in _SEPARATORS.split(cell.strip().strip("[]")):
             if not tok:
                 continue
             try:

@@ -18,7 +18,7 @@ DICOM series      :mod:`~cardiomm.database.extract.dicom`     allow-listed tags,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +140,10 @@ def merge_scan(raw: RawScan, relpath: str, pseudo: Pseudonymizer, *, source_key:
     values["patient_id"] = pseudo.patient_id(center, original)
     values["scan_id"] = pseudo.scan_id(source_key)
     values["view"] = _prompt_view(relpath, raw.hint)
-    header = CardiacHeader(**{k: v for k, v in values.items() if k in HEADER_FIELDS})
     for name in ("ti_s", "prep_times_s"):
-        change: dict[str, Any] = {name: tuple(float(x) for x in getattr(header, name))}
-        header = replace(header, **change)
-    return header
+        if name in values:
+            values[name] = tuple(float(x) for x in values[name])
+    return CardiacHeader(**{k: v for k, v in values.items() if k in HEADER_FIELDS})
 
 
 def extract_file(path: Path, fmt: str) -> list[RawScan]:
