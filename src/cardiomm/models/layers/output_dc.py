@@ -85,18 +85,17 @@ def noise_ratio(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         the outer readout eighths.
     """
     with torch.no_grad():
-        power = kspace.detach().abs().float().square()
-        acquired = mask.to(torch.bool).expand_as(power) & (power > 0)
-        nx = power.shape[-1]
-        band = max(1, nx // 8)
-        col = torch.arange(nx, device=power.device)
-        outer = acquired & ((col < band) | (col >= nx - band))
-        flat_outer = power.masked_fill(~outer, float("nan")).flatten(1)
-        sigma2 = torch.nanmedian(flat_outer, dim=1).values / math.log(2.0)
-        count = acquired.flatten(1).sum(dim=1).clamp_min(1)
-        mean = (power * acquired).flatten(1).sum(dim=1) / count
+        k = kspace.detach().to(torch.complex64)
+        # |y|^2 of the acquired samples, 0 elsewhere (exact zeros are not measurements)
+        power = torch.where(mask.to(torch.bool), k.real.square() + k.imag.square(), 0.0)
+        power = power.reshape(k.shape[0], -1, k.shape[-1])  # (b, c * ky, kx)
+        band = max(1, k.shape[-1] // 8)
+        outer = torch.cat([power[..., :band], power[..., -band:]], dim=-1).flatten(1)
+        sigma2 = torch.nanmedian(outer.masked_fill(outer == 0, float("nan")), dim=1).values / math.log(2.0)
+        flat = power.flatten(1)
+        mean = flat.sum(dim=1) / torch.count_nonzero(flat, dim=1).clamp_min(1)
         rho = sigma2 / mean.clamp_min(torch.finfo(torch.float32).tiny)
-        usable = outer.flatten(1).any(dim=1) & torch.isfinite(rho)
+        usable = torch.count_nonzero(outer, dim=1).gt(0) & torch.isfinite(rho)
         rho = torch.where(usable, rho, torch.full_like(rho, RHO_REF))
         return rho.clamp(*_RHO_RANGE)
 
