@@ -79,6 +79,7 @@ class SenseNormalOp(LinearOperator):
 
     self_adjoint = True
     signed: torch.Tensor  # non-persistent buffers
+    signed_h: torch.Tensor
     mask: torch.Tensor | None
 
     def __init__(self, csm: torch.Tensor, mask: torch.Tensor | None) -> None:
@@ -87,6 +88,8 @@ class SenseNormalOp(LinearOperator):
         if sign is None:
             raise ShapeError(f"SenseNormalOp needs even image sizes, got {tuple(csm.shape[-2:])}")
         self.register_buffer("signed", as_complex(csm) * sign, persistent=False)
+        # the conjugate materialised once: a lazily conjugated operand costs a copy in every product
+        self.register_buffer("signed_h", self.signed.conj().resolve_conj(), persistent=False)
         self.dims: tuple[int, ...] = (-2, -1)
         if mask is not None:
             # a line mask (constant along one axis, e.g. Cartesian ky lines that each hold the whole
@@ -105,7 +108,7 @@ class SenseNormalOp(LinearOperator):
         k = torch.fft.fftn(self.signed * x.unsqueeze(-3), dim=self.dims, norm="ortho")
         if self.mask is not None:
             k = k * self.mask
-        return (self.signed.conj() * torch.fft.ifftn(k, dim=self.dims, norm="ortho")).sum(dim=-3)
+        return (self.signed_h * torch.fft.ifftn(k, dim=self.dims, norm="ortho")).sum(dim=-3)
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Same as :meth:`forward` (``A^H A`` is self-adjoint)."""
