@@ -23,6 +23,22 @@ def _inputs(seed: int = 0, c: int = 4, ny: int = 32, nx: int = 24) -> tuple[torc
     return k * mask, mask
 
 
+def _assert_each_frame_is_the_proximal_step(
+    out: torch.Tensor,
+    k: torch.Tensor,
+    masks: torch.Tensor,
+    k_net: torch.Tensor,
+    csm: torch.Tensor,
+    lam: torch.Tensor,
+    n_iter: int,
+) -> None:
+    """Frame i of a layer's output is :func:`sense_proximal` of frame i alone at the weight ``lam[i]``."""
+    for i in range(out.shape[0]):
+        one = slice(i, i + 1)
+        want = sense_proximal(k[one], masks[one], k_net[one], csm[one], float(lam[i]), n_iter)
+        torch.testing.assert_close(out[one].detach(), want.abs(), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["cardiomm", "varnet"])
 def test_output_dc_is_the_forward_output_and_trains_lam(kind: str) -> None:
     """With ``output_dc="sense"`` the forward output is :class:`OutputDC` of the cascades' k-space and
@@ -149,10 +165,7 @@ def test_mask_dependent_output_dc_weights_each_frame_by_its_mask() -> None:
     torch.testing.assert_close(adaptive.weight(masks), lam)
     assert float(lam[1] / lam[0]) > 2.0  # line mask (+1/2) against 2-D (-1/2): weights differ
     out = adaptive(k, masks, k_net, csm)
-    for i in range(2):
-        one = slice(i, i + 1)
-        want = sense_proximal(k[one], masks[one], k_net[one], csm[one], float(lam[i]), 6)
-        torch.testing.assert_close(out[one].detach(), want.abs(), rtol=1e-4, atol=1e-5)
+    _assert_each_frame_is_the_proximal_step(out, k, masks, k_net, csm, lam, 6)
     out.sum().backward()
     assert adaptive.lam_weights.grad is not None and float(adaptive.lam_weights.grad.abs().min()) > 0
     cfg = ModelConfig(output_dc="sense-mask")
@@ -255,10 +268,7 @@ def test_noise_scaled_output_dc_weights_each_frame_by_its_noise() -> None:
     torch.testing.assert_close(layer.weight(masks, k), lam)
     assert float(lam[1] / lam[0]) > 10.0  # the noisier frame trusts the network more
     out = layer(k, masks, k_net, csm)
-    for i in range(2):
-        one = slice(i, i + 1)
-        want = sense_proximal(k[one], masks[one], k_net[one], csm[one], float(lam[i]), 6)
-        torch.testing.assert_close(out[one].detach(), want.abs(), rtol=1e-4, atol=1e-5)
+    _assert_each_frame_is_the_proximal_step(out, k, masks, k_net, csm, lam, 6)
     out.sum().backward()
     assert layer.lam.grad is not None and float(layer.lam.grad.abs()) > 0
     with pytest.raises(ConfigError, match="k-space"):
