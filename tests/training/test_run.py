@@ -159,8 +159,21 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
             assert float(value) == pytest.approx(0.2)
         else:
             torch.testing.assert_close(value, released[key])
+    # ... or noise-scaled: lam kept as lam_0 (no new parameter)
+    noisy = ReconModule(
+        model="cardiomm", preset="tiny", text_encoder="hash", model_overrides={"output_dc": "sense-noise"}
+    )
+    init_weights(noisy, dc_release)
+    assert noisy.model.output_dc.noise_scaled
+    assert float(noisy.model.output_dc.lam) == pytest.approx(0.2)
+    for key, value in noisy.model.state_dict().items():
+        if key != "output_dc.lam":
+            torch.testing.assert_close(value, released[key])
     with pytest.raises(CheckpointError, match="preset"):  # but never the other way round
         init_weights(ReconModule(model="cardiomm", preset="tiny", text_encoder="hash"), dc_release)
+    save_release(tmp_path / "noisy", noisy.model)
+    with pytest.raises(CheckpointError, match="preset"):  # nor from one adaptive weight to another
+        init_weights(masked, tmp_path / "noisy")
     with pytest.raises(CheckpointError, match="preset"):  # the layer does not excuse other changes
         init_weights(
             ReconModule(model="cardiomm", preset="tiny", text_encoder="hash",
