@@ -51,6 +51,21 @@ def test_read_scan_csv_value_columns_lists_and_seconds(tmp_path: Path) -> None:
     assert p.slice_thickness_mm == 8.0 and p.pixel_spacing_x_mm == 2.0
 
 
+def test_read_scan_csv_lists_in_one_cell(tmp_path: Path) -> None:
+    """A cell may hold several numbers (MATLAB-style brackets, spaces, semicolons, quoted commas) or one
+    number with spaces around it; a cell mixing numbers and text is kept as text."""
+    text = (
+        'Parameter,Value\nTI(ms),[100 180 260]\nT2prep(ms),"0, 35; 55"\nTR(ms), 3.5 \nTE(ms),1e0\n'
+        "Note,12 slices\n"
+    )
+    (tmp_path / "T1map.csv").write_text(text)
+    p = read_scan_csv(tmp_path / "T1map.csv")
+    assert p.ti_list_s == pytest.approx((0.1, 0.18, 0.26))
+    assert p.prep_times_s == pytest.approx((0.0, 0.035, 0.055))
+    assert p.tr_s == pytest.approx(0.0035) and p.te_s == pytest.approx(0.001)
+    assert p.extras == {"Note": "12 slices"}
+
+
 def test_scan_csv_roundtrip(tmp_path: Path) -> None:
     params = ScanParameters(
         fov_x_mm=360.0, fov_y_mm=300.0, recon_matrix_x=240, recon_matrix_y=200, slice_thickness_mm=6.0,
