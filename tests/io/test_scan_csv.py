@@ -38,32 +38,29 @@ def test_read_scan_csv_units_and_spacing(tmp_path: Path) -> None:
 
 
 def test_read_scan_csv_value_columns_lists_and_seconds(tmp_path: Path) -> None:
-    text = (
+    """Lists over ``Value_N`` columns, or in one cell (MATLAB-style brackets, spaces, semicolons, quoted
+    commas), parse alike; a padded single number is a number; a cell mixing numbers and text stays text."""
+    columns = (
         "Parameter,Value_1,Value_2,Value_3\n"
         "TI(ms),100,180,260\nT2prep(ms),0,35,55\nTR(s),0.003,,\nFOVx,300,,\n"
     )
-    (tmp_path / "T1map.csv").write_text(text)
-    p = read_scan_csv(tmp_path / "T1map.csv")
-    assert p.ti_list_s == pytest.approx((0.1, 0.18, 0.26))
-    assert p.prep_times_s == pytest.approx((0.0, 0.035, 0.055))
-    assert p.tr_s == pytest.approx(0.003)
-    assert p.defaulted == {"slice_thickness_mm", "pixel_spacing_x_mm", "pixel_spacing_y_mm"}
-    assert p.slice_thickness_mm == 8.0 and p.pixel_spacing_x_mm == 2.0
-
-
-def test_read_scan_csv_lists_in_one_cell(tmp_path: Path) -> None:
-    """A cell may hold several numbers (MATLAB-style brackets, spaces, semicolons, quoted commas) or one
-    number with spaces around it; a cell mixing numbers and text is kept as text."""
-    text = (
+    one_cell = (
         'Parameter,Value\nTI(ms),[100 180 260]\nT2prep(ms),"0, 35; 55"\nTR(ms), 3.5 \nTE(ms),1e0\n'
         "Note,12 slices\n"
     )
-    (tmp_path / "T1map.csv").write_text(text)
-    p = read_scan_csv(tmp_path / "T1map.csv")
-    assert p.ti_list_s == pytest.approx((0.1, 0.18, 0.26))
-    assert p.prep_times_s == pytest.approx((0.0, 0.035, 0.055))
-    assert p.tr_s == pytest.approx(0.0035) and p.te_s == pytest.approx(0.001)
-    assert p.extras == {"Note": "12 slices"}
+    parsed = []
+    for name, text in (("T1map.csv", columns), ("cells.csv", one_cell)):
+        (tmp_path / name).write_text(text)
+        p = read_scan_csv(tmp_path / name)
+        assert p.ti_list_s == pytest.approx((0.1, 0.18, 0.26))
+        assert p.prep_times_s == pytest.approx((0.0, 0.035, 0.055))
+        parsed.append(p)
+    p, cells = parsed
+    assert p.tr_s == pytest.approx(0.003)
+    assert p.defaulted == {"slice_thickness_mm", "pixel_spacing_x_mm", "pixel_spacing_y_mm"}
+    assert p.slice_thickness_mm == 8.0 and p.pixel_spacing_x_mm == 2.0
+    assert cells.tr_s == pytest.approx(0.0035) and cells.te_s == pytest.approx(0.001)
+    assert cells.extras == {"Note": "12 slices"}
 
 
 def test_scan_csv_roundtrip(tmp_path: Path) -> None:

@@ -71,14 +71,18 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     return p / WEIGHTS_NAME, p / CONFIG_NAME, p / CARD_NAME
 
 
+#: How the output layer of each ``output_dc`` mode weighs the network's image (model cards).
+_OUTPUT_WEIGHTS = {
+    "sense": "a learned weight lam",
+    "sense-mask": "a learned weight lam per sampling mask",
+    "sense-noise": "a learned weight lam scaled by each frame's measured noise",
+}
+
+
 def output_description(output_dc: str) -> str:
     """The model card's ``output`` field for a network with the output layer ``output_dc``."""
-    if output_dc in ("sense", "sense-mask", "sense-noise"):
-        weight = {
-            "sense": "a learned weight lam",
-            "sense-mask": "a learned weight lam per sampling mask",
-            "sense-noise": "a learned weight lam scaled by each frame's measured noise",
-        }[output_dc]
+    weight = _OUTPUT_WEIGHTS.get(output_dc)
+    if weight is not None:
         return (
             "magnitude (b, y, x) float32 of the trained SENSE data-consistency layer "
             f"(output_dc = {output_dc}: the network's coil maps, {weight}, fixed CG iterations)"
