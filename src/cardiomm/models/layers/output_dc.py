@@ -89,7 +89,7 @@ def noise_ratio(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         k = kspace.detach().to(torch.complex64)
         # |y|^2 of the acquired samples, 0 elsewhere (exact zeros are not measurements)
         power = torch.where(mask.to(torch.bool), k.real.square() + k.imag.square(), 0.0)
-        power = power.reshape(power.shape[0], -1, power.shape[-1])  # (b, c * ky, kx)
+        power = power.flatten(1, -2)  # (b, c * ky, kx)
         band = max(1, k.shape[-1] // 8)
         outer = torch.cat([power[..., :band], power[..., -band:]], dim=-1).flatten(1)
         sigma2 = torch.nanmedian(outer.masked_fill(outer == 0, float("nan")), dim=1).values / math.log(2.0)
