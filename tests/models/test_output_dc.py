@@ -3,6 +3,8 @@ full sampling: ``tests/recon/test_learned.py``)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -280,3 +282,49 @@ def test_noise_scaled_output_dc_weights_each_frame_by_its_noise() -> None:
     CardioMM(cfg).load_state_dict(CardioMM(ModelConfig(output_dc="sense")).state_dict(), strict=True)
     vnet = VarNet(VarNetConfig(**{**VARNET_PRESETS["tiny"].__dict__, "output_dc": "sense-noise"}))
     assert isinstance(vnet.output_dc, OutputDC) and vnet.output_dc.noise_scaled
+
+
+def test_weight_floor_bounds_each_frame_from_below_and_is_checked() -> None:
+    """``output_dc_floor``: each frame's weight is ``max(|lam| rho_i / RHO_REF, floor)`` (the quiet frame
+    raised to the floor, the noisy one untouched), the output is the proximal step at that weight; the
+    training jitter scales the clamped weight; NaN, negative or a floor without a layer are refused; the
+    config round-trips and a config without the field loads with no floor."""
+    from cardiomm.models.layers.output_dc import RHO_REF, make_output_dc, noise_ratio
+
+    _, mask = _inputs(ny=48, nx=96)
+    k = torch.cat([_noisy_frame(0.05) * mask, _noisy_frame(0.3, seed=1) * mask])
+    masks = mask.expand(2, -1, -1, -1)
+    gen = torch.Generator().manual_seed(7)
+    k_net = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    csm = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    free = OUTPUT_DC_LAM_INIT * noise_ratio(k, masks) / RHO_REF
+    floor = float(free.min() + free.max()) / 2.0  # between the two frames' weights
+    layer = make_output_dc("sense-noise", 5, floor)
+    assert isinstance(layer, OutputDC)
+    lam = layer.weight(masks, k).detach()
+    assert float(lam[0]) == pytest.approx(floor) and float(lam[1]) == pytest.approx(float(free[1]))
+    _assert_each_frame_is_the_proximal_step(layer(k, masks, k_net, csm), k, masks, k_net, csm, lam, 5)
+    layer.train()
+    layer.lam_jitter = 0.5
+    ratio = (layer.weight(masks, k) / lam).detach()
+    assert float(ratio.min()) >= math.exp(-0.5) - 1e-6 and float(ratio.max()) <= math.exp(0.5) + 1e-6
+    for bad in (float("nan"), -0.01, float("inf")):
+        with pytest.raises(ConfigError, match="floor"):
+            OutputDC(3, noise_scaled=True, floor=bad)
+        with pytest.raises(ConfigError, match="output_dc_floor"):
+            ModelConfig(output_dc="sense-noise", output_dc_floor=bad)
+        with pytest.raises(ConfigError, match="output_dc_floor"):
+            VarNetConfig(output_dc="sense-noise", output_dc_floor=bad)
+    with pytest.raises(ConfigError, match="output_dc_floor"):
+        ModelConfig(output_dc_floor=0.02)  # no output layer to bound
+    with pytest.raises(ConfigError, match="output_dc_floor"):
+        ModelConfig(output_dc="sense-noise", output_dc_floor="0.02")  # type: ignore[arg-type]
+    cfg = ModelConfig(output_dc="sense-noise", output_dc_floor=0.02)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in cfg.to_dict().items() if k != "output_dc_floor"}
+    assert ModelConfig.from_dict(old).output_dc_floor == 0.0
+    model = CardioMM("tiny", output_dc="sense-noise", output_dc_floor=0.02)
+    assert isinstance(model.output_dc, OutputDC) and model.output_dc.floor == 0.02
+    vcfg = {**VARNET_PRESETS["tiny"].__dict__, "output_dc": "sense-noise", "output_dc_floor": 0.03}
+    vnet = VarNet(VarNetConfig(**vcfg))
+    assert isinstance(vnet.output_dc, OutputDC) and vnet.output_dc.floor == 0.03

@@ -169,6 +169,15 @@ def test_init_from_copies_release_weights(tiny_tree: Path, tmp_path: Path) -> No
     for key, value in noisy.model.state_dict().items():
         if key != "output_dc.lam":
             torch.testing.assert_close(value, released[key])
+    floored = ReconModule(  # ... with a floor on the weight (it holds no weights)
+        model="cardiomm", preset="tiny", text_encoder="hash",
+        model_overrides={"output_dc": "sense-noise", "output_dc_floor": 0.02},
+    )  # fmt: skip
+    init_weights(floored, dc_release)
+    assert floored.model.output_dc.floor == 0.02 and float(floored.model.output_dc.lam) == pytest.approx(0.2)
+    save_release(tmp_path / "floored", floored.model)  # and back: a run may drop or change the floor
+    init_weights(noisy, tmp_path / "floored")
+    assert noisy.model.output_dc.floor == 0.0
     with pytest.raises(CheckpointError, match="preset"):  # but never the other way round
         init_weights(ReconModule(model="cardiomm", preset="tiny", text_encoder="hash"), dc_release)
     save_release(tmp_path / "noisy", noisy.model)

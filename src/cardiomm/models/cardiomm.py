@@ -148,7 +148,7 @@ class CardioMM(nn.Module):
             if cfg.text_conditioning:
                 self.lm_head_meta = LMHead(cfg.text_dim, cfg.embed_dim, cfg.head_norm)
                 self.lm_head_us = LMHead(cfg.text_dim, cfg.embed_dim, cfg.head_norm)
-        self.output_dc = make_output_dc(cfg.output_dc, cfg.output_dc_iterations)
+        self.output_dc = make_output_dc(cfg.output_dc, cfg.output_dc_iterations, cfg.output_dc_floor)
 
     # ------------------------------------------------------------------------------------------
     def project(

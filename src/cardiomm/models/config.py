@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,13 +50,23 @@ RUNTIME_FIELDS = ("grad_checkpoint", "init_seed")
 Triple = tuple[int, int, int]
 
 
-def check_output_dc(output_dc: object, iterations: object, where: str) -> None:
+def check_output_dc(output_dc: object, iterations: object, where: str, floor: object = 0.0) -> None:
     """Raise :class:`UnknownChoiceError` unless ``output_dc`` is one of :data:`OUTPUT_DC_MODES`, and
-    :class:`ConfigError` unless ``iterations`` (its CG iterations) is a positive integer."""
+    :class:`ConfigError` unless ``iterations`` (its CG iterations) is a positive integer and ``floor``
+    (the lower bound of its weight) a finite number >= 0, zero without an output layer."""
     if output_dc not in OUTPUT_DC_MODES:
         raise UnknownChoiceError(f"{where}: output_dc {output_dc!r} not in {OUTPUT_DC_MODES}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ConfigError(f"{where}: output_dc_iterations must be a positive integer, got {iterations!r}")
+    if (
+        isinstance(floor, bool)
+        or not isinstance(floor, (int, float))
+        or not math.isfinite(floor)
+        or floor < 0
+    ):
+        raise ConfigError(f"{where}: output_dc_floor must be a finite number >= 0, got {floor!r}")
+    if floor and output_dc == "none":
+        raise ConfigError(f"{where}: output_dc_floor {floor!r} needs an output layer (output_dc != none)")
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,10 @@ class ModelConfig:
         weight (:class:`~cardiomm.models.layers.output_dc.OutputDC`) gives the output.
     output_dc_iterations
         Conjugate-gradient iterations of that layer (the same at training and inference).
+    output_dc_floor
+        Lower bound of that layer's weight, per frame (0 = none): a noise-scaled weight
+        (``"sense-noise"``) never falls below it, so a frame with little measured noise does not let
+        that noise through (``docs/models.md``).
     grad_checkpoint
         Activation checkpointing per cascade during training (runtime option).
     init_seed
@@ -129,6 +144,7 @@ class ModelConfig:
     head_norm: str = "l2"
     output_dc: str = "none"
     output_dc_iterations: int = 10
+    output_dc_floor: float = 0.0
     grad_checkpoint: bool = False
     init_seed: int = 0
 
@@ -169,7 +185,7 @@ class ModelConfig:
             raise ConfigError(f"model config: kernel_size must be odd, got {self.kernel_size}")
         if self.head_norm not in HEAD_NORMS:
             raise UnknownChoiceError(f"model config: head_norm {self.head_norm!r} not in {HEAD_NORMS}")
-        check_output_dc(self.output_dc, self.output_dc_iterations, "model config")
+        check_output_dc(self.output_dc, self.output_dc_iterations, "model config", self.output_dc_floor)
 
     # --- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

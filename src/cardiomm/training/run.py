@@ -155,7 +155,9 @@ def init_weights(module: Any, release: str | os.PathLike[str]) -> None:
     mine = module.model.config
     # a run may add the trained output layer to a release without one (its ``lam`` starts at the init),
     # or make a release's fixed weight mask-dependent (``lam`` kept, the mask weights start at zero) or
-    # noise-scaled (``lam`` kept: the weight at the reference noise)
+    # noise-scaled (``lam`` kept: the weight at the reference noise); the weight's floor holds no weights
+    if mine.output_dc != "none":
+        mine = replace(mine, output_dc_floor=loaded.config.output_dc_floor)
     pair = (loaded.config.output_dc, mine.output_dc)
     widens = pair in (("sense", "sense-mask"), ("sense", "sense-noise")) or (
         loaded.config.output_dc == "none" and mine.output_dc != "none"

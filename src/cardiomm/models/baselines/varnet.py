@@ -46,9 +46,10 @@ class VarNetConfig:
     sens_pools: int = 4
     output_dc: str = "none"
     output_dc_iterations: int = 10
+    output_dc_floor: float = 0.0
 
     def __post_init__(self) -> None:
-        check_output_dc(self.output_dc, self.output_dc_iterations, "VarNet config")
+        check_output_dc(self.output_dc, self.output_dc_iterations, "VarNet config", self.output_dc_floor)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-serialisable dictionary (with ``"model": "varnet"``)."""
@@ -158,7 +159,7 @@ class VarNet(nn.Module):
         self.sens_net = NormUnet(config.sens_chans, config.sens_pools)
         self.cascades = nn.ModuleList(NormUnet(config.chans, config.pools) for _ in range(config.n_cascades))
         self.eta = nn.Parameter(torch.ones(config.n_cascades))
-        self.output_dc = make_output_dc(config.output_dc, config.output_dc_iterations)
+        self.output_dc = make_output_dc(config.output_dc, config.output_dc_iterations, config.output_dc_floor)
 
     def sensitivity_maps(
         self, masked_kspace: torch.Tensor, mask: torch.Tensor, mask_type: str | list[str], n_acs: int

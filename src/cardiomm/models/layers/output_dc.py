@@ -18,6 +18,8 @@ network's estimate of it. With ``output_dc = "sense-noise"`` the weight follows 
 shows (:func:`noise_ratio`): ``lam = |lam_0| rho / RHO_REF``, the Wiener rule (the weight of a prior
 grows with the variance of the measurement noise). On the validation files of both worlds (stage 10,
 ``docs/models.md``) the best weight per file and mask grows as ``rho^1.06`` over a 100x range of ``rho``.
+A lower bound (``ModelConfig.output_dc_floor``) keeps the weight of a frame with little measured noise
+from falling so low that the noise it does carry passes through (stage 11 at ktRadial 16x / 24x).
 """
 
 from __future__ import annotations
@@ -183,6 +185,9 @@ class OutputDC(nn.Module):
     noise_scaled
         Scale the weight per frame by ``noise_ratio(y, M) / RHO_REF`` (no extra parameter: a checkpoint
         of the fixed-weight layer loads as it is).
+    floor
+        Lower bound of each frame's weight (``>= 0``; 0 = none), applied after the mask or noise
+        scaling and before the training jitter. Not a parameter: any checkpoint of the layer loads.
 
     Attributes
     ----------
@@ -200,11 +205,15 @@ class OutputDC(nn.Module):
         *,
         mask_dependent: bool = False,
         noise_scaled: bool = False,
+        floor: float = 0.0,
     ) -> None:
         super().__init__()
         if mask_dependent and noise_scaled:
             raise ConfigError("the output layer's weight is mask-dependent or noise-scaled, not both")
+        if not (math.isfinite(floor) and floor >= 0):
+            raise ConfigError(f"the output layer's weight floor must be a finite number >= 0, got {floor!r}")
         self.n_iter = n_iter
+        self.floor = float(floor)
         self.lam = nn.Parameter(torch.tensor([lam_init]))
         self.lam_weights = nn.Parameter(torch.zeros(2)) if mask_dependent else None
         self.noise_scaled = noise_scaled
@@ -212,8 +221,8 @@ class OutputDC(nn.Module):
 
     def weight(self, mask: torch.Tensor, kspace: torch.Tensor | None = None) -> torch.Tensor:
         """The weight ``lam`` of each frame, ``(b,)`` float32 (``mask`` ``(b, 1, ky, kx)``; ``kspace``
-        the measured ``(b, c, ky, kx)``, needed by a noise-scaled layer); with ``lam_jitter`` in
-        training mode, randomly scaled per frame."""
+        the measured ``(b, c, ky, kx)``, needed by a noise-scaled layer), at least ``floor``; with
+        ``lam_jitter`` in training mode, randomly scaled per frame."""
         lam = self.lam.float().abs().reshape(1).expand(mask.shape[0])
         if self.lam_weights is not None:
             phi = mask_features(mask).to(self.lam_weights.device)
@@ -222,6 +231,8 @@ class OutputDC(nn.Module):
             if kspace is None:
                 raise ConfigError("a noise-scaled output layer needs the measured k-space")
             lam = lam * (noise_ratio(kspace, mask).to(lam.device) / RHO_REF)
+        if self.floor > 0:
+            lam = lam.clamp_min(self.floor)
         if self.training and self.lam_jitter > 0:
             u = torch.rand(mask.shape[0], device=lam.device) * 2.0 - 1.0
             lam = lam * torch.exp(self.lam_jitter * u)
@@ -258,8 +269,11 @@ class OutputDC(nn.Module):
         return fft2c(csm / rss(csm, dim=1, keepdim=True, eps=1e-12) * x.unsqueeze(1))
 
 
-def make_output_dc(mode: str, n_iter: int) -> OutputDC | None:
-    """The output layer of a network config's ``output_dc`` mode (``"none"``: no layer)."""
+def make_output_dc(mode: str, n_iter: int, floor: float = 0.0) -> OutputDC | None:
+    """The output layer of a network config's ``output_dc`` mode (``"none"``: no layer) with the weight
+    floor ``floor`` (``output_dc_floor``)."""
     if mode == "none":
         return None
-    return OutputDC(n_iter, mask_dependent=mode == "sense-mask", noise_scaled=mode == "sense-noise")
+    return OutputDC(
+        n_iter, mask_dependent=mode == "sense-mask", noise_scaled=mode == "sense-noise", floor=floor
+    )
