@@ -220,6 +220,16 @@ def _noisy_frame(sigma: float, seed: int = 0, c: int = 4, ny: int = 48, nx: int 
     return fft2c(coils.unsqueeze(0)) + noise
 
 
+def _quiet_and_noisy_frames(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two undersampled frames (noise 0.05 and 0.3), their masks, and random ``k_net`` and coil maps."""
+    _, mask = _inputs(ny=48, nx=96)
+    k = torch.cat([_noisy_frame(0.05) * mask, _noisy_frame(0.3, seed=1) * mask])
+    gen = torch.Generator().manual_seed(seed)
+    k_net = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    csm = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    return k, mask.expand(2, -1, -1, -1), k_net, csm
+
+
 def test_noise_ratio_measures_the_noise_of_the_acquired_samples() -> None:
     """:func:`noise_ratio` against the known noise variance over the numpy mean power of the acquired
     samples (within 10 %): with a line mask, with an asymmetric echo (zeros are not samples), scale-free,
@@ -259,12 +269,7 @@ def test_noise_scaled_output_dc_weights_each_frame_by_its_noise() -> None:
     weights too; the config round-trips, VarNet has it too."""
     from cardiomm.models.layers.output_dc import RHO_REF, noise_ratio
 
-    _, mask = _inputs(ny=48, nx=96)
-    k = torch.cat([_noisy_frame(0.05) * mask, _noisy_frame(0.3, seed=1) * mask])
-    masks = mask.expand(2, -1, -1, -1)
-    gen = torch.Generator().manual_seed(5)
-    k_net = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
-    csm = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    k, masks, k_net, csm = _quiet_and_noisy_frames(seed=5)
     layer = OutputDC(6, noise_scaled=True)
     lam = OUTPUT_DC_LAM_INIT * noise_ratio(k, masks) / RHO_REF
     torch.testing.assert_close(layer.weight(masks, k), lam)
@@ -291,12 +296,7 @@ def test_weight_floor_bounds_each_frame_from_below_and_is_checked() -> None:
     config round-trips and a config without the field loads with no floor."""
     from cardiomm.models.layers.output_dc import RHO_REF, make_output_dc, noise_ratio
 
-    _, mask = _inputs(ny=48, nx=96)
-    k = torch.cat([_noisy_frame(0.05) * mask, _noisy_frame(0.3, seed=1) * mask])
-    masks = mask.expand(2, -1, -1, -1)
-    gen = torch.Generator().manual_seed(7)
-    k_net = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
-    csm = torch.randn(k.shape, dtype=torch.complex64, generator=gen)
+    k, masks, k_net, csm = _quiet_and_noisy_frames(seed=7)
     free = OUTPUT_DC_LAM_INIT * noise_ratio(k, masks) / RHO_REF
     floor = float(free.min() + free.max()) / 2.0  # between the two frames' weights
     layer = make_output_dc("sense-noise", 5, floor)

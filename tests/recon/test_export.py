@@ -95,3 +95,35 @@ def test_export_cli_writes_a_program_and_exits_2_on_onnx(tmp_path: Path) -> None
     assert program(k, mask).shape == (1, 24, 16)
     assert main([*args, "--overwrite", "--format", "onnx"]) == 2
     assert main(args) == 2  # exists
+
+
+def test_export_keeps_the_noise_scaled_weight_and_its_floor(tmp_path: Path) -> None:
+    """A release whose output layer is noise-scaled with a floor that binds (every frame's weight raised
+    to it) exports to a program equal to the eager reconstruction; the floor changes the image."""
+    from cardiomm.models.release import load_release, save_release
+    from cardiomm.recon.learned import shipped_checkpoint
+
+    shipped = load_release(shipped_checkpoint("cardiomm"))
+    images = {}
+    for floor in (0.0, 5.0):
+        cfg = shipped.model.config.replace(output_dc="sense-noise", output_dc_floor=floor)
+        model = type(shipped.model)(cfg)
+        model.load_state_dict(shipped.model.state_dict())
+        save_release(tmp_path / f"r{floor}", model)
+        card = load_release(tmp_path / f"r{floor}").card["output"]
+        assert ("at least 5" in card) == (floor > 0) and "noise" in card  # the model card says so
+        spec = ExportSpec(coils=4, ky=40, kx=32, mask_type="uniform", acceleration=4, n_acs=8, batch=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = export_release(tmp_path / f"r{floor}", tmp_path / f"p{floor}.pt", spec, method="cardiomm")
+        program = torch.jit.load(str(out))
+        eager = LearnedRecon.from_checkpoint("cardiomm", tmp_path / f"r{floor}")
+        k, mask = _data(spec, 4)
+        prompts = {"metadata_prompt": metadata_prompt(modality="cine")}
+        prompts["undersampling_prompt"] = undersampling_prompt(4, "uniform")
+        with torch.no_grad():
+            want = eager.reconstruct(ReconInput(k, mask, "uniform", 4, n_acs=8, **prompts))
+            got = program(k, mask)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+        images[floor] = got
+    assert float((images[5.0] - images[0.0]).abs().max()) > 1e-3 * float(images[0.0].abs().max())

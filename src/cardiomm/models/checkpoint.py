@@ -79,10 +79,13 @@ _OUTPUT_WEIGHTS = {
 }
 
 
-def output_description(output_dc: str) -> str:
-    """The model card's ``output`` field for a network with the output layer ``output_dc``."""
+def output_description(output_dc: str, floor: float = 0.0) -> str:
+    """The model card's ``output`` field for a network with the output layer ``output_dc`` whose weight
+    is at least ``floor`` (``output_dc_floor``)."""
     weight = _OUTPUT_WEIGHTS.get(output_dc)
     if weight is not None:
+        if floor > 0:
+            weight = f"{weight}, at least {floor:g}"
         return (
             "magnitude (b, y, x) float32 of the trained SENSE data-consistency layer "
             f"(output_dc = {output_dc}: the network's coil maps, {weight}, fixed CG iterations)"
@@ -154,7 +157,7 @@ def save_checkpoint(
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input": "masked_kspace (b, c, ky, kx) complex64, mask (b, 1, ky, kx) bool, "
         "text embeddings (b, text_dim)",
-        "output": output_description(config.output_dc),
+        "output": output_description(config.output_dc, config.output_dc_floor),
         "parameters": count_parameters(model),
     }
     card.update(dict(extra_card or {}))

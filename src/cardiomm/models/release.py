@@ -119,7 +119,7 @@ def _save_varnet(path: str | os.PathLike[str], model: VarNet, extra_card: Mappin
         "cardiomm_version": __version__,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input": "masked_kspace (b, c, ky, kx) complex64, mask (b, 1, ky, kx) bool",
-        "output": output_description(model.config.output_dc),
+        "output": output_description(model.config.output_dc, model.config.output_dc_floor),
         "parameters": count_parameters(model),
     }
     card.update(dict(extra_card))
