@@ -50,6 +50,18 @@ RUNTIME_FIELDS = ("grad_checkpoint", "init_seed")
 Triple = tuple[int, int, int]
 
 
+def check_output_dc_floor(floor: object, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``floor`` (the lower bound of the output layer's weight) is a
+    finite number >= 0."""
+    if (
+        isinstance(floor, bool)
+        or not isinstance(floor, (int, float))
+        or not math.isfinite(floor)
+        or floor < 0
+    ):
+        raise ConfigError(f"{where}: output_dc_floor must be a finite number >= 0, got {floor!r}")
+
+
 def check_output_dc(output_dc: object, iterations: object, where: str, floor: object = 0.0) -> None:
     """Raise :class:`UnknownChoiceError` unless ``output_dc`` is one of :data:`OUTPUT_DC_MODES`, and
     :class:`ConfigError` unless ``iterations`` (its CG iterations) is a positive integer and ``floor``
@@ -58,13 +70,7 @@ def check_output_dc(output_dc: object, iterations: object, where: str, floor: ob
         raise UnknownChoiceError(f"{where}: output_dc {output_dc!r} not in {OUTPUT_DC_MODES}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ConfigError(f"{where}: output_dc_iterations must be a positive integer, got {iterations!r}")
-    if (
-        isinstance(floor, bool)
-        or not isinstance(floor, (int, float))
-        or not math.isfinite(floor)
-        or floor < 0
-    ):
-        raise ConfigError(f"{where}: output_dc_floor must be a finite number >= 0, got {floor!r}")
+    check_output_dc_floor(floor, where)
     if floor and output_dc == "none":
         raise ConfigError(f"{where}: output_dc_floor {floor!r} needs an output layer (output_dc != none)")
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from cardiomm.errors import ConfigError
+from cardiomm.models.config import check_output_dc_floor
 from cardiomm.physics.coil_combine import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.physics.sense import cg_sense
@@ -210,8 +211,7 @@ class OutputDC(nn.Module):
         super().__init__()
         if mask_dependent and noise_scaled:
             raise ConfigError("the output layer's weight is mask-dependent or noise-scaled, not both")
-        if not (math.isfinite(floor) and floor >= 0):
-            raise ConfigError(f"the output layer's weight floor must be a finite number >= 0, got {floor!r}")
+        check_output_dc_floor(floor, "output layer")
         self.n_iter = n_iter
         self.floor = float(floor)
         self.lam = nn.Parameter(torch.tensor([lam_init]))
