@@ -180,12 +180,45 @@ def test_listing_variables_checks_and_reads_only_their_matlab_class(
     path = save_mat(tmp_path / "k.mat", {"kspace": np.ones((2, 3), np.complex64), "mask": np.ones(3, bool)})
     with h5py.File(path, "a") as f:
         f["kspace"].attrs["extra"] = np.arange(3)
-    checked: list[list[str]] = []
-    real = checks._check_attr_types
-    monkeypatch.setattr(checks, "_check_attr_types", lambda o, n, p: (checked.append(list(n)), real(o, n, p)))
+    checked: list[str] = []
+    real = checks._check_attr_id
+    monkeypatch.setattr(checks, "_check_attr_id", lambda a, n, o, p: (checked.append(n), real(a, n, o, p)))
     assert list_mat_variables(path) == {"kspace": ((2, 3), "single"), "mask": ((1, 3), "logical")}
-    assert checked == [["MATLAB_class"], ["MATLAB_class"]]
+    assert checked == ["MATLAB_class", "MATLAB_class"]
     with h5py.File(path, "r") as f:
         ds = f["kspace"]
         assert h5_attr(ds, "MATLAB_class", path) == h5_attrs(ds, path)["MATLAB_class"]
         assert h5_attr(ds, "absent", path, b"fallback") == b"fallback"
+
+
+@pytest.mark.parametrize("case", ["extlink", "null_class", "vlen_class", "group", "no_class"])
+def test_listing_variables_of_odd_members(tmp_path: Path, case: str) -> None:
+    """The low-level listing (`db index`'s header path): an external link and a class attribute without a
+    value are refused with a typed error naming the file; a variable-length class string, a group
+    (MATLAB struct) and a variable without a class are listed as `h5py.File` would show them."""
+    path = save_mat(tmp_path / "k.mat", {"kspace": np.ones((2, 3), np.complex64)})
+    with h5py.File(path, "a") as f:
+        if case == "extlink":
+            with h5py.File(tmp_path / "side.h5", "w") as g:
+                g["x"] = np.zeros(3)
+            f["odd"] = h5py.ExternalLink(str(tmp_path / "side.h5"), "/x")
+        elif case == "null_class":
+            f["odd"] = np.zeros(3)
+            f["odd"].attrs["MATLAB_class"] = h5py.Empty("S6")
+        elif case == "vlen_class":
+            f["odd"] = np.zeros(3)
+            f["odd"].attrs["MATLAB_class"] = "double"  # h5py stores a str as variable-length UTF-8
+        elif case == "group":
+            f.create_group("odd")
+        else:
+            f["odd"] = np.zeros((4, 5))
+    if case in ("extlink", "null_class"):
+        match = "external link" if case == "extlink" else "no value"
+        with pytest.raises(FileFormatError, match=match) as err:
+            list_mat_variables(path)
+        assert str(path) in str(err.value)
+        return
+    expected = {"vlen_class": ((3,), "double"), "group": ((), "struct"), "no_class": ((4, 5), "")}[case]
+    assert list_mat_variables(path) == {"kspace": ((2, 3), "single"), "odd": expected}
+    with h5py.File(path, "r") as f:  # the high-level view agrees
+        assert tuple(getattr(f["odd"], "shape", ())) == expected[0]

@@ -51,6 +51,7 @@ __all__ = [
     "h5_member",
     "h5_attrs",
     "h5_attr",
+    "h5_attr_id",
     "check_global_heaps",
     "reading",
     "first_line",
@@ -236,26 +237,47 @@ def h5_attr(obj: Any, name: str, path: PathArg, default: Any = None) -> Any:
     """One attribute of an HDF5 object (``default`` when absent), its type checked as in
     :func:`h5_attrs`; the other attributes are neither checked nor read (``db index`` reads only
     ``MATLAB_class`` of each variable, at a third of the cost of all of them)."""
-    if name not in obj.attrs:
+    return h5_attr_id(obj.id, name, path, default)
+
+
+def h5_attr_id(oid: Any, name: str, path: PathArg, default: Any = None) -> Any:
+    """:func:`h5_attr` on a low-level h5py object id (``h5py.h5o.open``): the value as numpy reads it
+    (a scalar for a scalar attribute), ``default`` when absent.
+
+    Raises
+    ------
+    FileFormatError
+        A damaged type, or an attribute without a value (null dataspace).
+    """
+    key = name.encode()
+    if not h5py.h5a.exists(oid, key):
         return default
-    _check_attr_types(obj, [name], path)
-    return obj.attrs[name]
+    aid = h5py.h5a.open(oid, key)
+    _check_attr_id(aid, name, oid, path)
+    if aid.shape is None:
+        where = h5py.h5i.get_name(oid).decode(errors="replace")
+        raise FileFormatError(f"attribute {name!r} of {where!r} has no value (null dataspace)", path=path)
+    out = np.empty(aid.shape, dtype=aid.dtype)
+    aid.read(out)
+    return out[()] if out.ndim == 0 else out
 
 
 def _check_attr_types(obj: Any, names: list[str], path: PathArg) -> None:
     """Refuse a damaged type among the attributes ``names``; walk the global heaps before any
     variable-length one is read."""
-    vlen = False
     for n in names:
-        aid = obj.attrs.get_id(n)
-        problem = datatype_problem(aid.get_type()) or _dtype_problem(aid.dtype)
-        if problem:
-            raise FileFormatError(
-                f"attribute {n!r} of {obj.name!r} has a damaged type ({problem})", path=path
-            )
-        vlen = vlen or _has_vlen(aid.dtype)  # each attribute opened once (the header path runs this per file)
-    if vlen:
-        check_global_heaps(obj.file.filename, path)
+        _check_attr_id(obj.attrs.get_id(n), n, obj.id, path)
+
+
+def _check_attr_id(aid: Any, name: str, oid: Any, path: PathArg) -> None:
+    """Refuse a damaged type of the attribute ``aid`` (named ``name``, of the object ``oid``); walk the
+    file's global heaps first if it is variable-length."""
+    problem = datatype_problem(aid.get_type()) or _dtype_problem(aid.dtype)
+    if problem:
+        where = h5py.h5i.get_name(oid).decode(errors="replace")
+        raise FileFormatError(f"attribute {name!r} of {where!r} has a damaged type ({problem})", path=path)
+    if _has_vlen(aid.dtype):
+        check_global_heaps(os.fsdecode(h5py.h5f.get_name(oid)), path)
 
 
 @contextlib.contextmanager

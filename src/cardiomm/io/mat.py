@@ -36,7 +36,15 @@ import h5py
 import numpy as np
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, MissingKeyError
-from cardiomm.io.checks import check_h5_dataset, check_size, h5_attr, h5_attrs, h5_member, reading
+from cardiomm.io.checks import (
+    check_h5_dataset,
+    check_size,
+    h5_attr,
+    h5_attr_id,
+    h5_attrs,
+    h5_member,
+    reading,
+)
 from cardiomm.io.h5_btree import check_btrees
 from cardiomm.io.mat_structure import check_mat_structure
 from cardiomm.utils.atomic import atomic_path
@@ -392,6 +400,31 @@ def load_mat_variables(
     return _load_v5(p, key_list, cdt, version)
 
 
+def _list_v73(p: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """:func:`list_mat_variables` of a v7.3 file through h5py's low-level API (a quarter of the cost of
+    ``h5py.File`` per file, which ``db index`` pays once per source): the same members, the same checks
+    (no external links, ``MATLAB_class`` type checked by :func:`~cardiomm.io.checks.h5_attr_id`)."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)  # closing the file closes what was opened in it
+    fid = h5py.h5f.open(os.fsencode(p), h5py.h5f.ACC_RDONLY, fapl=fapl)
+    try:
+        root = h5py.h5o.open(fid, b"/")
+        out: dict[str, tuple[tuple[int, ...], str]] = {}
+        for raw in root:
+            name = raw.decode("utf-8", errors="replace")
+            if name.startswith("#"):
+                continue
+            if root.links.get_info(raw).type == h5py.h5l.TYPE_EXTERNAL:
+                raise FileFormatError(f"{name!r} is an external link to another file; refused", path=p)
+            obj = h5py.h5o.open(root, raw)
+            fallback = b"struct" if isinstance(obj, h5py.h5g.GroupID) else b""
+            mclass = _decode_attr(h5_attr_id(obj, "MATLAB_class", p, fallback))
+            out[name] = (tuple(obj.shape) if isinstance(obj, h5py.h5d.DatasetID) else (), mclass)
+        return out
+    finally:
+        fid.close()
+
+
 def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]:
     """List the variables of a ``.mat`` file without reading their data.
 
@@ -403,17 +436,9 @@ def list_mat_variables(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]
     p = Path(path)
     version = mat_version(p)
     if version == "7.3":
-        with reading(p, "MAT v7.3 (HDF5) file"), _open_v73(p) as f:
-            out: dict[str, tuple[tuple[int, ...], str]] = {}
-            for k in f.keys():
-                if k.startswith("#"):
-                    continue
-                obj = h5_member(f, k, p)
-                fallback = b"struct" if isinstance(obj, h5py.Group) else b""
-                mclass = _decode_attr(h5_attr(obj, "MATLAB_class", p, fallback))
-                shape = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else ()
-                out[k] = (shape, mclass)
-            return out
+        with reading(p, "MAT v7.3 (HDF5) file"):
+            check_btrees(p)
+            return _list_v73(p)
 
     import scipy.io  # noqa: PLC0415 - lazy: v7.3 (HDF5) files, the usual case, need no scipy
 
