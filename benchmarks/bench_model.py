@@ -28,6 +28,7 @@ if str(ROOT / "src") not in sys.path:
 from cardiomm.models import CardioMM, count_parameters  # noqa: E402
 from cardiomm.physics.coil_combine import rss  # noqa: E402
 from cardiomm.physics.fft import fft2c, ifft2c  # noqa: E402
+from cardiomm.utils.precision import precision_context, resolve_precision  # noqa: E402
 
 N_COILS, NY, NX = 10, 246, 512
 REPEATS = {"tiny": 5, "small": 5, "paper": 2}
@@ -163,6 +164,16 @@ def run() -> str:
         rows.append((preset, counts, n_casc, min(times), statistics.median(times), cpu, mem))
         del model
 
+    # the same `small` forward at `--precision auto` (the demo's default; reconstruct keeps fp32):
+    # bf16 autocast where the CPU computes bfloat16 natively, fp32 elsewhere (then equal to the table)
+    auto = resolve_precision("auto", "cpu")
+    model = CardioMM("small").eval()
+    batch = _frame(model)
+    with torch.no_grad(), precision_context(auto, "cpu"):
+        model(*batch, "uniform")  # warm-up
+        auto_times = _timed(lambda: model(*batch, "uniform"), REPEATS["small"])
+    small_fp32 = next(r for r in rows if r[0] == "small")[3]
+
     model = CardioMM("small").train()
     batch = _frame(model)
     target = _target(batch)
@@ -194,6 +205,11 @@ def run() -> str:
             f"{mem['peak_growth_mib']:.0f} MiB |"
         )
     lines += [
+        "",
+        f"`small` at `--precision auto` (here {auto.value}: bf16 autocast around the networks where the "
+        f"CPU computes bfloat16 natively, fp32 elsewhere), same frame and threads: wall min "
+        f"{min(auto_times):.3f} s, median {statistics.median(auto_times):.3f} s; "
+        f"/ fp32 of the table: {min(auto_times) / small_fp32:.2f}.",
         "",
         f"`small` train step (forward + SSIM loss + backward, one frame as above): wall min "
         f"{min(train_times):.2f} s, median {statistics.median(train_times):.2f} s over 3 "

@@ -3,7 +3,9 @@
 Usage: ``.venv/bin/python benchmarks/run.py [topic ...]``. Each ``benchmarks/bench_<topic>.py`` defines
 ``run() -> str`` returning a Markdown section (heading level 2). Sections of topics not run this time
 are kept from the existing BENCHMARKS.md, and so is a section whose benchmark cannot run on this machine
-(its module's ``SKIPPED_MARK`` appears in what it returns, e.g. the GPU benchmark without CUDA).
+(its module's ``SKIPPED_MARK`` appears in what it returns, e.g. the GPU benchmark without CUDA). The
+hand-written notes of a section (its ``### `` subsections, dated measurements of single changes, after
+the generated text) are kept when the section is re-run; generated text has no ``### `` headings.
 Ratios are always against a baseline measured in the same run.
 """
 
@@ -47,6 +49,12 @@ def _existing_sections() -> dict[str, str]:
     return {parts[i]: parts[i + 1].rstrip() + "\n" for i in range(1, len(parts) - 1, 2)}
 
 
+def notes_of(section: str) -> str:
+    """The hand-written ``### `` subsections at the end of a section ("" when it has none)."""
+    at = section.find("\n### ")
+    return section[at + 1 :].rstrip() + "\n" if at >= 0 else ""
+
+
 def main(topics: list[str]) -> None:
     available = sorted(p.stem[len("bench_") :] for p in HERE.glob("bench_*.py"))
     chosen = topics or available
@@ -63,7 +71,8 @@ def main(topics: list[str]) -> None:
             print(f"{topic}: skipped on this machine; the existing section is kept")
             continue
         stamp = f"\n_Measured {dt.date.today().isoformat()} on {_machine()}._\n"
-        sections[topic] = body + stamp
+        notes = notes_of(sections.get(topic, ""))
+        sections[topic] = body + stamp + (f"\n{notes}" if notes else "")
         print(body)
     lines = [
         "# Benchmarks",

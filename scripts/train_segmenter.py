@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", type=Path, default=None, help="continue from these weights")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--p-undersample", type=float, default=0.0,
+        help="acdcunet: probability of the undersampling-residual augmentation (realdata.RealDataConfig)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     assets = ROOT / "src" / "cardiomm" / "assets" / "segmenters"
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         tail += f" --lr {args.lr:g}"
     if args.init_from:
         tail += f" --init-from {args.init_from}"
+    if args.p_undersample:
+        tail += f" --p-undersample {args.p_undersample:g}"
     command = f"python scripts/train_segmenter.py {args.which} {tail}"
     kwargs: dict = {}
     if args.which == "acdcunet":
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         split = json.loads(SPLIT.read_text())["subjects"]
-        cfg = RealDataConfig()
+        cfg = RealDataConfig(p_undersample=args.p_undersample)
         train = load_acdc_slices(args.acdc, split["train"])
         val = load_acdc_slices(args.acdc, split["val"])
         print(

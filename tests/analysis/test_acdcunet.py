@@ -23,6 +23,8 @@ from cardiomm.analysis.segmentation.realdata import (
     RealBatches,
     RealDataConfig,
     RealSlice,
+    _line_mask,
+    _lowpass_noise,
     augment_slice,
     load_acdc_slices,
 )
@@ -74,6 +76,35 @@ def test_augmentation_keeps_labels_with_their_image_and_is_seeded() -> None:
     lo, hi = ((s / cfg.spacing_mm) ** 2 * (1 - cfg.scale_jitter) ** 2 for s in cfg.source_spacing_mm)
     ratio = (lab == LV).sum() / (sl.labels == LV).sum()
     assert lo * 0.85 < ratio < hi / (1 - cfg.scale_jitter) ** 4 * 1.15
+
+
+def test_undersampling_residual_is_a_zero_filled_line_mask_blend() -> None:
+    """The undersampling augmentation: a line mask that keeps the centre lines and about 1/R of the lines
+    along one axis, and an image that is |x + alpha (IFFT(mask * FFT x) - x)| with alpha in range (numpy
+    FFT reference); at p_undersample = 0 the random stream is the shipped recipes' (no extra draw)."""
+    cfg = RealDataConfig(p_undersample=1.0, p_noise=0.0, p_lowpass=0.0, undersample_accel=(8.0, 8.0))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = _line_mask(rng, (96, 80), cfg)
+        axis = 0 if (m == m[:, :1]).all() else 1
+        line = m[:, 0] if axis == 0 else m[0]
+        assert set(np.unique(m)) <= {0.0, 1.0} and (m == (line[:, None] if axis == 0 else line[None])).all()
+        freq = np.abs(np.fft.fftfreq(line.size))
+        assert line[freq <= cfg.undersample_acs / 2].all()  # centre lines always acquired
+        assert 1 / 8 * 0.7 <= line.mean() <= 1 / 8 + cfg.undersample_acs + 0.02
+    img = np.random.default_rng(1).random((96, 80)) * 100
+    got = _lowpass_noise(np.random.default_rng(5), img, cfg, 1.5)
+    ref_rng = np.random.default_rng(5)
+    ref_rng.random(), ref_rng.random(), ref_rng.random()  # p_lowpass, p_noise, p_undersample draws
+    alpha = ref_rng.uniform(*cfg.undersample_alpha)
+    zf = np.fft.ifft2(np.fft.fft2(img) * _line_mask(ref_rng, img.shape, cfg))
+    np.testing.assert_allclose(got, np.abs(img + alpha * (zf - img)), rtol=1e-10, atol=1e-9)
+    assert not np.allclose(got, img)
+    plain = RealDataConfig(p_noise=0.0, p_lowpass=0.0)  # no undersampling: the image, one draw less
+    a, b = np.random.default_rng(7), np.random.default_rng(7)
+    np.testing.assert_array_equal(_lowpass_noise(a, img, plain, 1.5), img)
+    b.random(), b.random()
+    assert a.random() == b.random()
 
 
 def test_batches_mix_real_and_phantom_frames() -> None:

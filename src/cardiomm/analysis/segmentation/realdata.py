@@ -15,7 +15,9 @@ Every training sample (:func:`augment_slice`) is drawn from an explicit :class:`
    image, nearest labels; zeros outside the source field of view, as scanners pad);
 2. **acquisition**: k-space low-pass to a random coarser acquisition pixel (sharp or Hann-apodised:
    Gibbs ringing and blur as in real reconstructions), complex Gaussian noise (Rician magnitude, random
-   SNR), and a smooth multiplicative bias field (receive-coil shading);
+   SNR), optionally the residual of an undersampled acquisition (``p_undersample``: a random 1-D line
+   mask, its zero-filled image blended in at a random fraction, as the aliasing and blur an accelerated
+   reconstruction leaves), and a smooth multiplicative bias field (receive-coil shading);
 3. **normalisation** as at inference (:func:`~cardiomm.analysis.segmentation.unet.normalise_slices`),
    then a random gamma (contrast differences between sequences and vendors).
 
@@ -81,6 +83,12 @@ class RealDataConfig:
         Range of the simulated acquisition pixel [mm] (low-pass only when coarser than the source).
     p_lowpass, p_noise
         Probabilities of the k-space low-pass and of added noise.
+    p_undersample
+        Probability of the undersampling residual (0: the shipped stage-1 / stage-2 recipes, whose
+        random streams it leaves unchanged).
+    undersample_accel, undersample_alpha
+        Its acceleration range (a line mask with ``undersample_acs`` centre lines) and the range of the
+        fraction of the zero-filled image blended in.
     snr_range
         Range of the signal-to-noise ratio (99th intensity percentile / noise sigma, log-uniform).
     bias_max
@@ -102,6 +110,10 @@ class RealDataConfig:
     acq_spacing_mm: tuple[float, float] = (1.4, 3.0)
     p_lowpass: float = 0.5
     p_noise: float = 0.6
+    p_undersample: float = 0.0
+    undersample_accel: tuple[float, float] = (4.0, 16.0)
+    undersample_alpha: tuple[float, float] = (0.0, 0.35)
+    undersample_acs: float = 0.08
     snr_range: tuple[float, float] = (8.0, 80.0)
     bias_max: float = 0.5
     p_gamma: float = 0.5
@@ -172,14 +184,40 @@ def _lowpass_noise(
         if rng.random() < 0.5:
             filt *= np.cos(np.pi * np.minimum(fy, 0.5) / 1.4) * np.cos(np.pi * np.minimum(fx, 0.5) / 1.4)
     noisy = rng.random() < cfg.p_noise
-    if not noisy and filt.min() == 1.0:
+    under = cfg.p_undersample > 0 and rng.random() < cfg.p_undersample  # no draw at 0: old streams kept
+    if not noisy and not under and filt.min() == 1.0:
         return img
     k = np.fft.fft2(img, norm="ortho") * filt
     if noisy:
         snr = np.exp(rng.uniform(np.log(cfg.snr_range[0]), np.log(cfg.snr_range[1])))
         sigma = float(np.percentile(img, 99)) / snr
         k = k + sigma * (rng.standard_normal(k.shape) + 1j * rng.standard_normal(k.shape)) / np.sqrt(2.0)
-    return np.abs(np.fft.ifft2(k, norm="ortho"))
+    x = np.fft.ifft2(k, norm="ortho")
+    if under:
+        alpha = rng.uniform(*cfg.undersample_alpha)
+        x = x + alpha * (np.fft.ifft2(k * _line_mask(rng, k.shape, cfg), norm="ortho") - x)
+    return np.abs(x)
+
+
+def _line_mask(rng: np.random.Generator, shape: tuple[int, int], cfg: RealDataConfig) -> NDArray[np.float64]:
+    """A random 1-D Cartesian line mask of ``shape`` (unshifted FFT order) along a random axis: the
+    ``undersample_acs`` fraction of centre lines, then every R-th line from a random offset (half the
+    time) or lines drawn with a Gaussian density (the protocol's Uniform and ktGaussian families)."""
+    axis = int(rng.integers(2))
+    n = shape[axis]
+    accel = rng.uniform(*cfg.undersample_accel)
+    freq = np.abs(np.fft.fftfreq(n))  # 0 at the centre line, 0.5 at the edge
+    keep = freq <= cfg.undersample_acs / 2
+    if rng.random() < 0.5:
+        step = max(int(round(accel)), 1)
+        keep |= (np.arange(n) % step) == rng.integers(step)
+    else:
+        n_lines = max(int(round(n / accel)) - int(keep.sum()), 0)
+        p = np.exp(-(freq**2) / (2 * 0.15**2)) * ~keep
+        if n_lines and p.sum() > 0:
+            keep[rng.choice(n, size=min(n_lines, int((p > 0).sum())), replace=False, p=p / p.sum())] = True
+    line = keep.astype(np.float64)
+    return line[:, None] * np.ones(shape) if axis == 0 else np.ones(shape) * line[None, :]
 
 
 def augment_slice(
