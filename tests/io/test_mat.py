@@ -222,3 +222,20 @@ def test_listing_variables_of_odd_members(tmp_path: Path, case: str) -> None:
     assert list_mat_variables(path) == {"kspace": ((2, 3), "single"), "odd": expected}
     with h5py.File(path, "r") as f:  # the high-level view agrees
         assert tuple(getattr(f["odd"], "shape", ())) == expected[0]
+
+
+def test_listing_refuses_an_oversized_class_attribute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `MATLAB_class` attribute declaring more elements than the size guard allows is refused before
+    it is allocated (SizeLimitError naming the file), like any dataset."""
+    from cardiomm.errors import SizeLimitError
+
+    path = save_mat(tmp_path / "k.mat", {"kspace": np.ones((2, 3), np.complex64)})
+    with h5py.File(path, "a") as f:
+        f["odd"] = np.zeros(3)
+        f["odd"].attrs["MATLAB_class"] = np.zeros(64, "S6")
+    monkeypatch.setenv("CARDIOMM_MAX_ELEMENTS", "32")
+    with pytest.raises(SizeLimitError) as err:
+        list_mat_variables(path)
+    assert str(path) in str(err.value)

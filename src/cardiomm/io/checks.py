@@ -248,6 +248,8 @@ def h5_attr_id(oid: Any, name: str, path: PathArg, default: Any = None) -> Any:
     ------
     FileFormatError
         A damaged type, or an attribute without a value (null dataspace).
+    SizeLimitError
+        An attribute declaring more elements than :func:`max_elements` allows.
     """
     key = name.encode()
     if not h5py.h5a.exists(oid, key):
@@ -257,6 +259,7 @@ def h5_attr_id(oid: Any, name: str, path: PathArg, default: Any = None) -> Any:
     if aid.shape is None:
         where = h5py.h5i.get_name(oid).decode(errors="replace")
         raise FileFormatError(f"attribute {name!r} of {where!r} has no value (null dataspace)", path=path)
+    check_size(aid.shape, f"attribute {name!r}", path)
     out = np.empty(aid.shape, dtype=aid.dtype)
     aid.read(out)
     return out[()] if out.ndim == 0 else out
