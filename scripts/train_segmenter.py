@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         help="acdcunet: probability of the undersampling-residual augmentation (realdata.RealDataConfig)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if not 0.0 <= args.p_undersample <= 1.0:  # also refuses NaN
+        parser.error(f"--p-undersample must be a probability in [0, 1], got {args.p_undersample}")
     torch.set_num_threads(args.threads)
     assets = ROOT / "src" / "cardiomm" / "assets" / "segmenters"
     out = args.out if args.out is not None else assets / args.which
