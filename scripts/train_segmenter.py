@@ -68,9 +68,21 @@ def main(argv: list[str] | None = None) -> int:
         "--p-undersample", type=float, default=0.0,
         help="acdcunet: probability of the undersampling-residual augmentation (realdata.RealDataConfig)",
     )  # fmt: skip
+    parser.add_argument(
+        "--p-lowpass", type=float, default=None,
+        help="acdcunet: probability of the k-space low-pass augmentation (default: the recipe's 0.5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--acq-max-mm", type=float, default=None,
+        help="acdcunet: coarsest simulated acquisition pixel [mm] of the low-pass (default: 3.0)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    if not 0.0 <= args.p_undersample <= 1.0:  # also refuses NaN
-        parser.error(f"--p-undersample must be a probability in [0, 1], got {args.p_undersample}")
+    for name in ("p_undersample", "p_lowpass"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:  # also refuses NaN
+            parser.error(f"--{name.replace('_', '-')} must be a probability in [0, 1], got {value}")
+    if args.acq_max_mm is not None and not 1.4 < args.acq_max_mm <= 10.0:
+        parser.error(f"--acq-max-mm must be in (1.4, 10] mm, got {args.acq_max_mm}")
     torch.set_num_threads(args.threads)
     assets = ROOT / "src" / "cardiomm" / "assets" / "segmenters"
     out = args.out if args.out is not None else assets / args.which
@@ -86,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         tail += f" --init-from {args.init_from}"
     if args.p_undersample:
         tail += f" --p-undersample {args.p_undersample:g}"
+    if args.p_lowpass is not None:
+        tail += f" --p-lowpass {args.p_lowpass:g}"
+    if args.acq_max_mm is not None:
+        tail += f" --acq-max-mm {args.acq_max_mm:g}"
     command = f"python scripts/train_segmenter.py {args.which} {tail}"
     kwargs: dict = {}
     if args.which == "acdcunet":
@@ -98,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
         split = json.loads(SPLIT.read_text())["subjects"]
         cfg = RealDataConfig(p_undersample=args.p_undersample)
+        if args.p_lowpass is not None:
+            cfg = dataclasses.replace(cfg, p_lowpass=args.p_lowpass)
+        if args.acq_max_mm is not None:
+            cfg = dataclasses.replace(cfg, acq_spacing_mm=(cfg.acq_spacing_mm[0], args.acq_max_mm))
         train = load_acdc_slices(args.acdc, split["train"])
         val = load_acdc_slices(args.acdc, split["val"])
         print(
