@@ -42,6 +42,7 @@ from cardiomm.analysis.labels import LV, MYO, RV
 from cardiomm.analysis.segmentation.simdata import SimDataConfig, render_sample
 from cardiomm.analysis.segmentation.unet import normalise_slices
 from cardiomm.errors import InputFileError
+from cardiomm.sampling import make_test_mask
 
 __all__ = [
     "ACDC_NOMINAL_PIXEL_MM",
@@ -200,24 +201,18 @@ def _lowpass_noise(
 
 
 def _line_mask(rng: np.random.Generator, shape: tuple[int, int], cfg: RealDataConfig) -> NDArray[np.float64]:
-    """A random 1-D Cartesian line mask of ``shape`` (unshifted FFT order) along a random axis: the
-    ``undersample_acs`` fraction of centre lines, then every R-th line from a random offset (half the
-    time) or lines drawn with a Gaussian density (the protocol's Uniform and ktGaussian families)."""
+    """A random protocol line mask (:func:`cardiomm.sampling.make_test_mask`, Uniform or ktGaussian,
+    R from ``undersample_accel`` plus the centre lines within ``undersample_acs / 2`` of k = 0) of
+    ``shape`` along a random axis, in unshifted FFT order."""
     axis = int(rng.integers(2))
-    n = shape[axis]
-    accel = rng.uniform(*cfg.undersample_accel)
-    freq = np.abs(np.fft.fftfreq(n))  # 0 at the centre line, 0.5 at the edge
-    keep = freq <= cfg.undersample_acs / 2
-    if rng.random() < 0.5:
-        step = max(int(round(accel)), 1)
-        keep |= (np.arange(n) % step) == rng.integers(step)
-    else:
-        n_lines = max(int(round(n / accel)) - int(keep.sum()), 0)
-        p = np.exp(-(freq**2) / (2 * 0.15**2)) * ~keep
-        if n_lines and p.sum() > 0:
-            keep[rng.choice(n, size=min(n_lines, int((p > 0).sum())), replace=False, p=p / p.sum())] = True
-    line = keep.astype(np.float64)
-    return line[:, None] * np.ones(shape) if axis == 0 else np.ones(shape) * line[None, :]
+    n, other = shape[axis], shape[1 - axis]
+    accel = int(round(rng.uniform(*cfg.undersample_accel)))
+    acs = int((np.abs(np.fft.fftfreq(n)) <= cfg.undersample_acs / 2).sum())
+    pattern = "Uniform" if rng.random() < 0.5 else "ktGaussian"
+    seed = int(rng.integers(2**31))
+    mask = make_test_mask(pattern, max(accel, 1), other, n, 1, acs=acs, seed=seed, squeeze=True)  # (n, other)
+    mask = np.fft.ifftshift(mask, axes=0).astype(np.float64)
+    return mask if axis == 0 else mask.T
 
 
 def augment_slice(
