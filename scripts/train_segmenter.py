@@ -76,8 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         "--acq-max-mm", type=float, default=None,
         help="acdcunet: coarsest simulated acquisition pixel [mm] of the low-pass (default: 3.0)",
     )  # fmt: skip
+    parser.add_argument(
+        "--recon-pairs", type=Path, default=None,
+        help="acdcunet: folder of reconstructions of the train patients (scripts/segmenter_recon_pairs.py)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--p-recon", type=float, default=None,
+        help="acdcunet: share of the real frames drawn from --recon-pairs (default: the recipe's 0.5)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    for name in ("p_undersample", "p_lowpass"):
+    for name in ("p_undersample", "p_lowpass", "p_recon"):
         value = getattr(args, name)
         if value is not None and not 0.0 <= value <= 1.0:  # also refuses NaN
             parser.error(f"--{name.replace('_', '-')} must be a probability in [0, 1], got {value}")
@@ -102,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         tail += f" --p-lowpass {args.p_lowpass:g}"
     if args.acq_max_mm is not None:
         tail += f" --acq-max-mm {args.acq_max_mm:g}"
+    if args.recon_pairs is not None:
+        tail += f" --recon-pairs {args.recon_pairs}"
+    if args.p_recon is not None:
+        tail += f" --p-recon {args.p_recon:g}"
     command = f"python scripts/train_segmenter.py {args.which} {tail}"
     kwargs: dict = {}
     if args.which == "acdcunet":
@@ -109,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             RealBatches,
             RealDataConfig,
             load_acdc_slices,
+            load_recon_slices,
             plain_slices,
         )
 
@@ -118,14 +131,30 @@ def main(argv: list[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, p_lowpass=args.p_lowpass)
         if args.acq_max_mm is not None:
             cfg = dataclasses.replace(cfg, acq_spacing_mm=(cfg.acq_spacing_mm[0], args.acq_max_mm))
+        if args.p_recon is not None:
+            cfg = dataclasses.replace(cfg, p_recon=args.p_recon)
         train = load_acdc_slices(args.acdc, split["train"])
         val = load_acdc_slices(args.acdc, split["val"])
+        recon = []
+        if args.recon_pairs is not None:
+            if not args.recon_pairs.is_dir():
+                parser.error(f"--recon-pairs {args.recon_pairs} is not a folder")
+            recon = load_recon_slices(args.recon_pairs, args.acdc, split["train"])
+            if not recon:
+                parser.error(f"--recon-pairs {args.recon_pairs} holds no reconstructions of train patients")
         print(
             f"acdcunet: {len(train)} training slices ({len(split['train'])} patients), "
-            f"{len(val)} validation slices"
+            f"{len(recon)} reconstruction slices, {len(val)} validation slices"
+        )
+        recon_note = (
+            f", and {len(recon)} reconstruction slices of the same patients ({cfg.p_recon:.0%} of the real "
+            f"frames; synthesised k-space, undersampled and reconstructed, scripts/segmenter_recon_pairs.py) "
+            f"with the expert labels"
+            if recon
+            else ""
         )
         kwargs = {
-            "batches": RealBatches(train, cfg),
+            "batches": RealBatches(train, cfg, recon),
             "validation": plain_slices(val, cfg),
             "name": "acdcunet",
             "title": "acdcunet: short-axis segmentation U-Net trained on real ACDC labels",
@@ -134,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             "training data": (
                 f"{len(train)} real ACDC slices (ED + ES) of the {len(split['train'])} train patients of "
                 f"configs/splits/real_anatomy.json, augmented (cardiomm.analysis.segmentation.realdata), "
-                f"plus {cfg.p_simulated:.0%} phantom frames"
+                f"plus {cfg.p_simulated:.0%} phantom frames{recon_note}"
             ),
             "validation data": f"{len(val)} un-augmented ACDC slices of the {len(split['val'])} val patients",
             "licence": (

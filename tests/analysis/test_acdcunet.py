@@ -27,6 +27,7 @@ from cardiomm.analysis.segmentation.realdata import (
     _lowpass_noise,
     augment_slice,
     load_acdc_slices,
+    load_recon_slices,
 )
 from cardiomm.analysis.segmentation.simdata import SimDataConfig
 from cardiomm.analysis.segmentation.unet import ACDCUNET_WEIGHTS_DIR, _largest_heart_component
@@ -112,6 +113,64 @@ def test_batches_mix_real_and_phantom_frames() -> None:
     images, labels = RealBatches([_ring_slice()], cfg)(np.random.default_rng(0), 6)
     assert images.shape == (6, 1, 96, 96) and labels.shape == (6, 96, 96)
     assert set(np.unique(labels.numpy())) <= {0, 1, 2, 3}
+
+
+def _fake_acdc(root: Path, pid: str, z: int = 3, n: int = 40) -> np.ndarray:
+    """An ACDC-layout patient file; returns its ACDC labels ``(2, z, n, n)``."""
+    import h5py
+
+    rng = np.random.default_rng(int(pid[-3:]))
+    labels = rng.integers(0, 4, (2, z, n, n)).astype(np.uint8)
+    with h5py.File(root / f"{pid}.h5", "w") as f:
+        for i, frame in enumerate(("frame01", "frame02")):
+            f[f"{frame}/image"] = rng.integers(0, 65535, (z, n, n)).astype(np.uint16)
+            f[f"{frame}/label"] = labels[i]
+    return labels
+
+
+def test_recon_slices_take_the_expert_labels_of_their_train_patient_only(tmp_path: Path) -> None:
+    labels = _fake_acdc(tmp_path, "patient001")
+    _fake_acdc(tmp_path, "patient002")
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    image = np.random.default_rng(9).random((2, 3, 40, 40)).astype(np.float32)
+    np.savez(pairs / "patient001_ktGaussian8.npz", image=image)
+    np.savez(pairs / "patient002_Uniform8.npz", image=image)  # not a train patient here: never read
+    got = load_recon_slices(pairs, tmp_path, ["patient001"])
+    assert len(got) == 6 and {s.subject for s in got} == {"patient001_ktGaussian8"}
+    np.testing.assert_array_equal(np.stack([s.image for s in got]), image.reshape(6, 40, 40))
+    np.testing.assert_array_equal(
+        np.stack([s.labels for s in got]), ACDC_TO_CARDIOMM[labels.reshape(6, 40, 40)]
+    )
+    np.savez(pairs / "patient001_Uniform16.npz", image=image[:, :2])
+    with pytest.raises(InputFileError, match="patient001_Uniform16.npz.*shape"):
+        load_recon_slices(pairs, tmp_path, ["patient001"])
+    bad = image.copy()
+    bad[0, 0, 0, 0] = np.nan
+    np.savez(pairs / "patient001_Uniform16.npz", image=bad)
+    with pytest.raises(InputFileError, match="NaN"):
+        load_recon_slices(pairs, tmp_path, ["patient001"])
+    (pairs / "patient001_Uniform16.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputFileError, match="patient001_Uniform16"):
+        load_recon_slices(pairs, tmp_path, ["patient001"])
+
+
+def test_batches_draw_reconstruction_slices_at_p_recon() -> None:
+    real = _ring_slice()
+    lab = np.full_like(real.labels, RV)
+    recon = RealSlice(real.image, lab, "recon")  # all-RV labels mark a reconstruction frame
+    cfg = RealDataConfig(size=64, p_simulated=0.0, shift_mm=0.0, sim=SimDataConfig(size=64, spacing_mm=1.5))
+
+    def share(p: float) -> float:
+        batch = RealBatches([real], RealDataConfig(**{**cfg.__dict__, "p_recon": p}), [recon])
+        labels = batch(np.random.default_rng(1), 200)[1].numpy()
+        return float(np.mean([(lab_ == RV).mean() > 0.9 for lab_ in labels]))
+
+    assert share(0.0) == 0.0 and share(1.0) == 1.0 and 0.4 < share(0.5) < 0.6
+    # without reconstruction slices no extra random draw: the earlier recipes' streams are kept
+    a = RealBatches([real], cfg)(np.random.default_rng(2), 3)[0]
+    b = RealBatches([real], cfg, [])(np.random.default_rng(2), 3)[0]
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_missing_acdc_file_is_a_typed_error(tmp_path: Path) -> None:

@@ -22,7 +22,11 @@ Every training sample (:func:`augment_slice`) is drawn from an explicit :class:`
    then a random gamma (contrast differences between sequences and vendors).
 
 A fraction ``p_simulated`` of the frames comes from the phantom generator of :mod:`.simdata`
-(extra variety of contrast and anatomy, e.g. pediatric hearts).
+(extra variety of contrast and anatomy, e.g. pediatric hearts). Optionally a fraction ``p_recon`` of the
+real frames comes from *reconstructions* of the training patients' stacks (:func:`load_recon_slices`,
+written by ``scripts/segmenter_recon_pairs.py``: synthesised k-space, undersampled, reconstructed and
+resampled back onto the ACDC grid) with the expert labels of the source image: the segmenter then learns
+to draw the expert's contours on the blur and residual artefacts of an accelerated reconstruction.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "RealDataConfig",
     "RealSlice",
     "load_acdc_slices",
+    "load_recon_slices",
     "augment_slice",
     "RealBatches",
     "plain_slices",
@@ -98,6 +103,9 @@ class RealDataConfig:
         Probability of a random gamma after normalisation.
     p_simulated
         Fraction of phantom frames from :mod:`.simdata`.
+    p_recon
+        Fraction of the real frames drawn from reconstruction slices, when :class:`RealBatches` has
+        them (no random draw without them: earlier recipes keep their random streams).
     percentiles
         Normalisation percentiles (the segmenter's).
     """
@@ -119,6 +127,7 @@ class RealDataConfig:
     bias_max: float = 0.5
     p_gamma: float = 0.5
     p_simulated: float = 0.15
+    p_recon: float = 0.5
     percentiles: tuple[float, float] = (1.0, 99.0)
     sim: SimDataConfig = field(default_factory=lambda: SimDataConfig(size=192, spacing_mm=1.5))
 
@@ -132,6 +141,27 @@ class RealSlice:
     subject: str
 
 
+def _read_acdc(path: Path) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
+    """Images and cardiomm labels ``(2, z, y, x)`` (ED, ES) of one ACDC patient file."""
+    if not path.is_file():
+        raise InputFileError("ACDC patient file not found", path=path)
+    images, labels = [], []
+    try:
+        with h5py.File(path, "r") as f:
+            for frame in ("frame01", "frame02"):
+                img = np.asarray(f[frame]["image"][()], dtype=np.float32)
+                lab = np.asarray(f[frame]["label"][()])
+                if img.shape != lab.shape or img.ndim != 3 or lab.max() > 3:
+                    raise InputFileError(f"{frame}: image / label shapes or codes are not ACDC's", path=path)
+                images.append(img)
+                labels.append(ACDC_TO_CARDIOMM[lab])
+    except (OSError, KeyError) as exc:
+        raise InputFileError(f"not an ACDC patient file ({exc})", path=path) from None
+    if images[0].shape != images[1].shape:
+        raise InputFileError("ED and ES stacks differ in shape", path=path)
+    return np.stack(images), np.stack(labels)
+
+
 def load_acdc_slices(root: str | os.PathLike[str], patients: Sequence[str]) -> list[RealSlice]:
     """All ED and ES slices of ``patients`` (e.g. ``"patient001"``) under the ACDC folder ``root``.
 
@@ -142,22 +172,51 @@ def load_acdc_slices(root: str | os.PathLike[str], patients: Sequence[str]) -> l
     """
     out: list[RealSlice] = []
     for pid in patients:
-        path = Path(root) / f"{pid}.h5"
-        if not path.is_file():
-            raise InputFileError("ACDC patient file not found", path=path)
+        images, labels = _read_acdc(Path(root) / f"{pid}.h5")
+        for img, lab in zip(
+            images.reshape(-1, *images.shape[-2:]), labels.reshape(-1, *labels.shape[-2:]), strict=True
+        ):
+            out.append(RealSlice(img, lab, pid))
+    return out
+
+
+def load_recon_slices(
+    folder: str | os.PathLike[str], root: str | os.PathLike[str], patients: Sequence[str]
+) -> list[RealSlice]:
+    """Reconstruction slices of ``patients`` with their ACDC expert labels.
+
+    ``folder`` holds ``<patient>_<mask>.npz`` files (key ``image``: ``(2, z, y, x)`` float32 on the ACDC
+    grid of ``root/<patient>.h5``; ``scripts/segmenter_recon_pairs.py``); files of other patients are
+    skipped, so a folder can never bring validation or test patients into training.
+
+    Raises
+    ------
+    InputFileError
+        An unreadable file, or an image whose shape is not its patient's stack, or not finite.
+    """
+    wanted = set(patients)
+    out: list[RealSlice] = []
+    labels_of: dict[str, NDArray[np.uint8]] = {}
+    for path in sorted(Path(folder).glob("*.npz")):
+        pid = path.stem.split("_")[0]
+        if pid not in wanted:
+            continue
+        if pid not in labels_of:
+            labels_of[pid] = _read_acdc(Path(root) / f"{pid}.h5")[1]
+        labels = labels_of[pid]
         try:
-            with h5py.File(path, "r") as f:
-                for frame in ("frame01", "frame02"):
-                    images = np.asarray(f[frame]["image"][()], dtype=np.float32)
-                    labels = np.asarray(f[frame]["label"][()])
-                    if images.shape != labels.shape or images.ndim != 3 or labels.max() > 3:
-                        raise InputFileError(
-                            f"{frame}: image / label shapes or codes are not ACDC's", path=path
-                        )
-                    for img, lab in zip(images, ACDC_TO_CARDIOMM[labels], strict=True):
-                        out.append(RealSlice(img, lab, pid))
-        except (OSError, KeyError) as exc:
-            raise InputFileError(f"not an ACDC patient file ({exc})", path=path) from None
+            with np.load(path) as f:
+                image = np.asarray(f["image"], dtype=np.float32)
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputFileError(f"not a reconstruction-slice file ({exc})", path=path) from None
+        if image.shape != labels.shape:
+            raise InputFileError(
+                f"image shape {image.shape} is not the ACDC stack's {labels.shape}", path=path
+            )
+        if not np.isfinite(image).all():
+            raise InputFileError("image holds NaN/Inf", path=path)
+        flat_img, flat_lab = image.reshape(-1, *image.shape[-2:]), labels.reshape(-1, *labels.shape[-2:])
+        out.extend(RealSlice(i, lab, path.stem) for i, lab in zip(flat_img, flat_lab, strict=True))
     return out
 
 
@@ -274,12 +333,21 @@ class RealBatches:
         Real training slices.
     cfg
         Augmentation parameters.
+    recon
+        Reconstruction slices (:func:`load_recon_slices`), drawn for a share ``cfg.p_recon`` of the real
+        frames; ``None`` or empty: none.
     """
 
-    def __init__(self, slices: Sequence[RealSlice], cfg: RealDataConfig | None = None) -> None:
+    def __init__(
+        self,
+        slices: Sequence[RealSlice],
+        cfg: RealDataConfig | None = None,
+        recon: Sequence[RealSlice] | None = None,
+    ) -> None:
         if not slices:
             raise InputFileError("no real training slices")
         self.slices = list(slices)
+        self.recon = list(recon or [])
         self.cfg = RealDataConfig() if cfg is None else cfg
 
     def __call__(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,6 +357,7 @@ class RealBatches:
             if rng.random() < self.cfg.p_simulated:
                 pairs.append(render_sample(rng, self.cfg.sim))
             else:
-                pairs.append(augment_slice(rng, self.slices[int(rng.integers(len(self.slices)))], self.cfg))
+                pool = self.recon if self.recon and rng.random() < self.cfg.p_recon else self.slices
+                pairs.append(augment_slice(rng, pool[int(rng.integers(len(pool)))], self.cfg))
         images = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
         return images, torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
