@@ -71,9 +71,19 @@ def main(argv: list[str] | None = None) -> int:
         if m is None:
             parser.error(f"mask {token!r} is not PATTERN+ACCEL, e.g. ktGaussian8")
         specs.append((m.group(1), int(m.group(2))))
-    manifest = json.loads((args.tree / "manifest.json").read_text())
+    try:
+        manifest = json.loads((args.tree / "manifest.json").read_text())
+        entries = [(f["split"], f["subject_sha256"], f["path"]) for f in manifest["files"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        parser.error(f"{args.tree / 'manifest.json'}: not a real-anatomy manifest ({exc!r})")
     patients = {hashlib.sha256(p.stem.encode()).hexdigest()[:16]: p for p in args.acdc.glob("patient*.h5")}
-    files = [f for f in manifest["files"] if f["split"] == "TrainingSet" and f["subject_sha256"] in patients]
+    files = [
+        {"subject_sha256": h, "path": rel}
+        for split, h, rel in entries
+        if split == "TrainingSet" and h in patients
+    ]
+    if not files:
+        parser.error(f"no TrainingSet stack of {args.tree} comes from an ACDC patient of {args.acdc}")
     args.out.mkdir(parents=True, exist_ok=True)
     recon = get_reconstructor(args.method, args.model)
     record: dict = {"method": args.method, "model": str(args.model or "shipped"), "stacks": []}
