@@ -32,6 +32,32 @@ ROOT = Path(__file__).resolve().parents[1]
 SPLIT = ROOT / "configs" / "splits" / "real_anatomy.json"
 
 
+#: acdcunet data options: flag -> (type, default, help); each one set is repeated in the model card's command.
+AUGMENTATION_OPTIONS: dict[str, tuple[type, object, str]] = {
+    "--p-undersample": (
+        float,
+        0.0,
+        "probability of the undersampling-residual augmentation (realdata.RealDataConfig)",
+    ),
+    "--p-lowpass": (
+        float,
+        None,
+        "probability of the k-space low-pass augmentation (default: the recipe's 0.5)",
+    ),
+    "--acq-max-mm": (float, None, "coarsest simulated acquisition pixel [mm] of the low-pass (default: 3.0)"),
+    "--recon-pairs": (
+        Path,
+        None,
+        "folder of reconstructions of the train patients (segmenter_recon_pairs.py)",
+    ),
+    "--p-recon": (
+        float,
+        None,
+        "share of the real frames drawn from --recon-pairs (default: the recipe's 0.5)",
+    ),
+}
+
+
 def acdcunet_config() -> TrainConfig:
     """The ``acdcunet`` recipe (architecture, working grid, optimiser)."""
     from cardiomm.analysis.segmentation.realdata import RealDataConfig
@@ -64,26 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", type=Path, default=None, help="continue from these weights")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--p-undersample", type=float, default=0.0,
-        help="acdcunet: probability of the undersampling-residual augmentation (realdata.RealDataConfig)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--p-lowpass", type=float, default=None,
-        help="acdcunet: probability of the k-space low-pass augmentation (default: the recipe's 0.5)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--acq-max-mm", type=float, default=None,
-        help="acdcunet: coarsest simulated acquisition pixel [mm] of the low-pass (default: 3.0)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--recon-pairs", type=Path, default=None,
-        help="acdcunet: folder of reconstructions of the train patients (scripts/segmenter_recon_pairs.py)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--p-recon", type=float, default=None,
-        help="acdcunet: share of the real frames drawn from --recon-pairs (default: the recipe's 0.5)",
-    )  # fmt: skip
+    for flag, (kind, default, text) in AUGMENTATION_OPTIONS.items():
+        parser.add_argument(flag, type=kind, default=default, help=f"acdcunet: {text}")
     args = parser.parse_args(argv)
     for name in ("p_undersample", "p_lowpass", "p_recon"):
         value = getattr(args, name)
@@ -104,16 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         tail += f" --lr {args.lr:g}"
     if args.init_from:
         tail += f" --init-from {args.init_from}"
-    if args.p_undersample:
-        tail += f" --p-undersample {args.p_undersample:g}"
-    if args.p_lowpass is not None:
-        tail += f" --p-lowpass {args.p_lowpass:g}"
-    if args.acq_max_mm is not None:
-        tail += f" --acq-max-mm {args.acq_max_mm:g}"
-    if args.recon_pairs is not None:
-        tail += f" --recon-pairs {args.recon_pairs}"
-    if args.p_recon is not None:
-        tail += f" --p-recon {args.p_recon:g}"
+    for flag, (_, default, _) in AUGMENTATION_OPTIONS.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value != default:
+            tail += f" {flag} {value:g}" if isinstance(value, float) else f" {flag} {value}"
     command = f"python scripts/train_segmenter.py {args.which} {tail}"
     kwargs: dict = {}
     if args.which == "acdcunet":
