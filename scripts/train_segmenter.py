@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from cardiomm.analysis.segmentation.train_unet import TrainConfig, train_unet
+from cardiomm.errors import CardiommError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLIT = ROOT / "configs" / "splits" / "real_anatomy.json"
@@ -141,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.recon_pairs is not None:
             if not args.recon_pairs.is_dir():
                 parser.error(f"--recon-pairs {args.recon_pairs} is not a folder")
-            recon = load_recon_slices(args.recon_pairs, args.acdc, split["train"])
+            try:
+                recon = load_recon_slices(args.recon_pairs, args.acdc, split["train"])
+            except CardiommError as exc:
+                parser.error(f"--recon-pairs: {exc}")
             if not recon:
                 parser.error(f"--recon-pairs {args.recon_pairs} holds no reconstructions of train patients")
         print(
