@@ -40,11 +40,6 @@ from cardiomm.sampling import seed_from_string
 MIN_CORRELATION = 0.95
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
-
-
 def _to_source_grid(vol: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     t, z = vol.shape[:2]
     out = resize(vol.reshape(t * z, *vol.shape[-2:]).transpose(1, 2, 0), shape, order=1, anti_aliasing=False)
@@ -98,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{path}: no _info.csv next to it (not a real-anatomy tree)")
         nxr = read_scan_csv(csv).recon_matrix_x
         grid = (int(source.shape[-2]), int(source.shape[-1]))
+        volume, _ = load_task(
+            ReconTask(path, None, Path("unused.mat"), entry["path"], mask_spec=MaskSpec(*specs[0]))
+        )
+        rss = rss_from_kspace(volume.frames()).view(volume.n_frames, volume.n_slices, volume.ny, volume.nx)
+        ref = _to_source_grid(crop_readout(rss.numpy(), nxr), grid)
+        corr = float(np.corrcoef(ref.ravel(), source.ravel())[0, 1]) if ref.shape == source.shape else 0.0
+        if not corr >= MIN_CORRELATION:  # also NaN (a constant image)
+            raise SystemExit(f"{path}: fully sampled image does not match {src} (correlation {corr:.3f})")
         for _ in range(args.per_stack):
             pattern, accel = specs[turn % len(specs)]
             turn += 1
@@ -105,15 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             target = args.out / f"{src.stem}_{token}.npz"
             spec = MaskSpec(pattern, accel, seed=seed_from_string(f"{src.stem}/{token}"))
             task = ReconTask(path, None, Path("unused.mat"), entry["path"], mask_spec=spec)
-            volume, mask = load_task(task)
-            rss = rss_from_kspace(volume.frames()).view(
-                volume.n_frames, volume.n_slices, volume.ny, volume.nx
-            )
-            ref = _to_source_grid(crop_readout(rss.numpy(), nxr), grid)
-            corr = _corr(ref, source)
-            if ref.shape != source.shape or corr < MIN_CORRELATION:
-                raise SystemExit(f"{path}: fully sampled image does not match {src} (correlation {corr:.3f})")
             if not target.exists():
+                _, mask = load_task(task, volume)
                 mask_type, acc = infer_pattern(mask, None, spec)
                 meta, us = task_prompts(task, mask_type, acc)
                 rec, _ = reconstruct_volume(
