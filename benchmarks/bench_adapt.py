@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--train-only", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--acs", type=int, default=20, help="calibration lines of the mask (16: CMRxRecon 2024)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         split=SplitSpec(unit=args.unit, std_scale=args.std_scale),
     )  # fmt: skip
     counts = apply_train_only(model, options.train_only)
-    scans = load_scans(tmp / "UnderSample_TaskAll", spec=options.split, seed=options.seed)
+    scans = load_scans(tmp / "UnderSample_TaskAll", n_acs=args.acs, spec=options.split, seed=options.seed)
     scan = scans[0]
     kvol = read_kspace(kus_path)  # the undersampled file, as `cardiomm reconstruct` reads it
     recon = LearnedRecon(release.kind, model, encoder)

@@ -50,15 +50,17 @@ def test_fft2c_parseval() -> None:
     assert abs(float(fft2c(x).abs().pow(2).sum() / x.abs().pow(2).sum()) - 1.0) < 1e-5
 
 
-def test_fft2c_gradient_after_inference_mode_call() -> None:
-    """A first call under inference mode must not poison the cached sign patterns for autograd."""
+@pytest.mark.parametrize("shape", [(6, 10), (6, 8), (512, 246)])
+def test_fft2c_gradient_after_inference_mode_call(shape: tuple[int, int]) -> None:
+    """A first call under inference mode must not poison the cached sign patterns for autograd; (6, 8)
+    and CMRxRecon's (512, 246) have an odd ``ny / 2 + nx / 2``, whose output signs are negated."""
     import torch
 
     from cardiomm.physics.fft import _checkerboards, fft2c, ifft2c
 
     _checkerboards.cache_clear()
     with torch.inference_mode():
-        fft2c(torch.ones(6, 10, dtype=torch.complex64))
-    x = torch.randn(6, 10, dtype=torch.complex64, requires_grad=True)
+        fft2c(torch.ones(*shape, dtype=torch.complex64))
+    x = torch.randn(*shape, dtype=torch.complex64, requires_grad=True)
     ifft2c(fft2c(x)).abs().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad.abs()).all()

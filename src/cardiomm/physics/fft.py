@@ -35,7 +35,7 @@ def _checkerboards(ny: int, nx: int, device: torch.device) -> tuple[torch.Tensor
         ix = torch.arange(nx, device=device)
         parity = (iy[:, None] + ix[None, :]) % 2
         s_in = (1 - 2 * parity).to(torch.float32)
-    s_out = s_in if (ny // 2 + nx // 2) % 2 == 0 else -s_in
+        s_out = s_in if (ny // 2 + nx // 2) % 2 == 0 else -s_in  # inside too: a normal tensor
     return s_in, s_out
 
 
