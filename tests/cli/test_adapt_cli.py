@@ -44,12 +44,27 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_adapt_then_reconstruct_with_the_release(site: Path, release: Path, tmp_path: Path) -> None:
+def test_adapt_then_reconstruct_with_the_release(
+    site: Path, release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
     kus_dir = site / "UnderSample_TaskAll"
     out = tmp_path / "R"
     args = ["adapt", str(kus_dir), "--out", str(out), "--model", str(release), "--steps", "4"]
     args += ["--val-every", "2", "--device", "cpu", "--threads", "1", "--lr", "1e-3", "--seed", "1"]
     assert main(args) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    vals = [float(v) for v in re.findall(r"step +\d+ .*?val (\d+\.\d+)", text)]
+    released = re.search(r"released step (\d+), validation loss (\d+\.\d+)", text)
+    assert released is not None and len(vals) == 3  # steps 0, 2, 4
+    if int(released.group(1)) == 0:
+        assert "the input weights are released unchanged" in text
+    else:  # the printed change is the released loss against step 0's
+        change = re.search(r"held-out loss ([+-]\d+\.\d) % against step 0 \((\d+\.\d+)\)", text)
+        assert change is not None and float(change.group(2)) == pytest.approx(vals[0], abs=1e-4)
+        expect = 100 * (float(released.group(2)) / vals[0] - 1)
+        assert float(change.group(1)) == pytest.approx(expect, abs=0.06)
     assert (out / "model.safetensors").is_file()
     assert "Released weights: step" in (out / "model_card.md").read_text()
     kus = sorted(kus_dir.rglob("*_kus_*.mat"))

@@ -112,4 +112,13 @@ def adapt_command(
         + (f", validation loss {result.best_val_loss:.4f}" if result.best_val_loss is not None else ""),
         highlight=False,
     )
+    start = next((p.val_loss for p in result.curve if p.step == 0), None)
+    if start is not None and result.best_val_loss is not None and start > 0:
+        change = 100.0 * (result.best_val_loss / start - 1.0)
+        what = (
+            "the input weights are released unchanged"
+            if result.best_step == 0
+            else f"held-out loss {change:+.1f} % against step 0 ({start:.4f})"
+        )
+        console.print(f"  {what}", highlight=False)
     console.print(f"  release -> {out}", highlight=False)
