@@ -112,7 +112,7 @@ def test_cli_defaults_match_the_options() -> None:
 
     cli = {n: p.default.default for n, p in inspect.signature(adapt_command).parameters.items()}
     o, s = AdaptOptions(), SplitSpec()
-    names = ("steps", "lr", "batch_frames", "val_every", "patience", "seed")
+    names = ("steps", "lr", "batch_frames", "val_every", "patience", "significance", "seed")
     assert [cli[n] for n in names] == [getattr(o, n) for n in names] and cli["splits"] == o.n_splits
     split = (cli["loss_fraction"], cli["val_fraction"], cli["unit"])
     assert split == (s.loss_fraction, s.val_fraction, s.unit)

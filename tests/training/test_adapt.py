@@ -284,6 +284,58 @@ def test_early_stopping_keeps_the_start_when_nothing_improves() -> None:
     assert stop.best_step == 0 and torch.equal(stop.best_state["weight"], start["weight"])  # type: ignore[index]
 
 
+def test_significant_gain_matches_the_paired_t_statistic() -> None:
+    """The release test is a one-sided paired t statistic (scipy's ttest_rel as the reference)."""
+    from scipy.stats import ttest_rel
+
+    from cardiomm.training.adapt import significant_gain
+
+    rng = np.random.default_rng(0)
+    first = rng.uniform(0.9, 1.1, 16)
+    for shift, spread in ((-0.02, 0.01), (-0.005, 0.03), (0.01, 0.01), (-0.01, 0.02)):
+        best = first + shift + spread * rng.standard_normal(16)
+        t = float(ttest_rel(best, first).statistic)
+        for z in (1.0, 2.0, 3.0):
+            assert significant_gain(first, best, z) is (t < -z)
+    assert significant_gain(first, first - 1.0, 2.0) is True  # every frame lower by the same amount
+    assert significant_gain(first[:2], first[:2] - 1, 2.0) is None  # fewer than 3 frames: no test
+    assert significant_gain(first, first - 1, 0.0) is None  # switched off
+    assert significant_gain(first, (first - 1)[:8], 2.0) is None  # different frames
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match="significance"):
+            AdaptOptions(significance=bad)
+
+
+@pytest.mark.parametrize(
+    ("later", "z", "released"),
+    [
+        ((0.0, -0.02, 0.02, -0.01), 2.0, 0),  # mean -0.0025 with a spread of 0.02: noise, keep the input
+        ((0.0, -0.02, 0.02, -0.01), 0.0, 2),  # the test switched off: the lowest mean is released
+        ((-0.05, -0.04, -0.06, -0.05), 2.0, 2),  # every frame lower: released
+    ],
+)
+def test_adapt_model_releases_a_changed_model_only_for_a_gain_beyond_the_noise(
+    later: tuple[float, ...], z: float, released: int
+) -> None:
+    model = _Toy()
+    base = np.array([1.0, 1.2, 0.8, 1.1])
+    curve = iter([base, base + np.array(later), base + 1.0])  # steps 0, 2, 4
+
+    def evaluate(m: torch.nn.Module) -> np.ndarray:
+        return next(curve)
+
+    def predict(m: torch.nn.Module, scan: AdaptScan, k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return m.forward_kspace(k, mask)  # type: ignore[operator, no-any-return]
+
+    opts = AdaptOptions(steps=4, lr=0.05, val_every=2, patience=0, significance=z, seed=0)
+    res = adapt_model(model, [_toy_scan()], predict, opts, evaluate=evaluate)
+    assert [p.step for p in res.curve] == [0, 2, 4]
+    assert res.best_step == released
+    assert res.best_val_loss == pytest.approx(float(np.mean(base + (np.array(later) if released else 0))))
+    assert (float(model.w.detach()) == 0.0) is (released == 0)  # the input weights, or trained ones
+    assert ("within 2 standard errors" in res.stop_reason) is (released == 0)
+
+
 # ----------------------------------------------------------------------------------------------- bad input
 def test_bad_inputs_are_typed_errors_naming_the_file(
     tree: Path, kus_root: Path, tiny_release: Path, tmp_path: Path

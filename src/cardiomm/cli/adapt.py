@@ -73,6 +73,11 @@ def adapt_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's)."),
+    significance: float = typer.Option(
+        2.0,
+        "--significance",
+        help="Release a changed model only if its validation gain exceeds this many std. errors (0: off).",
+    ),  # fmt: skip
     seed: int = typer.Option(0, "--seed", help="Seed of the splits, frame order and validation sets."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out release."),
 ) -> None:
@@ -93,7 +98,7 @@ def adapt_command(
         torch.set_num_threads(threads)
     options = AdaptOptions(
         steps=steps, lr=lr, batch_frames=batch_frames, n_splits=splits, val_every=val_every,
-        patience=patience, seed=seed, train_only=train_only,
+        patience=patience, significance=significance, seed=seed, train_only=train_only,
         split=SplitSpec(loss_fraction=loss_fraction, val_fraction=val_fraction, unit=unit),
     )  # fmt: skip
     dev = resolve_device(device)

@@ -18,8 +18,10 @@ One optimiser step (:func:`adapt_model`):
 Every ``val_every`` steps (and before the first step) the validation loss is the same k-space loss on
 the fixed sets ``Gamma`` with input ``Omega \\ Gamma``, over up to ``max_val_frames`` frames spread
 over the scans. The weights of the lowest validation loss are kept (step 0: the unchanged model), and
-the run stops after ``patience`` evaluations without improvement. With ``val_fraction = 0`` there is no
-validation and the last weights are released.
+the run stops after ``patience`` evaluations without improvement. They are released only if their
+per-frame validation losses beat step 0's by more than ``significance`` standard errors of the paired
+differences (:func:`significant_gain`); otherwise the input weights are. With ``val_fraction = 0`` there
+is no validation and the last weights are released.
 
 A plain torch loop (no Lightning): single process, CPU or one GPU. :func:`adapt` wraps it: load the
 release, load the scans, adapt, write a new release atomically (an interrupted run leaves no folder).
@@ -46,7 +48,17 @@ from cardiomm.training.freeze import apply_train_only
 from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_loss
 from cardiomm.utils.atomic import atomic_dir
 
-__all__ = ["AdaptOptions", "AdaptResult", "CurvePoint", "EarlyStopping", "adapt_model", "adapt", "Predict"]
+__all__ = [
+    "AdaptOptions",
+    "AdaptResult",
+    "CurvePoint",
+    "EarlyStopping",
+    "adapt_model",
+    "adapt",
+    "Predict",
+    "significant_gain",
+    "validation_losses",
+]
 
 #: ``predict(model, scan, masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx)) -> k-space (b, c, ky, kx)``.
 Predict = Callable[[nn.Module, AdaptScan, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -72,6 +84,10 @@ class AdaptOptions:
         Evaluations without improvement before stopping (0: never stop early).
     max_val_frames
         Frames in the validation loss.
+    significance
+        Release a changed model only if its per-frame validation losses are lower than step 0's by more
+        than ``significance`` standard errors of the paired differences (needs >= 3 validation frames;
+        0: no test, the lowest validation loss is released).
     seed
         Seed of the splits, of the frame order and of the validation sets.
     train_only
@@ -87,6 +103,7 @@ class AdaptOptions:
     val_every: int = 10
     patience: int = 5
     max_val_frames: int = 16
+    significance: float = 2.0
     seed: int = 0
     train_only: str | None = None
     split: SplitSpec = field(default_factory=SplitSpec)
@@ -99,6 +116,8 @@ class AdaptOptions:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not (np.isfinite(self.significance) and self.significance >= 0):
+            raise ConfigError(f"significance must be a number >= 0, got {self.significance}")
 
 
 @dataclass(frozen=True)
@@ -132,16 +151,30 @@ class EarlyStopping:
         self.best: float = float("inf")
         self.best_step = 0
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_frames: np.ndarray | None = None
+        self.first: tuple[int, float, np.ndarray | None, dict[str, torch.Tensor]] | None = None
         self.bad = 0
 
-    def update(self, step: int, loss: float, model: nn.Module) -> bool:
-        """Record ``loss`` at ``step``; return True when the run should stop."""
+    def update(self, step: int, loss: float, model: nn.Module, frames: np.ndarray | None = None) -> bool:
+        """Record ``loss`` (per-frame losses ``frames``, optional) at ``step``; True: stop the run."""
         if loss < self.best:
-            self.best, self.best_step, self.bad = loss, step, 0
+            self.best, self.best_step, self.bad, self.best_frames = loss, step, 0, frames
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if self.first is None:
+                self.first = (step, loss, frames, self.best_state)
             return False
         self.bad += 1
         return self.patience > 0 and self.bad >= self.patience
+
+    def keep_first_unless_significant(self, z: float) -> bool:
+        """Go back to the first evaluation's state when the best one's per-frame gain over it is not
+        larger than ``z`` standard errors (:func:`significant_gain`); True if it went back."""
+        if self.first is None or self.best_step == self.first[0]:
+            return False
+        if significant_gain(self.first[2], self.best_frames, z) is not False:
+            return False
+        self.best_step, self.best, self.best_frames, self.best_state = self.first
+        return True
 
 
 def _val_frames(scans: Sequence[AdaptScan], n: int) -> dict[int, list[int]]:
@@ -164,10 +197,10 @@ def _acs(scan: AdaptScan) -> np.ndarray:
 
 
 @torch.no_grad()
-def validation_loss(
+def validation_losses(
     model: nn.Module, scans: Sequence[AdaptScan], frames: dict[int, list[int]], predict: Predict, device: str
-) -> float:
-    """Mean k-space loss on ``Gamma`` (input ``Omega \\ Gamma``) over ``frames`` (scan -> frame indices)."""
+) -> np.ndarray:
+    """Per-frame k-space losses on ``Gamma`` over ``frames``, in the order of ``frames`` (float64)."""
     model.eval()
     losses = []
     for s, idx in frames.items():
@@ -181,7 +214,18 @@ def validation_loss(
             for i in range(len(chunk)):
                 sl = slice(i, i + 1)
                 losses.append(float(ssdu_loss(pred[sl], k[sl], gamma[sl])))
-    return float(np.mean(losses))
+    return np.asarray(losses, dtype=np.float64)
+
+
+def significant_gain(first: np.ndarray | None, best: np.ndarray | None, z: float) -> bool | None:
+    """Whether the per-frame losses ``best`` are lower than ``first`` (same frames) by more than ``z``
+    standard errors of the paired differences; None when it cannot be tested (``z`` 0, fewer than 3
+    frames, or frame counts that differ)."""
+    if z <= 0 or first is None or best is None or first.size < 3 or first.shape != best.shape:
+        return None
+    d = best - first
+    se = float(d.std(ddof=1)) / np.sqrt(d.size)
+    return bool(d.mean() + z * se < 0)
 
 
 def adapt_model(
@@ -191,7 +235,7 @@ def adapt_model(
     options: AdaptOptions,
     *,
     device: str = "cpu",
-    evaluate: Callable[[nn.Module], float] | None = None,
+    evaluate: Callable[[nn.Module], float | np.ndarray] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     on_eval: Callable[[CurvePoint], None] | None = None,
 ) -> AdaptResult:
@@ -208,7 +252,8 @@ def adapt_model(
     options
         Steps, lr, splits, validation and stopping.
     evaluate
-        Replaces the validation loss (tests: a known curve); default :func:`validation_loss`.
+        Replaces the validation loss (tests: a known curve): a number, or per-frame losses (then the
+        significance test applies); default :func:`validation_losses`.
     on_step, on_eval
         Progress callbacks: ``(step, loss)`` after each step, the curve point after each validation.
 
@@ -231,13 +276,15 @@ def adapt_model(
     curve: list[CurvePoint] = []
 
     def validate(step: int, train_losses: list[float]) -> bool:
-        loss = evaluate(model) if evaluate else validation_loss(model, scans, val_frames, predict, device)
+        value = evaluate(model) if evaluate else validation_losses(model, scans, val_frames, predict, device)
+        frames = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        loss = float(frames.mean())
         train = round(float(np.mean(train_losses)), 6) if train_losses else None
         point = CurvePoint(step, train, round(loss, 6))
         curve.append(point)
         if on_eval is not None:
             on_eval(point)
-        return stopper.update(step, loss, model)
+        return stopper.update(step, loss, model, frames)
 
     start = time.perf_counter()
     stop_reason = "steps" if use_val or spec.val_fraction == 0 else "steps (no frame has a validation set)"
@@ -280,6 +327,12 @@ def adapt_model(
     wall = time.perf_counter() - start
     model.eval()
     if use_val and stopper.best_state is not None:
+        best_before = stopper.best_step
+        if stopper.keep_first_unless_significant(options.significance):  # a gain within the noise
+            stop_reason += (
+                f"; the validation gain of step {best_before} is within {options.significance:g} "
+                "standard errors, the input weights are released"
+            )
         model.load_state_dict(stopper.best_state)
         best_step, best_val = stopper.best_step, round(stopper.best, 6)
     else:
