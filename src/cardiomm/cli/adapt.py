@@ -118,12 +118,9 @@ def adapt_command(
         highlight=False,
     )
     start = next((p.val_loss for p in result.curve if p.step == 0), None)
-    if start is not None and result.best_val_loss is not None and start > 0:
+    if result.best_step == 0 and start is not None:
+        console.print("  the input weights are released unchanged", highlight=False)
+    elif start and result.best_val_loss is not None:
         change = 100.0 * (result.best_val_loss / start - 1.0)
-        what = (
-            "the input weights are released unchanged"
-            if result.best_step == 0
-            else f"held-out loss {change:+.1f} % against step 0 ({start:.4f})"
-        )
-        console.print(f"  {what}", highlight=False)
+        console.print(f"  held-out loss {change:+.1f} % against step 0 ({start:.4f})", highlight=False)
     console.print(f"  release -> {out}", highlight=False)
