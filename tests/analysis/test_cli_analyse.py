@@ -381,6 +381,49 @@ def test_cli_phenotypes_from_a_dicom_cine_series(
     assert main([*argv[:2], str(tmp_path / "pro"), *argv[3:], str(tmp_path / "pro.csv")]) == 0
     assert pd.read_csv(tmp_path / "pro.csv").iloc[0]["HR (bpm)"] == pytest.approx(200.0)
     assert row["HR (bpm)"] == pytest.approx(60 / (6 * 0.045))
+    # no trigger times (all 0) but the R-R interval recorded: the heart rate still comes from it
+    write_dicom_series(
+        tmp_path / "rr", images, positions=positions, trigger_dt=0.0, nominal_interval_ms=300.0
+    )
+    assert main([*argv[:2], str(tmp_path / "rr"), *argv[3:], str(tmp_path / "rr.csv")]) == 0
+    assert pd.read_csv(tmp_path / "rr.csv").iloc[0]["HR (bpm)"] == pytest.approx(200.0)
+
+
+def test_cli_phenotypes_refuse_a_dicom_stack_with_a_missing_slice(
+    tmp_path: Path,
+    phantom: Callable[..., object],
+    write_dicom_series: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Slices at 0, 10, 30, 40 mm (20 missing): the median gap would silently drop a slice of every
+    volume, so the stack is refused, nothing is written, and --spacing is the way to insist."""
+    from cardiomm.analysis.segmentation import base
+
+    class FromIntensity(base.Segmenter):
+        def segment(self, images: object, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+            return (np.asarray(images) // 500).astype(np.uint8)
+
+    monkeypatch.setitem(base._REGISTRY, "from-intensity", FromIntensity)
+    ph = phantom(n_frames=4, n_slices=4, size=64, r_ed=12, r_es=8, r_epi=18)
+    write_dicom_series(
+        tmp_path / "cine", ph.labels.astype(np.uint16) * 500, positions=[0.0, 10.0, 30.0, 40.0]
+    )
+    out = tmp_path / "ph.csv"
+    argv = [
+        "analyse",
+        "phenotypes",
+        str(tmp_path / "cine"),
+        "--segmenter",
+        "from-intensity",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "not evenly spaced: 20.00 mm between slices 1 and 2, 10.00 mm elsewhere" in err
+    assert str(tmp_path / "cine") in err and not out.exists()
+    assert main([*argv, "--spacing", "10,1.5,1.25"]) == 0 and out.exists()
 
 
 def test_cli_phenotypes_use_the_slice_spacing_of_the_info_csv(

@@ -47,6 +47,10 @@ class AnalysisVolume:
     inversion_times_s, echo_times_s
         ``(t, z)`` per-image inversion / echo time [s] of a DICOM series where it varies over the
         series, else ``None``.
+    slice_positions_mm
+        ``(z,)`` slice positions along the normal [mm] of a DICOM series, in stack order, else ``None``.
+    source
+        The file or folder read, for messages (``None`` when not read from a path).
     """
 
     data: NDArray[Any]
@@ -55,6 +59,8 @@ class AnalysisVolume:
     from_dicom: bool = False
     inversion_times_s: NDArray[np.float64] | None = field(default=None, repr=False)
     echo_times_s: NDArray[np.float64] | None = field(default=None, repr=False)
+    slice_positions_mm: NDArray[np.float64] | None = field(default=None, repr=False)
+    source: Path | None = None
 
     def holds_images(self) -> bool:
         """True when :attr:`data` cannot be a label volume: a DICOM series, complex or non-integer values,
@@ -76,9 +82,9 @@ def _varying(times: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
 def _load_dicom(path: Path) -> AnalysisVolume:
     dicom = read_dicom_series(path)
     dz = dicom.slice_spacing or dicom.spacing[0]
-    frame_dt = None
-    if dicom.frame_dt:
-        n_t = dicom.magnitude.shape[0]
+    n_t = dicom.magnitude.shape[0]
+    frame_dt = None  # the recorded R-R interval over the frames, else the trigger-time step
+    if n_t > 1 and (dicom.rr_interval or dicom.frame_dt):
         frame_dt = dicom.rr_interval / n_t if dicom.rr_interval else dicom.frame_dt
     return AnalysisVolume(
         dicom.magnitude,
@@ -87,6 +93,8 @@ def _load_dicom(path: Path) -> AnalysisVolume:
         from_dicom=True,
         inversion_times_s=_varying(dicom.inversion_times),
         echo_times_s=_varying(dicom.echo_times),
+        slice_positions_mm=dicom.slice_positions,
+        source=path,
     )
 
 

@@ -214,7 +214,11 @@ def phenotypes(
         help="For --segmenter acdcunet/simunet: your trained weights (folder or .safetensors).",
     ),
     device: str = typer.Option("auto", "--device", help=f"Device of the U-Net segmenters: {DEVICE_HELP}"),
-    spacing: str | None = typer.Option(None, "--spacing", help="Voxel spacing dz,dy,dx in mm."),
+    spacing: str | None = typer.Option(
+        None,
+        "--spacing",
+        help="Voxel spacing dz,dy,dx in mm (overrides the file's geometry and its missing-slice check).",
+    ),
     frame_dt: float | None = typer.Option(None, "--frame-dt", help="Time between frames [s]."),
     info: Path | None = typer.Option(None, "--info", help="<name>_info.csv (default: next to the input)."),
     key: str | None = typer.Option(None, "--key", help="Variable name in a .mat image file."),

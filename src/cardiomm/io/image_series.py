@@ -2,7 +2,12 @@
 
 DICOM (pydicom): the images of one series are grouped into slices by their position along the slice
 normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``; ``SliceLocation``
-without it) and ordered in time by ``TriggerTime`` then ``InstanceNumber``. Slices are spatially sorted,
+without it; positions within :data:`POSITION_TOLERANCE_MM` of each other are one slice) and ordered in
+time by ``TriggerTime`` then ``InstanceNumber``. A stack exported as one series per slice (as many
+scanners and archives deliver short-axis cines) is read as one stack when its series share orientation,
+matrix and pixel spacing and no slice position holds images of two series; other mixes of series are
+refused with a list of them. A file repeating an image already read (same ``SOPInstanceUID``) is
+skipped. Slices are spatially sorted,
 in the direction that puts the slice holding the lowest ``InstanceNumber`` first (the scanner's
 acquisition order). Pixel rows become ``y``, columns ``x``; no transpose is applied; ``RescaleSlope`` /
 ``RescaleIntercept`` are applied. Per-image inversion times (``InversionTime``, else a ``TI <number>``
@@ -38,6 +43,12 @@ __all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_
 
 PathLike = str | os.PathLike[str]
 
+#: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
+#: (scanners and archives write positions with rounding noise; slices of a stack are millimetres apart).
+POSITION_TOLERANCE_MM = 0.1
+#: Series whose slice normals differ by less than this angle [degrees] count as parallel.
+PARALLEL_DEG = 1.0
+
 _TI_COMMENT = re.compile(r"\bTI\s*[:=]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
@@ -67,7 +78,11 @@ class ImageSeries:
     echo_times
         ``(t, z)`` echo time [s] of every image (DICOM with ``EchoTime`` on every image), else ``None``.
     rr_interval
-        The R-R interval [s] the scanner recorded (DICOM ``NominalInterval``), else ``None``.
+        The R-R interval [s] the scanner recorded (DICOM ``NominalInterval``, the median over the images),
+        else ``None``.
+    slice_positions
+        ``(z,)`` position of every slice along the slice normal [mm], in stack order (DICOM), else
+        ``None``.
     """
 
     magnitude: NDArray[np.float32]
@@ -81,6 +96,7 @@ class ImageSeries:
     inversion_times: NDArray[np.float64] | None = field(default=None, repr=False)
     echo_times: NDArray[np.float64] | None = field(default=None, repr=False)
     rr_interval: float | None = None
+    slice_positions: NDArray[np.float64] | None = field(default=None, repr=False)
 
 
 def _float(ds: object, name: str) -> float | None:
@@ -187,20 +203,105 @@ def _vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | 
     return arr
 
 
+def _normal(ds: object, path: Path) -> NDArray[np.float64] | None:
+    """Unit slice normal from ``ImageOrientationPatient``; ``None`` when the image has none."""
+    iop = _vector(ds, "ImageOrientationPatient", 6, path)
+    if iop is None:
+        return None
+    normal = np.cross(iop[:3], iop[3:])
+    norm = float(np.linalg.norm(normal))
+    if not 0.5 < norm < 1.5:
+        raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=path)
+    return normal / norm
+
+
+def _check_series(root: Path, datasets: list[tuple[Path, FileDataset]]) -> dict[Path, str]:
+    """Series UID of every file, after checking that several series form one stack (module notes)."""
+    series_of = {f: str(getattr(ds, "SeriesInstanceUID", "")) for f, ds in datasets}
+    firsts: dict[str, tuple[Path, FileDataset]] = {}
+    counts: dict[str, int] = {}
+    for f, ds in datasets:
+        firsts.setdefault(series_of[f], (f, ds))
+        counts[series_of[f]] = counts.get(series_of[f], 0) + 1
+    if len(firsts) == 1:
+        return series_of
+    keys = []
+    for uid, (f, ds) in firsts.items():
+        with reading(f, "DICOM file"):
+            spacing = _vector(ds, "PixelSpacing", 2, f)
+            keys.append((uid, _normal(ds, f), (int(ds.Rows), int(ds.Columns)), spacing))
+    _, n0, size0, sp0 = keys[0]
+    cos_min = float(np.cos(np.radians(PARALLEL_DEG)))
+    one_stack = all(
+        n is not None
+        and n0 is not None
+        and abs(float(np.dot(n, n0))) >= cos_min
+        and size == size0
+        and sp is not None
+        and sp0 is not None
+        and np.allclose(sp, sp0, rtol=1e-3)
+        for _, n, size, sp in keys
+    )
+    if not one_stack:
+        listing = "; ".join(
+            f"'{getattr(firsts[uid][1], 'SeriesDescription', '') or uid}' ({counts[uid]} images)"
+            for uid in firsts
+        )
+        raise InputFileError(
+            f"mixed series: {len(firsts)} series that are not one stack (different orientation, matrix "
+            f"or pixel spacing): {listing}; give one series",
+            path=root,
+        )
+    return series_of
+
+
+def _group_slices(
+    root: Path, placed: list[tuple[float, float, int, Path, FileDataset]], series_of: dict[Path, str]
+) -> dict[float, list[tuple[float, int, Path, FileDataset]]]:
+    """Images grouped into slices: sorted by position, a new slice wherever the next position is more
+    than :data:`POSITION_TOLERANCE_MM` away; keyed by the slice's mean position [mm]."""
+    runs: list[list[tuple[float, float, int, Path, FileDataset]]] = []
+    for item in sorted(placed, key=lambda r: r[0]):
+        if runs and item[0] - runs[-1][-1][0] <= POSITION_TOLERANCE_MM:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    groups: dict[float, list[tuple[float, int, Path, FileDataset]]] = {}
+    for run in runs:
+        pos = float(np.mean([r[0] for r in run]))
+        uids = {series_of[r[3]] for r in run}
+        if len(uids) > 1:
+            raise InputFileError(
+                f"mixed series: {len(uids)} series hold images at the same slice position ({pos:.2f} mm), "
+                "a repeated acquisition?; give one series",
+                path=root,
+            )
+        groups[pos] = [(r[1], r[2], r[3], r[4]) for r in run]
+    return groups
+
+
+def _median_rr(datasets: list[tuple[Path, FileDataset]]) -> float | None:
+    """Median ``NominalInterval`` [s] over the images (it varies from beat to beat), else ``None``."""
+    values = [v for _, ds in datasets if (v := _float(ds, "NominalInterval")) is not None and v > 0]
+    return float(np.median(values)) * 1e-3 if values else None
+
+
 def _read_dicom_series(root: Path) -> ImageSeries:
     datasets: list[tuple[Path, FileDataset]] = []
+    seen: set[str] = set()  # SOPInstanceUIDs: a second copy of an image (an export twice) is skipped
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
         with reading(f, "DICOM file"):
             ds = _load_dicom(f)
-        if ds is not None:
-            datasets.append((f, ds))
+        if ds is None:
+            continue
+        uid = str(getattr(ds, "SOPInstanceUID", "") or "")
+        if uid and uid in seen:
+            continue
+        seen.add(uid)
+        datasets.append((f, ds))
     if not datasets:
         raise InputFileError("no DICOM image files in folder", path=root)
-    uids = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in datasets}
-    if len(uids) > 1:
-        raise InputFileError(
-            f"mixed series: {len(uids)} different SeriesInstanceUID values; give one series", path=root
-        )
+    series_of = _check_series(root, datasets)
     sizes = set()
     for f, ds in datasets:
         with reading(f, "DICOM file"):
@@ -208,12 +309,9 @@ def _read_dicom_series(root: Path) -> ImageSeries:
     if len(sizes) > 1:
         raise ShapeError(f"mixed image sizes {sorted(sizes)} (rows, columns) in one series", path=root)
     first_path, first = datasets[0]
-    iop = _vector(first, "ImageOrientationPatient", 6, first_path)
-    iop = np.asarray([1, 0, 0, 0, 1, 0], float) if iop is None else iop
-    normal = np.cross(iop[:3], iop[3:])
-    if not 0.5 < float(np.linalg.norm(normal)) < 1.5:
-        raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=first_path)
-    groups: dict[float, list[tuple[float, int, Path, FileDataset]]] = {}
+    normal = _normal(first, first_path)
+    normal = np.asarray([0.0, 0.0, 1.0]) if normal is None else normal
+    placed: list[tuple[float, float, int, Path, FileDataset]] = []
     for f, ds in datasets:
         with reading(f, "DICOM file"):
             ipp = _vector(ds, "ImagePositionPatient", 3, f)
@@ -222,7 +320,8 @@ def _read_dicom_series(root: Path) -> ImageSeries:
             if not (np.isfinite(pos) and np.isfinite(trig)):
                 raise DataValueError("slice position or trigger time is not finite", path=f)
             inst = int(getattr(ds, "InstanceNumber", 0) or 0)
-        groups.setdefault(round(pos, 2), []).append((trig, inst, f, ds))
+        placed.append((pos, trig, inst, f, ds))
+    groups = _group_slices(root, placed, series_of)
     counts = {len(v) for v in groups.values()}
     if len(counts) > 1:
         raise ShapeError(f"slices have different numbers of frames {sorted(counts)}", path=root)
@@ -276,7 +375,8 @@ def _read_dicom_series(root: Path) -> ImageSeries:
         source=root,
         inversion_times=_per_image_seconds(ti_ms),
         echo_times=_per_image_seconds(te_ms),
-        rr_interval=rr * 1e-3 if (rr := _float(first, "NominalInterval")) else None,
+        rr_interval=_median_rr(datasets),
+        slice_positions=np.asarray(positions, dtype=np.float64),
     )
 
 
