@@ -36,7 +36,7 @@ from scipy.ndimage import shift as nd_shift
 
 from cardiomm.analysis.basal import apply_basal_rule, basal_end_first, basal_end_of_frames
 from cardiomm.analysis.labels import LV, MYO
-from cardiomm.analysis.segmentation import Segmenter, get_segmenter
+from cardiomm.analysis.segmentation import get_segmenter
 from cardiomm.analysis.segmentation.evaluate import ACDC_NOMINAL_SPACING_MM
 from cardiomm.analysis.segmentation.realdata import ACDC_TO_CARDIOMM
 
@@ -94,30 +94,6 @@ def table(title: str, errors: dict[str, list[NDArray[np.float64]]], removed: dic
         print(f"| {name} | {a[0]:.2f} | {a[1]:.2f} | {a[2]:.2f} | {e[:, 1].mean():+.2f} | {removed[name]} |")
 
 
-Variant = tuple[Callable[[Labels], bool], bool]  # (basal end, ED / ES chosen before the rule)
-
-
-def compare(
-    title: str,
-    variants: dict[str, Variant],
-    patients: list[str],
-    frames: Callable[[list[NDArray[np.float32]]], list[NDArray[np.float32]]],
-    seg: Segmenter,
-    root: Path,
-) -> None:
-    """Segment ``frames(ED, ES images)`` of every patient, measure it under every variant, print a table."""
-    errors: dict[str, list[NDArray[np.float64]]] = {k: [] for k in variants}
-    removed = dict.fromkeys(variants, 0)
-    for pid in patients:
-        images, labels = load(root, pid)
-        lab = np.stack([seg.segment(im, ACDC_NOMINAL_SPACING_MM) for im in frames(images)]).astype(np.uint8)
-        ref = expert(labels)
-        for name, (end, before) in variants.items():
-            errors[name].append(100 * (measure(lab, end, before) / ref - 1))
-            removed[name] += len(apply_basal_rule(labels, base_first=end(labels))[1])
-    table(title, errors, removed)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,31 +109,38 @@ def main(argv: list[str] | None = None) -> int:
     train = sorted(p for p in subjects["train"] if p.startswith("patient"))
     seg = get_segmenter()
 
-    def frames_as_acquired(images: list[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
-        return images
-
-    def pseudo_cine(images: list[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
-        return [perturbed(im, rng, args.noise) for im in images for _ in range(args.copies)]
+    ends = {"one frame decides": one_frame_end, "every frame votes": basal_end_of_frames}
+    errors: dict[str, list[NDArray[np.float64]]] = {k: [] for k in ends}
+    removed = dict.fromkeys(ends, 0)
+    for pid in val + train:
+        images, labels = load(args.acdc, pid)
+        lab = np.stack([seg.segment(im, ACDC_NOMINAL_SPACING_MM) for im in images]).astype(np.uint8)
+        ref = expert(labels)
+        for name, end in ends.items():
+            errors[name].append(100 * (measure(lab, end, False) / ref - 1))
+            removed[name] += len(apply_basal_rule(labels, base_first=end(labels))[1])
+    table(
+        f"Basal end: {len(val + train)} non-test ACDC patients, ED + ES, error in % of the expert volumes",
+        errors,
+        removed,
+    )
 
     rng = np.random.default_rng(args.seed)
-    compare(
-        f"Basal end: {len(val + train)} non-test ACDC patients, ED + ES, error in % of the expert volumes",
-        {"one frame decides": (one_frame_end, False), "every frame votes": (basal_end_of_frames, False)},
-        val + train,
-        frames_as_acquired,
-        seg,
-        args.acdc,
-    )
-    compare(
+    phases = {"ED / ES after the rule": False, "ED / ES before the rule": True}
+    errors = {k: [] for k in phases}
+    removed = dict.fromkeys(phases, 0)
+    for pid in (val + train)[: args.pseudo]:
+        images, labels = load(args.acdc, pid)
+        copies = [perturbed(im, rng, args.noise) for im in images for _ in range(args.copies)]
+        lab = np.stack([seg.segment(c, ACDC_NOMINAL_SPACING_MM) for c in copies]).astype(np.uint8)
+        ref = expert(labels)
+        for name, before in phases.items():
+            errors[name].append(100 * (measure(lab, basal_end_of_frames, before) / ref - 1))
+            removed[name] += len(apply_basal_rule(labels, base_first=basal_end_of_frames(labels))[1])
+    table(
         f"ED / ES frames: {args.pseudo} pseudo-cines of {2 * args.copies} frames (every frame votes)",
-        {
-            "ED / ES after the rule": (basal_end_of_frames, False),
-            "ED / ES before the rule": (basal_end_of_frames, True),
-        },
-        (val + train)[: args.pseudo],
-        pseudo_cine,
-        seg,
-        args.acdc,
+        errors,
+        removed,
     )
     return 0
 
