@@ -140,9 +140,8 @@ def write_report(
         + f"{sp[1]:.2f} x {sp[2]:.2f} mm pixels, oversampling cropped. Each volume (the RSS of the fully "
         + "sampled k-space, every reconstruction, and the original DICOM images) was segmented by the "
         + f"`{ctx['segmenter']}` segmenter and measured by `compute_phenotypes` with the true slice spacing "
-        + "and frame time; ED / ES are the frames of largest / smallest LV volume of each volume (before "
-        + "the basal rule). PSNR / SSIM: the protocol metrics (99.5th-percentile normalisation per frame) "
-        + "on the cropped grid.",
+        + "and frame time; ED / ES are the frames of largest / smallest LV volume of each volume. PSNR / "
+        + "SSIM: the protocol metrics (99.5th-percentile normalisation per frame) on the cropped grid.",
         "",
         f"## Acceptance at {ACCEPT_AF}x: {verdict}",
         "",

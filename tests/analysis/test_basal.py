@@ -8,7 +8,6 @@ from cardiomm.analysis.basal import (
     MAX_BASAL_SLICES,
     apply_basal_rule,
     basal_end_first,
-    basal_end_of_frames,
     lv_border_on_myo,
 )
 from cardiomm.analysis.labels import LV, MYO, RV
@@ -77,36 +76,3 @@ def test_rule_removes_at_most_three_slices_and_never_the_largest() -> None:
     assert apply_basal_rule(blood_pool_only, base_first=True)[1] == ()
     largest_first = np.stack([_ring(14, open_deg=300), _ring(12), _ring(6)])[None]
     assert apply_basal_rule(largest_first, base_first=True)[1] == ()
-
-
-def test_basal_end_is_voted_by_every_frame_not_the_largest_alone() -> None:
-    """The largest frame has both ends closed and its area test points at slice 0; the two smaller
-    frames open the ring at the last slice: the cine's base is the last slice, and it is removed there."""
-    ed = np.stack([_ring(r) for r in (13, 14, 14, 14, 14, 12)])
-    es = np.stack([*(_ring(r) for r in (5, 8, 10, 11, 12)), _ring(11, open_deg=270)])
-    cine = np.stack([ed, es, es])
-    assert basal_end_first(ed) and not basal_end_first(es)  # the single-frame answers disagree
-    assert not basal_end_of_frames(cine)
-    _, removed = apply_basal_rule(cine)
-    assert removed == ((1, 5), (2, 5))
-    _, removed_old = apply_basal_rule(cine, base_first=basal_end_first(ed))  # the former choice
-    assert removed_old == ()
-    tie = np.stack([ed, es, es[::-1]])  # one vote each way: the largest frame decides
-    assert basal_end_of_frames(tie) == basal_end_first(ed)
-
-
-def test_end_systole_is_chosen_before_the_rule_takes_a_basal_slice() -> None:
-    """Frame 2 holds slightly more blood than frame 1 but loses its open basal slice to the rule: the
-    end-systolic frame is still frame 1 (smallest cavity), measured with its full stack."""
-    ed = np.stack([_ring(r) for r in (14, 14, 13, 11, 8, 5)])
-    es = np.stack([_ring(r) for r in (10, 10, 9, 8, 6, 4)])
-    late = es.copy()
-    late[0], late[2] = _ring(9.8, open_deg=270), _ring(9.6)  # open base, a little more blood below
-    cine = np.stack([ed, es, late])
-    spacing = (8.0, 1.5, 1.5)
-    ml = float(np.prod(spacing)) * 1e-3
-    assert (late == LV).sum() > (es == LV).sum() > (late[1:] == LV).sum()  # the premise
-    ph = compute_phenotypes(cine, spacing, with_wall_thickness=False)
-    assert ph.basal_removed == ((2, 0),)
-    assert (ph.ed_frame, ph.es_frame) == (0, 1)
-    assert ph.lvesv_ml == np.float64((es == LV).sum() * ml)

@@ -11,18 +11,6 @@ half of its border on myocardium, or that holds myocardium but no blood pool, lo
 removed, nor more than :data:`MAX_BASAL_SLICES` slices per frame; a frame without any myocardium label
 (a blood-pool-only segmentation) is left as it is.
 
-Which end is basal is decided once per cine, by every frame (:func:`basal_end_of_frames`): each frame
-whose two ends differ (exactly one opens the ring) votes for it. Deciding on one frame alone made the
-answer hinge on that frame: in SCD0000101 (dilated, both ends closed at end-diastole) the fully sampled
-cine fell back to the area test and was walked from the apex while its 8x reconstructions were walked
-from the base, moving their LVEF by 6 points. :func:`cardiomm.analysis.phenotypes.compute_phenotypes`
-picks end-diastole and end-systole before the rule, so that a borderline slice the rule takes out in
-one frame and keeps in the next cannot make that frame the "smallest". Decided on non-test ACDC patients
-only, with rules written first (``scripts/basal_rule_validation.py``; docs/analysis.md): the vote lowers
-the mean ESV error against the expert labels from 9.30 to 8.94 % (75 patients, EDV and mass unchanged;
-9.34 -> 9.04 % with today's eight-fold segmenter), the phase choice from 8.04 to 7.96 % (30 pseudo-cines
-of perturbed ED / ES copies); neither removes a slice from the expert labels.
-
 Measured on the Sunnybrook subjects with the default segmenter: SCD0000201's two slices above the manual
 stack (LV border on MYO 0.27 and 0.01) are removed at end-diastole, which brings its LVEDV from +12.7 %
 to within a few percent of the manual contours and removes the atrial wall from its LV mass.
@@ -41,7 +29,6 @@ __all__ = [
     "lv_border_on_myo",
     "base_is_first",
     "basal_end_first",
-    "basal_end_of_frames",
     "apply_basal_rule",
 ]
 
@@ -78,19 +65,6 @@ def base_is_first(labels: ArrayLike) -> bool:
     return bool(area[idx[:half]].mean() >= area[idx[idx.size - half :]].mean())
 
 
-def _open_end(lab: NDArray[np.integer]) -> bool | None:
-    """True / False when only slice 0's / only the last slice's end of a ``(z, y, x)`` segmentation
-    fails the 50 % rule (the lower border-on-MYO of its two terminal LV slices); None otherwise."""
-    zs = np.flatnonzero((lab == LV).any(axis=(1, 2)))
-    if zs.size < 2:
-        return None
-    first = min(lv_border_on_myo(lab[z]) for z in zs[:2])
-    last = min(lv_border_on_myo(lab[z]) for z in zs[-2:])
-    if (first < MIN_MYO_SURROUND) != (last < MIN_MYO_SURROUND):
-        return first < last
-    return None
-
-
 def basal_end_first(labels: ArrayLike) -> bool:
     """Which end of a ``(z, y, x)`` segmentation the basal rule starts from: True for slice 0.
 
@@ -100,23 +74,14 @@ def basal_end_first(labels: ArrayLike) -> bool:
     halves differ by 0.4 %). When neither end fails, the rule removes nothing from either side.
     """
     lab = np.asarray(labels)
-    end = _open_end(lab)
-    return base_is_first(lab) if end is None else end
-
-
-def basal_end_of_frames(labels: ArrayLike) -> bool:
-    """Which end of a ``(t, z, y, x)`` cine is basal: True for slice 0.
-
-    Every frame in which exactly one end fails the 50 % rule votes for that end; the majority decides.
-    Without a majority (no such frame, or a tie): :func:`basal_end_first` of the frame with the largest
-    LV volume.
-    """
-    lab = np.asarray(labels)
-    votes = [v for v in map(_open_end, lab) if v is not None]
-    n_first = sum(votes)
-    if 2 * n_first != len(votes):
-        return 2 * n_first > len(votes)
-    return basal_end_first(lab[int(np.argmax((lab == LV).sum(axis=(1, 2, 3))))])
+    zs = np.flatnonzero((lab == LV).any(axis=(1, 2)))
+    if zs.size < 2:
+        return base_is_first(lab)
+    first = min(lv_border_on_myo(lab[z]) for z in zs[:2])
+    last = min(lv_border_on_myo(lab[z]) for z in zs[-2:])
+    if (first < MIN_MYO_SURROUND) != (last < MIN_MYO_SURROUND):
+        return first < last
+    return base_is_first(lab)
 
 
 def apply_basal_rule(
@@ -129,8 +94,8 @@ def apply_basal_rule(
     labels
         ``(t, z, y, x)`` labels (LV = 1, MYO = 2, RV = 3).
     base_first
-        True if slice 0 is basal; None infers it from all frames (:func:`basal_end_of_frames`) and
-        uses that side for every frame.
+        True if slice 0 is basal; None infers it on the frame with the largest LV volume (see
+        :func:`basal_end_first`) and uses that side for every frame.
 
     Returns
     -------
@@ -144,7 +109,7 @@ def apply_basal_rule(
         return lab, ()
     lv_area = (lab == LV).sum(axis=(2, 3))  # (t, z)
     if base_first is None:
-        base_first = basal_end_of_frames(lab)
+        base_first = basal_end_first(lab[int(np.argmax(lv_area.sum(axis=1)))])
     removed: list[tuple[int, int]] = []
     for t in range(lab.shape[0]):
         zs = np.flatnonzero(((lab[t] == LV) | (lab[t] == MYO)).any(axis=(1, 2)))

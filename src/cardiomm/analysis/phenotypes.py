@@ -80,8 +80,7 @@ class CardiacPhenotypes:
     rvedv_ml, rvesv_ml, rvsv_ml, rvef_pct, wt_global_mm
         RV phenotypes and the global ED wall thickness.
     ed_frame, es_frame
-        Indices of end-diastole and end-systole: the frames of largest / smallest LV cavity before the
-        basal rule.
+        Indices of end-diastole and end-systole.
     heart_rate_bpm
         ``60 / (n_frames * frame_dt)`` (NaN without a frame time).
     lv_volume_curve_ml
@@ -276,16 +275,12 @@ def compute_phenotypes(
     CardiacPhenotypes
     """
     lab, _ = _check(labels, spacing_mm)
-    # ED / ES: the phases of largest / smallest LV cavity, found before the basal rule, so that a
-    # borderline basal slice the rule takes out in one frame and keeps in the next cannot move them
-    # (the minimum over such frames is biased low)
-    cavity = label_volumes_ml(lab, spacing_mm)[LV]
-    ed, es = int(np.argmax(cavity)), int(np.argmin(cavity))
     removed: tuple[tuple[int, int], ...] = ()
     if basal_rule:
         lab, removed = apply_basal_rule(lab, base_first=base_first)
     vols = label_volumes_ml(lab, spacing_mm)
     lv = vols[LV]
+    ed, es = int(np.argmax(lv)), int(np.argmin(lv))
     n_frames = lab.shape[0]
     if frame_dt_s is not None and not (np.isfinite(frame_dt_s) and frame_dt_s > 0):
         raise DataValueError(f"frame_dt_s must be a positive number of seconds, got {frame_dt_s}")
