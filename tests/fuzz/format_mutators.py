@@ -144,9 +144,9 @@ def _dicom(seed: str, src: Path, dst: Path, rng: Rng, reader: str) -> bool | Non
     if choice == 11:
         (dst / "extra.dcm").write_bytes(rng.bytes(int(rng.integers(0, 400))))
         return True
-    if choice == 13:
+    if choice == 13:  # the same image twice (same SOPInstanceUID): skipped, read as the series
         shutil.copyfile(files[1], dst / "img009.dcm")
-        return True
+        return False
     first = choice in (0, 1, 9)  # only the first file's spacing, thickness and orientation are used
     f = files[0] if first else files[int(rng.integers(0, len(files)))]
     with warnings.catch_warnings():
