@@ -1,9 +1,14 @@
 """Magnitude image series from DICOM folders and NIfTI files, with their geometry and timing.
 
 DICOM (pydicom): the images of one series are grouped into slices by their position along the slice
-normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``; ``SliceLocation``
-without it; positions within :data:`POSITION_TOLERANCE_MM` of each other are one slice) and ordered in
-time by ``TriggerTime`` then ``InstanceNumber``. A stack exported as one series per slice (as many
+normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``; positions within
+:data:`POSITION_TOLERANCE_MM` of each other are one slice) and ordered in time by ``TriggerTime`` then
+``InstanceNumber``. Without ``ImagePositionPatient`` on any image, ``SliceLocation`` orders the slices
+but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is often measured along a scanner
+axis, not the slice normal: 6.72 mm steps for 10-mm oblique slices in the Sunnybrook cines); without
+that either, the SliceLocation step is used and a warning logged. The frames of an Enhanced
+multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without
+the DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as many
 scanners and archives deliver short-axis cines) is read as one stack when its series share orientation,
 matrix and pixel spacing and no slice position holds images of two series; other mixes of series are
 refused with a list of them. A file repeating an image already read (same ``SOPInstanceUID``) is
@@ -22,26 +27,31 @@ Only geometry and timing are read from the headers: no name, ID, date or institu
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
+from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
 from cardiomm.io.nifti import read_nifti_array
 
 if TYPE_CHECKING:
-    from pydicom.dataset import FileDataset
+    from pydicom.dataset import Dataset, FileDataset
 
 __all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_series"]
 
 PathLike = str | os.PathLike[str]
+#: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
+_Image: TypeAlias = "Dataset | DicomFrame"
+log = logging.getLogger(__name__)
 
 #: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
 #: (scanners and archives write positions with rounding noise; slices of a stack are millimetres apart).
@@ -138,10 +148,12 @@ def read_dicom_series(folder: PathLike) -> ImageSeries:
     FileFormatError
         A damaged DICOM file or image (the message names the file).
     ShapeError
-        Images of different sizes, multi-frame images, or slices with different frame counts.
+        Images of different sizes, multi-frame images without per-frame geometry, or slices with
+        different frame counts.
     DataValueError
         Non-finite or non-positive geometry (pixel spacing, orientation, position), a negative slice
-        thickness, or rescaled pixel values that are not finite.
+        thickness, rescaled pixel values that are not finite, positions on some images only, or no
+        position at all on several images of one trigger time.
     SizeLimitError
         More pixels than the size guard allows (:func:`~cardiomm.io.checks.max_elements`).
     """
@@ -166,6 +178,32 @@ def _claims_dicom(path: Path) -> bool:
         return fh.read(4) == b"DICM"
 
 
+def _starts_like_raw_dicom(path: Path) -> bool:
+    """Whether a file without the 128-byte preamble starts like a DICOM data set: its first element is
+    in group 0x0002 or 0x0008, little endian (old exports and some archives write no preamble)."""
+    with open(path, "rb") as fh:
+        head = fh.read(132)
+    return head[128:132] != b"DICM" and head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8
+
+
+def _set_transfer_syntax(ds: FileDataset) -> None:
+    """Record the encoding pydicom found in a data set read without file meta information (needed to
+    decode its pixels): implicit or explicit VR, little or big endian."""
+    from pydicom.dataset import FileMetaDataset  # noqa: PLC0415 - lazy: importing this module loads no pydicom
+    from pydicom.uid import (  # noqa: PLC0415 - lazy: importing this module loads no pydicom
+        ExplicitVRBigEndian,
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+    )
+
+    implicit, little = ds.original_encoding
+    meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+    meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    )
+    ds.file_meta = meta
+
+
 def _load_dicom(path: Path) -> FileDataset | None:
     """The dataset of an image file; ``None`` for a file to ignore (see :func:`read_dicom_series`)."""
     import pydicom  # noqa: PLC0415 - lazy: importing this module loads no pydicom
@@ -173,17 +211,22 @@ def _load_dicom(path: Path) -> FileDataset | None:
 
     if path.name.startswith("."):
         return None
+    forced = _starts_like_raw_dicom(path)
     try:
-        ds = pydicom.dcmread(path)
+        ds = pydicom.dcmread(path, force=forced)
     except InvalidDicomError as err:
         if _claims_dicom(path):
             raise FileFormatError(f"not a readable DICOM file ({first_line(err)})", path=path) from None
         return None
     except Exception as err:  # pydicom raises many types on damaged files
+        if forced and not _claims_dicom(path):
+            return None  # it only started like a data set without preamble
         raise FileFormatError(
             f"truncated or corrupt DICOM file ({type(err).__name__}: {first_line(err)})", path=path
         ) from None
     if "PixelData" in ds:
+        if forced and "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+            _set_transfer_syntax(ds)
         return ds
     meta = getattr(ds, "file_meta", None)
     sop = getattr(ds, "SOPClassUID", None) or getattr(meta, "MediaStorageSOPClassUID", "")
@@ -215,10 +258,10 @@ def _normal(ds: object, path: Path) -> NDArray[np.float64] | None:
     return normal / norm
 
 
-def _check_series(root: Path, datasets: list[tuple[Path, FileDataset]]) -> dict[Path, str]:
+def _check_series(root: Path, datasets: list[tuple[Path, _Image]]) -> dict[Path, str]:
     """Series UID of every file, after checking that several series form one stack (module notes)."""
     series_of = {f: str(getattr(ds, "SeriesInstanceUID", "")) for f, ds in datasets}
-    firsts: dict[str, tuple[Path, FileDataset]] = {}
+    firsts: dict[str, tuple[Path, _Image]] = {}
     counts: dict[str, int] = {}
     for f, ds in datasets:
         firsts.setdefault(series_of[f], (f, ds))
@@ -256,17 +299,17 @@ def _check_series(root: Path, datasets: list[tuple[Path, FileDataset]]) -> dict[
 
 
 def _group_slices(
-    root: Path, placed: list[tuple[float, float, int, Path, FileDataset]], series_of: dict[Path, str]
-) -> dict[float, list[tuple[float, int, Path, FileDataset]]]:
+    root: Path, placed: list[tuple[float, float, int, Path, _Image]], series_of: dict[Path, str]
+) -> dict[float, list[tuple[float, int, Path, _Image]]]:
     """Images grouped into slices: sorted by position, a new slice wherever the next position is more
     than :data:`POSITION_TOLERANCE_MM` away; keyed by the slice's mean position [mm]."""
-    runs: list[list[tuple[float, float, int, Path, FileDataset]]] = []
+    runs: list[list[tuple[float, float, int, Path, _Image]]] = []
     for item in sorted(placed, key=lambda r: r[0]):
         if runs and item[0] - runs[-1][-1][0] <= POSITION_TOLERANCE_MM:
             runs[-1].append(item)
         else:
             runs.append([item])
-    groups: dict[float, list[tuple[float, int, Path, FileDataset]]] = {}
+    groups: dict[float, list[tuple[float, int, Path, _Image]]] = {}
     for run in runs:
         pos = float(np.mean([r[0] for r in run]))
         uids = {series_of[r[3]] for r in run}
@@ -280,25 +323,80 @@ def _group_slices(
     return groups
 
 
-def _median_rr(datasets: list[tuple[Path, FileDataset]]) -> float | None:
+def _median_rr(datasets: list[tuple[Path, _Image]]) -> float | None:
     """Median ``NominalInterval`` [s] over the images (it varies from beat to beat), else ``None``."""
     values = [v for _, ds in datasets if (v := _float(ds, "NominalInterval")) is not None and v > 0]
     return float(np.median(values)) * 1e-3 if values else None
 
 
+def _positions(
+    root: Path, datasets: list[tuple[Path, _Image]], normal: NDArray[np.float64]
+) -> tuple[list[float], str]:
+    """Every image's position along the slice normal [mm] and the header it came from:
+    ``ImagePositionPatient`` (projected on the normal), else ``SliceLocation``, else ``""`` (all 0)."""
+    ipps = []
+    for f, ds in datasets:
+        with reading(f, "DICOM file"):
+            ipps.append(_vector(ds, "ImagePositionPatient", 3, f))
+    n_ipp = sum(v is not None for v in ipps)
+    if n_ipp == len(datasets):
+        return [float(np.dot(v, normal)) for v in ipps if v is not None], "ImagePositionPatient"
+    if n_ipp:
+        lacking = next(f for (f, _), v in zip(datasets, ipps, strict=True) if v is None)
+        raise DataValueError(
+            f"ImagePositionPatient on {n_ipp} of {len(datasets)} images (not on {lacking.name}, for one): "
+            "the stack cannot be ordered",
+            path=root,
+        )
+    locs = [_float(ds, "SliceLocation") for _, ds in datasets]
+    n_loc = sum(v is not None for v in locs)
+    if n_loc == len(datasets):
+        return [float(v) for v in locs if v is not None], "SliceLocation"
+    if n_loc:
+        raise DataValueError(
+            f"no ImagePositionPatient, and SliceLocation on {n_loc} of {len(datasets)} images: the stack "
+            "cannot be ordered",
+            path=root,
+        )
+    return [0.0] * len(datasets), ""
+
+
+def _slice_spacing(
+    root: Path, first: _Image, positions: list[float], source: str
+) -> tuple[float | None, NDArray[np.float64]]:
+    """Centre-to-centre slice distance [mm] and the slice positions [mm] (module notes on the headers)."""
+    pos = np.asarray(positions, dtype=np.float64)
+    if pos.size < 2:
+        return None, pos
+    step = float(np.median(np.abs(np.diff(pos))))
+    if source != "SliceLocation":
+        return step, pos
+    between = _float(first, "SpacingBetweenSlices")
+    if between is not None and np.isfinite(between) and between > 0:
+        return between, pos[0] + (pos - pos[0]) * (between / step)
+    log.warning(
+        "%s: slice spacing %.2f mm taken from SliceLocation (the headers have no ImagePositionPatient or "
+        "SpacingBetweenSlices); SliceLocation is not always measured along the slice normal: check it "
+        "or give the spacing",
+        root,
+        step,
+    )
+    return step, pos
+
+
 def _read_dicom_series(root: Path) -> ImageSeries:
-    datasets: list[tuple[Path, FileDataset]] = []
+    datasets: list[tuple[Path, _Image]] = []
     seen: set[str] = set()  # SOPInstanceUIDs: a second copy of an image (an export twice) is skipped
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
         with reading(f, "DICOM file"):
-            ds = _load_dicom(f)
-        if ds is None:
-            continue
-        uid = str(getattr(ds, "SOPInstanceUID", "") or "")
-        if uid and uid in seen:
-            continue
-        seen.add(uid)
-        datasets.append((f, ds))
+            loaded = _load_dicom(f)
+            images = [] if loaded is None else dataset_frames(loaded, f)
+        for image in images:
+            uid = str(getattr(image, "SOPInstanceUID", "") or "")
+            if uid and uid in seen:
+                continue
+            seen.add(uid)
+            datasets.append((f, image))
     if not datasets:
         raise InputFileError("no DICOM image files in folder", path=root)
     series_of = _check_series(root, datasets)
@@ -311,16 +409,21 @@ def _read_dicom_series(root: Path) -> ImageSeries:
     first_path, first = datasets[0]
     normal = _normal(first, first_path)
     normal = np.asarray([0.0, 0.0, 1.0]) if normal is None else normal
-    placed: list[tuple[float, float, int, Path, FileDataset]] = []
-    for f, ds in datasets:
+    image_pos, pos_source = _positions(root, datasets, normal)
+    placed: list[tuple[float, float, int, Path, _Image]] = []
+    for (f, ds), pos in zip(datasets, image_pos, strict=True):
         with reading(f, "DICOM file"):
-            ipp = _vector(ds, "ImagePositionPatient", 3, f)
-            pos = float(np.dot(ipp, normal)) if ipp is not None else _float(ds, "SliceLocation") or 0.0
             trig = _float(ds, "TriggerTime") or 0.0
             if not (np.isfinite(pos) and np.isfinite(trig)):
                 raise DataValueError("slice position or trigger time is not finite", path=f)
             inst = int(getattr(ds, "InstanceNumber", 0) or 0)
         placed.append((pos, trig, inst, f, ds))
+    if not pos_source and len({p[1] for p in placed}) < len(placed):
+        raise DataValueError(
+            "no slice position in the headers (ImagePositionPatient, SliceLocation) and several images "
+            "share a trigger time: the slices cannot be told apart",
+            path=root,
+        )
     groups = _group_slices(root, placed, series_of)
     counts = {len(v) for v in groups.values()}
     if len(counts) > 1:
@@ -353,7 +456,7 @@ def _read_dicom_series(root: Path) -> ImageSeries:
     thick = _float(first, "SliceThickness") or 8.0
     if not (np.isfinite(thick) and thick > 0):
         raise DataValueError(f"SliceThickness {thick} must be a positive number", path=first_path)
-    slice_spacing = float(np.median(np.abs(np.diff(positions)))) if len(positions) > 1 else None
+    slice_spacing, slice_positions = _slice_spacing(root, first, positions, pos_source)
     trig_times = sorted(r[0] for r in groups[positions[0]])
     frame_dt = float(np.median(np.diff(trig_times))) * 1e-3 if n_t > 1 else None
     tr, te = _float(first, "RepetitionTime"), _float(first, "EchoTime")
@@ -376,7 +479,7 @@ def _read_dicom_series(root: Path) -> ImageSeries:
         inversion_times=_per_image_seconds(ti_ms),
         echo_times=_per_image_seconds(te_ms),
         rr_interval=_median_rr(datasets),
-        slice_positions=np.asarray(positions, dtype=np.float64),
+        slice_positions=slice_positions,
     )
 
 
