@@ -187,3 +187,19 @@ def test_missing_positions_are_refused(write_dicom_series: Callable[..., None], 
     ds.save_as(f, enforce_file_format=True)
     with pytest.raises(DataValueError, match=rf"ImagePositionPatient on 11 of 12 images \(not on {f.name}"):
         read_dicom_series(tmp_path / "some")
+
+
+def test_missing_pixel_spacing_is_said(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import pydicom
+
+    write_dicom_series(tmp_path / "s", _images(), positions=POSITIONS)
+    for f in (tmp_path / "s").glob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        del ds.PixelSpacing
+        ds.save_as(f, enforce_file_format=True)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.image_series"):
+        got = read_dicom_series(tmp_path / "s")
+    assert got.spacing[1:] == (1.0, 1.0)
+    assert any("no PixelSpacing" in r.getMessage() for r in caplog.records)

@@ -451,9 +451,13 @@ def _read_dicom_series(root: Path) -> ImageSeries:
             check_finite(mag[t, z], "rescaled pixel data", f)
     spacing = _vector(first, "PixelSpacing", 2, first_path)
     spacing_rc = [1.0, 1.0] if spacing is None else [float(v) for v in spacing]
+    if spacing is None:
+        log.warning("%s: no PixelSpacing in the headers; 1 x 1 mm pixels assumed: give the spacing", root)
     if min(spacing_rc) <= 0:
         raise DataValueError(f"PixelSpacing {spacing_rc} must be positive", path=first_path)
     thick = _float(first, "SliceThickness") or 8.0
+    if _float(first, "SliceThickness") is None and len(positions) < 2:
+        log.warning("%s: no SliceThickness in the headers; 8 mm assumed", root)
     if not (np.isfinite(thick) and thick > 0):
         raise DataValueError(f"SliceThickness {thick} must be a positive number", path=first_path)
     slice_spacing, slice_positions = _slice_spacing(root, first, positions, pos_source)
