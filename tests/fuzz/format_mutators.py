@@ -137,7 +137,20 @@ def _dicom(seed: str, src: Path, dst: Path, rng: Rng, reader: str) -> bool | Non
 
     shutil.copytree(src, dst)
     files = sorted(dst.iterdir())
-    choice = int(rng.integers(0, 14))
+    choice = int(rng.integers(0, 17))
+    if choice == 14:  # one image re-written without preamble and file meta: read as the series
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(files[0])
+        del ds.file_meta
+        ds.preamble = None
+        files[0].unlink()
+        pydicom.dcmwrite(dst / "IM0001", ds, implicit_vr=True, little_endian=True)
+        return False
+    if choice in (15, 16):  # junk that starts like a data set without preamble
+        junk = b"\x08\x00" + rng.bytes(int(rng.integers(0, 400)))
+        (dst / ("junk.dcm" if choice == 15 else "junk")).write_bytes(junk)
+        return choice == 15  # claims DICOM by its suffix: refused; without it: ignored
     if choice == 10:
         (dst / "notes.txt").write_bytes(rng.bytes(int(rng.integers(0, 400))))
         return False

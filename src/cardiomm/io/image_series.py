@@ -228,6 +228,10 @@ def _load_dicom(path: Path) -> FileDataset | None:
         if forced and "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
             _set_transfer_syntax(ds)
         return ds
+    if forced:  # parsed without preamble but holds no image: junk that only started like a data set
+        if _claims_dicom(path):
+            raise FileFormatError("not a readable DICOM file (no preamble and no image in it)", path=path)
+        return None
     meta = getattr(ds, "file_meta", None)
     sop = getattr(ds, "SOPClassUID", None) or getattr(meta, "MediaStorageSOPClassUID", "")
     if "Image Storage" in str(getattr(sop, "name", "")):
