@@ -14,7 +14,15 @@ from cardiomm.errors import CheckpointError, ConfigError, InputFileError, MaskEr
 from cardiomm.training.adapt import AdaptOptions, CurvePoint, EarlyStopping, adapt, adapt_model
 from cardiomm.training.adapt_data import AdaptScan, load_scans, sha256_file
 from cardiomm.training.freeze import apply_train_only, parse_train_only
-from cardiomm.training.ssdu import SplitSpec, acs_band, gaussian_select, holdout, split_frame, ssdu_loss
+from cardiomm.training.ssdu import (
+    SplitSpec,
+    acs_band,
+    gaussian_select,
+    holdout,
+    split_frame,
+    ssdu_line_errors,
+    ssdu_loss,
+)
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -155,6 +163,23 @@ def test_ssdu_loss_known_values() -> None:
     assert float(ssdu_loss(far, k, lam)) == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ConfigError):
         SplitSpec(loss_fraction=1.0)
+
+
+def test_ssdu_line_errors_against_numpy() -> None:
+    g = torch.Generator().manual_seed(1)
+    k = torch.randn(2, 3, 8, 6, dtype=torch.complex64, generator=g)
+    pred = torch.randn(2, 3, 8, 6, dtype=torch.complex64, generator=g)
+    lam = torch.zeros(2, 1, 8, 6, dtype=torch.bool)
+    lam[0, 0, [1, 4]] = True  # two lines of frame 0
+    lam[1, 0, 6, ::2] = True  # half of one line of frame 1 (a radial-like 2-D set)
+    got = ssdu_line_errors(pred, k, lam).numpy()
+    kn, pn, m = k.numpy(), pred.numpy(), lam.numpy()
+    want = []
+    for b, rows in ((0, (1, 4)), (1, (6,))):
+        scale = (np.abs(kn[b]) ** 2 * m[b]).sum()
+        want += [(np.abs(pn[b, :, r] - kn[b, :, r]) ** 2 * m[b, :, r]).sum() / scale for r in rows]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert got.dtype == np.float64
 
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -333,6 +358,30 @@ def test_adapt_model_releases_a_changed_model_only_for_a_gain_beyond_the_noise(
     assert res.best_step == released
     assert res.best_val_loss == pytest.approx(float(np.mean(base + (np.array(later) if released else 0))))
     assert (float(model.w.detach()) == 0.0) is (released == 0)  # the input weights, or trained ones
+    assert ("within 2 standard errors" in res.stop_reason) is (released == 0)
+
+
+@pytest.mark.parametrize(("noisy", "released"), [(True, 0), (False, 2)])
+def test_one_validation_frame_is_tested_line_by_line(
+    monkeypatch: pytest.MonkeyPatch, noisy: bool, released: int
+) -> None:
+    """With one validation frame there is no per-frame test: the held-out lines are its units. A lower
+    frame loss whose lines move both ways keeps the input weights; lines all lower release."""
+    import cardiomm.training.adapt as adapt_mod
+
+    base = np.linspace(1.0, 2.0, 12)
+    change = np.where(np.arange(12) % 2, 0.3, -0.32) if noisy else np.full(12, -0.01)
+    evaluations = iter([(np.array([1.0]), base), (np.array([0.9]), base + change), (np.array([1.1]), base)])
+    monkeypatch.setattr(adapt_mod, "validation_errors", lambda *args: next(evaluations))
+    scan = _toy_scan(1)
+    scan.val_masks[0, 1] = True  # one frame with a validation set
+
+    def predict(m: torch.nn.Module, scan: AdaptScan, k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return m.forward_kspace(k, mask)  # type: ignore[operator, no-any-return]
+
+    opts = AdaptOptions(steps=4, lr=0.05, val_every=2, patience=0, significance=2.0, seed=0)
+    res = adapt_model(_Toy(), [scan], predict, opts)
+    assert res.best_step == released
     assert ("within 2 standard errors" in res.stop_reason) is (released == 0)
 
 

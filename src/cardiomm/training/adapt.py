@@ -20,8 +20,11 @@ the fixed sets ``Gamma`` with input ``Omega \\ Gamma``, over up to ``max_val_fra
 over the scans. The weights of the lowest validation loss are kept (step 0: the unchanged model), and
 the run stops after ``patience`` evaluations without improvement. They are released only if their
 per-frame validation losses beat step 0's by more than ``significance`` standard errors of the paired
-differences (:func:`significant_gain`); otherwise the input weights are. With ``val_fraction = 0`` there
-is no validation and the last weights are released.
+differences (:func:`significant_gain`); otherwise the input weights are. With fewer than
+:data:`MIN_TEST_FRAMES` validation frames (one slice of one frame, say) the test's units are the
+held-out k-space lines of those frames instead (squared error per line,
+:func:`~cardiomm.training.ssdu.ssdu_line_errors`). With ``val_fraction = 0`` there is no validation and
+the last weights are released.
 
 A plain torch loop (no Lightning): single process, CPU or one GPU. :func:`adapt` wraps it: load the
 release, load the scans, adapt, write a new release atomically (an interrupted run leaves no folder).
@@ -45,7 +48,7 @@ from cardiomm.recon.learned import shipped_checkpoint
 from cardiomm.text import get_encoder
 from cardiomm.training.adapt_data import AdaptScan, load_scans, sha256_file
 from cardiomm.training.freeze import apply_train_only
-from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_loss
+from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_line_errors, ssdu_loss
 from cardiomm.utils.atomic import atomic_dir
 
 __all__ = [
@@ -58,7 +61,12 @@ __all__ = [
     "Predict",
     "significant_gain",
     "validation_losses",
+    "validation_errors",
+    "MIN_TEST_FRAMES",
 ]
+
+#: With fewer validation frames than this, the release test compares the held-out k-space lines.
+MIN_TEST_FRAMES = 3
 
 #: ``predict(model, scan, masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx)) -> k-space (b, c, ky, kx)``.
 Predict = Callable[[nn.Module, AdaptScan, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -86,7 +94,8 @@ class AdaptOptions:
         Frames in the validation loss.
     significance
         Release a changed model only if its per-frame validation losses are lower than step 0's by more
-        than ``significance`` standard errors of the paired differences (needs >= 3 validation frames;
+        than ``significance`` standard errors of the paired differences (with fewer than
+        :data:`MIN_TEST_FRAMES` validation frames: the squared errors of their held-out k-space lines;
         0: no test, the lowest validation loss is released).
     seed
         Seed of the splits, of the frame order and of the validation sets.
@@ -196,13 +205,23 @@ def _acs(scan: AdaptScan) -> np.ndarray:
     return acs_band(tuple(scan.shape[-2:]), scan.mask_type, scan.n_acs)  # type: ignore[arg-type]
 
 
-@torch.no_grad()
 def validation_losses(
     model: nn.Module, scans: Sequence[AdaptScan], frames: dict[int, list[int]], predict: Predict, device: str
 ) -> np.ndarray:
     """Per-frame k-space losses on ``Gamma`` over ``frames``, in the order of ``frames`` (float64)."""
+    return validation_errors(model, scans, frames, predict, device)[0]
+
+
+@torch.no_grad()
+def validation_errors(
+    model: nn.Module, scans: Sequence[AdaptScan], frames: dict[int, list[int]], predict: Predict, device: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame k-space losses on ``Gamma`` over ``frames`` (as :func:`validation_losses`), and the
+    squared error of every held-out line of those frames (:func:`~cardiomm.training.ssdu.ssdu_line_errors`),
+    both float64."""
     model.eval()
-    losses = []
+    losses: list[float] = []
+    lines: list[np.ndarray] = []
     for s, idx in frames.items():
         scan = scans[s]
         for start in range(0, len(idx), 4):
@@ -214,7 +233,8 @@ def validation_losses(
             for i in range(len(chunk)):
                 sl = slice(i, i + 1)
                 losses.append(float(ssdu_loss(pred[sl], k[sl], gamma[sl])))
-    return np.asarray(losses, dtype=np.float64)
+            lines.append(ssdu_line_errors(pred, k, gamma).cpu().numpy())
+    return np.asarray(losses, dtype=np.float64), np.concatenate(lines) if lines else np.zeros(0)
 
 
 def significant_gain(first: np.ndarray | None, best: np.ndarray | None, z: float) -> bool | None:
@@ -276,15 +296,18 @@ def adapt_model(
     curve: list[CurvePoint] = []
 
     def validate(step: int, train_losses: list[float]) -> bool:
-        value = evaluate(model) if evaluate else validation_losses(model, scans, val_frames, predict, device)
-        frames = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        if evaluate is not None:
+            frames = units = np.atleast_1d(np.asarray(evaluate(model), dtype=np.float64))
+        else:  # too few frames for a per-frame release test: the held-out lines are its units
+            frames, lines = validation_errors(model, scans, val_frames, predict, device)
+            units = frames if frames.size >= MIN_TEST_FRAMES else lines
         loss = float(frames.mean())
         train = round(float(np.mean(train_losses)), 6) if train_losses else None
         point = CurvePoint(step, train, round(loss, 6))
         curve.append(point)
         if on_eval is not None:
             on_eval(point)
-        return stopper.update(step, loss, model, frames)
+        return stopper.update(step, loss, model, units)
 
     start = time.perf_counter()
     stop_reason = "steps" if use_val or spec.val_fraction == 0 else "steps (no frame has a validation set)"

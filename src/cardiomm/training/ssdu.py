@@ -47,6 +47,7 @@ __all__ = [
     "outer_units",
     "check_acs",
     "ssdu_loss",
+    "ssdu_line_errors",
 ]
 
 #: Units accepted by :class:`SplitSpec` (``auto``: lines for 1-D Cartesian masks, else points).
@@ -289,3 +290,27 @@ def ssdu_loss(
     l2 = torch.linalg.vector_norm(diff, dim=dims) / torch.linalg.vector_norm(ref, dim=dims).clamp_min(eps)
     l1 = diff.abs().sum(dim=dims) / ref.abs().sum(dim=dims).clamp_min(eps)
     return (l1 + l2).mean()
+
+
+def ssdu_line_errors(
+    pred_kspace: torch.Tensor, kspace: torch.Tensor, loss_mask: torch.Tensor, eps: float = 1e-12
+) -> torch.Tensor:
+    """Squared error of every held-back k-space line: ``sum |k_hat - k|^2`` over the coils and the
+    samples of one ``ky`` row of ``loss_mask``, over the frame's ``||M k||_2^2``.
+
+    The units of the release test when a run has too few validation frames for a per-frame test
+    (:func:`cardiomm.training.adapt.significant_gain`). Shapes as :func:`ssdu_loss`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n_lines,)`` float64: frame by frame, the rows of ``loss_mask`` holding a sample, in ``ky``
+        order.
+    """
+    m = loss_mask.to(pred_kspace.device)
+    err = torch.where(m, (pred_kspace - kspace).abs().square(), torch.zeros((), device=m.device))
+    ref = torch.where(m, kspace.abs().square(), torch.zeros((), device=m.device))
+    per_row = err.sum(dim=(1, 3)).double()  # (b, ky)
+    scale = ref.sum(dim=(1, 2, 3)).double().clamp_min(eps)  # (b,)
+    rows = m.any(dim=3).any(dim=1)  # (b, ky)
+    return (per_row / scale[:, None])[rows]
