@@ -389,6 +389,45 @@ def test_cli_phenotypes_from_a_dicom_cine_series(
     assert pd.read_csv(tmp_path / "rr.csv").iloc[0]["HR (bpm)"] == pytest.approx(200.0)
 
 
+def test_cli_phenotypes_dicom_series_selects_one_series_of_a_study(
+    tmp_path: Path,
+    phantom: Callable[..., object],
+    write_dicom_series: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A study folder (the cine plus a localizer): refused with the series listed, measured with
+    ``--dicom-series``, exactly as the cine alone."""
+    import pydicom
+
+    from cardiomm.analysis.segmentation import base
+
+    class FromIntensity(base.Segmenter):
+        def segment(self, images: object, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+            return (np.asarray(images) // 500).astype(np.uint8)
+
+    monkeypatch.setitem(base._REGISTRY, "from-intensity", FromIntensity)
+    ph = phantom(n_frames=6, n_slices=4, size=96, r_ed=16, r_es=11, r_epi=22)
+    images = ph.labels.astype(np.uint16) * 500
+    write_dicom_series(tmp_path / "study" / "cine", images, positions=[0.0, 10.0, 20.0, 30.0])
+    write_dicom_series(tmp_path / "study" / "loc", images[:1, :1], positions=[0.0], uid="1.2.8")
+    for f in (tmp_path / "study").rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.SeriesDescription = "SAX cine" if f.parent.name == "cine" else "localizer"
+        if f.parent.name == "loc":
+            ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+        ds.save_as(f, enforce_file_format=True)
+    argv = ["analyse", "phenotypes", str(tmp_path / "study"), "--segmenter", "from-intensity", "--no-qc-png"]
+    assert main([*argv, "--out", str(tmp_path / "no.csv")]) != 0
+    assert "'localizer' (1 images)" in capsys.readouterr().err
+    assert not (tmp_path / "no.csv").exists()
+    assert main([*argv, "--dicom-series", "sax", "--out", str(tmp_path / "sel.csv")]) == 0
+    alone = [*argv[:2], str(tmp_path / "study" / "cine"), *argv[3:], "--out", str(tmp_path / "alone.csv")]
+    assert main(alone) == 0
+    sel, ref = (pd.read_csv(tmp_path / n).drop(columns="case") for n in ("sel.csv", "alone.csv"))
+    pd.testing.assert_frame_equal(sel, ref)
+
+
 def test_cli_phenotypes_refuse_a_dicom_stack_with_a_missing_slice(
     tmp_path: Path,
     phantom: Callable[..., object],

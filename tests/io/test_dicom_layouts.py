@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cardiomm.errors import DataValueError, ShapeError
+from cardiomm.errors import DataValueError, InputFileError, ShapeError
 from cardiomm.io import read_dicom_series
 
 N_T, N_Z = 3, 4
@@ -203,3 +203,40 @@ def test_missing_pixel_spacing_is_said(
         got = read_dicom_series(tmp_path / "s")
     assert got.spacing[1:] == (1.0, 1.0)
     assert any("no PixelSpacing" in r.getMessage() for r in caplog.records)
+
+
+def test_a_study_folder_reads_the_series_asked_for(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """A study exported to one folder (a localizer, the short-axis cine one series per slice, a
+    long-axis series): refused with the series listed, read when one is selected by number,
+    description or UID; a selection matching nothing lists what is there."""
+    import pydicom
+
+    imgs = _images()
+    study = tmp_path / "study"
+    write_dicom_series(study / "loc", imgs[:1, :1], positions=[0.0], uid="1.2.8")
+    for z, pos in enumerate(POSITIONS):
+        write_dicom_series(study / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
+    write_dicom_series(study / "lax", imgs[:, :1], positions=[0.0], uid="1.2.7")
+    for f in study.rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        part = f.parent.name
+        if part.startswith("sax"):
+            ds.SeriesDescription, ds.SeriesNumber = "cine_sax", 10 + int(part[3:])
+        else:
+            ds.SeriesDescription = {"loc": "localizer", "lax": "cine_4ch"}[part]
+            ds.SeriesNumber = {"loc": 1, "lax": 20}[part]
+            ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+        ds.save_as(f, enforce_file_format=True)
+    with pytest.raises(InputFileError, match="6 series that are not one stack") as err:
+        read_dicom_series(study)
+    for listed in ("'localizer' (series 1, 1 images)", "'cine_4ch' (series 20, 3 images)", "(series 13,"):
+        assert listed in str(err.value)
+    sax = read_dicom_series(study, "SAX")  # four series, one per slice, that form one stack
+    np.testing.assert_array_equal(sax.magnitude, imgs.astype(np.float32))
+    lax = read_dicom_series(study, "20")
+    np.testing.assert_array_equal(lax.magnitude, imgs[:, :1].astype(np.float32))
+    assert read_dicom_series(study, "1.2.7").magnitude.shape == lax.magnitude.shape
+    with pytest.raises(InputFileError, match=r"no series matches 'lge'; the folder holds: .*'localizer'"):
+        read_dicom_series(study, "lge")

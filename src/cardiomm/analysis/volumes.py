@@ -79,8 +79,8 @@ def _varying(times: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
     return times if times is not None and np.ptp(times[:, 0]) > 0 else None
 
 
-def _load_dicom(path: Path) -> AnalysisVolume:
-    dicom = read_dicom_series(path)
+def _load_dicom(path: Path, select: str | None = None) -> AnalysisVolume:
+    dicom = read_dicom_series(path, select)
     dz = dicom.slice_spacing or dicom.spacing[0]
     n_t = dicom.magnitude.shape[0]
     frame_dt = None  # the recorded R-R interval over the frames, else the trigger-time step
@@ -125,7 +125,9 @@ def _load_gt_labels(path: Path) -> AnalysisVolume:
     return AnalysisVolume(truth["labels"], spacing_mm=spacing, frame_dt_s=frame_dt)
 
 
-def load_volume(path: Path, key: str | None = None, *, series: bool = False) -> AnalysisVolume:
+def load_volume(
+    path: Path, key: str | None = None, *, series: bool = False, dicom_series: str | None = None
+) -> AnalysisVolume:
     """Read a ``(t, z, y, x)`` volume and the geometry its file records.
 
     Parameters
@@ -137,6 +139,9 @@ def load_volume(path: Path, key: str | None = None, *, series: bool = False) -> 
     series
         A 3-D ``.npy`` is ``(t, y, x)`` (one slice of a mapping series) when True, else ``(z, y, x)``
         (one frame); a 2-D one is a single image either way.
+    dicom_series
+        In a DICOM folder holding several series: the one to read (its number, UID or a part of its
+        description; :func:`cardiomm.io.read_dicom_series`).
 
     Returns
     -------
@@ -155,7 +160,7 @@ def load_volume(path: Path, key: str | None = None, *, series: bool = False) -> 
     if not path.exists():
         raise InputFileError("file not found", path=path)
     if path.is_dir():
-        return _load_dicom(path)
+        return _load_dicom(path, dicom_series)
     if path.suffix == ".npy":
         return _load_npy(path, series=series)
     if path.suffix == ".mat":

@@ -37,6 +37,10 @@ analyse_app = typer.Typer(
 app.add_typer(analyse_app, name="analyse")
 
 _KINDS = tuple(kind.value for kind in MapKind)
+_DICOM_SERIES_HELP = (
+    "DICOM folder holding several series (a study export): read the one with this series number, UID "
+    "or description part."
+)
 
 
 #: Segmenters built from a U-Net weights folder (``--weights``) that run on a torch device (``--device``).
@@ -91,6 +95,7 @@ def mapping(
     gt: Path | None = typer.Option(None, "--gt", help="simulate <stem>_gt.h5: times, labels and true map."),
     labels: Path | None = typer.Option(None, "--labels", help="Segmentation (z, y, x) for myocardial stats."),
     key: str | None = typer.Option(None, "--key", help="Variable name in a .mat series."),
+    dicom_series: str | None = typer.Option(None, "--dicom-series", help=_DICOM_SERIES_HELP),
     level: str | None = typer.Option(None, "--level", help="AHA level of all slices: base, mid or apex."),
     magnitude: bool = typer.Option(True, "--magnitude/--signed", help="T1: magnitude data or signed data."),
     ti_scale: float = typer.Option(
@@ -110,7 +115,7 @@ def mapping(
     from cardiomm.analysis.mapping.tables import mapping_table  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy, scipy up front
     from cardiomm.analysis.volumes import load_volume, read_gt_sidecar, read_label_frame  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
 
-    vol = load_volume(series, key, series=True)
+    vol = load_volume(series, key, series=True, dicom_series=dicom_series)
     truth = read_gt_sidecar(gt) if gt is not None else None
     md = truth["metadata"] if truth else {}
     kind = kind or kind_for_modality(md.get("modality", ""))[0]
@@ -222,6 +227,7 @@ def phenotypes(
     frame_dt: float | None = typer.Option(None, "--frame-dt", help="Time between frames [s]."),
     info: Path | None = typer.Option(None, "--info", help="<name>_info.csv (default: next to the input)."),
     key: str | None = typer.Option(None, "--key", help="Variable name in a .mat image file."),
+    dicom_series: str | None = typer.Option(None, "--dicom-series", help=_DICOM_SERIES_HELP),
     save_labels: Path | None = typer.Option(None, "--save-labels", help="Write the segmentation as .npy."),
     acdc_labels: bool = typer.Option(False, "--acdc-labels", help="Labels use ACDC numbers (RV 1, LV 3)."),
     qc_png: bool = typer.Option(True, "--qc-png/--no-qc-png", help="Write <out>_qc.png (contours, curves)."),
@@ -246,7 +252,7 @@ def phenotypes(
 
     lifespan = lifespan or lifespan_from_name(source.resolve())
     plausible_ranges(lifespan)  # an unknown --lifespan fails before any work
-    vol = load_volume(source, key)
+    vol = load_volume(source, key, dicom_series=dicom_series)
     if segmenter is None and vol.holds_images():
         segmenter = segmentation.DEFAULT_SEGMENTER
         console.print(

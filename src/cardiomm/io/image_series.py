@@ -132,8 +132,12 @@ def _per_image_seconds(values: list[list[float | None]]) -> NDArray[np.float64] 
     return None if np.isnan(arr).any() else arr * 1e-3
 
 
-def read_dicom_series(folder: PathLike) -> ImageSeries:
+def read_dicom_series(folder: PathLike, series: str | None = None) -> ImageSeries:
     """Read one DICOM series from a folder (see the module docstring for the ordering rules).
+
+    ``series`` selects the images of one series in a folder that holds several (a study exported to one
+    folder): its ``SeriesNumber``, its ``SeriesInstanceUID`` or a case-insensitive part of its
+    ``SeriesDescription``; the series matching it must form one stack.
 
     No image is dropped silently: a file that claims to be DICOM (suffix ``.dcm`` / ``.dicom`` /
     ``.ima``, or the ``DICM`` marker at byte 128) but cannot be parsed, an image object (an
@@ -144,7 +148,8 @@ def read_dicom_series(folder: PathLike) -> ImageSeries:
     Raises
     ------
     InputFileError
-        Missing folder, no readable DICOM image in it, or images of several series.
+        Missing folder, no readable DICOM image in it, images of several series that are not one stack,
+        or no series matching ``series``.
     FileFormatError
         A damaged DICOM file or image (the message names the file).
     ShapeError
@@ -163,7 +168,7 @@ def read_dicom_series(folder: PathLike) -> ImageSeries:
     with warnings.catch_warnings():  # pydicom warns about non-conformant values (e.g. UIDs) of real data
         warnings.simplefilter("ignore")
         with reading(root, "DICOM series"):
-            return _read_dicom_series(root)
+            return _read_dicom_series(root, series)
 
 
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -262,6 +267,41 @@ def _normal(ds: object, path: Path) -> NDArray[np.float64] | None:
     return normal / norm
 
 
+def _series_listing(datasets: list[tuple[Path, _Image]]) -> str:
+    """``'SAX cine' (series 5, 240 images); ...``: the series of a folder, for messages."""
+    firsts: dict[str, _Image] = {}
+    counts: dict[str, int] = {}
+    for _, ds in datasets:
+        uid = str(getattr(ds, "SeriesInstanceUID", ""))
+        firsts.setdefault(uid, ds)
+        counts[uid] = counts.get(uid, 0) + 1
+    parts = []
+    for uid, ds in firsts.items():
+        number = getattr(ds, "SeriesNumber", None)
+        where = f"series {number}, " if number not in (None, "") else ""
+        parts.append(f"'{getattr(ds, 'SeriesDescription', '') or uid}' ({where}{counts[uid]} images)")
+    return "; ".join(parts)
+
+
+def _select_series(root: Path, datasets: list[tuple[Path, _Image]], select: str) -> list[tuple[Path, _Image]]:
+    """The images of the series named by ``select``: its ``SeriesNumber``, its ``SeriesInstanceUID``, or
+    a case-insensitive part of its ``SeriesDescription`` (several series may match: one per slice)."""
+    want = select.strip().lower()
+
+    def matches(ds: _Image) -> bool:
+        number = str(getattr(ds, "SeriesNumber", "") or "").strip()
+        uid = str(getattr(ds, "SeriesInstanceUID", "") or "").lower()
+        text = str(getattr(ds, "SeriesDescription", "") or "").lower()
+        return bool(want) and (want in (number, uid) or want in text)
+
+    kept = [(f, ds) for f, ds in datasets if matches(ds)]
+    if not kept:
+        raise InputFileError(
+            f"no series matches {select!r}; the folder holds: {_series_listing(datasets)}", path=root
+        )
+    return kept
+
+
 def _check_series(root: Path, datasets: list[tuple[Path, _Image]]) -> dict[Path, str]:
     """Series UID of every file, after checking that several series form one stack (module notes)."""
     series_of = {f: str(getattr(ds, "SeriesInstanceUID", "")) for f, ds in datasets}
@@ -290,13 +330,10 @@ def _check_series(root: Path, datasets: list[tuple[Path, _Image]]) -> dict[Path,
         for _, n, size, sp in keys
     )
     if not one_stack:
-        listing = "; ".join(
-            f"'{getattr(firsts[uid][1], 'SeriesDescription', '') or uid}' ({counts[uid]} images)"
-            for uid in firsts
-        )
         raise InputFileError(
             f"mixed series: {len(firsts)} series that are not one stack (different orientation, matrix "
-            f"or pixel spacing): {listing}; give one series",
+            f"or pixel spacing): {_series_listing(datasets)}; give one series, or select it by its "
+            "number or description",
             path=root,
         )
     return series_of
@@ -388,7 +425,7 @@ def _slice_spacing(
     return step, pos
 
 
-def _read_dicom_series(root: Path) -> ImageSeries:
+def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
     datasets: list[tuple[Path, _Image]] = []
     seen: set[str] = set()  # SOPInstanceUIDs: a second copy of an image (an export twice) is skipped
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -403,6 +440,8 @@ def _read_dicom_series(root: Path) -> ImageSeries:
             datasets.append((f, image))
     if not datasets:
         raise InputFileError("no DICOM image files in folder", path=root)
+    if select is not None:
+        datasets = _select_series(root, datasets, select)
     series_of = _check_series(root, datasets)
     sizes = set()
     for f, ds in datasets:
