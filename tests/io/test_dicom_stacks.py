@@ -1,14 +1,19 @@
-"""How a DICOM folder becomes one stack: series per slice, position noise, mixed series, R-R interval."""
+"""How a DICOM folder becomes one stack: series per slice, position noise, mixed series, R-R interval; and
+the other ways scanners and archives write the same cine (Enhanced multi-frame objects, files without
+the DICOM preamble, SliceLocation but no ImagePositionPatient, a whole study in one folder), each read as
+the classic series is or refused with a typed error."""
 
 from __future__ import annotations
 
+import copy
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cardiomm.errors import InputFileError
+from cardiomm.errors import DataValueError, InputFileError, ShapeError
 from cardiomm.io import read_dicom_series
 
 N_T, N_Z = 3, 4
@@ -96,3 +101,219 @@ def test_rr_interval_is_the_median_over_the_images(
     _edit(tmp_path / "s", lambda ds, k: setattr(ds, "NominalInterval", 700.0 + 10 * (k % 5)))  # 700-740
     expected = np.median([700.0 + 10 * (k % 5) for k in range(N_T * N_Z)]) * 1e-3  # not the first file's
     assert read_dicom_series(tmp_path / "s").rr_interval == pytest.approx(expected) != 0.700
+
+
+def _classic(folder: Path, write: Callable[..., None]) -> list[object]:
+    """A classic series (one image per file, shuffled) and its data sets in file-name order."""
+    import pydicom
+
+    write(folder, _images(), positions=POSITIONS, nominal_interval_ms=800.0)
+    return [pydicom.dcmread(f) for f in sorted(folder.glob("*.dcm"))]
+
+
+def _enhanced(classic: list[object], out: Path, *, shared_measures: bool) -> None:
+    """The classic images as one Enhanced MR object: pixel data stacked, geometry and timing moved into
+    per-frame functional groups (pixel measures in the shared groups when ``shared_measures``)."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    def item(**values: object) -> Dataset:
+        ds = Dataset()
+        for k, v in values.items():
+            setattr(ds, k, v)
+        return ds
+
+    top = copy.deepcopy(classic[0])
+    for tag in (
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "PixelSpacing",
+        "SliceThickness",
+        "TriggerTime",
+        "NominalInterval",
+        "EchoTime",
+        "RepetitionTime",
+    ):
+        if tag in top:
+            delattr(top, tag)
+    top.SOPClassUID = top.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
+    top.SOPInstanceUID = top.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    per_frame = []
+    classic = sorted(classic, key=lambda ds: int(ds.InstanceNumber))  # type: ignore[attr-defined]  # frames in acquisition order
+    for ds in classic:
+        groups = item(
+            PlanePositionSequence=[item(ImagePositionPatient=ds.ImagePositionPatient)],  # type: ignore[attr-defined]
+            PlaneOrientationSequence=[item(ImageOrientationPatient=ds.ImageOrientationPatient)],  # type: ignore[attr-defined]
+            CardiacSynchronizationSequence=[
+                item(NominalCardiacTriggerDelayTime=ds.TriggerTime, RRIntervalTimeNominal=800.0)  # type: ignore[attr-defined]
+            ],
+            MREchoSequence=[item(EffectiveEchoTime=1.4)],
+        )
+        if not shared_measures:
+            groups.PixelMeasuresSequence = [item(PixelSpacing=[1.5, 1.25], SliceThickness=6.0)]
+        per_frame.append(groups)
+    top.PerFrameFunctionalGroupsSequence = per_frame
+    if shared_measures:
+        top.SharedFunctionalGroupsSequence = [
+            item(PixelMeasuresSequence=[item(PixelSpacing=[1.5, 1.25], SliceThickness=6.0)])
+        ]
+    top.NumberOfFrames = len(classic)
+    top.PixelData = np.stack([ds.pixel_array for ds in classic]).tobytes()  # type: ignore[attr-defined]
+    out.mkdir(parents=True)
+    top.save_as(out / "enhanced.dcm", enforce_file_format=True)
+
+
+@pytest.mark.parametrize("shared_measures", [False, True])
+def test_enhanced_multiframe_reads_as_the_classic_series(
+    write_dicom_series: Callable[..., None], tmp_path: Path, shared_measures: bool
+) -> None:
+    classic = _classic(tmp_path / "classic", write_dicom_series)
+    _enhanced(classic, tmp_path / "enhanced", shared_measures=shared_measures)
+    ref, got = read_dicom_series(tmp_path / "classic"), read_dicom_series(tmp_path / "enhanced")
+    np.testing.assert_array_equal(ref.magnitude, _images().astype(np.float32))
+    np.testing.assert_array_equal(got.magnitude, ref.magnitude)
+    assert got.spacing == ref.spacing == (6.0, 1.5, 1.25)
+    assert got.slice_spacing == ref.slice_spacing == 8.0
+    assert got.frame_dt == ref.frame_dt == pytest.approx(0.040)
+    assert got.rr_interval == ref.rr_interval == pytest.approx(0.800)
+    np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS)
+    assert got.echo_times is not None and np.allclose(got.echo_times, 1.4e-3)
+
+
+def test_multiframe_without_frame_geometry_is_refused(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    classic = _classic(tmp_path / "classic", write_dicom_series)
+    _enhanced(classic, tmp_path / "legacy", shared_measures=False)
+    import pydicom
+
+    f = tmp_path / "legacy" / "enhanced.dcm"
+    ds = pydicom.dcmread(f)
+    del ds.PerFrameFunctionalGroupsSequence  # frames without geometry (legacy multi-frame)
+    ds.save_as(f, enforce_file_format=True)
+    with pytest.raises(ShapeError, match=r"enhanced.dcm.*multi-frame image \(12 frames\) without per-frame"):
+        read_dicom_series(tmp_path / "legacy")
+
+
+def test_files_without_preamble_or_suffix_are_read(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """Raw data sets (no 128-byte preamble, no file meta, no suffix), as old exports write them."""
+    from pydicom import dcmwrite
+
+    classic = _classic(tmp_path / "classic", write_dicom_series)
+    (tmp_path / "raw").mkdir()
+    for k, ds in enumerate(classic):
+        del ds.file_meta  # type: ignore[attr-defined]
+        ds.preamble = None  # type: ignore[attr-defined]
+        dcmwrite(tmp_path / "raw" / f"I{k:03d}", ds, implicit_vr=True, little_endian=True)  # type: ignore[arg-type]
+    (tmp_path / "raw" / "notes").write_bytes(b"\x08\x00 not DICOM after all")  # starts like it: ignored
+    assert (tmp_path / "raw" / "I000").read_bytes()[:2] == b"\x08\x00"
+    got = read_dicom_series(tmp_path / "raw")
+    np.testing.assert_array_equal(got.magnitude, _images().astype(np.float32))
+    assert got.slice_spacing == 8.0
+
+
+def _slice_location_only(ds: object, *, between: float | None) -> None:
+    """Drop ImagePositionPatient / Orientation; SliceLocation on an oblique scanner axis (0.672 x the
+    distance along the normal, as in the Sunnybrook cines) and, optionally, SpacingBetweenSlices."""
+    z = float(ds.ImagePositionPatient[2])  # type: ignore[attr-defined]
+    del ds.ImagePositionPatient, ds.ImageOrientationPatient  # type: ignore[attr-defined]
+    ds.SliceLocation = round(-0.672 * z, 3)  # type: ignore[attr-defined]
+    if between is not None:
+        ds.SpacingBetweenSlices = between  # type: ignore[attr-defined]
+
+
+def test_slice_location_only_uses_spacing_between_slices(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import pydicom
+
+    for name, between in (("with", 8.0), ("without", None)):
+        write_dicom_series(tmp_path / name, _images(), positions=POSITIONS)
+        for f in (tmp_path / name).glob("*.dcm"):
+            ds = pydicom.dcmread(f)
+            _slice_location_only(ds, between=between)
+            ds.save_as(f, enforce_file_format=True)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.image_series"):
+        got = read_dicom_series(tmp_path / "with")
+    assert not caplog.records
+    np.testing.assert_array_equal(got.magnitude, _images().astype(np.float32))  # order kept
+    assert got.slice_spacing == 8.0  # not the SliceLocation step 5.376
+    assert np.allclose(np.abs(np.diff(np.asarray(got.slice_positions))), 8.0)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.image_series"):
+        got = read_dicom_series(tmp_path / "without")
+    assert got.slice_spacing == pytest.approx(5.376)  # the only distance the headers give: said aloud
+    assert any("taken from SliceLocation" in r.getMessage() for r in caplog.records)
+
+
+def test_missing_positions_are_refused(write_dicom_series: Callable[..., None], tmp_path: Path) -> None:
+    import pydicom
+
+    write_dicom_series(tmp_path / "none", _images(), positions=POSITIONS)
+    write_dicom_series(tmp_path / "some", _images(), positions=POSITIONS)
+    for f in (tmp_path / "none").glob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        del ds.ImagePositionPatient
+        ds.save_as(f, enforce_file_format=True)
+    with pytest.raises(DataValueError, match="no slice position in the headers"):
+        read_dicom_series(tmp_path / "none")  # 4 slices x 3 frames would read as one slice of 12 frames
+    f = sorted((tmp_path / "some").glob("*.dcm"))[2]
+    ds = pydicom.dcmread(f)
+    del ds.ImagePositionPatient
+    ds.save_as(f, enforce_file_format=True)
+    with pytest.raises(DataValueError, match=rf"ImagePositionPatient on 11 of 12 images \(not on {f.name}"):
+        read_dicom_series(tmp_path / "some")
+
+
+def test_missing_pixel_spacing_is_said(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import pydicom
+
+    write_dicom_series(tmp_path / "s", _images(), positions=POSITIONS)
+    for f in (tmp_path / "s").glob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        del ds.PixelSpacing
+        ds.save_as(f, enforce_file_format=True)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.image_series"):
+        got = read_dicom_series(tmp_path / "s")
+    assert got.spacing[1:] == (1.0, 1.0)
+    assert any("no PixelSpacing" in r.getMessage() for r in caplog.records)
+
+
+def test_a_study_folder_reads_the_series_asked_for(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """A study exported to one folder (a localizer, the short-axis cine one series per slice, a
+    long-axis series): refused with the series listed, read when one is selected by number,
+    description or UID; a selection matching nothing lists what is there."""
+    import pydicom
+
+    imgs = _images()
+    study = tmp_path / "study"
+    write_dicom_series(study / "loc", imgs[:1, :1], positions=[0.0], uid="1.2.8")
+    for z, pos in enumerate(POSITIONS):
+        write_dicom_series(study / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
+    write_dicom_series(study / "lax", imgs[:, :1], positions=[0.0], uid="1.2.7")
+    for f in study.rglob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        part = f.parent.name
+        if part.startswith("sax"):
+            ds.SeriesDescription, ds.SeriesNumber = "cine_sax", 10 + int(part[3:])
+        else:
+            ds.SeriesDescription = {"loc": "localizer", "lax": "cine_4ch"}[part]
+            ds.SeriesNumber = {"loc": 1, "lax": 20}[part]
+            ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+        ds.save_as(f, enforce_file_format=True)
+    with pytest.raises(InputFileError, match="6 series that are not one stack") as err:
+        read_dicom_series(study)
+    for listed in ("'localizer' (series 1, 1 images)", "'cine_4ch' (series 20, 3 images)", "(series 13,"):
+        assert listed in str(err.value)
+    sax = read_dicom_series(study, "SAX")  # four series, one per slice, that form one stack
+    np.testing.assert_array_equal(sax.magnitude, imgs.astype(np.float32))
+    lax = read_dicom_series(study, "20")
+    np.testing.assert_array_equal(lax.magnitude, imgs[:, :1].astype(np.float32))
+    assert read_dicom_series(study, "1.2.7").magnitude.shape == lax.magnitude.shape
+    with pytest.raises(InputFileError, match=r"no series matches 'lge'; the folder holds: .*'localizer'"):
+        read_dicom_series(study, "lge")
