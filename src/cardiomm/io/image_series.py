@@ -7,13 +7,13 @@ normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPa
 but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is often measured along a scanner
 axis, not the slice normal: 6.72 mm steps for 10-mm oblique slices in the Sunnybrook cines); without
 that either, the SliceLocation step is used and a warning logged. The frames of an Enhanced
-multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without
-the DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as many
-scanners and archives deliver short-axis cines) is read as one stack when its series share orientation,
-matrix and pixel spacing and no slice position holds images of two series; other mixes of series are
-refused with a list of them. A file repeating an image already read (same ``SOPInstanceUID``) is
-skipped. Slices are spatially sorted,
-in the direction that puts the slice holding the lowest ``InstanceNumber`` first (the scanner's
+multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without the
+DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as
+many scanners and archives deliver short-axis cines) is read as one stack when its series share
+orientation, matrix and pixel spacing and no slice position holds images of two series; other mixes of
+series are refused with a list of them (or one is selected by number or description). A file
+repeating an image already read (same ``SOPInstanceUID``) is skipped. Slices are spatially sorted, in
+the direction that puts the slice holding the lowest ``InstanceNumber`` first (the scanner's
 acquisition order). Pixel rows become ``y``, columns ``x``; no transpose is applied; ``RescaleSlope`` /
 ``RescaleIntercept`` are applied. Per-image inversion times (``InversionTime``, else a ``TI <number>``
 in ``ImageComments`` as Siemens MOLLI series write it) and echo times are kept as ``(t, z)`` arrays for
