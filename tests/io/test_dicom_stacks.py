@@ -107,7 +107,8 @@ def _classic(folder: Path, write: Callable[..., None]) -> list[object]:
     """A classic series (one image per file, shuffled) and its data sets in file-name order."""
     import pydicom
 
-    write(folder, _images(), positions=POSITIONS, nominal_interval_ms=800.0)
+    tis = [100, 180, 260]  # inversion times per frame, as a MOLLI series holds them
+    write(folder, _images(), positions=POSITIONS, nominal_interval_ms=800.0, inversion_times_ms=tis)
     return [pydicom.dcmread(f) for f in sorted(folder.glob("*.dcm"))]
 
 
@@ -133,6 +134,7 @@ def _enhanced(classic: list[object], out: Path, *, shared_measures: bool) -> Non
         "NominalInterval",
         "EchoTime",
         "RepetitionTime",
+        "InversionTime",
     ):
         if tag in top:
             delattr(top, tag)
@@ -148,6 +150,7 @@ def _enhanced(classic: list[object], out: Path, *, shared_measures: bool) -> Non
                 item(NominalCardiacTriggerDelayTime=ds.TriggerTime, RRIntervalTimeNominal=800.0)  # type: ignore[attr-defined]
             ],
             MREchoSequence=[item(EffectiveEchoTime=1.4)],
+            MRModifierSequence=[item(InversionTimes=[ds.InversionTime])],  # type: ignore[attr-defined]
         )
         if not shared_measures:
             groups.PixelMeasuresSequence = [item(PixelSpacing=[1.5, 1.25], SliceThickness=6.0)]
@@ -178,6 +181,9 @@ def test_enhanced_multiframe_reads_as_the_classic_series(
     assert got.rr_interval == ref.rr_interval == pytest.approx(0.800)
     np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS)
     assert got.echo_times is not None and np.allclose(got.echo_times, 1.4e-3)
+    assert ref.inversion_times is not None and got.inversion_times is not None  # a MOLLI-like series
+    np.testing.assert_allclose(got.inversion_times, ref.inversion_times)
+    np.testing.assert_allclose(ref.inversion_times[:, 0], [0.100, 0.180, 0.260])
 
 
 def test_multiframe_without_frame_geometry_is_refused(
