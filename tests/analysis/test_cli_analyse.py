@@ -396,8 +396,8 @@ def test_cli_phenotypes_dicom_series_selects_one_series_of_a_study(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A study folder (the cine plus a localizer): refused with the series listed, measured with
-    ``--dicom-series``, exactly as the cine alone."""
+    """A study folder with two cine stacks (short-axis and sagittal): refused with the series listed,
+    measured with ``--dicom-series``, exactly as the short-axis cine alone."""
     import pydicom
 
     from cardiomm.analysis.segmentation import base
@@ -410,16 +410,17 @@ def test_cli_phenotypes_dicom_series_selects_one_series_of_a_study(
     ph = phantom(n_frames=6, n_slices=4, size=96, r_ed=16, r_es=11, r_epi=22)
     images = ph.labels.astype(np.uint16) * 500
     write_dicom_series(tmp_path / "study" / "cine", images, positions=[0.0, 10.0, 20.0, 30.0])
-    write_dicom_series(tmp_path / "study" / "loc", images[:1, :1], positions=[0.0], uid="1.2.8")
+    write_dicom_series(tmp_path / "study" / "sag", images, positions=[0.0, 10.0, 20.0, 30.0], uid="1.2.8")
     for f in (tmp_path / "study").rglob("*.dcm"):
         ds = pydicom.dcmread(f)
-        ds.SeriesDescription = "SAX cine" if f.parent.name == "cine" else "localizer"
-        if f.parent.name == "loc":
+        ds.SeriesDescription = "SAX cine" if f.parent.name == "cine" else "sagittal cine"
+        if f.parent.name == "sag":  # slices along x
             ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+            ds.ImagePositionPatient = [ds.ImagePositionPatient[2], 0, 0]
         ds.save_as(f, enforce_file_format=True)
     argv = ["analyse", "phenotypes", str(tmp_path / "study"), "--segmenter", "from-intensity", "--no-qc-png"]
-    assert main([*argv, "--out", str(tmp_path / "no.csv")]) != 0
-    assert "'localizer' (1 images)" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "no.csv")]) != 0  # two cine stacks: which one?
+    assert "'sagittal cine' (24 images)" in capsys.readouterr().err
     assert not (tmp_path / "no.csv").exists()
     assert main([*argv, "--dicom-series", "sax", "--out", str(tmp_path / "sel.csv")]) == 0
     alone = [*argv[:2], str(tmp_path / "study" / "cine"), *argv[3:], "--out", str(tmp_path / "alone.csv")]

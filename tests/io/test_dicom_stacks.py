@@ -56,19 +56,32 @@ def test_one_series_per_slice_reads_as_the_stack(
 
 
 def test_series_that_are_not_one_stack_are_listed(
-    write_dicom_series: Callable[..., None], tmp_path: Path
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A cine with a localizer beside it: the cine is the one multi-slice, multi-frame stack, read with
+    the choice logged; with a second such stack (another orientation) the folder is refused, listed."""
     imgs = _images()
     write_dicom_series(tmp_path / "mix", imgs, positions=POSITIONS)
     write_dicom_series(tmp_path / "mix" / "loc", imgs[:1, :1], positions=[0.0], uid="1.2.8")
+    write_dicom_series(tmp_path / "two", imgs, positions=POSITIONS)
+    write_dicom_series(tmp_path / "two" / "sag", imgs, positions=POSITIONS, uid="1.2.8")
 
-    def localizer(ds: object, _: int) -> None:
-        ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]  # type: ignore[attr-defined]  # sagittal
-        ds.SeriesDescription = "localizer"  # type: ignore[attr-defined]
+    def sagittal(description: str) -> Callable[[object, int], None]:
+        def change(ds: object, _: int) -> None:
+            ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]  # type: ignore[attr-defined]
+            ds.ImagePositionPatient = [ds.ImagePositionPatient[2], 0, 0]  # type: ignore[attr-defined]
+            ds.SeriesDescription = description  # type: ignore[attr-defined]
 
-    _edit(tmp_path / "mix" / "loc", localizer)
-    with pytest.raises(InputFileError, match=r"2 series that are not one stack.*'localizer' \(1 images\)"):
-        read_dicom_series(tmp_path / "mix")
+        return change
+
+    _edit(tmp_path / "mix" / "loc", sagittal("localizer"))
+    _edit(tmp_path / "two" / "sag", sagittal("sagittal cine"))
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        mix = read_dicom_series(tmp_path / "mix")
+    np.testing.assert_array_equal(mix.magnitude, imgs.astype(np.float32))
+    assert any("reading the only multi-slice, multi-frame stack" in r.getMessage() for r in caplog.records)
+    with pytest.raises(InputFileError, match=r"2 series that are not one stack.*'sagittal cine' \(12"):
+        read_dicom_series(tmp_path / "two")
     write_dicom_series(tmp_path / "rep", imgs, positions=POSITIONS)
     write_dicom_series(tmp_path / "rep" / "again", imgs[:, 1:2], positions=[8.0], uid="1.2.7")
     with pytest.raises(InputFileError, match="2 series hold images at the same slice position"):
@@ -292,8 +305,8 @@ def test_a_study_folder_reads_the_series_asked_for(
     write_dicom_series: Callable[..., None], tmp_path: Path
 ) -> None:
     """A study exported to one folder (a localizer, the short-axis cine one series per slice, a
-    long-axis series): refused with the series listed, read when one is selected by number,
-    description or UID; a selection matching nothing lists what is there."""
+    long-axis series): the short-axis stack is read by itself or when selected by description, the
+    long-axis series by number or UID; a selection matching nothing lists what is there."""
     import pydicom
 
     imgs = _images()
@@ -312,12 +325,10 @@ def test_a_study_folder_reads_the_series_asked_for(
             ds.SeriesNumber = {"loc": 1, "lax": 20}[part]
             ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
         ds.save_as(f, enforce_file_format=True)
-    with pytest.raises(InputFileError, match="6 series that are not one stack") as err:
-        read_dicom_series(study)
-    for listed in ("'localizer' (series 1, 1 images)", "'cine_4ch' (series 20, 3 images)", "(series 13,"):
-        assert listed in str(err.value)
     sax = read_dicom_series(study, "SAX")  # four series, one per slice, that form one stack
     np.testing.assert_array_equal(sax.magnitude, imgs.astype(np.float32))
+    picked = read_dicom_series(study)  # the only multi-slice, multi-frame stack of the study
+    np.testing.assert_array_equal(picked.magnitude, sax.magnitude)
     lax = read_dicom_series(study, "20")
     np.testing.assert_array_equal(lax.magnitude, imgs[:, :1].astype(np.float32))
     assert read_dicom_series(study, "1.2.7").magnitude.shape == lax.magnitude.shape

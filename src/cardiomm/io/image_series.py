@@ -10,8 +10,9 @@ that either, the SliceLocation step is used and a warning logged. The frames of 
 multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without the
 DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as
 many scanners and archives deliver short-axis cines) is read as one stack when its series share
-orientation, matrix and pixel spacing and no slice position holds images of two series; other mixes of
-series are refused with a list of them (or one is selected by number or description). A file
+orientation, matrix and pixel spacing and no slice position holds images of two series; of other mixes
+the one multi-slice, multi-frame stack is read, or one selected by number or description, else they are
+refused with a list of them (:mod:`cardiomm.io.dicom_series`). A file
 repeating an image already read (same ``SOPInstanceUID``) is skipped. Slices are spatially sorted, in
 the direction that puts the slice holding the lowest ``InstanceNumber`` first (the scanner's
 acquisition order). Pixel rows become ``y``, columns ``x``; no transpose is applied; ``RescaleSlope`` /
@@ -41,6 +42,14 @@ from numpy.typing import NDArray
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
+from cardiomm.io.dicom_series import (
+    POSITION_TOLERANCE_MM,
+    check_series,
+    pick_stack,
+    select_series,
+    slice_normal,
+    vector,
+)
 from cardiomm.io.nifti import read_nifti_array
 
 if TYPE_CHECKING:
@@ -53,11 +62,6 @@ PathLike = str | os.PathLike[str]
 _Image: TypeAlias = "Dataset | DicomFrame"
 log = logging.getLogger(__name__)
 
-#: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
-#: (scanners and archives write positions with rounding noise; slices of a stack are millimetres apart).
-POSITION_TOLERANCE_MM = 0.1
-#: Series whose slice normals differ by less than this angle [degrees] count as parallel.
-PARALLEL_DEG = 1.0
 
 _TI_COMMENT = re.compile(r"\bTI\s*[:=]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
@@ -244,101 +248,6 @@ def _load_dicom(path: Path) -> FileDataset | None:
     return None
 
 
-def _vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | None:
-    """Attribute ``name`` as ``n`` finite floats, ``None`` when absent."""
-    value = getattr(ds, name, None)
-    if value is None:
-        return None
-    arr = np.asarray(value, dtype=float).ravel()
-    if arr.size != n or not np.isfinite(arr).all():
-        raise DataValueError(f"{name} must be {n} finite numbers, got {list(arr)}", path=path)
-    return arr
-
-
-def _normal(ds: object, path: Path) -> NDArray[np.float64] | None:
-    """Unit slice normal from ``ImageOrientationPatient``; ``None`` when the image has none."""
-    iop = _vector(ds, "ImageOrientationPatient", 6, path)
-    if iop is None:
-        return None
-    normal = np.cross(iop[:3], iop[3:])
-    norm = float(np.linalg.norm(normal))
-    if not 0.5 < norm < 1.5:
-        raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=path)
-    return normal / norm
-
-
-def _series_listing(datasets: list[tuple[Path, _Image]]) -> str:
-    """``'SAX cine' (series 5, 240 images); ...``: the series of a folder, for messages."""
-    firsts: dict[str, _Image] = {}
-    counts: dict[str, int] = {}
-    for _, ds in datasets:
-        uid = str(getattr(ds, "SeriesInstanceUID", ""))
-        firsts.setdefault(uid, ds)
-        counts[uid] = counts.get(uid, 0) + 1
-    parts = []
-    for uid, ds in firsts.items():
-        number = getattr(ds, "SeriesNumber", None)
-        where = f"series {number}, " if number not in (None, "") else ""
-        parts.append(f"'{getattr(ds, 'SeriesDescription', '') or uid}' ({where}{counts[uid]} images)")
-    return "; ".join(parts)
-
-
-def _select_series(root: Path, datasets: list[tuple[Path, _Image]], select: str) -> list[tuple[Path, _Image]]:
-    """The images of the series named by ``select``: its ``SeriesNumber``, its ``SeriesInstanceUID``, or
-    a case-insensitive part of its ``SeriesDescription`` (several series may match: one per slice)."""
-    want = select.strip().lower()
-
-    def matches(ds: _Image) -> bool:
-        number = str(getattr(ds, "SeriesNumber", "") or "").strip()
-        uid = str(getattr(ds, "SeriesInstanceUID", "") or "").lower()
-        text = str(getattr(ds, "SeriesDescription", "") or "").lower()
-        return bool(want) and (want in (number, uid) or want in text)
-
-    kept = [(f, ds) for f, ds in datasets if matches(ds)]
-    if not kept:
-        raise InputFileError(
-            f"no series matches {select!r}; the folder holds: {_series_listing(datasets)}", path=root
-        )
-    return kept
-
-
-def _check_series(root: Path, datasets: list[tuple[Path, _Image]]) -> dict[Path, str]:
-    """Series UID of every file, after checking that several series form one stack (module notes)."""
-    series_of = {f: str(getattr(ds, "SeriesInstanceUID", "")) for f, ds in datasets}
-    firsts: dict[str, tuple[Path, _Image]] = {}
-    counts: dict[str, int] = {}
-    for f, ds in datasets:
-        firsts.setdefault(series_of[f], (f, ds))
-        counts[series_of[f]] = counts.get(series_of[f], 0) + 1
-    if len(firsts) == 1:
-        return series_of
-    keys = []
-    for uid, (f, ds) in firsts.items():
-        with reading(f, "DICOM file"):
-            spacing = _vector(ds, "PixelSpacing", 2, f)
-            keys.append((uid, _normal(ds, f), (int(ds.Rows), int(ds.Columns)), spacing))
-    _, n0, size0, sp0 = keys[0]
-    cos_min = float(np.cos(np.radians(PARALLEL_DEG)))
-    one_stack = all(
-        n is not None
-        and n0 is not None
-        and abs(float(np.dot(n, n0))) >= cos_min
-        and size == size0
-        and sp is not None
-        and sp0 is not None
-        and np.allclose(sp, sp0, rtol=1e-3)
-        for _, n, size, sp in keys
-    )
-    if not one_stack:
-        raise InputFileError(
-            f"mixed series: {len(firsts)} series that are not one stack (different orientation, matrix "
-            f"or pixel spacing): {_series_listing(datasets)}; give one series, or select it by its "
-            "number or description",
-            path=root,
-        )
-    return series_of
-
-
 def _group_slices(
     root: Path, placed: list[tuple[float, float, int, Path, _Image]], series_of: dict[Path, str]
 ) -> dict[float, list[tuple[float, int, Path, _Image]]]:
@@ -378,7 +287,7 @@ def _positions(
     ipps = []
     for f, ds in datasets:
         with reading(f, "DICOM file"):
-            ipps.append(_vector(ds, "ImagePositionPatient", 3, f))
+            ipps.append(vector(ds, "ImagePositionPatient", 3, f))
     n_ipp = sum(v is not None for v in ipps)
     if n_ipp == len(datasets):
         return [float(np.dot(v, normal)) for v in ipps if v is not None], "ImagePositionPatient"
@@ -441,8 +350,15 @@ def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
     if not datasets:
         raise InputFileError("no DICOM image files in folder", path=root)
     if select is not None:
-        datasets = _select_series(root, datasets, select)
-    series_of = _check_series(root, datasets)
+        datasets = select_series(root, datasets, select)
+    try:
+        series_of = check_series(root, datasets)
+    except InputFileError:  # several series: the one cine-like stack among them, when there is one
+        picked = None if select is not None else pick_stack(root, datasets)
+        if picked is None:
+            raise
+        datasets = picked
+        series_of = check_series(root, datasets)
     sizes = set()
     for f, ds in datasets:
         with reading(f, "DICOM file"):
@@ -450,7 +366,7 @@ def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
     if len(sizes) > 1:
         raise ShapeError(f"mixed image sizes {sorted(sizes)} (rows, columns) in one series", path=root)
     first_path, first = datasets[0]
-    normal = _normal(first, first_path)
+    normal = slice_normal(first, first_path)
     normal = np.asarray([0.0, 0.0, 1.0]) if normal is None else normal
     image_pos, pos_source = _positions(root, datasets, normal)
     placed: list[tuple[float, float, int, Path, _Image]] = []
@@ -492,7 +408,7 @@ def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
             slope, inter = _float(ds, "RescaleSlope") or 1.0, _float(ds, "RescaleIntercept") or 0.0
             mag[t, z] = np.abs(arr * slope + inter)
             check_finite(mag[t, z], "rescaled pixel data", f)
-    spacing = _vector(first, "PixelSpacing", 2, first_path)
+    spacing = vector(first, "PixelSpacing", 2, first_path)
     spacing_rc = [1.0, 1.0] if spacing is None else [float(v) for v in spacing]
     if spacing is None:
         log.warning("%s: no PixelSpacing in the headers; 1 x 1 mm pixels assumed: give the spacing", root)
