@@ -124,7 +124,9 @@ def dataset_frames(ds: Dataset, path: Path) -> list[Dataset | DicomFrame]:
         )
     if len(per_frame) != n:
         raise ShapeError(
-            f"multi-frame image with {n} frames but {len(per_frame)} per-frame functional groups", path=path
+            f"multi-frame image with NumberOfFrames {getattr(ds, 'NumberOfFrames', None)} but "
+            f"{len(per_frame)} per-frame functional groups",
+            path=path,
         )
     pixels = _Pixels(ds)
     return [DicomFrame(ds, i, n, pixels) for i in range(n)]
