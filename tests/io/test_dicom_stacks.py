@@ -248,8 +248,8 @@ def test_slice_location_only_uses_spacing_between_slices(
 ) -> None:
     import pydicom
 
-    for name, between in (("with", 8.0), ("without", None)):
-        write_dicom_series(tmp_path / name, _images(), positions=POSITIONS)
+    for name, between, thick in (("with", 8.0, 6.0), ("without", None, 6.0), ("thin", None, 4.0)):
+        write_dicom_series(tmp_path / name, _images(), positions=POSITIONS, thickness=thick)
         for f in (tmp_path / name).glob("*.dcm"):
             ds = pydicom.dcmread(f)
             _slice_location_only(ds, between=between)
@@ -262,6 +262,11 @@ def test_slice_location_only_uses_spacing_between_slices(
     assert np.allclose(np.abs(np.diff(np.asarray(got.slice_positions))), 8.0)
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.image_series"):
         got = read_dicom_series(tmp_path / "without")
+    assert got.slice_spacing == 6.0  # steps of 5.376 mm would overlap 6-mm slices: the thickness, said
+    assert any("less than the slice thickness 6.00 mm" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.image_series"):
+        got = read_dicom_series(tmp_path / "thin")
     assert got.slice_spacing == pytest.approx(5.376)  # the only distance the headers give: said aloud
     assert any("taken from SliceLocation" in r.getMessage() for r in caplog.records)
 

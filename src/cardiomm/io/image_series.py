@@ -6,7 +6,8 @@ normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPa
 ``InstanceNumber``. Without ``ImagePositionPatient`` on any image, ``SliceLocation`` orders the slices
 but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is often measured along a scanner
 axis, not the slice normal: 6.72 mm steps for 10-mm oblique slices in the Sunnybrook cines); without
-that either, the SliceLocation step is used and a warning logged. The frames of an Enhanced
+that either, the SliceLocation step (or the slice thickness when the step is smaller: slices of a stack
+do not overlap) is used and a warning logged. The frames of an Enhanced
 multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without the
 DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as
 many scanners and archives deliver short-axis cines) is read as one stack when its series share
@@ -62,6 +63,10 @@ PathLike = str | os.PathLike[str]
 _Image: TypeAlias = "Dataset | DicomFrame"
 log = logging.getLogger(__name__)
 
+
+#: Without positions along the normal, a SliceLocation step below this fraction of the slice thickness
+#: (overlapping slices, which short-axis stacks do not have) is not taken as the slice distance.
+MAX_OVERLAP = 0.95
 
 _TI_COMMENT = re.compile(r"\bTI\s*[:=]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
@@ -324,6 +329,19 @@ def _slice_spacing(
     between = _float(first, "SpacingBetweenSlices")
     if between is not None and np.isfinite(between) and between > 0:
         return between, pos[0] + (pos - pos[0]) * (between / step)
+    thick = _float(first, "SliceThickness")
+    if thick is not None and np.isfinite(thick) and step < MAX_OVERLAP * thick:
+        # slices of a stack do not overlap: SliceLocation is measured along another axis
+        log.warning(
+            "%s: SliceLocation steps %.2f mm, less than the slice thickness %.2f mm, and the headers have "
+            "no ImagePositionPatient or SpacingBetweenSlices: slices taken as %.2f mm apart (no gap); "
+            "give the spacing if there is one",
+            root,
+            step,
+            thick,
+            thick,
+        )
+        return thick, pos[0] + (pos - pos[0]) * (thick / step)
     log.warning(
         "%s: slice spacing %.2f mm taken from SliceLocation (the headers have no ImagePositionPatient or "
         "SpacingBetweenSlices); SliceLocation is not always measured along the slice normal: check it "
