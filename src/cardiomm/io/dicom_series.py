@@ -74,19 +74,22 @@ def slice_normal(ds: object, path: Path) -> NDArray[np.float64] | None:
     return normal / norm
 
 
+def _by_series(datasets: list[tuple[Path, Image]]) -> dict[str, list[tuple[Path, Image]]]:
+    """The images grouped by ``SeriesInstanceUID``, in order of first appearance."""
+    groups: dict[str, list[tuple[Path, Image]]] = {}
+    for f, ds in datasets:
+        groups.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append((f, ds))
+    return groups
+
+
 def series_listing(datasets: list[tuple[Path, Image]]) -> str:
     """``'SAX cine' (series 5, 240 images); ...``: the series of a folder, for messages."""
-    firsts: dict[str, Image] = {}
-    counts: dict[str, int] = {}
-    for _, ds in datasets:
-        uid = str(getattr(ds, "SeriesInstanceUID", ""))
-        firsts.setdefault(uid, ds)
-        counts[uid] = counts.get(uid, 0) + 1
     parts = []
-    for uid, ds in firsts.items():
+    for uid, items in _by_series(datasets).items():
+        ds = items[0][1]
         number = getattr(ds, "SeriesNumber", None)
         where = f"series {number}, " if number not in (None, "") else ""
-        parts.append(f"'{getattr(ds, 'SeriesDescription', '') or uid}' ({where}{counts[uid]} images)")
+        parts.append(f"'{getattr(ds, 'SeriesDescription', '') or uid}' ({where}{len(items)} images)")
     return "; ".join(parts)
 
 
@@ -110,13 +113,6 @@ def select_series(root: Path, datasets: list[tuple[Path, Image]], select: str) -
 
 
 _Key: TypeAlias = "tuple[NDArray[np.float64] | None, tuple[int, int], NDArray[np.float64] | None]"
-
-
-def _by_series(datasets: list[tuple[Path, Image]]) -> dict[str, list[tuple[Path, Image]]]:
-    groups: dict[str, list[tuple[Path, Image]]] = {}
-    for f, ds in datasets:
-        groups.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append((f, ds))
-    return groups
 
 
 def _series_key(f: Path, ds: Image) -> _Key:
