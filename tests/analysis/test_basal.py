@@ -59,6 +59,11 @@ def test_open_basal_slice_is_removed_and_volumes_follow() -> None:
     assert with_rule.lvedv_ml == np.float64((lab[0, 1:] == LV).sum() * ml)
     assert plain.lvedv_ml == np.float64((lab[0] == LV).sum() * ml)
     assert with_rule.basal_removed == removed
+    assert with_rule.basal_summary() == "SCMR basal rule: not LV at ED: slice 0; at ES: slice 0"
+    assert plain.basal_summary() == ""
+    late = compute_phenotypes(np.stack([closed, opened]), spacing, with_wall_thickness=False)
+    assert (late.ed_frame, late.es_frame) == (0, 1)
+    assert late.basal_summary() == "SCMR basal rule: not LV at ED: none; at ES: slice 0"
 
 
 def test_basal_side_is_the_open_end_whatever_the_slice_order() -> None:

@@ -125,6 +125,20 @@ class CardiacPhenotypes:
         described = {f.flag: f.describe() for f in self.qc_failures}
         return [described.get(flag, flag) for flag in self.qc_flags]
 
+    def basal_summary(self) -> str:
+        """Which basal slices the SCMR rule did not count as LV at end-diastole and end-systole, e.g.
+        ``"SCMR basal rule: not LV at ED: slice 11; at ES: slices 10, 11"``; empty when none was removed
+        at either (slices counted from 0 in stack order)."""
+
+        def at(frame: int) -> str:
+            zs = sorted(z for t, z in self.basal_removed if t == frame)
+            return ("slice " if len(zs) == 1 else "slices ") + ", ".join(map(str, zs)) if zs else "none"
+
+        ed, es = at(self.ed_frame), at(self.es_frame)
+        if ed == es == "none":
+            return ""
+        return f"SCMR basal rule: not LV at ED: {ed}; at ES: {es}"
+
     def values(self) -> dict[str, float]:
         """Phenotype name (:data:`PHENOTYPES`) -> value."""
         return {

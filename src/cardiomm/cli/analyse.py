@@ -297,6 +297,8 @@ def phenotypes(
         console.print(f"QC: {len(res.qc_flags)} check(s) failed ({lifespan} ranges):", style="red")
         for line in res.qc_lines():
             console.print(f"  {line}", style="red", markup=False, highlight=False)
+    if res.basal_summary():
+        console.print(res.basal_summary(), markup=False, highlight=False)
     console.print(f"wrote {out}" + (f" and {out.stem}_qc.png" if qc_png else ""))
 
 
