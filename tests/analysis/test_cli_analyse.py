@@ -389,17 +389,9 @@ def test_cli_phenotypes_from_a_dicom_cine_series(
     assert pd.read_csv(tmp_path / "rr.csv").iloc[0]["HR (bpm)"] == pytest.approx(200.0)
 
 
-def test_cli_phenotypes_dicom_series_selects_one_series_of_a_study(
-    tmp_path: Path,
-    phantom: Callable[..., object],
-    write_dicom_series: Callable[..., None],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """A study folder with two cine stacks (short-axis and sagittal): refused with the series listed,
-    measured with ``--dicom-series``, exactly as the short-axis cine alone."""
-    import pydicom
-
+@pytest.fixture
+def from_intensity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register segmenter ``from-intensity``: labels read back from DICOM intensities (label x 500)."""
     from cardiomm.analysis.segmentation import base
 
     class FromIntensity(base.Segmenter):
@@ -407,6 +399,19 @@ def test_cli_phenotypes_dicom_series_selects_one_series_of_a_study(
             return (np.asarray(images) // 500).astype(np.uint8)
 
     monkeypatch.setitem(base._REGISTRY, "from-intensity", FromIntensity)
+
+
+def test_cli_phenotypes_dicom_series_selects_one_series_of_a_study(
+    tmp_path: Path,
+    phantom: Callable[..., object],
+    write_dicom_series: Callable[..., None],
+    from_intensity: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A study folder with two cine stacks (short-axis and sagittal): refused with the series listed,
+    measured with ``--dicom-series``, exactly as the short-axis cine alone."""
+    import pydicom
+
     ph = phantom(n_frames=6, n_slices=4, size=96, r_ed=16, r_es=11, r_epi=22)
     images = ph.labels.astype(np.uint16) * 500
     write_dicom_series(tmp_path / "study" / "cine", images, positions=[0.0, 10.0, 20.0, 30.0])
@@ -433,18 +438,11 @@ def test_cli_phenotypes_refuse_a_dicom_stack_with_a_missing_slice(
     tmp_path: Path,
     phantom: Callable[..., object],
     write_dicom_series: Callable[..., None],
-    monkeypatch: pytest.MonkeyPatch,
+    from_intensity: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Slices at 0, 10, 30, 40 mm (20 missing): the median gap would silently drop a slice of every
     volume, so the stack is refused, nothing is written, and --spacing is the way to insist."""
-    from cardiomm.analysis.segmentation import base
-
-    class FromIntensity(base.Segmenter):
-        def segment(self, images: object, spacing_mm: tuple[float, float, float]) -> np.ndarray:
-            return (np.asarray(images) // 500).astype(np.uint8)
-
-    monkeypatch.setitem(base._REGISTRY, "from-intensity", FromIntensity)
     ph = phantom(n_frames=4, n_slices=4, size=64, r_ed=12, r_es=8, r_epi=18)
     write_dicom_series(
         tmp_path / "cine", ph.labels.astype(np.uint16) * 500, positions=[0.0, 10.0, 30.0, 40.0]

@@ -132,7 +132,9 @@ class CardiacPhenotypes:
 
         def at(frame: int) -> str:
             zs = sorted(z for t, z in self.basal_removed if t == frame)
-            return ("slice " if len(zs) == 1 else "slices ") + ", ".join(map(str, zs)) if zs else "none"
+            if not zs:
+                return "none"
+            return f"slice{'s' if len(zs) > 1 else ''} {', '.join(map(str, zs))}"
 
         ed, es = at(self.ed_frame), at(self.es_frame)
         if ed == es == "none":

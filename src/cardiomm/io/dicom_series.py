@@ -12,8 +12,9 @@ more, at every position, one series per position), that one, with the choice log
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +31,7 @@ __all__ = [
     "PARALLEL_DEG",
     "POSITION_TOLERANCE_MM",
     "MIN_STACK_SLICES",
+    "position_runs",
     "vector",
     "slice_normal",
     "series_listing",
@@ -49,6 +51,21 @@ POSITION_TOLERANCE_MM = 0.1
 PARALLEL_DEG = 1.0
 #: A series group is picked from a study folder only if it has at least this many slice positions.
 MIN_STACK_SLICES = 3
+
+
+_T = TypeVar("_T")
+
+
+def position_runs(items: Iterable[_T], position: Callable[[_T], float]) -> list[list[_T]]:
+    """``items`` sorted by ``position`` [mm] and split into slices: a new slice wherever the next position
+    is more than :data:`POSITION_TOLERANCE_MM` beyond the previous one (positions carry rounding noise)."""
+    runs: list[list[_T]] = []
+    for item in sorted(items, key=position):
+        if runs and position(item) - position(runs[-1][-1]) <= POSITION_TOLERANCE_MM:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | None:
@@ -170,13 +187,7 @@ def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
         if ipp is None:
             return False
         placed.append((float(np.dot(ipp, normal)), str(getattr(ds, "SeriesInstanceUID", ""))))
-    placed.sort()
-    slices: list[list[tuple[float, str]]] = []
-    for item in placed:
-        if slices and item[0] - slices[-1][-1][0] <= POSITION_TOLERANCE_MM:
-            slices[-1].append(item)
-        else:
-            slices.append([item])
+    slices = position_runs(placed, lambda r: r[0])
     counts = {len(sl) for sl in slices}
     return (
         len(slices) >= MIN_STACK_SLICES

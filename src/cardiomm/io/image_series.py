@@ -2,24 +2,23 @@
 
 DICOM (pydicom): the images of one series are grouped into slices by their position along the slice
 normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``; positions within
-:data:`POSITION_TOLERANCE_MM` of each other are one slice) and ordered in time by ``TriggerTime`` then
-``InstanceNumber``. Without ``ImagePositionPatient`` on any image, ``SliceLocation`` orders the slices
-but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is often measured along a scanner
-axis, not the slice normal: 6.72 mm steps for 10-mm oblique slices in the Sunnybrook cines); without
-that either, the SliceLocation step (or the slice thickness when the step is smaller: slices of a stack
-do not overlap) is used and a warning logged. The frames of an Enhanced
+:data:`~cardiomm.io.dicom_series.POSITION_TOLERANCE_MM` of each other are one slice) and ordered in time
+by ``TriggerTime`` then ``InstanceNumber``. Without ``ImagePositionPatient`` on any image,
+``SliceLocation`` orders the slices but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is
+often measured along a scanner axis, not the slice normal: 6.72 mm steps for 10-mm oblique slices in the
+Sunnybrook cines); without that either, the SliceLocation step (or the slice thickness when the step is
+smaller: slices of a stack do not overlap) is used and a warning logged. The frames of an Enhanced
 multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without the
 DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as
 many scanners and archives deliver short-axis cines) is read as one stack when its series share
 orientation, matrix and pixel spacing and no slice position holds images of two series; of other mixes
 the one multi-slice, multi-frame stack is read, or one selected by number or description, else they are
-refused with a list of them (:mod:`cardiomm.io.dicom_series`). A file
-repeating an image already read (same ``SOPInstanceUID``) is skipped. Slices are spatially sorted, in
-the direction that puts the slice holding the lowest ``InstanceNumber`` first (the scanner's
-acquisition order). Pixel rows become ``y``, columns ``x``; no transpose is applied; ``RescaleSlope`` /
-``RescaleIntercept`` are applied. Per-image inversion times (``InversionTime``, else a ``TI <number>``
-in ``ImageComments`` as Siemens MOLLI series write it) and echo times are kept as ``(t, z)`` arrays for
-parametric mapping.
+refused with a list of them (:mod:`cardiomm.io.dicom_series`). A file repeating an image already read
+(same ``SOPInstanceUID``) is skipped. Slices are spatially sorted, in the direction that puts the slice
+holding the lowest ``InstanceNumber`` first (the scanner's acquisition order). Pixel rows become ``y``,
+columns ``x``; no transpose is applied; ``RescaleSlope`` / ``RescaleIntercept`` are applied. Per-image
+inversion times (``InversionTime``, else a ``TI <number>`` in ``ImageComments`` as Siemens MOLLI series
+write it) and echo times are kept as ``(t, z)`` arrays for parametric mapping.
 
 NIfTI (nibabel): ``(i, j, k, l)`` -> ``(t, z, y, x)`` = ``(l, k, j, i)``, zooms and time unit from the
 header.
@@ -44,9 +43,9 @@ from cardiomm.errors import DataValueError, FileFormatError, InputFileError, Sha
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
 from cardiomm.io.dicom_series import (
-    POSITION_TOLERANCE_MM,
     check_series,
     pick_stack,
+    position_runs,
     select_series,
     slice_normal,
     vector,
@@ -256,16 +255,10 @@ def _load_dicom(path: Path) -> FileDataset | None:
 def _group_slices(
     root: Path, placed: list[tuple[float, float, int, Path, _Image]], series_of: dict[Path, str]
 ) -> dict[float, list[tuple[float, int, Path, _Image]]]:
-    """Images grouped into slices: sorted by position, a new slice wherever the next position is more
-    than :data:`POSITION_TOLERANCE_MM` away; keyed by the slice's mean position [mm]."""
-    runs: list[list[tuple[float, float, int, Path, _Image]]] = []
-    for item in sorted(placed, key=lambda r: r[0]):
-        if runs and item[0] - runs[-1][-1][0] <= POSITION_TOLERANCE_MM:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
+    """Images grouped into slices (:func:`~cardiomm.io.dicom_series.position_runs`), keyed by the slice's
+    mean position [mm]; two series at one position are refused."""
     groups: dict[float, list[tuple[float, int, Path, _Image]]] = {}
-    for run in runs:
+    for run in position_runs(placed, lambda r: r[0]):
         pos = float(np.mean([r[0] for r in run]))
         uids = {series_of[r[3]] for r in run}
         if len(uids) > 1:

@@ -273,7 +273,7 @@ def adapt_model(
         Steps, lr, splits, validation and stopping.
     evaluate
         Replaces the validation loss (tests: a known curve): a number, or per-frame losses (then the
-        significance test applies); default :func:`validation_losses`.
+        significance test applies); default :func:`validation_errors`.
     on_step, on_eval
         Progress callbacks: ``(step, loss)`` after each step, the curve point after each validation.
 
