@@ -82,10 +82,6 @@ def test_series_that_are_not_one_stack_are_listed(
     assert any("reading the only multi-slice, multi-frame stack" in r.getMessage() for r in caplog.records)
     with pytest.raises(InputFileError, match=r"2 series that are not one stack.*'sagittal cine' \(12"):
         read_dicom_series(tmp_path / "two")
-    write_dicom_series(tmp_path / "rep", imgs, positions=POSITIONS)
-    write_dicom_series(tmp_path / "rep" / "again", imgs[:, 1:2], positions=[8.0], uid="1.2.7")
-    with pytest.raises(InputFileError, match="2 series hold images at the same slice position"):
-        read_dicom_series(tmp_path / "rep")
 
 
 def test_position_noise_within_a_slice_is_tolerated(
@@ -339,3 +335,77 @@ def test_a_study_folder_reads_the_series_asked_for(
     assert read_dicom_series(study, "1.2.7").magnitude.shape == lax.magnitude.shape
     with pytest.raises(InputFileError, match=r"no series matches 'lge'; the folder holds: .*'localizer'"):
         read_dicom_series(study, "lge")
+
+
+def _numbered(folder: Path, number: int, description: str) -> None:
+    _edit(
+        folder,
+        lambda ds, _: setattr(ds, "SeriesNumber", number) or setattr(ds, "SeriesDescription", description),
+    )
+
+
+def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Parallel series at the cine's slices: an LGE stack (one image per slice) and a MOLLI series at two
+    slices (five images each) are left out with a note; a slice acquired twice is read from the later
+    series, the earlier one left out; the choice is logged."""
+    imgs = _images()
+    study = tmp_path / "study"
+    write_dicom_series(study / "cine", imgs, positions=POSITIONS)
+    write_dicom_series(study / "lge", imgs[:1] + 7, positions=POSITIONS, uid="1.2.5")
+    molli = np.repeat(imgs[:1, 1:3] + 9, 5, axis=0)
+    write_dicom_series(
+        study / "molli",
+        molli,
+        positions=POSITIONS[1:3],
+        uid="1.2.6",
+        inversion_times_ms=[100, 180, 260, 900, 1700],
+    )
+    again = imgs[:, 2:3] + 500  # the third slice again, later, with other pixel values
+    write_dicom_series(study / "again", again, positions=[POSITIONS[2]], uid="1.2.7")
+    for name, number in (("cine", 7), ("lge", 20), ("molli", 30), ("again", 9)):
+        _numbered(study / name, number, name)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(study)
+    want = imgs.astype(np.float32)
+    want[:, 2] = again[:, 0]
+    np.testing.assert_array_equal(got.magnitude, want)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "left out, not frames of the cine stack's slices: 'lge' (series 20, 4 images); 'molli'" in said
+    assert "the slice at 16.00 mm was acquired 2 times: reading the later one, 'again' (series 9" in said
+
+
+@pytest.mark.parametrize("case", ["same number", "inversion recovery", "single image off the stack"])
+def test_a_study_folder_that_is_not_clear_is_refused(
+    write_dicom_series: Callable[..., None], tmp_path: Path, case: str
+) -> None:
+    """A repeat that cannot be ordered (no SeriesNumber or SeriesTime told apart), an inversion-recovery
+    series acquired twice (pre and post contrast?), and a one-image series at a slice the cine does not
+    cover (a cine slice with one frame) are not guessed."""
+    imgs = _images()
+    study = tmp_path / "study"
+    if case == "inversion recovery":
+        tis = [100, 180, 260]
+        write_dicom_series(study / "a", imgs, positions=POSITIONS, inversion_times_ms=tis)
+        write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7", inversion_times_ms=tis)
+        _numbered(study / "b", 9, "post")
+    elif case == "same number":
+        write_dicom_series(study / "a", imgs, positions=POSITIONS)
+        write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7")
+    else:
+        write_dicom_series(study / "a", imgs[:, :3], positions=POSITIONS[:3])
+        write_dicom_series(study / "b", imgs[:1, 3:], positions=POSITIONS[3:], uid="1.2.7")
+    with pytest.raises((InputFileError, ShapeError), match="same slice position|different numbers of frames"):
+        read_dicom_series(study)
+
+
+def test_series_listing_counts_alike_series_once(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    imgs = _images()
+    for z, pos in enumerate(POSITIONS):
+        write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
+        _numbered(tmp_path / f"sax{z}", 5 + z, "sax")
+    with pytest.raises(InputFileError, match=r"'sax' \(4 series: 5-8, 3 images each\)"):
+        read_dicom_series(tmp_path, "lge")

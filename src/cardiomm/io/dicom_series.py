@@ -1,13 +1,18 @@
-"""Which images of a DICOM folder form the stack to read: series listing, selection, and the check
-that several series are one stack (the rules are in :mod:`cardiomm.io.image_series`).
+"""Which images of a DICOM folder form the stack to read: series listing, selection, and the choice
+among several series (the reading rules are in :mod:`cardiomm.io.image_series`).
 
 A folder may hold a whole study. Series that share orientation (within :data:`PARALLEL_DEG`), matrix
-and pixel spacing are one stack (a short-axis cine exported one series per slice). Otherwise the
-series the user names is read (:func:`select_series`), or, when exactly one group of such series forms a
-cine-like stack (at least :data:`MIN_STACK_SLICES` slice positions, the same number of images, two or
-more, at every position, one series per position), that one, with the choice logged
-(:func:`pick_stack`); anything else is refused with the series listed.
-"""
+and pixel spacing are parallel: one stack when a short-axis cine was exported one series per slice.
+Among parallel series (:func:`stack_images`), the cine frames are those of the series with the number
+(two or more) of images per slice that covers most slices; left out, each with a logged note, are
+single-image series (LGE, T2-weighted), series with another number of images that sit only at slices of
+the stack (a mapping series), and the earlier acquisition of a slice acquired twice (by
+``SeriesNumber``, then ``SeriesTime``; not for inversion-recovery series, where the repeat may be
+post-contrast). Anything else is left for the reader, which refuses it. Of several groups of parallel
+series, the one that forms a cine stack (at least :data:`MIN_STACK_SLICES` slice positions, the same
+number of images, two or more, at every position, one series per position) is read with the choice
+logged; with none or several the folder is refused with the series listed, and the user names one
+(:func:`select_series`)."""
 
 from __future__ import annotations
 
@@ -36,8 +41,7 @@ __all__ = [
     "slice_normal",
     "series_listing",
     "select_series",
-    "check_series",
-    "pick_stack",
+    "stack_images",
 ]
 
 #: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
@@ -99,14 +103,37 @@ def _by_series(datasets: list[tuple[Path, Image]]) -> dict[str, list[tuple[Path,
     return groups
 
 
+def _series_number(ds: Image) -> int | None:
+    try:
+        return int(str(getattr(ds, "SeriesNumber", "")).strip())
+    except ValueError:
+        return None
+
+
 def series_listing(datasets: list[tuple[Path, Image]]) -> str:
-    """``'SAX cine' (series 5, 240 images); ...``: the series of a folder, for messages."""
-    parts = []
+    """``'localizer' (series 1, 3 images); 'sax' (12 series: 5-16, 20 images each)``: the series of a
+    folder by number, those with one description and size counted once, for messages."""
+    rows: list[tuple[int | None, str, int]] = []
     for uid, items in _by_series(datasets).items():
         ds = items[0][1]
-        number = getattr(ds, "SeriesNumber", None)
-        where = f"series {number}, " if number not in (None, "") else ""
-        parts.append(f"'{getattr(ds, 'SeriesDescription', '') or uid}' ({where}{len(items)} images)")
+        rows.append((_series_number(ds), str(getattr(ds, "SeriesDescription", "") or uid), len(items)))
+    rows.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1]))
+    alike: dict[tuple[str, int], list[int | None]] = {}
+    for number, text, n in rows:
+        alike.setdefault((text, n), []).append(number)
+    parts = []
+    for (text, n), numbers in alike.items():
+        known = [k for k in numbers if k is not None]
+        if len(numbers) == 1:
+            where = f"series {known[0]}, " if known else ""
+            parts.append(f"'{text}' ({where}{n} images)")
+            continue
+        span = (
+            f"{known[0]}-{known[-1]}"
+            if len(known) == len(numbers) and known == list(range(known[0], known[-1] + 1))
+            else ", ".join(map(str, known)) or "no numbers"
+        )
+        parts.append(f"'{text}' ({len(numbers)} series: {span}, {n} images each)")
     return "; ".join(parts)
 
 
@@ -151,72 +178,131 @@ def _compatible(a: _Key, b: _Key) -> bool:
     )
 
 
-def check_series(root: Path, datasets: list[tuple[Path, Image]]) -> dict[Path, str]:
-    """Series UID of every file, after checking that several series form one stack (module notes).
-
-    Raises
-    ------
-    InputFileError
-        Series that are not one stack, listed.
-    """
-    groups = _by_series(datasets)
-    series_of = {f: uid for uid, items in groups.items() for f, _ in items}
-    if len(groups) == 1:
-        return series_of
-    keys = [_series_key(*items[0]) for items in groups.values()]
-    if not all(_compatible(k, keys[0]) for k in keys):
-        raise InputFileError(
-            f"mixed series: {len(groups)} series that are not one stack (different orientation, matrix "
-            f"or pixel spacing): {series_listing(datasets)}; give one series, or select it by its "
-            "number or description",
-            path=root,
-        )
-    return series_of
-
-
-def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
-    """At least :data:`MIN_STACK_SLICES` slice positions, each holding the same number (>= 2) of images
-    of one series (positions along the first image's normal, within :data:`POSITION_TOLERANCE_MM`)."""
+def _placed(items: list[tuple[Path, Image]]) -> list[tuple[float, str, Path, Image]] | None:
+    """(position along the first image's normal [mm], series UID, path, image) of every image; ``None``
+    when an image has no ``ImagePositionPatient`` or orientation (the reader's own rules apply then)."""
     normal = slice_normal(items[0][1], items[0][0])
     if normal is None:
-        return False
+        return None
     placed = []
     for f, ds in items:
         with reading(f, "DICOM file"):
             ipp = vector(ds, "ImagePositionPatient", 3, f)
         if ipp is None:
-            return False
-        placed.append((float(np.dot(ipp, normal)), str(getattr(ds, "SeriesInstanceUID", ""))))
+            return None
+        placed.append((float(np.dot(ipp, normal)), str(getattr(ds, "SeriesInstanceUID", "")), f, ds))
+    return placed
+
+
+def _acquired(ds: Image) -> tuple[int, str] | None:
+    """What orders two acquisitions of one slice: ``SeriesNumber``, then ``SeriesTime``; ``None`` when
+    the image has neither."""
+    number, time = _series_number(ds), str(getattr(ds, "SeriesTime", "") or "").strip()
+    return None if number is None and not time else (-1 if number is None else number, time)
+
+
+def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]], list[str]]:
+    """The images of one group of parallel series that form the stack, and notes on what was left out
+    (module notes); anything the rules do not cover is returned unchanged for the reader to judge."""
+    groups = _by_series(items)
+    placed = _placed(items) if len(groups) > 1 else None
+    if placed is None:
+        return items, []
+    slices = position_runs(placed, lambda r: r[0])
+    where: dict[str, dict[int, int]] = {}  # series -> {slice index: images there}
+    for k, sl in enumerate(slices):
+        for r in sl:
+            where.setdefault(r[1], {}).setdefault(k, 0)
+            where[r[1]][k] += 1
+    if any(len(set(c.values())) > 1 for c in where.values()):
+        return items, []
+    size = {uid: next(iter(c.values())) for uid, c in where.items()}
+    reach: dict[int, set[int]] = {}  # images per slice (>= 2) -> slices that series of that size cover
+    for uid, c in where.items():
+        if size[uid] > 1:
+            reach.setdefault(size[uid], set()).update(c)
+    widest = max((len(v) for v in reach.values()), default=0)
+    main = [n for n, v in reach.items() if len(v) == widest]
+    if len(main) != 1:
+        return items, []
+    n, notes = main[0], []
+    others = [uid for uid in groups if size[uid] != n]
+    if any(not set(where[uid]) <= reach[n] and (size[uid] > 1 or len(where[uid]) == 1) for uid in others):
+        return items, []  # a slice of the stack with another number of frames: the reader refuses
+    if others:
+        left = [im for uid in others for im in groups[uid]]
+        notes.append(f"left out, not frames of the cine stack's slices: {series_listing(left)}")
+    dropped = {(uid, k) for uid in others for k in where[uid]}
+    for k, sl in enumerate(slices):
+        here = [uid for uid in groups if k in where[uid] and size[uid] == n]
+        if len(here) < 2:
+            continue
+        order = [_acquired(groups[uid][0][1]) for uid in here]
+        inversion = any(getattr(r[3], "InversionTime", None) is not None for r in sl if r[1] in here)
+        if inversion or None in order or len(set(order)) < len(order):
+            return items, []  # which acquisition to read is not clear: the reader refuses
+        here = [uid for _, uid in sorted(zip(order, here, strict=True))]
+        notes.append(
+            f"the slice at {np.mean([r[0] for r in sl]):.2f} mm was acquired {len(here)} times: reading the "
+            f"later one, {series_listing(groups[here[-1]])}"
+        )
+        dropped |= {(uid, k) for uid in here[:-1]}
+    return [(r[2], r[3]) for k, sl in enumerate(slices) for r in sl if (r[1], k) not in dropped], notes
+
+
+def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
+    """At least :data:`MIN_STACK_SLICES` slice positions, each holding the same number (>= 2) of images
+    of one series (positions along the first image's normal, within :data:`POSITION_TOLERANCE_MM`)."""
+    placed = _placed(items)
+    if placed is None:
+        return False
     slices = position_runs(placed, lambda r: r[0])
     counts = {len(sl) for sl in slices}
     return (
         len(slices) >= MIN_STACK_SLICES
         and len(counts) == 1
         and min(counts) >= 2
-        and all(len({uid for _, uid in sl}) == 1 for sl in slices)
+        and all(len({r[1] for r in sl}) == 1 for sl in slices)
     )
 
 
-def pick_stack(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[Path, Image]] | None:
-    """The images of the only cine-like stack among several series (module notes), with the choice
-    logged; ``None`` when there is no such stack or more than one."""
+def stack_images(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[Path, Image]]:
+    """The images of ``root`` that form the one stack to read (module notes), with every choice logged.
+
+    Raises
+    ------
+    InputFileError
+        Series that are not one stack and hold no single cine-like stack, listed.
+    """
     groups = _by_series(datasets)
+    if len(groups) == 1:
+        return datasets
     keys = {uid: _series_key(*items[0]) for uid, items in groups.items()}
-    stacks: list[list[str]] = []
+    parallel: list[list[str]] = []
     for uid in groups:
-        home = next((st for st in stacks if _compatible(keys[uid], keys[st[0]])), None)
+        home = next((st for st in parallel if _compatible(keys[uid], keys[st[0]])), None)
         if home is None:
-            stacks.append([uid])
+            parallel.append([uid])
         else:
             home.append(uid)
-    found = [st for st in stacks if _is_cine_stack([im for uid in st for im in groups[uid]])]
-    if len(found) != 1:
-        return None
-    chosen = [im for uid in found[0] for im in groups[uid]]
-    log.warning(
-        "%s: %d series in the folder; reading the only multi-slice, multi-frame stack among them: %s",
-        root,
-        len(groups),
-        series_listing(chosen),
-    )
-    return chosen
+    stacks = [_one_stack([im for uid in st for im in groups[uid]]) for st in parallel]
+    if len(stacks) > 1:
+        found = [st for st in stacks if _is_cine_stack(st[0])]
+        if len(found) != 1:
+            raise InputFileError(
+                f"mixed series: {len(groups)} series that are not one stack (different orientation, "
+                f"matrix or pixel spacing), {len(found)} of them multi-slice cine stacks: "
+                f"{series_listing(datasets)}; give one series, or select it by its number or description",
+                path=root,
+            )
+        log.warning(
+            "%s: %d series in the folder; reading the only multi-slice, multi-frame stack among them: %s",
+            root,
+            len(groups),
+            series_listing(found[0][0]),
+        )
+        stacks = found
+    images, notes = stacks[0]
+    for note in notes:
+        log.warning("%s: %s", root, note)
+    return images

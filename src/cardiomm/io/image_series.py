@@ -43,11 +43,10 @@ from cardiomm.errors import DataValueError, FileFormatError, InputFileError, Sha
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
 from cardiomm.io.dicom_series import (
-    check_series,
-    pick_stack,
     position_runs,
     select_series,
     slice_normal,
+    stack_images,
     vector,
 )
 from cardiomm.io.nifti import read_nifti_array
@@ -362,14 +361,8 @@ def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
         raise InputFileError("no DICOM image files in folder", path=root)
     if select is not None:
         datasets = select_series(root, datasets, select)
-    try:
-        series_of = check_series(root, datasets)
-    except InputFileError:  # several series: the one cine-like stack among them, when there is one
-        picked = None if select is not None else pick_stack(root, datasets)
-        if picked is None:
-            raise
-        datasets = picked
-        series_of = check_series(root, datasets)
+    datasets = stack_images(root, datasets)
+    series_of = {f: str(getattr(ds, "SeriesInstanceUID", "")) for f, ds in datasets}
     sizes = set()
     for f, ds in datasets:
         with reading(f, "DICOM file"):
