@@ -380,9 +380,9 @@ def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
 def test_a_study_folder_that_is_not_clear_is_refused(
     write_dicom_series: Callable[..., None], tmp_path: Path, case: str
 ) -> None:
-    """A repeat that cannot be ordered (no SeriesNumber or SeriesTime told apart), an inversion-recovery
-    series acquired twice (pre and post contrast?), and a one-image series at a slice the cine does not
-    cover (a cine slice with one frame) are not guessed."""
+    """A repeat that cannot be ordered (one SeriesNumber, a SeriesTime on one series only), an
+    inversion-recovery series acquired twice (pre and post contrast?), and a one-image series at a slice
+    the cine does not cover (a cine slice with one frame) are not guessed."""
     imgs = _images()
     study = tmp_path / "study"
     if case == "inversion recovery":
@@ -390,9 +390,12 @@ def test_a_study_folder_that_is_not_clear_is_refused(
         write_dicom_series(study / "a", imgs, positions=POSITIONS, inversion_times_ms=tis)
         write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7", inversion_times_ms=tis)
         _numbered(study / "b", 9, "post")
-    elif case == "same number":
+    elif case == "same number":  # and a SeriesTime on one of them only
         write_dicom_series(study / "a", imgs, positions=POSITIONS)
         write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7")
+        _numbered(study / "a", 7, "cine")
+        _numbered(study / "b", 7, "cine")
+        _edit(study / "b", lambda ds, _: setattr(ds, "SeriesTime", "101010"))
     else:
         write_dicom_series(study / "a", imgs[:, :3], positions=POSITIONS[:3])
         write_dicom_series(study / "b", imgs[:1, 3:], positions=POSITIONS[3:], uid="1.2.7")

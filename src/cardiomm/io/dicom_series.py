@@ -194,11 +194,17 @@ def _placed(items: list[tuple[Path, Image]]) -> list[tuple[float, str, Path, Ima
     return placed
 
 
-def _acquired(ds: Image) -> tuple[int, str] | None:
-    """What orders two acquisitions of one slice: ``SeriesNumber``, then ``SeriesTime``; ``None`` when
-    the image has neither."""
-    number, time = _series_number(ds), str(getattr(ds, "SeriesTime", "") or "").strip()
-    return None if number is None and not time else (-1 if number is None else number, time)
+def _later_last(series: list[list[tuple[Path, Image]]]) -> list[int] | None:
+    """Indices of ``series`` (acquisitions of one slice) from earliest to latest: by ``SeriesNumber``
+    when every one has a different number, else by ``SeriesTime`` when every one has a different time;
+    ``None`` when they cannot be ordered."""
+    heads = [items[0][1] for items in series]
+    numbers = [_series_number(ds) for ds in heads]
+    times = [str(getattr(ds, "SeriesTime", "") or "").strip() for ds in heads]
+    for keys in (numbers, times):
+        if all(k not in (None, "") for k in keys) and len(set(keys)) == len(keys):
+            return sorted(range(len(series)), key=lambda i: keys[i])  # type: ignore[arg-type,return-value]
+    return None
 
 
 def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]], list[str]]:
@@ -237,11 +243,11 @@ def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]
         here = [uid for uid in groups if k in where[uid] and size[uid] == n]
         if len(here) < 2:
             continue
-        order = [_acquired(groups[uid][0][1]) for uid in here]
+        order = _later_last([groups[uid] for uid in here])
         inversion = any(getattr(r[3], "InversionTime", None) is not None for r in sl if r[1] in here)
-        if inversion or None in order or len(set(order)) < len(order):
+        if inversion or order is None:
             return items, []  # which acquisition to read is not clear: the reader refuses
-        here = [uid for _, uid in sorted(zip(order, here, strict=True))]
+        here = [here[i] for i in order]
         notes.append(
             f"the slice at {np.mean([r[0] for r in sl]):.2f} mm was acquired {len(here)} times: reading the "
             f"later one, {series_listing(groups[here[-1]])}"
