@@ -270,6 +270,12 @@ def _group_slices(
     return groups
 
 
+def _syntax(ds: _Image) -> str:
+    """`` (<transfer syntax name>)`` of an image's file, for messages; empty when it has none."""
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return f" ({getattr(uid, 'name', uid)})" if uid else ""
+
+
 def _median_rr(datasets: list[tuple[Path, _Image]]) -> float | None:
     """Median ``NominalInterval`` [s] over the images (it varies from beat to beat), else ``None``."""
     values = [v for _, ds in datasets if (v := _float(ds, "NominalInterval")) is not None and v > 0]
@@ -406,7 +412,9 @@ def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
             try:
                 arr = ds.pixel_array.astype(np.float32)
             except Exception as err:
-                raise FileFormatError(f"cannot decode pixel data ({type(err).__name__})", path=f) from None
+                raise FileFormatError(
+                    f"cannot decode pixel data{_syntax(ds)}: {first_line(err)}", path=f
+                ) from None
             if arr.shape != shape[2:]:
                 raise ShapeError(f"pixel data of shape {arr.shape}, {shape[2:]} expected", path=f)
             slope, inter = _float(ds, "RescaleSlope") or 1.0, _float(ds, "RescaleIntercept") or 0.0
