@@ -140,8 +140,8 @@ def load_volume(
         A 3-D ``.npy`` is ``(t, y, x)`` (one slice of a mapping series) when True, else ``(z, y, x)``
         (one frame); a 2-D one is a single image either way.
     dicom_series
-        In a DICOM folder holding several series: the one to read (its number, UID or a part of its
-        description; :func:`cardiomm.io.read_dicom_series`).
+        In a DICOM folder (or ZIP archive) holding several series: the one to read (its number, UID or a
+        part of its description; :func:`cardiomm.io.read_dicom_series`).
 
     Returns
     -------
@@ -159,7 +159,7 @@ def load_volume(
     """
     if not path.exists():
         raise InputFileError("file not found", path=path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() == ".zip":
         return _load_dicom(path, dicom_series)
     if path.suffix == ".npy":
         return _load_npy(path, series=series)
@@ -169,7 +169,10 @@ def load_volume(
         return _load_nifti(path)
     if path.name.endswith("_gt.h5"):
         return _load_gt_labels(path)
-    msg = "unsupported file type (use .mat, .npy, .nii/.nii.gz, a DICOM series folder or a simulate _gt.h5)"
+    msg = (
+        "unsupported file type (use .mat, .npy, .nii/.nii.gz, a DICOM series folder or .zip, or a simulate "
+        "_gt.h5)"
+    )
     raise UnknownChoiceError(msg, path=path)
 
 

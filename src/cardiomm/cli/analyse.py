@@ -38,7 +38,7 @@ app.add_typer(analyse_app, name="analyse")
 
 _KINDS = tuple(kind.value for kind in MapKind)
 _DICOM_SERIES_HELP = (
-    "DICOM folder holding several series (a study export): read the one with this series number, UID "
+    "DICOM folder or .zip holding several series (a study export): read the one with this series number, UID "
     "or description part."
 )
 
@@ -86,7 +86,7 @@ def _check_level(level: str | None) -> None:
 def mapping(
     series: Path = typer.Argument(
         ...,
-        help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz) or a DICOM folder (TI/TE read).",
+        help="Series (t, z, y, x), t = contrasts: .mat, .npy, .nii(.gz), DICOM folder or .zip (TI/TE read).",
     ),
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Output folder."),
     kind: str | None = typer.Option(None, "--kind", help=f"{', '.join(_KINDS)} (default: from --gt, t1)."),
@@ -206,7 +206,7 @@ def ecv_command(
 @analyse_app.command("phenotypes")
 def phenotypes(
     source: Path = typer.Argument(
-        ..., help="Labels (.npy, .nii(.gz), _gt.h5), or images (also a DICOM cine folder) to segment."
+        ..., help="Labels (.npy, .nii(.gz), _gt.h5), or images (also a DICOM cine folder or .zip) to segment."
     ),
     out: Path = typer.Option(Path("phenotypes.csv"), "--out", help="Output CSV (one row)."),
     segmenter: str | None = typer.Option(

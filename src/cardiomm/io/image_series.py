@@ -49,6 +49,7 @@ from cardiomm.io.dicom_series import (
     stack_images,
     vector,
 )
+from cardiomm.io.dicom_zip import is_zip, unpacked
 from cardiomm.io.nifti import read_nifti_array
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ def _per_image_seconds(values: list[list[float | None]]) -> NDArray[np.float64] 
 
 
 def read_dicom_series(folder: PathLike, series: str | None = None) -> ImageSeries:
-    """Read one DICOM series from a folder (see the module docstring for the ordering rules).
+    """Read one DICOM series from a folder, or a ZIP archive of one (:mod:`cardiomm.io.dicom_zip`); see
+    the module docstring for the ordering rules.
 
     ``series`` selects the images of one series in a folder that holds several (a study exported to one
     folder): its ``SeriesNumber``, its ``SeriesInstanceUID`` or a case-insensitive part of its
@@ -170,12 +172,19 @@ def read_dicom_series(folder: PathLike, series: str | None = None) -> ImageSerie
         More pixels than the size guard allows (:func:`~cardiomm.io.checks.max_elements`).
     """
     root = Path(folder)
+    if is_zip(root):
+        with unpacked(root) as files:
+            return _read_dicom_folder(files, series, shown=root)
     if not root.is_dir():
         raise InputFileError("DICOM folder not found", path=root)
+    return _read_dicom_folder(root, series, shown=root)
+
+
+def _read_dicom_folder(files: Path, series: str | None, shown: Path) -> ImageSeries:
     with warnings.catch_warnings():  # pydicom warns about non-conformant values (e.g. UIDs) of real data
         warnings.simplefilter("ignore")
-        with reading(root, "DICOM series"):
-            return _read_dicom_series(root, series)
+        with reading(shown, "DICOM series"):
+            return _read_dicom_series(files, series, shown)
 
 
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -350,10 +359,11 @@ def _slice_spacing(
     return step, pos
 
 
-def _read_dicom_series(root: Path, select: str | None) -> ImageSeries:
+def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeries:
+    """The series of the images under ``files``; messages name ``root`` (the folder or archive given)."""
     datasets: list[tuple[Path, _Image]] = []
     seen: set[str] = set()  # SOPInstanceUIDs: a second copy of an image (an export twice) is skipped
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+    for f in sorted(p for p in files.rglob("*") if p.is_file()):
         with reading(f, "DICOM file"):
             loaded = _load_dicom(f)
             images = [] if loaded is None else dataset_frames(loaded, f)
@@ -491,12 +501,14 @@ def read_nifti_series(path: PathLike) -> ImageSeries:
 
 
 def read_image_series(path: PathLike) -> ImageSeries:
-    """Read a DICOM folder or a ``.nii`` / ``.nii.gz`` file."""
+    """Read a DICOM folder or ``.zip`` archive, or a ``.nii`` / ``.nii.gz`` file."""
     p = Path(path)
-    if p.is_dir():
+    if p.is_dir() or is_zip(p):
         return read_dicom_series(p)
     if not p.exists():
-        raise InputFileError("input not found (expected a DICOM folder or a NIfTI file)", path=p)
+        raise InputFileError("input not found (expected a DICOM folder or ZIP, or a NIfTI file)", path=p)
     if not p.name.endswith((".nii", ".nii.gz")):
-        raise FileFormatError("unsupported input: give a DICOM series folder or a .nii/.nii.gz file", path=p)
+        raise FileFormatError(
+            "unsupported input: give a DICOM series folder or .zip, or a .nii/.nii.gz file", path=p
+        )
     return read_nifti_series(p)
