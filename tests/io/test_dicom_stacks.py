@@ -376,6 +376,24 @@ def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
     assert "the slice at 16.00 mm was acquired 2 times: reading the later one, 'again' (series 9" in said
 
 
+def test_derived_images_at_the_stack_slices_are_not_read_as_a_repeat(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A later series of DERIVED images at every slice (an analysis result or reformat saved by the
+    scanner) is left out, not read as the later acquisition."""
+    imgs = _images()
+    write_dicom_series(tmp_path / "cine", imgs, positions=POSITIONS)
+    write_dicom_series(tmp_path / "vf", imgs + 1000, positions=POSITIONS, uid="1.2.6")
+    _numbered(tmp_path / "cine", 7, "cine")
+    _numbered(tmp_path / "vf", 8, "cine_InlineVF")
+    _edit(tmp_path / "cine", lambda ds, _: setattr(ds, "ImageType", ["ORIGINAL", "PRIMARY", "M"]))
+    _edit(tmp_path / "vf", lambda ds, _: setattr(ds, "ImageType", ["DERIVED", "SECONDARY"]))
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(tmp_path)
+    np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
+    assert any("derived images (ImageType DERIVED)" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("case", ["same number", "inversion recovery", "single image off the stack"])
 def test_a_study_folder_that_is_not_clear_is_refused(
     write_dicom_series: Callable[..., None], tmp_path: Path, case: str

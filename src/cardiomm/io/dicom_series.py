@@ -6,7 +6,8 @@ and pixel spacing are parallel: one stack when a short-axis cine was exported on
 Among parallel series (:func:`stack_images`), the cine frames are those of the series with the number
 (two or more) of images per slice that covers most slices; left out, each with a logged note, are
 single-image series (LGE, T2-weighted), series with another number of images that sit only at slices of
-the stack (a mapping series), and the earlier acquisition of a slice acquired twice (by
+the stack (a mapping series), derived images (``ImageType`` ``DERIVED``: a scanner's analysis result or
+reformat) where original ones exist, and the earlier acquisition of a slice acquired twice (by
 ``SeriesNumber``, then ``SeriesTime``; not for inversion-recovery series, where the repeat may be
 post-contrast). Anything else is left for the reader, which refuses it. Of several groups of parallel
 series, the one that forms a cine stack (at least :data:`MIN_STACK_SLICES` slice positions, the same
@@ -239,8 +240,14 @@ def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]
         left = [im for uid in others for im in groups[uid]]
         notes.append(f"left out, not frames of the cine stack's slices: {series_listing(left)}")
     dropped = {(uid, k) for uid in others for k in where[uid]}
+    derived: set[str] = set()
     for k, sl in enumerate(slices):
         here = [uid for uid in groups if k in where[uid] and size[uid] == n]
+        original = [uid for uid in here if not _is_derived(groups[uid][0][1])]
+        if original and len(original) < len(here):  # a reformat or an analysis result of the acquisition
+            derived |= set(here) - set(original)
+            dropped |= {(uid, k) for uid in set(here) - set(original)}
+            here = original
         if len(here) < 2:
             continue
         order = _later_last([groups[uid] for uid in here])
@@ -253,7 +260,21 @@ def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]
             f"later one, {series_listing(groups[here[-1]])}"
         )
         dropped |= {(uid, k) for uid in here[:-1]}
+    if derived:
+        left = [im for uid in derived for im in groups[uid]]
+        notes.append(
+            f"left out, derived images (ImageType DERIVED) at the stack's slices: {series_listing(left)}"
+        )
     return [(r[2], r[3]) for k, sl in enumerate(slices) for r in sl if (r[1], k) not in dropped], notes
+
+
+def _is_derived(ds: Image) -> bool:
+    """Whether an image says it is derived from others (``ImageType`` starting with ``DERIVED``)."""
+    value = getattr(ds, "ImageType", None)
+    if value is None:
+        return False
+    first = str(value).split("\\")[0] if isinstance(value, str) else str(next(iter(value), ""))
+    return first.strip().upper() == "DERIVED"
 
 
 def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
