@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cardiomm.analysis.volumes import load_volume
-from cardiomm.errors import FileFormatError, SizeLimitError
+from cardiomm.errors import FileFormatError, InputFileError, SizeLimitError
 from cardiomm.io import read_dicom_series
 from cardiomm.io.checks import MAX_ELEMENTS_ENV
 
@@ -79,6 +79,11 @@ def test_a_broken_zip_or_member_is_named(
             out.writestr(name, data[:300] if name == "1.3.12.2.4.dcm" else data)
     with pytest.raises(FileFormatError, match=r"damaged\.zip/1\.3\.12\.2\.4\.dcm: .*truncated or corrupt"):
         read_dicom_series(damaged)
+    empty = tmp_path / "notes.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.txt", "no images here")
+    with pytest.raises(InputFileError, match=r"notes\.zip: no DICOM image files in archive"):
+        read_dicom_series(empty)
     monkeypatch.setenv(MAX_ELEMENTS_ENV, "1000")
     with pytest.raises(SizeLimitError, match=r"1000000_20209_2_0\.zip: ZIP archive unpacks to"):
         read_dicom_series(archive)

@@ -374,7 +374,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
             seen.add(uid)
             datasets.append((f, image))
     if not datasets:
-        raise InputFileError("no DICOM image files in folder", path=root)
+        raise InputFileError(f"no DICOM image files in {'archive' if root != files else 'folder'}", path=root)
     if select is not None:
         datasets = select_series(root, datasets, select)
     datasets = stack_images(root, datasets)
