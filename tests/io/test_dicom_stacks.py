@@ -394,13 +394,16 @@ def test_derived_images_at_the_stack_slices_are_not_read_as_a_repeat(
     assert any("derived images (ImageType DERIVED)" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("case", ["same number", "inversion recovery", "single image off the stack"])
+@pytest.mark.parametrize(
+    "case", ["same number", "inversion recovery", "MOLLI and its MOCO", "single image off the stack"]
+)
 def test_a_study_folder_that_is_not_clear_is_refused(
     write_dicom_series: Callable[..., None], tmp_path: Path, case: str
 ) -> None:
     """A repeat that cannot be ordered (one SeriesNumber, a SeriesTime on one series only), an
-    inversion-recovery series acquired twice (pre and post contrast?), and a one-image series at a slice
-    the cine does not cover (a cine slice with one frame) are not guessed."""
+    inversion-recovery series acquired twice (pre and post contrast?) or beside its motion-corrected copy
+    (which one to fit is the user's choice), and a one-image series at a slice the cine does not cover (a
+    cine slice with one frame) are not guessed."""
     imgs = _images()
     study = tmp_path / "study"
     if case == "inversion recovery":
@@ -408,6 +411,21 @@ def test_a_study_folder_that_is_not_clear_is_refused(
         write_dicom_series(study / "a", imgs, positions=POSITIONS, inversion_times_ms=tis)
         write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7", inversion_times_ms=tis)
         _numbered(study / "b", 9, "post")
+    elif case == "MOLLI and its MOCO":  # Siemens: TIs in ImageComments, the motion-corrected copy DERIVED
+        tis = [100, 180, 260]
+        write_dicom_series(
+            study / "a", imgs, positions=POSITIONS, inversion_times_ms=tis, ti_in_comments=True
+        )
+        write_dicom_series(
+            study / "b",
+            imgs + 9,
+            positions=POSITIONS,
+            uid="1.2.7",
+            inversion_times_ms=tis,
+            ti_in_comments=True,
+        )
+        _numbered(study / "b", 9, "MOLLI_MOCO")
+        _edit(study / "b", lambda ds, _: setattr(ds, "ImageType", ["DERIVED", "PRIMARY", "MOCO"]))
     elif case == "same number":  # and a SeriesTime on one of them only
         write_dicom_series(study / "a", imgs, positions=POSITIONS)
         write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7")

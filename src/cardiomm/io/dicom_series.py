@@ -8,8 +8,8 @@ Among parallel series (:func:`stack_images`), the cine frames are those of the s
 single-image series (LGE, T2-weighted), series with another number of images that sit only at slices of
 the stack (a mapping series), derived images (``ImageType`` ``DERIVED``: a scanner's analysis result or
 reformat) where original ones exist, and the earlier acquisition of a slice acquired twice (by
-``SeriesNumber``, then ``SeriesTime``; not for inversion-recovery series, where the repeat may be
-post-contrast). Anything else is left for the reader, which refuses it. Of several groups of parallel
+``SeriesNumber``, then ``SeriesTime``). Inversion-recovery series at one slice twice (pre and post
+contrast, or beside the motion-corrected copy) are not chosen between. Anything else is left for the reader, which refuses it. Of several groups of parallel
 series, the one that forms a cine stack (at least :data:`MIN_STACK_SLICES` slice positions, the same
 number of images, two or more, at every position, one series per position) is read with the choice
 logged; with none or several the folder is refused with the series listed, and the user names one
@@ -18,6 +18,7 @@ logged; with none or several the folder is refused with the series listed, and t
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
@@ -43,6 +44,8 @@ __all__ = [
     "series_listing",
     "select_series",
     "stack_images",
+    "header_float",
+    "inversion_time_ms",
 ]
 
 #: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
@@ -94,6 +97,28 @@ def slice_normal(ds: object, path: Path) -> NDArray[np.float64] | None:
     if not 0.5 < norm < 1.5:
         raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=path)
     return normal / norm
+
+
+#: A ``TI <ms>`` in ``ImageComments`` (Siemens MOLLI writes the inversion time there).
+_TI_COMMENT = re.compile(r"\bTI\s*[:=]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def header_float(ds: object, name: str) -> float | None:
+    """Header value ``name`` as a float; ``None`` when absent, empty or not a number."""
+    value = getattr(ds, name, None)
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def inversion_time_ms(ds: object) -> float | None:
+    """``InversionTime`` [ms], else a ``TI <number>`` in ``ImageComments`` (Siemens MOLLI)."""
+    ti = header_float(ds, "InversionTime")
+    if ti is not None:
+        return ti
+    match = _TI_COMMENT.search(str(getattr(ds, "ImageComments", "") or ""))
+    return float(match.group(1)) if match else None
 
 
 def _by_series(datasets: list[tuple[Path, Image]]) -> dict[str, list[tuple[Path, Image]]]:
@@ -243,6 +268,8 @@ def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]
     derived: set[str] = set()
     for k, sl in enumerate(slices):
         here = [uid for uid in groups if k in where[uid] and size[uid] == n]
+        if len(here) > 1 and any(inversion_time_ms(r[3]) is not None for r in sl if r[1] in here):
+            return items, []  # an inversion-recovery slice twice (pre / post contrast, MOCO?): not guessed
         original = [uid for uid in here if not _is_derived(groups[uid][0][1])]
         if original and len(original) < len(here):  # a reformat or an analysis result of the acquisition
             derived |= set(here) - set(original)
@@ -251,8 +278,7 @@ def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]
         if len(here) < 2:
             continue
         order = _later_last([groups[uid] for uid in here])
-        inversion = any(getattr(r[3], "InversionTime", None) is not None for r in sl if r[1] in here)
-        if inversion or order is None:
+        if order is None:
             return items, []  # which acquisition to read is not clear: the reader refuses
         here = [here[i] for i in order]
         notes.append(

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,12 @@ from numpy.typing import NDArray
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
+from cardiomm.io.dicom_series import (
+    header_float as _float,
+)
+from cardiomm.io.dicom_series import (
+    inversion_time_ms as _inversion_time_ms,
+)
 from cardiomm.io.dicom_series import (
     position_runs,
     select_series,
@@ -66,8 +71,6 @@ log = logging.getLogger(__name__)
 #: Without positions along the normal, a SliceLocation step below this fraction of the slice thickness
 #: (overlapping slices, which short-axis stacks do not have) is not taken as the slice distance.
 MAX_OVERLAP = 0.95
-
-_TI_COMMENT = re.compile(r"\bTI\s*[:=]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
 @dataclass
@@ -115,23 +118,6 @@ class ImageSeries:
     echo_times: NDArray[np.float64] | None = field(default=None, repr=False)
     rr_interval: float | None = None
     slice_positions: NDArray[np.float64] | None = field(default=None, repr=False)
-
-
-def _float(ds: object, name: str) -> float | None:
-    value = getattr(ds, name, None)
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _inversion_time_ms(ds: object) -> float | None:
-    """``InversionTime`` [ms], else a ``TI <number>`` in ``ImageComments`` (Siemens MOLLI)."""
-    ti = _float(ds, "InversionTime")
-    if ti is not None:
-        return ti
-    match = _TI_COMMENT.search(str(getattr(ds, "ImageComments", "") or ""))
-    return float(match.group(1)) if match else None
 
 
 def _per_image_seconds(values: list[list[float | None]]) -> NDArray[np.float64] | None:
