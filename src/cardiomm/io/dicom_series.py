@@ -9,11 +9,11 @@ single-image series (LGE, T2-weighted), series with another number of images tha
 the stack (a mapping series), derived images (``ImageType`` ``DERIVED``: a scanner's analysis result or
 reformat) where original ones exist, and the earlier acquisition of a slice acquired twice (by
 ``SeriesNumber``, then ``SeriesTime``). Inversion-recovery series at one slice twice (pre and post
-contrast, or beside the motion-corrected copy) are not chosen between. Anything else is left for the reader, which refuses it. Of several groups of parallel
-series, the one that forms a cine stack (at least :data:`MIN_STACK_SLICES` slice positions, the same
-number of images, two or more, at every position, one series per position) is read with the choice
-logged; with none or several the folder is refused with the series listed, and the user names one
-(:func:`select_series`)."""
+contrast, or beside the motion-corrected copy) are not chosen between. Anything else is left for the
+reader, which refuses it. Of several groups of parallel series, the one that forms a cine stack (at
+least :data:`MIN_STACK_SLICES` slice positions, the same number of images, two or more, at every
+position, one series per position) is read with the choice logged; with none or several the folder is
+refused with the series listed, and the user names one (:func:`select_series`)."""
 
 from __future__ import annotations
 
@@ -344,7 +344,7 @@ def stack_images(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[P
         if len(found) != 1:
             raise InputFileError(
                 f"mixed series: {len(groups)} series that are not one stack (different orientation, "
-                f"matrix or pixel spacing), {len(found)} of them multi-slice cine stacks: "
+                f"matrix or pixel spacing; {len(found)} multi-slice cine stacks among them): "
                 f"{series_listing(datasets)}; give one series, or select it by its number or description",
                 path=root,
             )
