@@ -50,6 +50,7 @@ from cardiomm.io.dicom_series import (
 from cardiomm.io.dicom_series import (
     position_runs,
     select_series,
+    series_listing,
     slice_normal,
     stack_images,
     vector,
@@ -247,18 +248,19 @@ def _load_dicom(path: Path) -> FileDataset | None:
 
 
 def _group_slices(
-    root: Path, placed: list[tuple[float, float, int, Path, _Image]], series_of: dict[Path, str]
+    root: Path, placed: list[tuple[float, float, int, Path, _Image]]
 ) -> dict[float, list[tuple[float, int, Path, _Image]]]:
     """Images grouped into slices (:func:`~cardiomm.io.dicom_series.position_runs`), keyed by the slice's
-    mean position [mm]; two series at one position are refused."""
+    mean position [mm]; two series at one position are refused, listed."""
     groups: dict[float, list[tuple[float, int, Path, _Image]]] = {}
     for run in position_runs(placed, lambda r: r[0]):
         pos = float(np.mean([r[0] for r in run]))
-        uids = {series_of[r[3]] for r in run}
+        uids = {str(getattr(r[4], "SeriesInstanceUID", "")) for r in run}
         if len(uids) > 1:
             raise InputFileError(
                 f"mixed series: {len(uids)} series hold images at the same slice position ({pos:.2f} mm), "
-                "a repeated acquisition?; give one series",
+                f"a repeated acquisition?: {series_listing([(r[3], r[4]) for r in run])}; select one by its "
+                "number or description",
                 path=root,
             )
         groups[pos] = [(r[1], r[2], r[3], r[4]) for r in run]
@@ -364,7 +366,6 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
     if select is not None:
         datasets = select_series(root, datasets, select)
     datasets = stack_images(root, datasets)
-    series_of = {f: str(getattr(ds, "SeriesInstanceUID", "")) for f, ds in datasets}
     sizes = set()
     for f, ds in datasets:
         with reading(f, "DICOM file"):
@@ -389,7 +390,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
             "share a trigger time: the slices cannot be told apart",
             path=root,
         )
-    groups = _group_slices(root, placed, series_of)
+    groups = _group_slices(root, placed)
     counts = {len(v) for v in groups.values()}
     if len(counts) > 1:
         raise ShapeError(f"slices have different numbers of frames {sorted(counts)}", path=root)
