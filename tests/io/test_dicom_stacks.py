@@ -376,6 +376,27 @@ def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
     assert "the slice at 16.00 mm was acquired 2 times: reading the later one, 'again' (series 9" in said
 
 
+def test_a_parallel_slice_saved_with_another_matrix_is_named(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A per-slice export whose last slice was saved transposed (rows and columns swapped): the other
+    slices are the stack read, and the warning names the parallel series left out, since the stack may
+    then be incomplete."""
+    imgs = _images()
+    for z, pos in enumerate(POSITIONS[:3]):
+        write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
+        _numbered(tmp_path / f"sax{z}", 10 + z, "sax")
+    last = tmp_path / "sax3"
+    write_dicom_series(last, imgs[:, 3:4].transpose(0, 1, 3, 2), positions=[POSITIONS[3]], uid="1.2.9.3")
+    _numbered(last, 13, "sax")
+    _edit(last, lambda ds, _: setattr(ds, "ImageOrientationPatient", [0, 1, 0, 1, 0, 0]))
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(tmp_path)
+    np.testing.assert_array_equal(got.magnitude, imgs[:, :3].astype(np.float32))
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "left out though parallel to the stack (another matrix or pixel spacing): 'sax' (series 13" in said
+
+
 def test_derived_images_at_the_stack_slices_are_not_read_as_a_repeat(
     write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -191,12 +191,19 @@ def _series_key(f: Path, ds: Image) -> _Key:
         return slice_normal(ds, f), (int(ds.Rows), int(ds.Columns)), vector(ds, "PixelSpacing", 2, f)
 
 
-def _compatible(a: _Key, b: _Key) -> bool:
-    (n, size, sp), (n0, size0, sp0) = a, b
+def _parallel(a: _Key, b: _Key) -> bool:
+    n, n0 = a[0], b[0]
     return (
         n is not None
         and n0 is not None
         and abs(float(np.dot(n, n0))) >= float(np.cos(np.radians(PARALLEL_DEG)))
+    )
+
+
+def _compatible(a: _Key, b: _Key) -> bool:
+    (_, size, sp), (_, size0, sp0) = a, b
+    return (
+        _parallel(a, b)
         and size == size0
         and sp is not None
         and sp0 is not None
@@ -303,6 +310,12 @@ def _is_derived(ds: Image) -> bool:
     return first.strip().upper() == "DERIVED"
 
 
+def _frames_per_slice(items: list[tuple[Path, Image]]) -> int:
+    """The largest number of images at one slice position (0 without positions)."""
+    placed = _placed(items)
+    return 0 if placed is None else max(len(sl) for sl in position_runs(placed, lambda r: r[0]))
+
+
 def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
     """At least :data:`MIN_STACK_SLICES` slice positions, each holding the same number (>= 2) of images
     of one series (positions along the first image's normal, within :data:`POSITION_TOLERANCE_MM`)."""
@@ -354,6 +367,21 @@ def stack_images(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[P
             len(groups),
             series_listing(found[0][0]),
         )
+        chosen = _series_key(*found[0][0][0])
+        aside = _by_series([im for st in stacks if st is not found[0] for im in st[0]])
+        parallel_cines = [
+            im
+            for items in aside.values()
+            if _parallel(_series_key(*items[0]), chosen) and _frames_per_slice(items) > 1
+            for im in items
+        ]
+        if parallel_cines:  # e.g. one slice of a per-slice export saved with its matrix transposed
+            log.warning(
+                "%s: left out though parallel to the stack (another matrix or pixel spacing): %s; if a slice "
+                "of the stack is among them, the stack read is incomplete: select the series to read",
+                root,
+                series_listing(parallel_cines),
+            )
         stacks = found
     images, notes = stacks[0]
     for note in notes:
