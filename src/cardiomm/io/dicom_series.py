@@ -1,8 +1,9 @@
 """Which images of a DICOM folder form the stack to read: series listing, selection, and the choice
 among several series (the reading rules are in :mod:`cardiomm.io.image_series`).
 
-A folder may hold a whole study. Series that share orientation (within :data:`PARALLEL_DEG`), matrix
-and pixel spacing are parallel: one stack when a short-axis cine was exported one series per slice.
+A folder may hold a whole study. Series that share orientation (within :data:`STACK_TILT_DEG`; slices
+are placed by their centres, :func:`slice_centre`), matrix and pixel spacing are parallel: one stack
+when a short-axis cine was exported one series per slice.
 Among parallel series (:func:`stack_images`), the cine frames are those of the series with the number
 (two or more) of images per slice that covers most slices; left out, each with a logged note, are
 single-image series (LGE, T2-weighted), series with another number of images that sit only at slices of
@@ -36,11 +37,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PARALLEL_DEG",
+    "STACK_TILT_DEG",
     "POSITION_TOLERANCE_MM",
     "MIN_STACK_SLICES",
     "position_runs",
     "vector",
     "slice_normal",
+    "slice_centre",
+    "tilt_deg",
     "series_listing",
     "select_series",
     "stack_images",
@@ -57,6 +61,10 @@ log = logging.getLogger(__name__)
 POSITION_TOLERANCE_MM = 0.1
 #: Series whose slice normals differ by less than this angle [degrees] count as parallel.
 PARALLEL_DEG = 1.0
+#: Series whose slice normals differ by less than this angle [degrees] may still be slices of one stack
+#: (slices re-planned between breath-holds; short- and long-axis views are tens of degrees apart); the
+#: positions are measured at the image centres and a tilt above :data:`PARALLEL_DEG` is logged.
+STACK_TILT_DEG = 10.0
 #: A series group is picked from a study folder only if it has at least this many slice positions.
 MIN_STACK_SLICES = 3
 
@@ -97,6 +105,21 @@ def slice_normal(ds: object, path: Path) -> NDArray[np.float64] | None:
     if not 0.5 < norm < 1.5:
         raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=path)
     return normal / norm
+
+
+def slice_centre(ds: object, path: Path) -> NDArray[np.float64] | None:
+    """Patient coordinates [mm] of the image centre: ``ImagePositionPatient`` (the centre of the first
+    pixel) moved half the image along the row and column directions; the first pixel itself without
+    orientation or pixel spacing; ``None`` without ``ImagePositionPatient``. Slices that are not exactly
+    parallel are compared at their centres (the corner of a slice tilted by 3 degrees moves ~9 mm along
+    the normal in a 350-mm field of view)."""
+    ipp = vector(ds, "ImagePositionPatient", 3, path)
+    iop = vector(ds, "ImageOrientationPatient", 6, path)
+    spacing = vector(ds, "PixelSpacing", 2, path)
+    if ipp is None or iop is None or spacing is None:
+        return ipp
+    rows, cols = int(getattr(ds, "Rows", 1) or 1), int(getattr(ds, "Columns", 1) or 1)
+    return ipp + iop[:3] * spacing[1] * (cols - 1) / 2 + iop[3:] * spacing[0] * (rows - 1) / 2
 
 
 #: A ``TI <ms>`` in ``ImageComments`` (Siemens MOLLI writes the inversion time there).
@@ -191,13 +214,27 @@ def _series_key(f: Path, ds: Image) -> _Key:
         return slice_normal(ds, f), (int(ds.Rows), int(ds.Columns)), vector(ds, "PixelSpacing", 2, f)
 
 
-def _parallel(a: _Key, b: _Key) -> bool:
+def _angle_deg(a: _Key, b: _Key) -> float:
+    """Angle [degrees] between two images' slice planes (90 without orientation)."""
     n, n0 = a[0], b[0]
-    return (
-        n is not None
-        and n0 is not None
-        and abs(float(np.dot(n, n0))) >= float(np.cos(np.radians(PARALLEL_DEG)))
-    )
+    if n is None or n0 is None:
+        return 90.0
+    return float(np.degrees(np.arccos(min(1.0, abs(float(np.dot(n, n0)))))))
+
+
+def tilt_deg(datasets: list[tuple[Path, Image]]) -> float:
+    """Largest angle [degrees] between the first image's slice plane and any other's (0 without
+    orientation)."""
+    normals = [n for f, ds in datasets if (n := slice_normal(ds, f)) is not None]
+    if len(normals) < 2:
+        return 0.0
+    cosines = np.abs(np.asarray(normals) @ normals[0])
+    return float(np.degrees(np.arccos(min(1.0, float(cosines.min())))))
+
+
+def _parallel(a: _Key, b: _Key) -> bool:
+    """Slice planes within :data:`STACK_TILT_DEG` of each other."""
+    return _angle_deg(a, b) < STACK_TILT_DEG
 
 
 def _compatible(a: _Key, b: _Key) -> bool:
@@ -212,18 +249,18 @@ def _compatible(a: _Key, b: _Key) -> bool:
 
 
 def _placed(items: list[tuple[Path, Image]]) -> list[tuple[float, str, Path, Image]] | None:
-    """(position along the first image's normal [mm], series UID, path, image) of every image; ``None``
-    when an image has no ``ImagePositionPatient`` or orientation (the reader's own rules apply then)."""
+    """(centre's position along the first image's normal [mm], series UID, path, image) of each image;
+    ``None`` when an image has no ``ImagePositionPatient`` or orientation (the reader's rules apply)."""
     normal = slice_normal(items[0][1], items[0][0])
     if normal is None:
         return None
     placed = []
     for f, ds in items:
         with reading(f, "DICOM file"):
-            ipp = vector(ds, "ImagePositionPatient", 3, f)
-        if ipp is None:
+            centre = slice_centre(ds, f)
+        if centre is None:
             return None
-        placed.append((float(np.dot(ipp, normal)), str(getattr(ds, "SeriesInstanceUID", "")), f, ds))
+        placed.append((float(np.dot(centre, normal)), str(getattr(ds, "SeriesInstanceUID", "")), f, ds))
     return placed
 
 

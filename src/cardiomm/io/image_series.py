@@ -1,7 +1,8 @@
 """Magnitude image series from DICOM folders and NIfTI files, with their geometry and timing.
 
 DICOM (pydicom): the images of one series are grouped into slices by their position along the slice
-normal (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``; positions within
+normal (the image centre, from ``ImagePositionPatient``, ``ImageOrientationPatient`` and ``PixelSpacing``,
+projected on the first image's normal, so slices tilted by a few degrees keep their place; positions within
 :data:`~cardiomm.io.dicom_series.POSITION_TOLERANCE_MM` of each other are one slice) and ordered in time
 by ``TriggerTime`` then ``InstanceNumber``. Without ``ImagePositionPatient`` on any image,
 ``SliceLocation`` orders the slices but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is
@@ -42,18 +43,22 @@ from cardiomm.errors import DataValueError, FileFormatError, InputFileError, Sha
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
 from cardiomm.io.dicom_series import (
+    PARALLEL_DEG,
+    STACK_TILT_DEG,
+    position_runs,
+    select_series,
+    series_listing,
+    slice_centre,
+    slice_normal,
+    stack_images,
+    tilt_deg,
+    vector,
+)
+from cardiomm.io.dicom_series import (
     header_float as _float,
 )
 from cardiomm.io.dicom_series import (
     inversion_time_ms as _inversion_time_ms,
-)
-from cardiomm.io.dicom_series import (
-    position_runs,
-    select_series,
-    series_listing,
-    slice_normal,
-    stack_images,
-    vector,
 )
 from cardiomm.io.dicom_zip import is_zip, unpacked
 from cardiomm.io.nifti import read_nifti_array
@@ -283,11 +288,12 @@ def _positions(
     root: Path, datasets: list[tuple[Path, _Image]], normal: NDArray[np.float64]
 ) -> tuple[list[float], str]:
     """Every image's position along the slice normal [mm] and the header it came from:
-    ``ImagePositionPatient`` (projected on the normal), else ``SliceLocation``, else ``""`` (all 0)."""
+    ``ImagePositionPatient`` (the image centre, :func:`~cardiomm.io.dicom_series.slice_centre`, projected
+    on the normal), else ``SliceLocation``, else ``""`` (all 0)."""
     ipps = []
     for f, ds in datasets:
         with reading(f, "DICOM file"):
-            ipps.append(vector(ds, "ImagePositionPatient", 3, f))
+            ipps.append(slice_centre(ds, f))
     n_ipp = sum(v is not None for v in ipps)
     if n_ipp == len(datasets):
         return [float(np.dot(v, normal)) for v in ipps if v is not None], "ImagePositionPatient"
@@ -375,6 +381,19 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
     first_path, first = datasets[0]
     normal = slice_normal(first, first_path)
     normal = np.asarray([0.0, 0.0, 1.0]) if normal is None else normal
+    tilt = tilt_deg(datasets)
+    if tilt >= STACK_TILT_DEG:
+        raise InputFileError(
+            f"images in planes up to {tilt:.0f} degrees apart (several views in one series?): not one stack",
+            path=root,
+        )
+    if tilt > PARALLEL_DEG:
+        log.warning(
+            "%s: slices tilted up to %.1f degrees from the first (re-planned between breath-holds?); slice "
+            "positions measured at the image centres",
+            root,
+            tilt,
+        )
     image_pos, pos_source = _positions(root, datasets, normal)
     placed: list[tuple[float, float, int, Path, _Image]] = []
     for (f, ds), pos in zip(datasets, image_pos, strict=True):
