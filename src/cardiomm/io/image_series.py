@@ -45,6 +45,8 @@ from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
 from cardiomm.io.dicom_series import (
     PARALLEL_DEG,
     STACK_TILT_DEG,
+    header_float,
+    inversion_time_ms,
     position_runs,
     select_series,
     series_listing,
@@ -53,12 +55,6 @@ from cardiomm.io.dicom_series import (
     stack_images,
     tilt_deg,
     vector,
-)
-from cardiomm.io.dicom_series import (
-    header_float as _float,
-)
-from cardiomm.io.dicom_series import (
-    inversion_time_ms as _inversion_time_ms,
 )
 from cardiomm.io.dicom_zip import is_zip, unpacked
 from cardiomm.io.nifti import read_nifti_array
@@ -280,7 +276,7 @@ def _syntax(ds: _Image) -> str:
 
 def _median_rr(datasets: list[tuple[Path, _Image]]) -> float | None:
     """Median ``NominalInterval`` [s] over the images (it varies from beat to beat), else ``None``."""
-    values = [v for _, ds in datasets if (v := _float(ds, "NominalInterval")) is not None and v > 0]
+    values = [v for _, ds in datasets if (v := header_float(ds, "NominalInterval")) is not None and v > 0]
     return float(np.median(values)) * 1e-3 if values else None
 
 
@@ -290,21 +286,21 @@ def _positions(
     """Every image's position along the slice normal [mm] and the header it came from:
     ``ImagePositionPatient`` (the image centre, :func:`~cardiomm.io.dicom_series.slice_centre`, projected
     on the normal), else ``SliceLocation``, else ``""`` (all 0)."""
-    ipps = []
+    centres = []
     for f, ds in datasets:
         with reading(f, "DICOM file"):
-            ipps.append(slice_centre(ds, f))
-    n_ipp = sum(v is not None for v in ipps)
+            centres.append(slice_centre(ds, f))
+    n_ipp = sum(v is not None for v in centres)
     if n_ipp == len(datasets):
-        return [float(np.dot(v, normal)) for v in ipps if v is not None], "ImagePositionPatient"
+        return [float(np.dot(v, normal)) for v in centres if v is not None], "ImagePositionPatient"
     if n_ipp:
-        lacking = next(f for (f, _), v in zip(datasets, ipps, strict=True) if v is None)
+        lacking = next(f for (f, _), v in zip(datasets, centres, strict=True) if v is None)
         raise DataValueError(
             f"ImagePositionPatient on {n_ipp} of {len(datasets)} images (not on {lacking.name}, for one): "
             "the stack cannot be ordered",
             path=root,
         )
-    locs = [_float(ds, "SliceLocation") for _, ds in datasets]
+    locs = [header_float(ds, "SliceLocation") for _, ds in datasets]
     n_loc = sum(v is not None for v in locs)
     if n_loc == len(datasets):
         return [float(v) for v in locs if v is not None], "SliceLocation"
@@ -327,10 +323,10 @@ def _slice_spacing(
     step = float(np.median(np.abs(np.diff(pos))))
     if source != "SliceLocation":
         return step, pos
-    between = _float(first, "SpacingBetweenSlices")
+    between = header_float(first, "SpacingBetweenSlices")
     if between is not None and np.isfinite(between) and between > 0:
         return between, pos[0] + (pos - pos[0]) * (between / step)
-    thick = _float(first, "SliceThickness")
+    thick = header_float(first, "SliceThickness")
     if thick is not None and np.isfinite(thick) and step < MAX_OVERLAP * thick:
         # slices of a stack do not overlap: SliceLocation is measured along another axis
         log.warning(
@@ -398,7 +394,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
     placed: list[tuple[float, float, int, Path, _Image]] = []
     for (f, ds), pos in zip(datasets, image_pos, strict=True):
         with reading(f, "DICOM file"):
-            trig = _float(ds, "TriggerTime") or 0.0
+            trig = header_float(ds, "TriggerTime") or 0.0
             if not (np.isfinite(pos) and np.isfinite(trig)):
                 raise DataValueError("slice position or trigger time is not finite", path=f)
             inst = int(getattr(ds, "InstanceNumber", 0) or 0)
@@ -424,7 +420,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
     te_ms: list[list[float | None]] = [[None] * len(positions) for _ in range(n_t)]
     for z, key in enumerate(positions):
         for t, (_, _, f, ds) in enumerate(sorted(groups[key], key=lambda r: (r[0], r[1]))):
-            ti_ms[t][z], te_ms[t][z] = _inversion_time_ms(ds), _float(ds, "EchoTime")
+            ti_ms[t][z], te_ms[t][z] = inversion_time_ms(ds), header_float(ds, "EchoTime")
             try:
                 arr = ds.pixel_array.astype(np.float32)
             except Exception as err:
@@ -433,7 +429,10 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
                 ) from None
             if arr.shape != shape[2:]:
                 raise ShapeError(f"pixel data of shape {arr.shape}, {shape[2:]} expected", path=f)
-            slope, inter = _float(ds, "RescaleSlope") or 1.0, _float(ds, "RescaleIntercept") or 0.0
+            slope, inter = (
+                header_float(ds, "RescaleSlope") or 1.0,
+                header_float(ds, "RescaleIntercept") or 0.0,
+            )
             mag[t, z] = np.abs(arr * slope + inter)
             check_finite(mag[t, z], "rescaled pixel data", f)
     spacing = vector(first, "PixelSpacing", 2, first_path)
@@ -442,18 +441,18 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
         log.warning("%s: no PixelSpacing in the headers; 1 x 1 mm pixels assumed: give the spacing", root)
     if min(spacing_rc) <= 0:
         raise DataValueError(f"PixelSpacing {spacing_rc} must be positive", path=first_path)
-    thick = _float(first, "SliceThickness") or 8.0
-    if _float(first, "SliceThickness") is None and len(positions) < 2:
+    thick = header_float(first, "SliceThickness") or 8.0
+    if header_float(first, "SliceThickness") is None and len(positions) < 2:
         log.warning("%s: no SliceThickness in the headers; 8 mm assumed", root)
     if not (np.isfinite(thick) and thick > 0):
         raise DataValueError(f"SliceThickness {thick} must be a positive number", path=first_path)
     slice_spacing, slice_positions = _slice_spacing(root, first, positions, pos_source)
     trig_times = sorted(r[0] for r in groups[positions[0]])
     frame_dt = float(np.median(np.diff(trig_times))) * 1e-3 if n_t > 1 else None
-    tr, te = _float(first, "RepetitionTime"), _float(first, "EchoTime")
+    tr, te = header_float(first, "RepetitionTime"), header_float(first, "EchoTime")
     extras: dict[str, float | str] = {}
     for tag, name in (("MagneticFieldStrength", "FieldStrength(T)"), ("FlipAngle", "FlipAngle(deg)")):
-        if (v := _float(first, tag)) is not None:
+        if (v := header_float(first, tag)) is not None:
             extras[name] = v
     for tag in ("Manufacturer", "ManufacturerModelName", "InPlanePhaseEncodingDirection"):
         if getattr(first, tag, ""):
