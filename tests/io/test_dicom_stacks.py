@@ -509,6 +509,27 @@ def test_a_study_folder_that_is_not_clear_is_refused(
         read_dicom_series(study)
 
 
+def test_series_of_two_studies_are_not_stacked(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """Two examinations' per-slice cines in one folder (two patients, or one patient twice), at the same
+    positions: no stack mixes them (the later series would otherwise replace every slice); selecting
+    the series reads them (for exports whose anonymiser gave each series its own study UID)."""
+    imgs = _images()
+    for study, offset in (("1.9.1", 0), ("1.9.2", 500)):
+        for z, pos in enumerate(POSITIONS):
+            folder = tmp_path / study / f"sax{z}"
+            write_dicom_series(folder, imgs[:, z : z + 1] + offset, positions=[pos], uid=f"{study}.{z}")
+            _numbered(folder, 10 + z + offset, "sax" if offset else "cine_sax")
+            _edit(folder, lambda ds, _, study=study: setattr(ds, "StudyInstanceUID", study))
+    with pytest.raises(
+        InputFileError, match=r"series of 2 studies \(StudyInstanceUID\) in one folder: study 1"
+    ):
+        read_dicom_series(tmp_path)
+    got = read_dicom_series(tmp_path, "cine_sax")
+    np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
+
+
 def test_series_listing_counts_alike_series_once(
     write_dicom_series: Callable[..., None], tmp_path: Path
 ) -> None:

@@ -369,17 +369,33 @@ def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
     )
 
 
-def stack_images(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[Path, Image]]:
+def stack_images(
+    root: Path, datasets: list[tuple[Path, Image]], *, selected: bool = False
+) -> list[tuple[Path, Image]]:
     """The images of ``root`` that form the one stack to read (module notes), with every choice logged.
+    Series of several studies (``StudyInstanceUID``) are refused unless the user ``selected`` them (an
+    anonymiser may give every series its own study UID).
 
     Raises
     ------
     InputFileError
-        Series that are not one stack and hold no single cine-like stack, listed.
+        Images of several studies, or series that are not one stack and hold no single cine-like stack,
+        listed.
     """
     groups = _by_series(datasets)
     if len(groups) == 1:
         return datasets
+    studies: dict[str, list[tuple[Path, Image]]] = {}  # a series' study: that of its first image
+    for items in groups.values():
+        if study := str(getattr(items[0][1], "StudyInstanceUID", "") or "").strip():
+            studies.setdefault(study, []).extend(items)
+    if len(studies) > 1 and not selected:  # never a stack of slices from two examinations or patients
+        listing = " | ".join(f"study {k + 1}: {series_listing(v)}" for k, v in enumerate(studies.values()))
+        raise InputFileError(
+            f"series of {len(studies)} studies (StudyInstanceUID) in one folder: {listing}; give one "
+            "study's folder, or select the series to read",
+            path=root,
+        )
     keys = {uid: _series_key(*items[0]) for uid, items in groups.items()}
     parallel: list[list[str]] = []
     for uid in groups:

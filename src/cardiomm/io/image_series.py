@@ -367,7 +367,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
         raise InputFileError(f"no DICOM image files in {'archive' if root != files else 'folder'}", path=root)
     if select is not None:
         datasets = select_series(root, datasets, select)
-    datasets = stack_images(root, datasets)
+    datasets = stack_images(root, datasets, selected=select is not None)
     sizes = set()
     for f, ds in datasets:
         with reading(f, "DICOM file"):
