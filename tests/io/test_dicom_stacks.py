@@ -530,6 +530,22 @@ def test_series_of_two_studies_are_not_stacked(
     np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
 
 
+def test_a_per_slice_export_starts_at_the_first_breath_hold(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """Instance numbers restart in every series of a per-slice export: the series numbers tell which end
+    of the stack was acquired first, and that slice comes first (as the lowest instance number does in
+    one series)."""
+    imgs = _images()
+    for z, pos in enumerate(POSITIONS):
+        write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
+        _numbered(tmp_path / f"sax{z}", 20 - z, "sax")  # the last position was acquired first
+        _edit(tmp_path / f"sax{z}", lambda ds, k: setattr(ds, "InstanceNumber", k + 1))
+    got = read_dicom_series(tmp_path)
+    np.testing.assert_array_equal(got.magnitude, imgs[:, ::-1].astype(np.float32))
+    np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS[::-1])
+
+
 def test_series_listing_counts_alike_series_once(
     write_dicom_series: Callable[..., None], tmp_path: Path
 ) -> None:

@@ -16,10 +16,11 @@ orientation, matrix and pixel spacing and no slice position holds images of two 
 the one multi-slice, multi-frame stack is read, or one selected by number or description, else they are
 refused with a list of them (:mod:`cardiomm.io.dicom_series`). A file repeating an image already read
 (same ``SOPInstanceUID``) is skipped. Slices are spatially sorted, in the direction that puts the slice
-holding the lowest ``InstanceNumber`` first (the scanner's acquisition order). Pixel rows become ``y``,
-columns ``x``; no transpose is applied; ``RescaleSlope`` / ``RescaleIntercept`` are applied. Per-image
-inversion times (``InversionTime``, else a ``TI <number>`` in ``ImageComments`` as Siemens MOLLI series
-write it) and echo times are kept as ``(t, z)`` arrays for parametric mapping.
+holding the lowest (``SeriesNumber``, ``InstanceNumber``) first (the scanner's acquisition order).
+Pixel rows become ``y``, columns ``x``; no transpose is applied; ``RescaleSlope`` /
+``RescaleIntercept`` are applied. Per-image inversion times (``InversionTime``, else a ``TI <number>``
+in ``ImageComments`` as Siemens MOLLI series write it) and echo times are kept as ``(t, z)`` arrays for
+parametric mapping.
 
 NIfTI (nibabel): ``(i, j, k, l)`` -> ``(t, z, y, x)`` = ``(l, k, j, i)``, zooms and time unit from the
 header.
@@ -268,6 +269,13 @@ def _group_slices(
     return groups
 
 
+def _acquired_first(images: list[tuple[float, int, Path, _Image]]) -> tuple[float, int]:
+    """When a slice was acquired, for the stack's direction: its lowest (``SeriesNumber``,
+    ``InstanceNumber``); a cine exported one series per slice restarts its instance numbers in each
+    series, so the series number tells the breath-hold order."""
+    return min((header_float(r[3], "SeriesNumber") or 0.0, r[1]) for r in images)
+
+
 def _syntax(ds: _Image) -> str:
     """`` (<transfer syntax name>)`` of an image's file, for messages; empty when it has none."""
     uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
@@ -410,7 +418,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
     if len(counts) > 1:
         raise ShapeError(f"slices have different numbers of frames {sorted(counts)}", path=root)
     positions = sorted(groups)
-    if min(groups[positions[-1]], key=lambda r: r[1])[1] < min(groups[positions[0]], key=lambda r: r[1])[1]:
+    if _acquired_first(groups[positions[-1]]) < _acquired_first(groups[positions[0]]):
         positions = positions[::-1]
     n_t = counts.pop()
     shape = (n_t, len(positions), *sizes.pop())
