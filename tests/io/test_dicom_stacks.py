@@ -376,25 +376,53 @@ def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
     assert "the slice at 16.00 mm was acquired 2 times: reading the later one, 'again' (series 9" in said
 
 
-def test_a_parallel_slice_saved_with_another_matrix_is_named(
-    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("turn", ["transposed", "flipped", "transposed and flipped"])
+def test_a_slice_saved_with_other_in_plane_axes_is_turned_to_the_stack(
+    write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture, turn: str
 ) -> None:
-    """A per-slice export whose last slice was saved transposed (rows and columns swapped): the other
-    slices are the stack read, and the warning names the parallel series left out, since the stack may
-    then be incomplete."""
+    """A per-slice export whose third slice was saved with rows and columns swapped and / or reversed
+    (its geometry headers saying so): read turned back to the stack's axes, with a note; a parallel
+    series whose matrix differs otherwise (a slice cropped) is left out and named in a warning."""
     imgs = _images()
-    for z, pos in enumerate(POSITIONS[:3]):
+    n_rows, n_cols = imgs.shape[2:]
+    for z, pos in enumerate(POSITIONS):
         write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
         _numbered(tmp_path / f"sax{z}", 10 + z, "sax")
-    last = tmp_path / "sax3"
-    write_dicom_series(last, imgs[:, 3:4].transpose(0, 1, 3, 2), positions=[POSITIONS[3]], uid="1.2.9.3")
-    _numbered(last, 13, "sax")
-    _edit(last, lambda ds, _: setattr(ds, "ImageOrientationPatient", [0, 1, 0, 1, 0, 0]))
+    odd = tmp_path / "sax2"
+    for f in odd.glob("*.dcm"):
+        f.unlink()
+    pixels, iop, ipp = imgs[:, 2:3], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0], [0.0, 0.0, POSITIONS[2]]
+    spacing = [1.5, 1.25]  # the fixture's (row, column) spacing
+    if "flipped" in turn:  # columns reversed: the first column is now the last one
+        pixels, iop = pixels[..., ::-1], [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ipp = [(n_cols - 1) * spacing[1], 0.0, POSITIONS[2]]
+    if "transposed" in turn:
+        pixels, iop, spacing = pixels.transpose(0, 1, 3, 2), iop[3:] + iop[:3], spacing[::-1]
+    write_dicom_series(odd, np.ascontiguousarray(pixels), positions=[POSITIONS[2]], uid="1.2.9.2")
+    _numbered(odd, 12, "sax")
+
+    def geometry(ds: object, _: int) -> None:
+        ds.ImageOrientationPatient, ds.ImagePositionPatient, ds.PixelSpacing = iop, ipp, spacing  # type: ignore[attr-defined]
+
+    _edit(odd, geometry)
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
         got = read_dicom_series(tmp_path)
-    np.testing.assert_array_equal(got.magnitude, imgs[:, :3].astype(np.float32))
+    np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
+    np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS)
+    assert any(
+        "other in-plane axes" in r.getMessage() and "(series 12" in r.getMessage() for r in caplog.records
+    )
+    cropped = tmp_path / "sax2"
+    for f in cropped.glob("*.dcm"):
+        f.unlink()
+    write_dicom_series(cropped, imgs[:, 2:3, :4], positions=[POSITIONS[2]], uid="1.2.9.2")
+    _numbered(cropped, 12, "sax")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(tmp_path)  # the other slices (phenotypes then refuse the gap)
+    np.testing.assert_array_equal(got.magnitude, imgs[:, [0, 1, 3]].astype(np.float32))
     said = " ".join(r.getMessage() for r in caplog.records)
-    assert "left out though parallel to the stack (another matrix or pixel spacing): 'sax' (series 13" in said
+    assert "left out though parallel to the stack (another matrix or pixel spacing): 'sax' (series 12" in said
 
 
 def _tilt(deg: float) -> Callable[[object, int], None]:

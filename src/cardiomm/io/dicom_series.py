@@ -1,7 +1,9 @@
 """Which images of a DICOM folder form the stack to read: series listing, selection, and the choice
 among several series (the reading rules are in :mod:`cardiomm.io.image_series`).
 
-A folder may hold a whole study. Series that share orientation (within :data:`STACK_TILT_DEG`; slices
+A folder may hold a whole study. Images of a parallel plane written with other in-plane axes (rows and
+columns swapped or reversed) are first seen turned to the most common axes (:func:`_common_axes`).
+Series that share orientation (within :data:`STACK_TILT_DEG`; slices
 are placed by their centres, :func:`slice_centre`), matrix and pixel spacing are parallel: one stack
 when a short-axis cine was exported one series per slice.
 Among parallel series (:func:`stack_images`), the cine frames are those of the series with the number
@@ -22,7 +24,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 #: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
-Image: TypeAlias = "Dataset | DicomFrame"
+Image: TypeAlias = "Dataset | DicomFrame | _Reoriented"
 log = logging.getLogger(__name__)
 
 #: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
@@ -216,7 +218,11 @@ def _series_key(f: Path, ds: Image) -> _Key:
 
 def _angle_deg(a: _Key, b: _Key) -> float:
     """Angle [degrees] between two images' slice planes (90 without orientation)."""
-    n, n0 = a[0], b[0]
+    return _planes_deg(a[0], b[0])
+
+
+def _planes_deg(n: NDArray[np.float64] | None, n0: NDArray[np.float64] | None) -> float:
+    """Angle [degrees] between two slice normals (90 when one is missing)."""
     if n is None or n0 is None:
         return 90.0
     return float(np.degrees(np.arccos(min(1.0, abs(float(np.dot(n, n0)))))))
@@ -369,6 +375,99 @@ def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
     )
 
 
+class _Reoriented:
+    """An image seen with its rows and columns along another image's axes: the pixels transposed and / or
+    flipped, ``Rows``, ``Columns``, ``PixelSpacing``, ``ImageOrientationPatient`` and
+    ``ImagePositionPatient`` to match; every other attribute is the image's own."""
+
+    def __init__(
+        self, ds: Image, transpose: bool, flips: tuple[bool, bool], geometry: dict[str, object]
+    ) -> None:
+        self._ds, self._transpose, self._flips, self._geometry = ds, transpose, flips, geometry
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name == "pixel_array":
+            arr = np.asarray(self._ds.pixel_array)
+            arr = arr.T if self._transpose else arr
+            arr = arr[::-1] if self._flips[0] else arr
+            return np.ascontiguousarray(arr[:, ::-1] if self._flips[1] else arr)
+        if name in self._geometry:
+            return self._geometry[name]
+        return getattr(self._ds, name)
+
+
+def _turned(f: Path, ds: Image, target: Image) -> _Reoriented | None:
+    """``ds`` seen along the in-plane axes of ``target`` (a transpose and / or flips), or ``None`` when
+    it needs none or its matrix and pixel spacing then differ from ``target``'s."""
+    with reading(f, "DICOM file"):
+        iop, ipp = vector(ds, "ImageOrientationPatient", 6, f), vector(ds, "ImagePositionPatient", 3, f)
+        spacing, t_iop = vector(ds, "PixelSpacing", 2, f), vector(target, "ImageOrientationPatient", 6, f)
+        t_spacing, size = vector(target, "PixelSpacing", 2, f), (int(ds.Rows), int(ds.Columns))
+        t_size = (int(target.Rows), int(target.Columns))
+    if iop is None or ipp is None or spacing is None or t_iop is None or t_spacing is None:
+        return None
+    t_row, t_col = t_iop[:3], t_iop[3:]  # along a row (column index grows), along a column (row index grows)
+    transpose = abs(float(np.dot(t_row, iop[3:]))) > abs(float(np.dot(t_row, iop[:3])))
+    down, across = (iop[:3], iop[3:]) if transpose else (iop[3:], iop[:3])  # as row / column index grow
+    row_sp, col_sp = (spacing[1], spacing[0]) if transpose else (spacing[0], spacing[1])
+    n_rows, n_cols = (size[1], size[0]) if transpose else size
+    flips = (float(np.dot(down, t_col)) < 0, float(np.dot(across, t_row)) < 0)
+    origin = ipp + (n_rows - 1) * row_sp * down * flips[0] + (n_cols - 1) * col_sp * across * flips[1]
+    down, across = -down if flips[0] else down, -across if flips[1] else across
+    if not (transpose or any(flips)):
+        return None
+    if (n_rows, n_cols) != t_size or not np.allclose((row_sp, col_sp), t_spacing, rtol=1e-3):
+        return None
+    geometry: dict[str, object] = {
+        "Rows": n_rows,
+        "Columns": n_cols,
+        "PixelSpacing": [float(row_sp), float(col_sp)],
+        "ImageOrientationPatient": [*map(float, across), *map(float, down)],
+        "ImagePositionPatient": [*map(float, origin)],
+    }
+    return _Reoriented(ds, transpose, flips, geometry)
+
+
+def _common_axes(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[Path, Image]]:
+    """The images with the in-plane axes of their plane family's most common orientation: an image of
+    a parallel plane (within :data:`STACK_TILT_DEG`) written transposed or flipped (a slice of a
+    per-slice export saved another way) is seen turned (:class:`_Reoriented`), with a logged note."""
+    families: list[list[int]] = []  # indices of images in (nearly) one plane
+    normals, keys = [], []
+    for k, (f, ds) in enumerate(datasets):
+        with reading(f, "DICOM file"):
+            n, iop = slice_normal(ds, f), vector(ds, "ImageOrientationPatient", 6, f)
+        normals.append(n)
+        keys.append(None if iop is None else tuple(np.sign(np.round(iop, 1)).astype(int)))
+        if n is None:
+            continue
+        home = next((fam for fam in families if _planes_deg(n, normals[fam[0]]) < STACK_TILT_DEG), None)
+        if home is None:
+            families.append([k])
+        else:
+            home.append(k)
+    out = list(datasets)
+    for fam in families:
+        signatures = [keys[k] for k in fam]
+        common = max(set(signatures), key=signatures.count)
+        target = datasets[next(k for k in fam if keys[k] == common)][1]
+        turned = []
+        for k in fam:
+            if keys[k] != common and (view := _turned(*datasets[k], target)) is not None:
+                out[k] = (datasets[k][0], view)
+                turned.append(datasets[k])
+        if turned:
+            log.warning(
+                "%s: images written with other in-plane axes (rows and columns swapped or flipped) turned to "
+                "the stack's: %s",
+                root,
+                series_listing(turned),
+            )
+    return out
+
+
 def stack_images(
     root: Path, datasets: list[tuple[Path, Image]], *, selected: bool = False
 ) -> list[tuple[Path, Image]]:
@@ -382,6 +481,7 @@ def stack_images(
         Images of several studies, or series that are not one stack and hold no single cine-like stack,
         listed.
     """
+    datasets = _common_axes(root, datasets)
     groups = _by_series(datasets)
     if len(groups) == 1:
         return datasets

@@ -42,10 +42,11 @@ from numpy.typing import NDArray
 
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
-from cardiomm.io.dicom_frames import DicomFrame, dataset_frames
+from cardiomm.io.dicom_frames import dataset_frames
 from cardiomm.io.dicom_series import (
     PARALLEL_DEG,
     STACK_TILT_DEG,
+    Image,
     header_float,
     inversion_time_ms,
     position_runs,
@@ -61,13 +62,13 @@ from cardiomm.io.dicom_zip import is_zip, unpacked
 from cardiomm.io.nifti import read_nifti_array
 
 if TYPE_CHECKING:
-    from pydicom.dataset import Dataset, FileDataset
+    from pydicom.dataset import FileDataset
 
 __all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_series"]
 
 PathLike = str | os.PathLike[str]
 #: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
-_Image: TypeAlias = "Dataset | DicomFrame"
+_Image: TypeAlias = Image
 log = logging.getLogger(__name__)
 
 
