@@ -50,9 +50,15 @@ def test_a_zip_reads_as_its_folder(write_dicom_series: Callable[..., None], tmp_
 
 
 def test_members_stay_inside_the_unpacking_folder(
-    write_dicom_series: Callable[..., None], tmp_path: Path
+    write_dicom_series: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Member names with ``..`` or a root are unpacked below the temporary folder, never beside it."""
+    """Member names with ``..`` or a root are unpacked below the temporary folder, never beside it (the
+    temporary folders are made two levels below ``tmp_path`` here, so an escape would land in it)."""
+    import tempfile
+
+    deep = tmp_path / "t1" / "t2"
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
     write_dicom_series(tmp_path / "s", _images(), positions=POSITIONS)
     archive = tmp_path / "a" / "b" / "evil.zip"
     archive.parent.mkdir(parents=True)
@@ -62,6 +68,7 @@ def test_members_stay_inside_the_unpacking_folder(
     got = read_dicom_series(archive)
     np.testing.assert_array_equal(got.magnitude, _images().astype(np.float32))
     assert not list(tmp_path.rglob("escaped*"))
+    assert not list(deep.iterdir())  # the unpacking folder is gone
 
 
 def test_a_broken_zip_or_member_is_named(
