@@ -9,6 +9,7 @@ Sub-commands:
 - ``phenotypes``: the 11 cine phenotypes from labels (``.npy``, NIfTI, simulate ``_gt.h5``) or from images
   segmented with ``--segmenter``; spacing / frame time from options, NIfTI header, ``_gt.h5`` or
   ``_info.csv``. Writes one CSV row.
+- ``series``: the series of a DICOM folder or ZIP (a study export) and which the other commands read.
 - ``agreement``: per method / pattern / acceleration / phenotype agreement statistics of a long-format
   CSV (``case, method, pattern, accel, phenotype, value_recon, value_ref``) plus Bland-Altman figures.
 """
@@ -26,7 +27,7 @@ from cardiomm.types import MapKind
 from cardiomm.utils.atomic import atomic_path
 from cardiomm.utils.device import DEVICE_HELP, resolve_device
 
-__all__ = ["analyse_app", "mapping", "ecv_command", "phenotypes", "agreement"]
+__all__ = ["analyse_app", "mapping", "ecv_command", "phenotypes", "series_command", "agreement"]
 
 # The work happens in cardiomm.analysis (volumes, mapping.series / tables / outputs, cine_geometry...); the
 # commands import it inside their bodies so that `cardiomm --help` does not load numpy, torch or pandas.
@@ -300,6 +301,36 @@ def phenotypes(
     if res.basal_summary():
         console.print(res.basal_summary(), markup=False, highlight=False)
     console.print(f"wrote {out}" + (f" and {out.stem}_qc.png" if qc_png else ""))
+
+
+# ---------------------------------------------------------------------------------------------- series
+@analyse_app.command("series")
+def series_command(
+    folder: Path = typer.Argument(..., help="DICOM folder or .zip (a study export)."),
+) -> None:
+    """List the series of a DICOM folder (number, description, images, slices, frames, matrix, spacing,
+    plane) and which of them the analyse commands read without --dicom-series."""
+    from rich.table import Table  # noqa: PLC0415 - lazy: `cardiomm --help` loads no rich tables
+
+    from cardiomm.io.image_series import list_dicom_series  # noqa: PLC0415 - lazy: the CLI imports this module and loads no numpy up front
+
+    rows, refusal = list_dicom_series(folder)
+    table = Table(title=str(folder))
+    for name in ("read", "no.", "description", "images", "slices", "frames", "matrix", "mm", "normal"):
+        table.add_column(name)
+    for r in rows:
+        spacing = "-" if r.pixel_spacing_mm is None else "{:.3g}x{:.3g}".format(*r.pixel_spacing_mm)
+        normal = "-" if r.normal is None else "{:+.1f} {:+.1f} {:+.1f}".format(*r.normal)
+        number = "-" if r.number is None else str(r.number)
+        sizes = (str(r.images), str(r.slices), str(r.frames), "{}x{}".format(*r.matrix))
+        table.add_row("*" if r.picked else "", number, r.description or r.uid, *sizes, spacing, normal)
+    console.print(table)
+    if refusal is None:
+        console.print("* read without --dicom-series (the study's cine stack)", highlight=False)
+    else:
+        console.print(
+            f"without --dicom-series the folder is refused: {refusal}", markup=False, highlight=False
+        )
 
 
 # ------------------------------------------------------------------------------------------- agreement

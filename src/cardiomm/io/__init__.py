@@ -26,7 +26,13 @@ if TYPE_CHECKING:
         write_training_h5,
     )
     from cardiomm.io.image_mat import IMAGE_KEYS, as_volume, read_image_mat, write_recon_mat
-    from cardiomm.io.image_series import ImageSeries, read_dicom_series, read_image_series, read_nifti_series
+    from cardiomm.io.image_series import (
+        ImageSeries,
+        list_dicom_series,
+        read_dicom_series,
+        read_image_series,
+        read_nifti_series,
+    )
     from cardiomm.io.images import to_uint8, write_cine_gif, write_png
     from cardiomm.io.ismrmrd_h5 import IsmrmrdGeometry, read_ismrmrd, read_ismrmrd_geometry
     from cardiomm.io.kspace import (
@@ -66,6 +72,7 @@ __all__ = [
     "as_volume",
     "ImageSeries",
     "read_dicom_series",
+    "list_dicom_series",
     "read_nifti_series",
     "read_image_series",
     # HDF5
@@ -118,6 +125,7 @@ _SOURCES: dict[str, str] = {
     "write_recon_mat": "cardiomm.io.image_mat",
     "ImageSeries": "cardiomm.io.image_series",
     "read_dicom_series": "cardiomm.io.image_series",
+    "list_dicom_series": "cardiomm.io.image_series",
     "read_image_series": "cardiomm.io.image_series",
     "read_nifti_series": "cardiomm.io.image_series",
     "to_uint8": "cardiomm.io.images",

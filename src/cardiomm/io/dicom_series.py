@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -50,6 +51,8 @@ __all__ = [
     "series_listing",
     "select_series",
     "stack_images",
+    "SeriesSummary",
+    "summarise_series",
     "header_float",
     "inversion_time_ms",
 ]
@@ -540,3 +543,46 @@ def stack_images(
     for note in notes:
         log.warning("%s: %s", root, note)
     return images
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """One series of a DICOM folder, as ``cardiomm analyse series`` lists it."""
+
+    number: int | None
+    description: str
+    uid: str
+    images: int
+    slices: int  #: slice positions (0 without ``ImagePositionPatient``)
+    frames: int  #: most images at one slice position
+    matrix: tuple[int, int]  #: rows, columns
+    pixel_spacing_mm: tuple[float, float] | None
+    normal: tuple[float, float, float] | None  #: slice normal, patient coordinates
+    picked: bool  #: among the images :func:`stack_images` reads when no series is selected
+
+
+def summarise_series(datasets: list[tuple[Path, Image]], picked: set[str]) -> list[SeriesSummary]:
+    """A :class:`SeriesSummary` per series, by series number; ``picked``: the UIDs of the series read."""
+    rows = []
+    for uid, items in _by_series(datasets).items():
+        f, ds = items[0]
+        placed = _placed(items)
+        slices = [] if placed is None else position_runs(placed, lambda r: r[0])
+        with reading(f, "DICOM file"):
+            normal, spacing = slice_normal(ds, f), vector(ds, "PixelSpacing", 2, f)
+            matrix = (int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0))
+        rows.append(
+            SeriesSummary(
+                number=_series_number(ds),
+                description=str(getattr(ds, "SeriesDescription", "") or ""),
+                uid=uid,
+                images=len(items),
+                slices=len(slices),
+                frames=max((len(sl) for sl in slices), default=len(items)),
+                matrix=matrix,
+                pixel_spacing_mm=None if spacing is None else (float(spacing[0]), float(spacing[1])),
+                normal=None if normal is None else (float(normal[0]), float(normal[1]), float(normal[2])),
+                picked=uid in picked,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.number is None, r.number or 0, r.description))

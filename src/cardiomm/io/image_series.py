@@ -47,6 +47,7 @@ from cardiomm.io.dicom_series import (
     PARALLEL_DEG,
     STACK_TILT_DEG,
     Image,
+    SeriesSummary,
     header_float,
     inversion_time_ms,
     position_runs,
@@ -55,6 +56,7 @@ from cardiomm.io.dicom_series import (
     slice_centre,
     slice_normal,
     stack_images,
+    summarise_series,
     tilt_deg,
     vector,
 )
@@ -64,7 +66,7 @@ from cardiomm.io.nifti import read_nifti_array
 if TYPE_CHECKING:
     from pydicom.dataset import FileDataset
 
-__all__ = ["ImageSeries", "read_dicom_series", "read_nifti_series", "read_image_series"]
+__all__ = ["ImageSeries", "read_dicom_series", "list_dicom_series", "read_nifti_series", "read_image_series"]
 
 PathLike = str | os.PathLike[str]
 #: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
@@ -358,8 +360,41 @@ def _slice_spacing(
     return step, pos
 
 
-def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeries:
-    """The series of the images under ``files``; messages name ``root`` (the folder or archive given)."""
+def list_dicom_series(folder: PathLike) -> tuple[list[SeriesSummary], str | None]:
+    """Every series of a DICOM folder or ZIP archive (:class:`~cardiomm.io.dicom_series.SeriesSummary`),
+    and why :func:`read_dicom_series` without a selection would refuse the folder (``None`` when it
+    picks a stack: the summaries marked ``picked``).
+
+    Raises
+    ------
+    InputFileError, FileFormatError
+        As :func:`read_dicom_series` for a missing folder, no images or a damaged file.
+    """
+    root = Path(folder)
+    if is_zip(root):
+        with unpacked(root) as files:
+            return _list_series(files, root)
+    if not root.is_dir():
+        raise InputFileError("DICOM folder not found", path=root)
+    return _list_series(root, root)
+
+
+def _list_series(files: Path, root: Path) -> tuple[list[SeriesSummary], str | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with reading(root, "DICOM series"):
+            datasets = _load_images(files, root)
+            try:
+                picked = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack_images(root, datasets)}
+                refusal = None
+            except InputFileError as err:
+                picked, refusal = set(), err.message
+            return summarise_series(datasets, picked), refusal
+
+
+def _load_images(files: Path, root: Path) -> list[tuple[Path, _Image]]:
+    """Every DICOM image under ``files`` (frames of multi-frame objects apart; a repeated
+    ``SOPInstanceUID`` once); messages name ``root``."""
     datasets: list[tuple[Path, _Image]] = []
     seen: set[str] = set()  # SOPInstanceUIDs: a second copy of an image (an export twice) is skipped
     for f in sorted(p for p in files.rglob("*") if p.is_file()):
@@ -374,6 +409,12 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
             datasets.append((f, image))
     if not datasets:
         raise InputFileError(f"no DICOM image files in {'archive' if root != files else 'folder'}", path=root)
+    return datasets
+
+
+def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeries:
+    """The series of the images under ``files``; messages name ``root`` (the folder or archive given)."""
+    datasets = _load_images(files, root)
     if select is not None:
         datasets = select_series(root, datasets, select)
     datasets = stack_images(root, datasets, selected=select is not None)
