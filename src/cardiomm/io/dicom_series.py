@@ -51,6 +51,7 @@ __all__ = [
     "series_listing",
     "select_series",
     "stack_images",
+    "series_number",
     "SeriesSummary",
     "summarise_series",
     "header_float",
@@ -103,8 +104,11 @@ def vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | N
 def slice_normal(ds: object, path: Path) -> NDArray[np.float64] | None:
     """Unit slice normal from ``ImageOrientationPatient``; ``None`` when the image has none."""
     iop = vector(ds, "ImageOrientationPatient", 6, path)
-    if iop is None:
-        return None
+    return None if iop is None else _unit_normal(iop, path)
+
+
+def _unit_normal(iop: NDArray[np.float64], path: Path) -> NDArray[np.float64]:
+    """The unit normal of the plane of ``ImageOrientationPatient`` ``iop`` (checked: two unit vectors)."""
     normal = np.cross(iop[:3], iop[3:])
     norm = float(np.linalg.norm(normal))
     if not 0.5 < norm < 1.5:
@@ -157,7 +161,8 @@ def _by_series(datasets: list[tuple[Path, Image]]) -> dict[str, list[tuple[Path,
     return groups
 
 
-def _series_number(ds: Image) -> int | None:
+def series_number(ds: object) -> int | None:
+    """``SeriesNumber`` as an integer; ``None`` when absent or not a number."""
     try:
         return int(str(getattr(ds, "SeriesNumber", "")).strip())
     except ValueError:
@@ -170,7 +175,7 @@ def series_listing(datasets: list[tuple[Path, Image]]) -> str:
     rows: list[tuple[int | None, str, int]] = []
     for uid, items in _by_series(datasets).items():
         ds = items[0][1]
-        rows.append((_series_number(ds), str(getattr(ds, "SeriesDescription", "") or uid), len(items)))
+        rows.append((series_number(ds), str(getattr(ds, "SeriesDescription", "") or uid), len(items)))
     rows.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1]))
     alike: dict[tuple[str, int], list[int | None]] = {}
     for number, text, n in rows:
@@ -278,7 +283,7 @@ def _later_last(series: list[list[tuple[Path, Image]]]) -> list[int] | None:
     when every one has a different number, else by ``SeriesTime`` when every one has a different time;
     ``None`` when they cannot be ordered."""
     heads = [items[0][1] for items in series]
-    numbers = [_series_number(ds) for ds in heads]
+    numbers = [series_number(ds) for ds in heads]
     times = [str(getattr(ds, "SeriesTime", "") or "").strip() for ds in heads]
     for keys in (numbers, times):
         if all(k not in (None, "") for k in keys) and len(set(keys)) == len(keys):
@@ -441,7 +446,8 @@ def _common_axes(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[P
     normals, keys = [], []
     for k, (f, ds) in enumerate(datasets):
         with reading(f, "DICOM file"):
-            n, iop = slice_normal(ds, f), vector(ds, "ImageOrientationPatient", 6, f)
+            iop = vector(ds, "ImageOrientationPatient", 6, f)
+            n = None if iop is None else _unit_normal(iop, f)
         normals.append(n)
         keys.append(None if iop is None else tuple(np.sign(np.round(iop, 1)).astype(int)))
         if n is None:
@@ -573,7 +579,7 @@ def summarise_series(datasets: list[tuple[Path, Image]], picked: set[str]) -> li
             matrix = (int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0))
         rows.append(
             SeriesSummary(
-                number=_series_number(ds),
+                number=series_number(ds),
                 description=str(getattr(ds, "SeriesDescription", "") or ""),
                 uid=uid,
                 images=len(items),

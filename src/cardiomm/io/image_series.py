@@ -33,6 +33,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -53,6 +55,7 @@ from cardiomm.io.dicom_series import (
     position_runs,
     select_series,
     series_listing,
+    series_number,
     slice_centre,
     slice_normal,
     stack_images,
@@ -163,20 +166,28 @@ def read_dicom_series(folder: PathLike, series: str | None = None) -> ImageSerie
     SizeLimitError
         More pixels than the size guard allows (:func:`~cardiomm.io.checks.max_elements`).
     """
+    with _dicom_files(folder) as (files, root):
+        return _read_dicom_series(files, series, root)
+
+
+@contextmanager
+def _dicom_files(folder: PathLike) -> Iterator[tuple[Path, Path]]:
+    """(folder of the files, the folder or archive given) of a DICOM folder or ZIP archive (unpacked
+    for the duration), with pydicom's warnings silenced and errors naming what was given."""
     root = Path(folder)
-    if is_zip(root):
-        with unpacked(root) as files:
-            return _read_dicom_folder(files, series, shown=root)
-    if not root.is_dir():
-        raise InputFileError("DICOM folder not found", path=root)
-    return _read_dicom_folder(root, series, shown=root)
-
-
-def _read_dicom_folder(files: Path, series: str | None, shown: Path) -> ImageSeries:
-    with warnings.catch_warnings():  # pydicom warns about non-conformant values (e.g. UIDs) of real data
+    with ExitStack() as stack:
+        if is_zip(root):
+            files = stack.enter_context(unpacked(root))
+        elif root.is_dir():
+            files = root
+        else:
+            raise InputFileError("DICOM folder not found", path=root)
+        stack.enter_context(
+            warnings.catch_warnings()
+        )  # pydicom warns about non-conformant values of real data
         warnings.simplefilter("ignore")
-        with reading(shown, "DICOM series"):
-            return _read_dicom_series(files, series, shown)
+        stack.enter_context(reading(root, "DICOM series"))
+        yield files, root
 
 
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -272,11 +283,11 @@ def _group_slices(
     return groups
 
 
-def _acquired_first(images: list[tuple[float, int, Path, _Image]]) -> tuple[float, int]:
+def _acquired_first(images: list[tuple[float, int, Path, _Image]]) -> tuple[int, int]:
     """When a slice was acquired, for the stack's direction: its lowest (``SeriesNumber``,
     ``InstanceNumber``); a cine exported one series per slice restarts its instance numbers in each
     series, so the series number tells the breath-hold order."""
-    return min((header_float(r[3], "SeriesNumber") or 0.0, r[1]) for r in images)
+    return min((series_number(r[3]) or 0, r[1]) for r in images)
 
 
 def _syntax(ds: _Image) -> str:
@@ -370,26 +381,13 @@ def list_dicom_series(folder: PathLike) -> tuple[list[SeriesSummary], str | None
     InputFileError, FileFormatError
         As :func:`read_dicom_series` for a missing folder, no images or a damaged file.
     """
-    root = Path(folder)
-    if is_zip(root):
-        with unpacked(root) as files:
-            return _list_series(files, root)
-    if not root.is_dir():
-        raise InputFileError("DICOM folder not found", path=root)
-    return _list_series(root, root)
-
-
-def _list_series(files: Path, root: Path) -> tuple[list[SeriesSummary], str | None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with reading(root, "DICOM series"):
-            datasets = _load_images(files, root)
-            try:
-                picked = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack_images(root, datasets)}
-                refusal = None
-            except InputFileError as err:
-                picked, refusal = set(), err.message
-            return summarise_series(datasets, picked), refusal
+    with _dicom_files(folder) as (files, root):
+        datasets = _load_images(files, root)
+        try:
+            picked = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack_images(root, datasets)}
+        except InputFileError as err:
+            return summarise_series(datasets, set()), err.message
+        return summarise_series(datasets, picked), None
 
 
 def _load_images(files: Path, root: Path) -> list[tuple[Path, _Image]]:
