@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,19 +13,17 @@ import pytest
 from cardiomm.cli.main import main
 from cardiomm.io import list_dicom_series
 
+from .dicom_tags import retag
+
 POSITIONS = [0.0, 8.0, 16.0]
 
 
 def _label(folder: Path, number: int, description: str, iop: list[float] | None = None) -> None:
-    import pydicom
+    def other_view(ds: Any, _: int) -> None:  # another view: its slices step along its own normal (x)
+        ds.ImageOrientationPatient = iop
+        ds.ImagePositionPatient = [ds.ImagePositionPatient[2], 0.0, 0.0]
 
-    for f in folder.rglob("*.dcm"):
-        ds = pydicom.dcmread(f)
-        ds.SeriesNumber, ds.SeriesDescription = number, description
-        if iop is not None:  # another view: its slices step along its own normal (x)
-            ds.ImageOrientationPatient = iop
-            ds.ImagePositionPatient = [ds.ImagePositionPatient[2], 0.0, 0.0]
-        ds.save_as(f, enforce_file_format=True)
+    retag(folder, None if iop is None else other_view, SeriesNumber=number, SeriesDescription=description)
 
 
 def _study(write: Callable[..., None], root: Path, second_cine: bool) -> None:

@@ -16,6 +16,8 @@ import pytest
 from cardiomm.errors import DataValueError, InputFileError, ShapeError
 from cardiomm.io import read_dicom_series
 
+from .dicom_tags import retag
+
 N_T, N_Z = 3, 4
 POSITIONS = [0.0, 8.0, 16.0, 24.0]
 
@@ -25,16 +27,6 @@ def _images() -> np.ndarray:
     t, z = np.meshgrid(np.arange(N_T), np.arange(N_Z), indexing="ij")
     ramp = np.arange(6 * 5, dtype=np.uint16).reshape(6, 5)
     return (100 * t + 10 * z + 1)[..., None, None].astype(np.uint16) + ramp
-
-
-def _edit(folder: Path, change: Callable[[object, int], None]) -> None:
-    """Apply ``change(dataset, k)`` to every file of ``folder`` (k: the file's rank by name)."""
-    import pydicom
-
-    for k, f in enumerate(sorted(folder.rglob("*.dcm"))):
-        ds = pydicom.dcmread(f)
-        change(ds, k)
-        ds.save_as(f, enforce_file_format=True)
 
 
 def test_one_series_per_slice_reads_as_the_stack(
@@ -74,8 +66,8 @@ def test_series_that_are_not_one_stack_are_listed(
 
         return change
 
-    _edit(tmp_path / "mix" / "loc", sagittal("localizer"))
-    _edit(tmp_path / "two" / "sag", sagittal("sagittal cine"))
+    retag(tmp_path / "mix" / "loc", sagittal("localizer"))
+    retag(tmp_path / "two" / "sag", sagittal("sagittal cine"))
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
         mix = read_dicom_series(tmp_path / "mix")
     np.testing.assert_array_equal(mix.magnitude, imgs.astype(np.float32))
@@ -97,7 +89,7 @@ def test_position_noise_within_a_slice_is_tolerated(
         x, y, z = (float(v) for v in ds.ImagePositionPatient)  # type: ignore[attr-defined]
         ds.ImagePositionPatient = [x, y, z + float(jitter[k])]  # type: ignore[attr-defined]
 
-    _edit(tmp_path / "s", nudge)
+    retag(tmp_path / "s", nudge)
     series = read_dicom_series(tmp_path / "s")
     np.testing.assert_array_equal(series.magnitude, imgs.astype(np.float32))
     assert series.slice_spacing == pytest.approx(8.0, abs=0.01)
@@ -107,7 +99,7 @@ def test_rr_interval_is_the_median_over_the_images(
     write_dicom_series: Callable[..., None], tmp_path: Path
 ) -> None:
     write_dicom_series(tmp_path / "s", _images(), positions=POSITIONS, nominal_interval_ms=800.0)
-    _edit(tmp_path / "s", lambda ds, k: setattr(ds, "NominalInterval", 700.0 + 10 * (k % 5)))  # 700-740
+    retag(tmp_path / "s", lambda ds, k: setattr(ds, "NominalInterval", 700.0 + 10 * (k % 5)))  # 700-740
     expected = np.median([700.0 + 10 * (k % 5) for k in range(N_T * N_Z)]) * 1e-3  # not the first file's
     assert read_dicom_series(tmp_path / "s").rr_interval == pytest.approx(expected) != 0.700
 
@@ -337,13 +329,6 @@ def test_a_study_folder_reads_the_series_asked_for(
         read_dicom_series(study, "lge")
 
 
-def _numbered(folder: Path, number: int, description: str) -> None:
-    _edit(
-        folder,
-        lambda ds, _: setattr(ds, "SeriesNumber", number) or setattr(ds, "SeriesDescription", description),
-    )
-
-
 def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
     write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -365,7 +350,7 @@ def test_a_study_folder_leaves_out_other_acquisitions_at_the_stack_slices(
     again = imgs[:, 2:3] + 500  # the third slice again, later, with other pixel values
     write_dicom_series(study / "again", again, positions=[POSITIONS[2]], uid="1.2.7")
     for name, number in (("cine", 7), ("lge", 20), ("molli", 30), ("again", 9)):
-        _numbered(study / name, number, name)
+        retag(study / name, SeriesNumber=number, SeriesDescription=name)
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
         got = read_dicom_series(study)
     want = imgs.astype(np.float32)
@@ -387,7 +372,7 @@ def test_a_slice_saved_with_other_in_plane_axes_is_turned_to_the_stack(
     n_rows, n_cols = imgs.shape[2:]
     for z, pos in enumerate(POSITIONS):
         write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
-        _numbered(tmp_path / f"sax{z}", 10 + z, "sax")
+        retag(tmp_path / f"sax{z}", SeriesNumber=10 + z, SeriesDescription="sax")
     odd = tmp_path / "sax2"
     for f in odd.glob("*.dcm"):
         f.unlink()
@@ -399,12 +384,12 @@ def test_a_slice_saved_with_other_in_plane_axes_is_turned_to_the_stack(
     if "transposed" in turn:
         pixels, iop, spacing = pixels.transpose(0, 1, 3, 2), iop[3:] + iop[:3], spacing[::-1]
     write_dicom_series(odd, np.ascontiguousarray(pixels), positions=[POSITIONS[2]], uid="1.2.9.2")
-    _numbered(odd, 12, "sax")
+    retag(odd, SeriesNumber=12, SeriesDescription="sax")
 
     def geometry(ds: object, _: int) -> None:
         ds.ImageOrientationPatient, ds.ImagePositionPatient, ds.PixelSpacing = iop, ipp, spacing  # type: ignore[attr-defined]
 
-    _edit(odd, geometry)
+    retag(odd, geometry)
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
         got = read_dicom_series(tmp_path)
     np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
@@ -416,7 +401,7 @@ def test_a_slice_saved_with_other_in_plane_axes_is_turned_to_the_stack(
     for f in cropped.glob("*.dcm"):
         f.unlink()
     write_dicom_series(cropped, imgs[:, 2:3, :4], positions=[POSITIONS[2]], uid="1.2.9.2")
-    _numbered(cropped, 12, "sax")
+    retag(cropped, SeriesNumber=12, SeriesDescription="sax")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
         got = read_dicom_series(tmp_path)  # the other slices (phenotypes then refuse the gap)
@@ -455,17 +440,17 @@ def test_slices_tilted_a_few_degrees_are_one_stack_at_their_centres(
     if per_slice:
         for z, pos in enumerate(POSITIONS):
             write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
-        _edit(tmp_path / "sax2", _tilt(4.0))
+        retag(tmp_path / "sax2", _tilt(4.0))
     else:
         write_dicom_series(tmp_path / "s", imgs, positions=POSITIONS, shuffle=False)
-        _edit(tmp_path / "s", lambda ds, k: _tilt(4.0)(ds, k) if 2 * N_T <= k < 3 * N_T else None)
+        retag(tmp_path / "s", lambda ds, k: _tilt(4.0)(ds, k) if 2 * N_T <= k < 3 * N_T else None)
     with caplog.at_level(logging.WARNING):
         got = read_dicom_series(tmp_path)
     np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
     np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS, atol=1e-6)
     assert any("slices tilted up to 4.0 degrees" in r.getMessage() for r in caplog.records)
     if not per_slice:
-        _edit(tmp_path / "s", lambda ds, k: _tilt(30.0)(ds, k) if k < N_T else None)
+        retag(tmp_path / "s", lambda ds, k: _tilt(30.0)(ds, k) if k < N_T else None)
         with pytest.raises(InputFileError, match="planes up to 3[0-9] degrees apart"):
             read_dicom_series(tmp_path)
 
@@ -478,10 +463,10 @@ def test_derived_images_at_the_stack_slices_are_not_read_as_a_repeat(
     imgs = _images()
     write_dicom_series(tmp_path / "cine", imgs, positions=POSITIONS)
     write_dicom_series(tmp_path / "vf", imgs + 1000, positions=POSITIONS, uid="1.2.6")
-    _numbered(tmp_path / "cine", 7, "cine")
-    _numbered(tmp_path / "vf", 8, "cine_InlineVF")
-    _edit(tmp_path / "cine", lambda ds, _: setattr(ds, "ImageType", ["ORIGINAL", "PRIMARY", "M"]))
-    _edit(tmp_path / "vf", lambda ds, _: setattr(ds, "ImageType", ["DERIVED", "SECONDARY"]))
+    retag(tmp_path / "cine", SeriesNumber=7, SeriesDescription="cine")
+    retag(tmp_path / "vf", SeriesNumber=8, SeriesDescription="cine_InlineVF")
+    retag(tmp_path / "cine", lambda ds, _: setattr(ds, "ImageType", ["ORIGINAL", "PRIMARY", "M"]))
+    retag(tmp_path / "vf", lambda ds, _: setattr(ds, "ImageType", ["DERIVED", "SECONDARY"]))
     with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
         got = read_dicom_series(tmp_path)
     np.testing.assert_array_equal(got.magnitude, imgs.astype(np.float32))
@@ -504,7 +489,7 @@ def test_a_study_folder_that_is_not_clear_is_refused(
         tis = [100, 180, 260]
         write_dicom_series(study / "a", imgs, positions=POSITIONS, inversion_times_ms=tis)
         write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7", inversion_times_ms=tis)
-        _numbered(study / "b", 9, "post")
+        retag(study / "b", SeriesNumber=9, SeriesDescription="post")
     elif case == "MOLLI and its MOCO":  # Siemens: TIs in ImageComments, the motion-corrected copy DERIVED
         tis = [100, 180, 260]
         write_dicom_series(
@@ -518,14 +503,14 @@ def test_a_study_folder_that_is_not_clear_is_refused(
             inversion_times_ms=tis,
             ti_in_comments=True,
         )
-        _numbered(study / "b", 9, "MOLLI_MOCO")
-        _edit(study / "b", lambda ds, _: setattr(ds, "ImageType", ["DERIVED", "PRIMARY", "MOCO"]))
+        retag(study / "b", SeriesNumber=9, SeriesDescription="MOLLI_MOCO")
+        retag(study / "b", lambda ds, _: setattr(ds, "ImageType", ["DERIVED", "PRIMARY", "MOCO"]))
     elif case == "same number":  # and a SeriesTime on one of them only
         write_dicom_series(study / "a", imgs, positions=POSITIONS)
         write_dicom_series(study / "b", imgs[:, 1:2], positions=[8.0], uid="1.2.7")
-        _numbered(study / "a", 7, "cine")
-        _numbered(study / "b", 7, "cine")
-        _edit(study / "b", lambda ds, _: setattr(ds, "SeriesTime", "101010"))
+        retag(study / "a", SeriesNumber=7, SeriesDescription="cine")
+        retag(study / "b", SeriesNumber=7, SeriesDescription="cine")
+        retag(study / "b", lambda ds, _: setattr(ds, "SeriesTime", "101010"))
     else:
         write_dicom_series(study / "a", imgs[:, :3], positions=POSITIONS[:3])
         write_dicom_series(study / "b", imgs[:1, 3:], positions=POSITIONS[3:], uid="1.2.7")
@@ -548,8 +533,8 @@ def test_series_of_two_studies_are_not_stacked(
         for z, pos in enumerate(POSITIONS):
             folder = tmp_path / study / f"sax{z}"
             write_dicom_series(folder, imgs[:, z : z + 1] + offset, positions=[pos], uid=f"{study}.{z}")
-            _numbered(folder, 10 + z + offset, "sax" if offset else "cine_sax")
-            _edit(folder, lambda ds, _, study=study: setattr(ds, "StudyInstanceUID", study))
+            retag(folder, SeriesNumber=10 + z + offset, SeriesDescription="sax" if offset else "cine_sax")
+            retag(folder, lambda ds, _, study=study: setattr(ds, "StudyInstanceUID", study))
     with pytest.raises(
         InputFileError, match=r"series of 2 studies \(StudyInstanceUID\) in one folder: study 1"
     ):
@@ -567,8 +552,9 @@ def test_a_per_slice_export_starts_at_the_first_breath_hold(
     imgs = _images()
     for z, pos in enumerate(POSITIONS):
         write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
-        _numbered(tmp_path / f"sax{z}", 20 - z, "sax")  # the last position was acquired first
-        _edit(tmp_path / f"sax{z}", lambda ds, k: setattr(ds, "InstanceNumber", k + 1))
+        # the last position was acquired first
+        retag(tmp_path / f"sax{z}", SeriesNumber=20 - z, SeriesDescription="sax")
+        retag(tmp_path / f"sax{z}", lambda ds, k: setattr(ds, "InstanceNumber", k + 1))
     got = read_dicom_series(tmp_path)
     np.testing.assert_array_equal(got.magnitude, imgs[:, ::-1].astype(np.float32))
     np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS[::-1])
@@ -580,6 +566,6 @@ def test_series_listing_counts_alike_series_once(
     imgs = _images()
     for z, pos in enumerate(POSITIONS):
         write_dicom_series(tmp_path / f"sax{z}", imgs[:, z : z + 1], positions=[pos], uid=f"1.2.9.{z}")
-        _numbered(tmp_path / f"sax{z}", 5 + z, "sax")
+        retag(tmp_path / f"sax{z}", SeriesNumber=5 + z, SeriesDescription="sax")
     with pytest.raises(InputFileError, match=r"'sax' \(4 series: 5-8, 3 images each\)"):
         read_dicom_series(tmp_path, "lge")

@@ -14,37 +14,25 @@ import numpy as np
 from cardiomm.errors import CardiommError
 from cardiomm.io import read_dicom_series
 
+from .dicom_tags import retag
+
 POSITIONS = [0.0, 8.0, 16.0, 24.0, 32.0]
 REPEAT_OFFSET = 3  # a repeat's pixels: the cine's + 3; every other series' differ from both
 N_CASES = 30
 
 
-def _label(folder: Path, number: int | None, description: str, time: str | None) -> None:
-    import pydicom
-
-    for f in folder.rglob("*.dcm"):
-        ds = pydicom.dcmread(f)
-        if number is not None:
-            ds.SeriesNumber = number
-        if time is not None:
-            ds.SeriesTime = time
-        ds.SeriesDescription = description
-        ds.save_as(f, enforce_file_format=True)
-
-
 def _study(write: Callable[..., None], d: Path, rnd: random.Random) -> tuple[np.ndarray, bool]:
     """Write a random study under ``d``; the cine images and whether any repeat was added."""
-    import pydicom
 
     n_t = rnd.choice([2, 3, 5])
     cine = (np.arange(n_t * 5 * 4 * 4).reshape(n_t, 5, 4, 4) * 7 + 100).astype(np.uint16)
     if rnd.random() < 0.5:
         write(d / "cine", cine, positions=POSITIONS, uid="1.9.1")
-        _label(d / "cine", 7 if rnd.random() < 0.8 else None, "cine", None)
+        retag(d / "cine", SeriesNumber=7 if rnd.random() < 0.8 else None, SeriesDescription="cine")
     else:
         for z, pos in enumerate(POSITIONS):
             write(d / f"c{z}", cine[:, z : z + 1], positions=[pos], uid=f"1.9.2.{z}")
-            _label(d / f"c{z}", 10 + z, "sax", None)
+            retag(d / f"c{z}", SeriesNumber=10 + z, SeriesDescription="sax")
     repeated = False
     for k in range(1, rnd.randint(0, 3) + 1):
         kind = rnd.choice(["lge", "molli", "repeat", "single", "other_nt", "sag"])
@@ -76,11 +64,9 @@ def _study(write: Callable[..., None], d: Path, rnd: random.Random) -> tuple[np.
             write(f, np.full((n_t + 1, len(zs), 4, 4), other, np.uint16), positions=at, uid=f"1.8.{k}")
         else:
             write(f, np.full((n_t, 3, 4, 4), other, np.uint16), positions=POSITIONS[:3], uid=f"1.8.{k}")
-            for p in f.rglob("*.dcm"):
-                ds = pydicom.dcmread(p)
-                ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
-                ds.save_as(p, enforce_file_format=True)
-        _label(f, rnd.choice([None, 20 + k, 7]), kind, rnd.choice([None, "101010", "090909"]))
+            retag(f, ImageOrientationPatient=[0, 1, 0, 0, 0, -1])
+        number, time = rnd.choice([None, 20 + k, 7]), rnd.choice([None, "101010", "090909"])
+        retag(f, SeriesNumber=number, SeriesDescription=kind, SeriesTime=time)
     return cine, repeated
 
 
