@@ -236,10 +236,27 @@ def _planes_deg(n: NDArray[np.float64] | None, n0: NDArray[np.float64] | None) -
     return float(np.degrees(np.arccos(min(1.0, abs(float(np.dot(n, n0)))))))
 
 
+def _orientations(
+    datasets: list[tuple[Path, Image]],
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]] | None]:
+    """(``ImageOrientationPatient``, unit normal) of every image, ``None`` without orientation; each
+    distinct header value is parsed and checked once (the images of a series share one or a few)."""
+    seen: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]] | None] = {}
+    out = []
+    for f, ds in datasets:
+        raw = str(getattr(ds, "ImageOrientationPatient", None))
+        if raw not in seen:
+            with reading(f, "DICOM file"):
+                iop = vector(ds, "ImageOrientationPatient", 6, f)
+                seen[raw] = None if iop is None else (iop, _unit_normal(iop, f))
+        out.append(seen[raw])
+    return out
+
+
 def tilt_deg(datasets: list[tuple[Path, Image]]) -> float:
     """Largest angle [degrees] between the first image's slice plane and any other's (0 without
     orientation)."""
-    normals = [n for f, ds in datasets if (n := slice_normal(ds, f)) is not None]
+    normals = [o[1] for o in _orientations(datasets) if o is not None]
     if len(normals) < 2:
         return 0.0
     cosines = np.abs(np.asarray(normals) @ normals[0])
@@ -443,20 +460,23 @@ def _common_axes(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[P
     a parallel plane (within :data:`STACK_TILT_DEG`) written transposed or flipped (a slice of a
     per-slice export saved another way) is seen turned (:class:`_Reoriented`), with a logged note."""
     families: list[list[int]] = []  # indices of images in (nearly) one plane
-    normals, keys = [], []
-    for k, (f, ds) in enumerate(datasets):
-        with reading(f, "DICOM file"):
-            iop = vector(ds, "ImageOrientationPatient", 6, f)
-            n = None if iop is None else _unit_normal(iop, f)
-        normals.append(n)
-        keys.append(None if iop is None else tuple(np.sign(np.round(iop, 1)).astype(int)))
-        if n is None:
+    orientations = _orientations(datasets)
+    normals = [None if o is None else o[1] for o in orientations]
+    keys = [None if o is None else tuple(np.sign(np.round(o[0], 1)).astype(int)) for o in orientations]
+    family_of: dict[str, list[int]] = {}  # the family of each distinct orientation, found once
+    for k, o in enumerate(orientations):
+        if o is None:
             continue
-        home = next((fam for fam in families if _planes_deg(n, normals[fam[0]]) < STACK_TILT_DEG), None)
-        if home is None:
-            families.append([k])
-        else:
-            home.append(k)
+        exact = o[0].tobytes().hex()
+        if exact not in family_of:
+            home = next(
+                (fam for fam in families if _planes_deg(o[1], normals[fam[0]]) < STACK_TILT_DEG), None
+            )
+            if home is None:
+                home = []
+                families.append(home)
+            family_of[exact] = home
+        family_of[exact].append(k)
     out = list(datasets)
     for fam in families:
         signatures = [keys[k] for k in fam]
