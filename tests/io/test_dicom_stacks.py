@@ -366,8 +366,9 @@ def test_a_slice_saved_with_other_in_plane_axes_is_turned_to_the_stack(
     write_dicom_series: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture, turn: str
 ) -> None:
     """A per-slice export whose third slice was saved with rows and columns swapped and / or reversed
-    (its geometry headers saying so): read turned back to the stack's axes, with a note; a parallel
-    series whose matrix differs otherwise (a slice cropped) is left out and named in a warning."""
+    (its geometry headers saying so): read turned back to the stack's axes, with a note; the slice
+    cropped (another field of view) is resampled onto the stack's grid, and left out, named in a
+    warning, when it covers too little of it."""
     imgs = _images()
     n_rows, n_cols = imgs.shape[2:]
     for z, pos in enumerate(POSITIONS):
@@ -397,17 +398,27 @@ def test_a_slice_saved_with_other_in_plane_axes_is_turned_to_the_stack(
     assert any(
         "other in-plane axes" in r.getMessage() and "(series 12" in r.getMessage() for r in caplog.records
     )
-    cropped = tmp_path / "sax2"
-    for f in cropped.glob("*.dcm"):
-        f.unlink()
-    write_dicom_series(cropped, imgs[:, 2:3, :4], positions=[POSITIONS[2]], uid="1.2.9.2")
-    retag(cropped, SeriesNumber=12, SeriesDescription="sax")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
-        got = read_dicom_series(tmp_path)  # the other slices (phenotypes then refuse the gap)
-    np.testing.assert_array_equal(got.magnitude, imgs[:, [0, 1, 3]].astype(np.float32))
-    said = " ".join(r.getMessage() for r in caplog.records)
-    assert "left out though parallel to the stack (another matrix or pixel spacing): 'sax' (series 12" in said
+    cropped = tmp_path / "sax2"  # re-planned with a smaller field of view: on the stack's grid, 0 outside
+    for rows, read in ((4, True), (1, False)):
+        for f in cropped.glob("*.dcm"):
+            f.unlink()
+        write_dicom_series(cropped, imgs[:, 2:3, :rows], positions=[POSITIONS[2]], uid="1.2.9.2")
+        retag(cropped, SeriesNumber=12, SeriesDescription="sax")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+            got = read_dicom_series(tmp_path)
+        said = " ".join(r.getMessage() for r in caplog.records)
+        if read:
+            want = imgs.astype(np.float32)
+            want[:, 2, rows:] = 0
+            np.testing.assert_array_equal(got.magnitude, want)
+            assert "resampled onto the stack's 6 x 5 grid" in said and "covering 67%" in said
+        else:  # one row of six: too little of the field of view; the other slices are read
+            np.testing.assert_array_equal(got.magnitude, imgs[:, [0, 1, 3]].astype(np.float32))
+            assert (
+                "left out though parallel to the stack (another matrix or pixel spacing): 'sax' (series 12"
+                in said
+            )
 
 
 def _tilt(deg: float) -> Callable[[object, int], None]:

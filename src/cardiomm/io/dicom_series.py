@@ -25,13 +25,23 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cardiomm.errors import DataValueError, InputFileError
+from cardiomm.errors import InputFileError
 from cardiomm.io.checks import reading
+from cardiomm.io.dicom_geometry import (
+    GridView,
+    orientations,
+    planes_deg,
+    regridded,
+    slice_centre,
+    slice_normal,
+    turned,
+    vector,
+)
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -44,10 +54,6 @@ __all__ = [
     "POSITION_TOLERANCE_MM",
     "MIN_STACK_SLICES",
     "position_runs",
-    "vector",
-    "slice_normal",
-    "slice_centre",
-    "tilt_deg",
     "series_listing",
     "select_series",
     "stack_images",
@@ -59,7 +65,7 @@ __all__ = [
 ]
 
 #: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
-Image: TypeAlias = "Dataset | DicomFrame | _Reoriented"
+Image: TypeAlias = "Dataset | DicomFrame | GridView"
 log = logging.getLogger(__name__)
 
 #: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
@@ -88,47 +94,6 @@ def position_runs(items: Iterable[_T], position: Callable[[_T], float]) -> list[
         else:
             runs.append([item])
     return runs
-
-
-def vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | None:
-    """Attribute ``name`` as ``n`` finite floats, ``None`` when absent."""
-    value = getattr(ds, name, None)
-    if value is None:
-        return None
-    arr = np.asarray(value, dtype=float).ravel()
-    if arr.size != n or not np.isfinite(arr).all():
-        raise DataValueError(f"{name} must be {n} finite numbers, got {list(arr)}", path=path)
-    return arr
-
-
-def slice_normal(ds: object, path: Path) -> NDArray[np.float64] | None:
-    """Unit slice normal from ``ImageOrientationPatient``; ``None`` when the image has none."""
-    iop = vector(ds, "ImageOrientationPatient", 6, path)
-    return None if iop is None else _unit_normal(iop, path)
-
-
-def _unit_normal(iop: NDArray[np.float64], path: Path) -> NDArray[np.float64]:
-    """The unit normal of the plane of ``ImageOrientationPatient`` ``iop`` (checked: two unit vectors)."""
-    normal = np.cross(iop[:3], iop[3:])
-    norm = float(np.linalg.norm(normal))
-    if not 0.5 < norm < 1.5:
-        raise DataValueError(f"ImageOrientationPatient {list(iop)} is not two unit vectors", path=path)
-    return normal / norm
-
-
-def slice_centre(ds: object, path: Path) -> NDArray[np.float64] | None:
-    """Patient coordinates [mm] of the image centre: ``ImagePositionPatient`` (the centre of the first
-    pixel) moved half the image along the row and column directions; the first pixel itself without
-    orientation or pixel spacing; ``None`` without ``ImagePositionPatient``. Slices that are not exactly
-    parallel are compared at their centres (the corner of a slice tilted by 3 degrees moves ~9 mm along
-    the normal in a 350-mm field of view)."""
-    ipp = vector(ds, "ImagePositionPatient", 3, path)
-    iop = vector(ds, "ImageOrientationPatient", 6, path)
-    spacing = vector(ds, "PixelSpacing", 2, path)
-    if ipp is None or iop is None or spacing is None:
-        return ipp
-    rows, cols = int(getattr(ds, "Rows", 1) or 1), int(getattr(ds, "Columns", 1) or 1)
-    return ipp + iop[:3] * spacing[1] * (cols - 1) / 2 + iop[3:] * spacing[0] * (rows - 1) / 2
 
 
 #: A ``TI <ms>`` in ``ImageComments`` (Siemens MOLLI writes the inversion time there).
@@ -224,48 +189,9 @@ def _series_key(f: Path, ds: Image) -> _Key:
         return slice_normal(ds, f), (int(ds.Rows), int(ds.Columns)), vector(ds, "PixelSpacing", 2, f)
 
 
-def _angle_deg(a: _Key, b: _Key) -> float:
-    """Angle [degrees] between two images' slice planes (90 without orientation)."""
-    return _planes_deg(a[0], b[0])
-
-
-def _planes_deg(n: NDArray[np.float64] | None, n0: NDArray[np.float64] | None) -> float:
-    """Angle [degrees] between two slice normals (90 when one is missing)."""
-    if n is None or n0 is None:
-        return 90.0
-    return float(np.degrees(np.arccos(min(1.0, abs(float(np.dot(n, n0)))))))
-
-
-def _orientations(
-    datasets: list[tuple[Path, Image]],
-) -> list[tuple[NDArray[np.float64], NDArray[np.float64]] | None]:
-    """(``ImageOrientationPatient``, unit normal) of every image, ``None`` without orientation; each
-    distinct header value is parsed and checked once (the images of a series share one or a few)."""
-    seen: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]] | None] = {}
-    out = []
-    for f, ds in datasets:
-        raw = str(getattr(ds, "ImageOrientationPatient", None))
-        if raw not in seen:
-            with reading(f, "DICOM file"):
-                iop = vector(ds, "ImageOrientationPatient", 6, f)
-                seen[raw] = None if iop is None else (iop, _unit_normal(iop, f))
-        out.append(seen[raw])
-    return out
-
-
-def tilt_deg(datasets: list[tuple[Path, Image]]) -> float:
-    """Largest angle [degrees] between the first image's slice plane and any other's (0 without
-    orientation)."""
-    normals = [o[1] for o in _orientations(datasets) if o is not None]
-    if len(normals) < 2:
-        return 0.0
-    cosines = np.abs(np.asarray(normals) @ normals[0])
-    return float(np.degrees(np.arccos(min(1.0, float(cosines.min())))))
-
-
 def _parallel(a: _Key, b: _Key) -> bool:
     """Slice planes within :data:`STACK_TILT_DEG` of each other."""
-    return _angle_deg(a, b) < STACK_TILT_DEG
+    return planes_deg(a[0], b[0]) < STACK_TILT_DEG
 
 
 def _compatible(a: _Key, b: _Key) -> bool:
@@ -400,78 +326,22 @@ def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
     )
 
 
-class _Reoriented:
-    """An image seen with its rows and columns along another image's axes: the pixels transposed and / or
-    flipped, ``Rows``, ``Columns``, ``PixelSpacing``, ``ImageOrientationPatient`` and
-    ``ImagePositionPatient`` to match; every other attribute is the image's own."""
-
-    def __init__(
-        self, ds: Image, transpose: bool, flips: tuple[bool, bool], geometry: dict[str, object]
-    ) -> None:
-        self._ds, self._transpose, self._flips, self._geometry = ds, transpose, flips, geometry
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name == "pixel_array":
-            arr = np.asarray(self._ds.pixel_array)
-            arr = arr.T if self._transpose else arr
-            arr = arr[::-1] if self._flips[0] else arr
-            return np.ascontiguousarray(arr[:, ::-1] if self._flips[1] else arr)
-        if name in self._geometry:
-            return self._geometry[name]
-        return getattr(self._ds, name)
-
-
-def _turned(f: Path, ds: Image, target: Image) -> _Reoriented | None:
-    """``ds`` seen along the in-plane axes of ``target`` (a transpose and / or flips), or ``None`` when
-    it needs none or its matrix and pixel spacing then differ from ``target``'s."""
-    with reading(f, "DICOM file"):
-        iop, ipp = vector(ds, "ImageOrientationPatient", 6, f), vector(ds, "ImagePositionPatient", 3, f)
-        spacing, t_iop = vector(ds, "PixelSpacing", 2, f), vector(target, "ImageOrientationPatient", 6, f)
-        t_spacing, size = vector(target, "PixelSpacing", 2, f), (int(ds.Rows), int(ds.Columns))
-        t_size = (int(target.Rows), int(target.Columns))
-    if iop is None or ipp is None or spacing is None or t_iop is None or t_spacing is None:
-        return None
-    t_row, t_col = t_iop[:3], t_iop[3:]  # along a row (column index grows), along a column (row index grows)
-    transpose = abs(float(np.dot(t_row, iop[3:]))) > abs(float(np.dot(t_row, iop[:3])))
-    down, across = (iop[:3], iop[3:]) if transpose else (iop[3:], iop[:3])  # as row / column index grow
-    row_sp, col_sp = (spacing[1], spacing[0]) if transpose else (spacing[0], spacing[1])
-    n_rows, n_cols = (size[1], size[0]) if transpose else size
-    flips = (float(np.dot(down, t_col)) < 0, float(np.dot(across, t_row)) < 0)
-    origin = ipp + (n_rows - 1) * row_sp * down * flips[0] + (n_cols - 1) * col_sp * across * flips[1]
-    down, across = -down if flips[0] else down, -across if flips[1] else across
-    if not (transpose or any(flips)):
-        return None
-    if (n_rows, n_cols) != t_size or not np.allclose((row_sp, col_sp), t_spacing, rtol=1e-3):
-        return None
-    geometry: dict[str, object] = {
-        "Rows": n_rows,
-        "Columns": n_cols,
-        "PixelSpacing": [float(row_sp), float(col_sp)],
-        "ImageOrientationPatient": [*map(float, across), *map(float, down)],
-        "ImagePositionPatient": [*map(float, origin)],
-    }
-    return _Reoriented(ds, transpose, flips, geometry)
-
-
 def _common_axes(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[Path, Image]]:
     """The images with the in-plane axes of their plane family's most common orientation: an image of
     a parallel plane (within :data:`STACK_TILT_DEG`) written transposed or flipped (a slice of a
-    per-slice export saved another way) is seen turned (:class:`_Reoriented`), with a logged note."""
+    per-slice export saved another way) is seen turned (:func:`~cardiomm.io.dicom_geometry.turned`), with
+    a logged note."""
     families: list[list[int]] = []  # indices of images in (nearly) one plane
-    orientations = _orientations(datasets)
-    normals = [None if o is None else o[1] for o in orientations]
-    keys = [None if o is None else tuple(np.sign(np.round(o[0], 1)).astype(int)) for o in orientations]
+    seen = orientations(datasets)
+    normals = [None if o is None else o[1] for o in seen]
+    keys = [None if o is None else tuple(np.sign(np.round(o[0], 1)).astype(int)) for o in seen]
     family_of: dict[str, list[int]] = {}  # the family of each distinct orientation, found once
-    for k, o in enumerate(orientations):
+    for k, o in enumerate(seen):
         if o is None:
             continue
         exact = o[0].tobytes().hex()
         if exact not in family_of:
-            home = next(
-                (fam for fam in families if _planes_deg(o[1], normals[fam[0]]) < STACK_TILT_DEG), None
-            )
+            home = next((fam for fam in families if planes_deg(o[1], normals[fam[0]]) < STACK_TILT_DEG), None)
             if home is None:
                 home = []
                 families.append(home)
@@ -482,19 +352,124 @@ def _common_axes(root: Path, datasets: list[tuple[Path, Image]]) -> list[tuple[P
         signatures = [keys[k] for k in fam]
         common = max(set(signatures), key=signatures.count)
         target = datasets[next(k for k in fam if keys[k] == common)][1]
-        turned = []
+        moved = []
         for k in fam:
-            if keys[k] != common and (view := _turned(*datasets[k], target)) is not None:
+            if keys[k] != common and (view := turned(*datasets[k], target)) is not None:
                 out[k] = (datasets[k][0], view)
-                turned.append(datasets[k])
-        if turned:
+                moved.append(datasets[k])
+        if moved:
             log.warning(
                 "%s: images written with other in-plane axes (rows and columns swapped or flipped) turned to "
                 "the stack's: %s",
                 root,
-                series_listing(turned),
+                series_listing(moved),
             )
     return out
+
+
+#: A series fills a slice the stack lacks (:func:`_fill_slices`) only when acquired with the stack's
+#: sequence: repetition and echo times within this fraction of the stack's (a re-planned matrix or
+#: field of view changes them by a few per cent; a spoiled-gradient-echo tagged cine is another sequence).
+SEQUENCE_TOLERANCE = 0.2
+#: ... and a flip angle within this many degrees of the stack's (bSSFP cine 40-80, tagged / spoiled 10-25).
+FLIP_TOLERANCE_DEG = 10.0
+#: ... and covering at least this fraction of the stack's field of view (0 is written outside).
+MIN_COVERAGE = 0.5
+
+
+def _uid(ds: Image) -> str:
+    return str(getattr(ds, "SeriesInstanceUID", ""))
+
+
+def _slice_runs(items: list[tuple[Path, Image]]) -> list[list[tuple[float, str, Path, Image]]]:
+    """The images of a stack by slice (:func:`position_runs` of :func:`_placed`; none without geometry)."""
+    placed = _placed(items)
+    return [] if placed is None else position_runs(placed, lambda r: r[0])
+
+
+def _pixel_area(image: tuple[Path, Image]) -> float:
+    """Pixel area [mm^2] of an image (infinite without ``PixelSpacing``)."""
+    spacing = vector(image[1], "PixelSpacing", 2, image[0])
+    return float("inf") if spacing is None else float(np.prod(spacing))
+
+
+def _same_sequence(a: Image, b: Image) -> bool:
+    """Whether two images' timing and flip angle allow one sequence (module constants); a value missing
+    on either image is not compared."""
+    for tag, tol in (("RepetitionTime", SEQUENCE_TOLERANCE), ("EchoTime", SEQUENCE_TOLERANCE)):
+        x, y = header_float(a, tag), header_float(b, tag)
+        if x is not None and y is not None and abs(x - y) > tol * max(abs(x), abs(y)):
+            return False
+    fa, fb = header_float(a, "FlipAngle"), header_float(b, "FlipAngle")
+    return fa is None or fb is None or abs(fa - fb) <= FLIP_TOLERANCE_DEG
+
+
+def _fill_slices(
+    stack: list[tuple[Path, Image]], others: list[tuple[Path, Image]]
+) -> tuple[list[tuple[Path, Image]], list[str], set[str]]:
+    """``stack`` (a cine stack) with the slices it lacks taken from series of ``others`` written with
+    another matrix, pixel spacing or field of view (a slice re-planned between breath-holds), each image
+    resampled onto the stack's grid (:func:`~cardiomm.io.dicom_geometry.regridded`); notes on them, and
+    the series used. A series is used only when its plane is within :data:`STACK_TILT_DEG` of the
+    stack's, it has the stack's number of images at each of its slices, those slices lie on the stack's
+    slice grid (within a quarter step) at positions the stack lacks, each next to another (no new gap),
+    it was acquired with the stack's sequence (:func:`_same_sequence`), is original when the
+    stack's images are, and covers at least :data:`MIN_COVERAGE` of the stack's field of view."""
+    runs = _slice_runs(stack)
+    target_path, target = stack[0]
+    normal = slice_normal(target, target_path)
+    if len(runs) < 2 or normal is None:
+        return stack, [], set()
+    n = len(runs[0])
+    taken = [float(np.mean([r[0] for r in run])) for run in runs]
+    step = float(np.min(np.diff(taken)))  # the stack's slice step (a gap is a missing slice)
+    key = _series_key(target_path, target)
+    out, notes, used = list(stack), [], set()
+    candidates = []
+    for uid, items in _by_series(others).items():
+        own = _series_key(*items[0])
+        if uid in {_uid(ds) for _, ds in stack} or not _parallel(own, key) or _compatible(own, key):
+            continue  # another orientation, or a matrix the stack shares (another rule's business)
+        centres = [slice_centre(ds, f) for f, ds in items]
+        if any(c is None for c in centres):
+            continue
+        at = [float(np.dot(c, normal)) for c in centres if c is not None]
+        slices = position_runs(range(len(items)), at.__getitem__)
+        if any(len(sl) != n for sl in slices):
+            continue
+        where = [float(np.mean([at[i] for i in sl])) for sl in slices]
+        candidates.append((min(abs(w - t) for w in where for t in taken), uid, items, where))
+    for _, uid, items, where in sorted(candidates, key=lambda c: c[0]):
+        grid = [(w - taken[0]) / step for w in where]
+        if (
+            any(abs(g - round(g)) > 0.25 for g in grid)
+            or any(min(abs(w - t) for t in taken) < step / 2 for w in where)
+            or any(min(abs(w - v) for v in taken + where if v != w) > 1.25 * abs(step) for w in where)
+            or not _same_sequence(items[0][1], target)
+            or (_is_derived(items[0][1]) and not _is_derived(target))
+        ):
+            continue
+        views = [(f, regridded(f, ds, target)) for f, ds in items]
+        if any(v is None or v[1] < MIN_COVERAGE for _, v in views):
+            continue
+        out += [(f, v[0]) for f, v in views if v is not None]
+        taken += where
+        used.add(uid)
+        covered = min(v[1] for _, v in views if v is not None)
+        first = items[0][1]
+        notes.append(
+            f"resampled onto the stack's {int(target.Rows)} x {int(target.Columns)} grid "
+            f"({_spacing_text(target)} mm pixels) to fill the slice at "
+            f"{', '.join(f'{w:.2f}' for w in where)} mm that the stack lacks: {series_listing(items)}, "
+            f"{int(first.Rows)} x {int(first.Columns)} of {_spacing_text(first)} mm, covering "
+            f"{covered:.0%} of the stack's field of view"
+        )
+    return out, notes, used
+
+
+def _spacing_text(ds: Image) -> str:
+    spacing = getattr(ds, "PixelSpacing", None)
+    return "?" if spacing is None else " x ".join(f"{float(v):.3g}" for v in spacing)
 
 
 def stack_images(
@@ -536,6 +511,14 @@ def stack_images(
     stacks = [_one_stack([im for uid in st for im in groups[uid]]) for st in parallel]
     if len(stacks) > 1:
         found = [st for st in stacks if _is_cine_stack(st[0])]
+        if found:  # slices of the stack re-planned with another matrix or field of view: on its grid
+            main = max(found, key=lambda st: (len(_slice_runs(st[0])), -_pixel_area(st[0][0])))
+            rest = [im for st in stacks if st is not main for im in st[0]]
+            images, filled, used = _fill_slices(main[0], rest)
+            stacks = [(images, main[1] + filled)] + [
+                st for st in stacks if st is not main and not {_uid(ds) for _, ds in st[0]} <= used
+            ]
+            found = [stacks[0]] + [st for st in found if any(st is kept for kept in stacks[1:])]
         if len(found) != 1:
             raise InputFileError(
                 f"mixed series: {len(groups)} series that are not one stack (different orientation, "

@@ -12,11 +12,14 @@ smaller: slices of a stack do not overlap) is used and a warning logged. The fra
 multi-frame object are images like any other (:mod:`cardiomm.io.dicom_frames`), and files without the
 DICOM preamble are read when they start like a data set. A stack exported as one series per slice (as
 many scanners and archives deliver short-axis cines) is read as one stack when its series share
-orientation, matrix and pixel spacing and no slice position holds images of two series; of other mixes
+orientation, matrix and pixel spacing and no slice position holds images of two series (a slice
+re-planned with another matrix or field of view is resampled onto the stack's grid); of other mixes
 the one multi-slice, multi-frame stack is read, or one selected by number or description, else they are
 refused with a list of them (:mod:`cardiomm.io.dicom_series`). A file repeating an image already read
 (same ``SOPInstanceUID``) is skipped. Slices are spatially sorted, in the direction that puts the slice
 holding the lowest (``SeriesNumber``, ``InstanceNumber``) first (the scanner's acquisition order).
+Slices with different numbers of frames (breath-holds at different heart rates) are matched by trigger
+time on one grid (:mod:`cardiomm.io.dicom_timing`).
 Pixel rows become ``y``, columns ``x``; no transpose is applied; ``RescaleSlope`` /
 ``RescaleIntercept`` are applied. Per-image inversion times (``InversionTime``, else a ``TI <number>``
 in ``ImageComments`` as Siemens MOLLI series write it) and echo times are kept as ``(t, z)`` arrays for
@@ -45,6 +48,7 @@ from numpy.typing import NDArray
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import dataset_frames
+from cardiomm.io.dicom_geometry import slice_centre, slice_normal, tilt_deg, vector
 from cardiomm.io.dicom_series import (
     PARALLEL_DEG,
     STACK_TILT_DEG,
@@ -56,13 +60,10 @@ from cardiomm.io.dicom_series import (
     select_series,
     series_listing,
     series_number,
-    slice_centre,
-    slice_normal,
     stack_images,
     summarise_series,
-    tilt_deg,
-    vector,
 )
+from cardiomm.io.dicom_timing import common_frames
 from cardiomm.io.dicom_zip import is_zip, unpacked
 from cardiomm.io.nifti import read_nifti_array
 
@@ -306,7 +307,7 @@ def _positions(
     root: Path, datasets: list[tuple[Path, _Image]], normal: NDArray[np.float64]
 ) -> tuple[list[float], str]:
     """Every image's position along the slice normal [mm] and the header it came from:
-    ``ImagePositionPatient`` (the image centre, :func:`~cardiomm.io.dicom_series.slice_centre`, projected
+    ``ImagePositionPatient`` (the image centre, :func:`~cardiomm.io.dicom_geometry.slice_centre`, projected
     on the normal), else ``SliceLocation``, else ``""`` (all 0)."""
     centres = []
     for f, ds in datasets:
@@ -453,10 +454,8 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
             "share a trigger time: the slices cannot be told apart",
             path=root,
         )
-    groups = _group_slices(root, placed)
+    groups = common_frames(root, _group_slices(root, placed))
     counts = {len(v) for v in groups.values()}
-    if len(counts) > 1:
-        raise ShapeError(f"slices have different numbers of frames {sorted(counts)}", path=root)
     positions = sorted(groups)
     if _acquired_first(groups[positions[-1]]) < _acquired_first(groups[positions[0]]):
         positions = positions[::-1]

@@ -1,0 +1,193 @@
+"""Slices of a DICOM stack re-planned between breath-holds with another matrix, pixel spacing or field of
+view: read on the stack's grid (:func:`cardiomm.io.dicom_geometry.regridded`), or left out with a note.
+
+The images hold a function that is linear in patient coordinates, which bilinear interpolation
+reproduces exactly: every resampled pixel is checked against the function at that pixel's position
+(up to the uint16 rounding of the written values)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardiomm.io import read_dicom_series
+from cardiomm.io.dicom_geometry import regridded
+
+from .dicom_tags import retag
+
+N_T = 3
+SHAPE = (32, 28)  # rows (y), columns (x) of the stack's images
+SPACING = (1.5, 1.25)  # the fixture's (row, column) spacing [mm]
+POSITIONS = [0.0, 8.0, 16.0, 24.0, 32.0, 40.0]
+
+
+def _linear(t: int, x: np.ndarray, y: np.ndarray, z: float) -> np.ndarray:
+    """Signal of frame ``t`` at patient position (x, y, z) [mm]: linear in x and y."""
+    return 200.0 + 50.0 * t + 6.0 * x + 4.0 * y + z
+
+
+def _frames(shape: tuple[int, int], spacing: tuple[float, float], origin: tuple[float, float], z: float):
+    """(t, 1, rows, columns) uint16 images of :func:`_linear` on a grid with first pixel at ``origin``
+    (x, y) [mm]."""
+    y = origin[1] + spacing[0] * np.arange(shape[0])[:, None]
+    x = origin[0] + spacing[1] * np.arange(shape[1])[None, :]
+    return np.stack([np.round(_linear(t, x, y, z))[None] for t in range(N_T)]).astype(np.uint16)
+
+
+def _expected(z: float) -> np.ndarray:
+    return _frames(SHAPE, SPACING, (0.0, 0.0), z)[:, 0].astype(np.float32)
+
+
+def _stack(write: Callable[..., None], root: Path, skip: set[int], **tags: object) -> None:
+    """A per-slice export of the stack without the slices in ``skip``."""
+    for z, pos in enumerate(POSITIONS):
+        if z not in skip:
+            write(
+                root / f"sax{z}", _frames(SHAPE, SPACING, (0.0, 0.0), pos), positions=[pos], uid=f"1.2.9.{z}"
+            )
+            retag(root / f"sax{z}", SeriesNumber=10 + z, SeriesDescription="sax", FlipAngle=50, **tags)
+
+
+def _odd(
+    write: Callable[..., None],
+    folder: Path,
+    z: int,
+    shape: tuple[int, int],
+    spacing: tuple[float, float],
+    origin: tuple[float, float],
+    uid: str | None = None,
+    **tags: object,
+) -> None:
+    """Slice ``z`` written with its own matrix, pixel spacing and field of view (first pixel at
+    ``origin``), as the stack's series of that slice unless ``uid`` is given."""
+    pos = POSITIONS[z]
+    write(folder, _frames(shape, spacing, origin, pos), positions=[pos], uid=uid or f"1.2.9.{z}")
+    tags = {"SeriesNumber": 10 + z, "SeriesDescription": "sax", "FlipAngle": 50, **tags}
+    retag(folder, PixelSpacing=list(spacing), ImagePositionPatient=[origin[0], origin[1], pos], **tags)
+
+
+@pytest.mark.parametrize(
+    ("shape", "spacing", "origin"),
+    [
+        ((48, 46), (1.2, 1.0), (-5.0, -5.0)),  # finer pixels, larger field of view
+        ((26, 20), (2.0, 2.0), (-2.0, -1.0)),  # coarser pixels
+    ],
+    ids=["finer", "coarser"],
+)
+def test_a_replanned_slice_is_resampled_onto_the_stack(
+    write_dicom_series: Callable[..., None],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    shape: tuple[int, int],
+    spacing: tuple[float, float],
+    origin: tuple[float, float],
+) -> None:
+    _stack(write_dicom_series, tmp_path, skip={2})
+    _odd(write_dicom_series, tmp_path / "sax2", 2, shape, spacing, origin)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(tmp_path)
+    assert got.magnitude.shape == (N_T, len(POSITIONS), *SHAPE)
+    np.testing.assert_allclose(np.asarray(got.slice_positions), POSITIONS)
+    for z, pos in enumerate(POSITIONS):
+        if z != 2:
+            np.testing.assert_array_equal(got.magnitude[:, z], _expected(pos))
+    np.testing.assert_allclose(got.magnitude[:, 2], _expected(POSITIONS[2]), atol=1.0)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "resampled onto the stack's 32 x 28 grid (1.5 x 1.25 mm pixels)" in said
+    assert f"{shape[0]} x {shape[1]} of {spacing[0]:.3g} x {spacing[1]:.3g} mm" in said
+
+
+def test_two_parts_of_a_stack_with_other_fields_of_view_are_one_stack(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """The stack's last three slices re-planned (one series) with a larger field of view of coarser
+    pixels: two multi-slice cine stacks at disjoint slices, read as one on the finer grid."""
+    _stack(write_dicom_series, tmp_path, skip={3, 4, 5})
+    spacing, origin = (1.8, 1.6), (-4.0, -3.0)
+    part = np.concatenate([_frames((30, 26), spacing, origin, p) for p in POSITIONS[3:]], axis=1)
+    write_dicom_series(tmp_path / "part2", part, positions=POSITIONS[3:], uid="1.2.9.40")
+    retag(tmp_path / "part2", SeriesNumber=40, FlipAngle=52, PixelSpacing=list(spacing))
+    retag(
+        tmp_path / "part2",
+        lambda ds, _: setattr(ds, "ImagePositionPatient", [*origin, ds.ImagePositionPatient[2]]),
+    )
+    got = read_dicom_series(tmp_path)
+    assert got.magnitude.shape == (N_T, len(POSITIONS), *SHAPE)
+    want = np.stack([_expected(p) for p in POSITIONS], 1)
+    np.testing.assert_array_equal(got.magnitude[:, :3], want[:, :3])
+    np.testing.assert_allclose(got.magnitude[:, 3:], want[:, 3:], atol=1.0)
+
+
+def test_a_cropped_slice_is_zero_outside_its_field_of_view(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """A slice re-planned with a smaller field of view (rows 0-19 of 32): read, 0 outside it."""
+    _stack(write_dicom_series, tmp_path, skip={2})
+    _odd(write_dicom_series, tmp_path / "sax2", 2, (20, 28), SPACING, (0.0, 0.0))
+    got = read_dicom_series(tmp_path)
+    np.testing.assert_array_equal(got.magnitude[:, 2, :20], _expected(POSITIONS[2])[:, :20])
+    assert not got.magnitude[:, 2, 21:].any()
+
+
+@pytest.mark.parametrize(
+    ("why", "z", "tags", "shape", "origin"),
+    [
+        ("another sequence (a tagged cine)", 2, {"FlipAngle": 12}, (48, 46), (-5.0, -5.0)),
+        ("another echo time", 2, {"EchoTime": 2.4}, (48, 46), (-5.0, -5.0)),
+        ("at a slice the stack has", 1, {}, (48, 46), (-5.0, -5.0)),
+        ("covering too little", 2, {}, (12, 46), (-5.0, -5.0)),
+        ("two steps beyond the stack", 4, {}, (48, 46), (-5.0, -5.0)),
+    ],
+    ids=["flip", "echo", "collision", "coverage", "beyond"],
+)
+def test_a_parallel_series_that_is_not_a_missing_slice_is_left_out(
+    write_dicom_series: Callable[..., None],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    why: str,
+    z: int,
+    tags: dict[str, object],
+    shape: tuple[int, int],
+    origin: tuple[float, float],
+) -> None:
+    """Not resampled into the stack, but named in a warning: a series of another sequence, one at a
+    slice the stack has (a repeat with another matrix), one covering under half the field of view, one
+    that would leave a gap; the rest of the stack is read as it is."""
+    missing = {2} if z == 2 else {3, 4, 5} if z == 4 else set()
+    _stack(write_dicom_series, tmp_path, skip=missing)
+    _odd(
+        write_dicom_series,
+        tmp_path / "odd",
+        z,
+        shape,
+        (1.2, 1.0),
+        origin,
+        "1.2.9.30",
+        SeriesNumber=30,
+        **tags,
+    )
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(tmp_path)
+    kept = [p for k, p in enumerate(POSITIONS) if k not in missing]
+    np.testing.assert_allclose(np.asarray(got.slice_positions), kept, err_msg=why)
+    np.testing.assert_array_equal(got.magnitude, np.stack([_expected(p) for p in kept], 1))
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "left out though parallel to the stack" in said and "resampled" not in said
+
+
+def test_regridding_a_slice_onto_its_own_grid_changes_nothing(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """The identity: a slice sampled at its own pixel centres is itself, and covers its whole grid."""
+    import pydicom
+
+    _stack(write_dicom_series, tmp_path, skip=set())
+    f = sorted((tmp_path / "sax1").glob("*.dcm"))[0]
+    ds = pydicom.dcmread(f)
+    view = regridded(f, ds, ds)
+    assert view is not None and view[1] == 1.0
+    np.testing.assert_array_equal(view[0].pixel_array, ds.pixel_array.astype(np.float32))
