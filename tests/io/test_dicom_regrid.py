@@ -191,3 +191,15 @@ def test_regridding_a_slice_onto_its_own_grid_changes_nothing(
     view = regridded(f, ds, ds)
     assert view is not None and view[1] == 1.0
     np.testing.assert_array_equal(view[0].pixel_array, ds.pixel_array.astype(np.float32))
+
+
+def test_a_replanned_slice_with_broken_geometry_is_refused_naming_it(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    from cardiomm.errors import DataValueError
+
+    _stack(write_dicom_series, tmp_path, skip={2})
+    _odd(write_dicom_series, tmp_path / "sax2", 2, (48, 46), (0.0, 1.0), (-5.0, -5.0))
+    with pytest.raises(DataValueError, match=r"PixelSpacing \[0.0, 1.0\] .* must be positive") as info:
+        read_dicom_series(tmp_path)
+    assert "sax2" in str(info.value)

@@ -200,6 +200,12 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
     with reading(f, "DICOM file"):
         size, t_size = (int(ds.Rows), int(ds.Columns)), (int(target.Rows), int(target.Columns))
         centre, t_centre = slice_centre(ds, f), slice_centre(target, f)
+    if min(*spacing, *t_spacing) <= 0 or min(*size, *t_size) < 1:
+        raise DataValueError(
+            f"PixelSpacing {[float(v) for v in spacing]} and matrix {size} must be positive to resample the "
+            "image onto the stack's grid",
+            path=f,
+        )
     assert centre is not None and t_centre is not None  # the grid is complete
     normal = unit_normal(t_iop, f)
     origin = t_ipp + float(np.dot(centre - t_centre, normal)) * normal
@@ -208,7 +214,8 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
     steps_mm = np.array([t_spacing[0] * t_down, t_spacing[1] * t_across])  # mm per target row / column step
     matrix = np.array([steps_mm @ down / spacing[0], steps_mm @ across / spacing[1]])
     offset = np.array([np.dot(origin - ipp, down) / spacing[0], np.dot(origin - ipp, across) / spacing[1]])
-    rows, cols = np.meshgrid(np.arange(t_size[0]), np.arange(t_size[1]), indexing="ij")
+    probe = [np.linspace(0, n - 1, min(n, 128)) for n in t_size]  # the coverage, on at most 128^2 points
+    rows, cols = np.meshgrid(*probe, indexing="ij")
     src = np.tensordot(matrix, np.stack([rows, cols]), axes=1) + offset[:, None, None]
     inside = (src[0] >= -0.5) & (src[0] <= size[0] - 0.5) & (src[1] >= -0.5) & (src[1] <= size[1] - 0.5)
     sigma = np.maximum(0.0, (np.linalg.norm(matrix, axis=1) - 1.0) / 2.0)  # source pixels per target pixel

@@ -459,7 +459,7 @@ def _fill_slices(
         first = items[0][1]
         notes.append(
             f"resampled onto the stack's {int(target.Rows)} x {int(target.Columns)} grid "
-            f"({_spacing_text(target)} mm pixels) to fill the slice at "
+            f"({_spacing_text(target)} mm pixels) to fill the slice{'s' if len(where) > 1 else ''} at "
             f"{', '.join(f'{w:.2f}' for w in where)} mm that the stack lacks: {series_listing(items)}, "
             f"{int(first.Rows)} x {int(first.Columns)} of {_spacing_text(first)} mm, covering "
             f"{covered:.0%} of the stack's field of view"
