@@ -234,3 +234,37 @@ def test_regridding_onto_coarser_pixels_matches_skimage_resize_with_anti_aliasin
     got = view[0].pixel_array
     np.testing.assert_allclose(got[2:-2, 2:-2], want[2:-2, 2:-2], rtol=1e-4)
     assert np.abs(got - want)[2:-2, 2:-2].max() < 0.05 * np.abs(want).std()
+
+
+@pytest.mark.parametrize(
+    ("shift", "moved"), [((3.75, -4.5), True), ((0.3, 0.4), False)], ids=["3px", "subpixel"]
+)
+def test_a_slice_recentred_in_plane_is_put_back_on_the_stack_axis(
+    write_dicom_series: Callable[..., None],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    shift: tuple[float, float],
+    moved: bool,
+) -> None:
+    """Slice 2 written with the stack's matrix and pixel spacing but its field of view moved in plane
+    (x, y) [mm]: its anatomy would sit shifted in the stack. Three pixels: resampled onto the stack's
+    grid (exact where its field of view covers it, 0 elsewhere); under half a pixel: read as it is."""
+    _stack(write_dicom_series, tmp_path, skip={2})
+    _odd(write_dicom_series, tmp_path / "sax2", 2, SHAPE, SPACING, shift)
+    with caplog.at_level(logging.WARNING, logger="cardiomm.io.dicom_series"):
+        got = read_dicom_series(tmp_path)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    if not moved:
+        np.testing.assert_array_equal(got.magnitude[:, 2], _frames(SHAPE, SPACING, shift, POSITIONS[2])[:, 0])
+        assert "re-centred" not in said
+        return
+    want = _expected(POSITIONS[2])
+    dx, dy = round(shift[0] / SPACING[1]), round(shift[1] / SPACING[0])  # 3 columns right, 3 rows up
+    rows, cols = slice(0, SHAPE[0] + dy), slice(dx, None)
+    np.testing.assert_array_equal(got.magnitude[:, 2, rows, cols], want[:, rows, cols])
+    covered = np.zeros(SHAPE, bool)
+    covered[rows, cols] = True
+    assert not got.magnitude[:, 2][:, ~covered].any()
+    assert "field of view re-centred in plane (up to 5.9 mm" in said and "(series 12" in said
+    for z in (0, 1, 3, 4, 5):
+        np.testing.assert_array_equal(got.magnitude[:, z], _expected(POSITIONS[z]))

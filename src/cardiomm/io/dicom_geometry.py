@@ -190,7 +190,8 @@ def turned(f: Path, ds: Any, target: Any) -> GridView | None:
 def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
     """``ds`` sampled at the pixel centres of ``target``'s grid moved along its normal to ``ds``'s centre
     (linear interpolation, Gaussian anti-aliasing first where the grid is coarser, as
-    :func:`skimage.transform.resize` does; 0 outside ``ds``'s field of view), with ``target``'s matrix,
+    :func:`skimage.transform.resize` does; exactly 0 outside ``ds``'s field of view: beyond its
+    first and last pixel centres), with ``target``'s matrix,
     pixel spacing and orientation; and the fraction of that grid that ``ds`` covers. ``None`` when either
     image lacks geometry. Each pixel centre is projected on ``ds``'s plane (planes a few degrees apart)."""
     own, goal = _grid(f, ds), _grid(f, target)
@@ -214,10 +215,22 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
     steps_mm = np.array([t_spacing[0] * t_down, t_spacing[1] * t_across])  # mm per target row / column step
     matrix = np.array([steps_mm @ down / spacing[0], steps_mm @ across / spacing[1]])
     offset = np.array([np.dot(origin - ipp, down) / spacing[0], np.dot(origin - ipp, across) / spacing[1]])
+
+    def source_index(rows: NDArray[Any], cols: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
+        """Source (row, column) of target pixels, and whether each lies among the source's pixel centres
+        (between its first and last row and column: interpolated, never extrapolated)."""
+        src = np.tensordot(matrix, np.stack([rows, cols]), axes=1) + offset[:, None, None]
+        eps = 1e-6  # a target pixel centre on the source's edge (equal grids) is inside
+        inside = (
+            (src[0] >= -eps)
+            & (src[0] <= size[0] - 1 + eps)
+            & (src[1] >= -eps)
+            & (src[1] <= size[1] - 1 + eps)
+        )
+        return src, inside
+
     probe = [np.linspace(0, n - 1, min(n, 128)) for n in t_size]  # the coverage, on at most 128^2 points
-    rows, cols = np.meshgrid(*probe, indexing="ij")
-    src = np.tensordot(matrix, np.stack([rows, cols]), axes=1) + offset[:, None, None]
-    inside = (src[0] >= -0.5) & (src[0] <= size[0] - 0.5) & (src[1] >= -0.5) & (src[1] <= size[1] - 0.5)
+    covered = float(source_index(*np.meshgrid(*probe, indexing="ij"))[1].mean())
     sigma = np.maximum(0.0, (np.linalg.norm(matrix, axis=1) - 1.0) / 2.0)  # source pixels per target pixel
 
     def pixels(arr: NDArray[Any]) -> NDArray[Any]:
@@ -226,9 +239,10 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
         image = np.asarray(arr, dtype=np.float32)
         if (sigma > 0).any():
             image = ndimage.gaussian_filter(image, sigma=tuple(sigma), mode="nearest")
-        return ndimage.affine_transform(
-            image, matrix, offset=offset, output_shape=t_size, order=1, mode="constant", cval=0.0
-        ).astype(np.float32)
+        src, inside = source_index(*np.meshgrid(np.arange(t_size[0]), np.arange(t_size[1]), indexing="ij"))
+        # outside the field of view exactly 0, never a blend with it
+        out = ndimage.map_coordinates(image, src, order=1, mode="nearest")
+        return np.where(inside, out, 0.0).astype(np.float32)
 
     geometry: dict[str, object] = {
         "Rows": t_size[0],
@@ -237,4 +251,4 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
         "ImageOrientationPatient": [float(v) for v in t_iop],
         "ImagePositionPatient": [float(v) for v in origin],
     }
-    return GridView(ds, pixels, geometry), float(inside.mean())
+    return GridView(ds, pixels, geometry), covered

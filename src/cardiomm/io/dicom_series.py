@@ -39,6 +39,7 @@ from cardiomm.io.dicom_geometry import (
     regridded,
     slice_centre,
     slice_normal,
+    tilt_deg,
     turned,
     vector,
 )
@@ -488,7 +489,7 @@ def stack_images(
     datasets = _common_axes(root, datasets)
     groups = _by_series(datasets)
     if len(groups) == 1:
-        return datasets
+        return _on_one_axis(root, datasets)
     studies: dict[str, list[tuple[Path, Image]]] = {}  # a series' study: that of its first image
     for items in groups.values():
         if study := str(getattr(items[0][1], "StudyInstanceUID", "") or "").strip():
@@ -514,7 +515,7 @@ def stack_images(
         if found:  # slices of the stack re-planned with another matrix or field of view: on its grid
             main = max(found, key=lambda st: (len(_slice_runs(st[0])), -_pixel_area(st[0][0])))
             rest = [im for st in stacks if st is not main for im in st[0]]
-            images, filled, used = _fill_slices(main[0], rest)
+            images, filled, used = _fill_slices(_on_one_axis(root, main[0]), rest)
             stacks = [(images, main[1] + filled)] + [
                 st for st in stacks if st is not main and not {_uid(ds) for _, ds in st[0]} <= used
             ]
@@ -551,7 +552,60 @@ def stack_images(
     images, notes = stacks[0]
     for note in notes:
         log.warning("%s: %s", root, note)
-    return images
+    return _on_one_axis(root, images)
+
+
+def _on_one_axis(root: Path, images: list[tuple[Path, Image]]) -> list[tuple[Path, Image]]:
+    """The images with the slices whose centres lie off the stack's axis (a field of view re-centred in
+    plane between breath-holds: the same matrix shows the anatomy shifted) resampled onto the grid of
+    the most common centre (:func:`~cardiomm.io.dicom_geometry.regridded`), with a logged note; a slice
+    is off the axis when its centre, projected on the reference slice's plane, is more than half a pixel
+    from the reference's. Stacks without orientation or positions, or with planes more than
+    :data:`PARALLEL_DEG` apart, are returned as they are."""
+    first_path, first = images[0]
+    grid = _grid_axes(first_path, first)
+    if grid is None or len(images) < 2 or tilt_deg(images) > PARALLEL_DEG:
+        return images  # tilted slices are stacked as acquired, placed by their centres
+    across, down, spacing = grid
+    offsets = []
+    for f, ds in images:
+        with reading(f, "DICOM file"):
+            centre = slice_centre(ds, f)
+        if centre is None:
+            return images
+        offsets.append((float(np.dot(centre, across)), float(np.dot(centre, down))))
+    keys = [(round(u / (spacing[1] / 2)), round(v / (spacing[0] / 2))) for u, v in offsets]
+    ref = keys.index(max(keys, key=keys.count))  # the most common centre; on a tie, the first image's
+    off = [(u - offsets[ref][0], v - offsets[ref][1]) for u, v in offsets]
+    moved = [k for k, (du, dv) in enumerate(off) if abs(du) > spacing[1] / 2 or abs(dv) > spacing[0] / 2]
+    if not moved:
+        return images
+    out = list(images)
+    for k in moved:
+        view = regridded(*images[k], images[ref][1])
+        if view is None:
+            return images
+        out[k] = (images[k][0], view[0])
+    shift = max(float(np.hypot(*off[k])) for k in moved)
+    log.warning(
+        "%s: images with the field of view re-centred in plane (up to %.1f mm from the stack's axis) "
+        "resampled onto the stack's grid: %s",
+        root,
+        shift,
+        series_listing([images[k] for k in moved]),
+    )
+    return out
+
+
+def _grid_axes(
+    f: Path, ds: Image
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
+    """(row direction, column direction, ``PixelSpacing``) of an image, ``None`` when one is missing."""
+    with reading(f, "DICOM file"):
+        iop, spacing = vector(ds, "ImageOrientationPatient", 6, f), vector(ds, "PixelSpacing", 2, f)
+    if iop is None or spacing is None or min(spacing) <= 0:
+        return None
+    return iop[:3], iop[3:], spacing
 
 
 @dataclass(frozen=True)
