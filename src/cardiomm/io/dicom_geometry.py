@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GridView",
     "vector",
+    "image_grid",
     "unit_normal",
     "slice_normal",
     "slice_centre",
@@ -140,7 +141,9 @@ class GridView:
         return getattr(self._ds, name)
 
 
-def _grid(f: Path, ds: object) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
+def image_grid(
+    f: Path, ds: object
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
     """(``ImageOrientationPatient``, ``ImagePositionPatient``, ``PixelSpacing``) of an image, ``None`` when
     one is missing."""
     with reading(f, "DICOM file"):
@@ -153,7 +156,7 @@ def turned(f: Path, ds: Any, target: Any) -> GridView | None:
     """``ds`` seen along the in-plane axes of ``target`` (a transpose and / or flips, pixel for pixel), or
     ``None`` when it needs none, lacks geometry, or its matrix and pixel spacing then differ from
     ``target``'s."""
-    own, goal = _grid(f, ds), _grid(f, target)
+    own, goal = image_grid(f, ds), image_grid(f, target)
     if own is None or goal is None:
         return None
     (iop, ipp, spacing), (t_iop, _, t_spacing) = own, goal
@@ -194,7 +197,7 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
     first and last pixel centres), with ``target``'s matrix,
     pixel spacing and orientation; and the fraction of that grid that ``ds`` covers. ``None`` when either
     image lacks geometry. Each pixel centre is projected on ``ds``'s plane (planes a few degrees apart)."""
-    own, goal = _grid(f, ds), _grid(f, target)
+    own, goal = image_grid(f, ds), image_grid(f, target)
     if own is None or goal is None:
         return None
     (iop, ipp, spacing), (t_iop, t_ipp, t_spacing) = own, goal

@@ -34,6 +34,7 @@ from cardiomm.errors import InputFileError
 from cardiomm.io.checks import reading
 from cardiomm.io.dicom_geometry import (
     GridView,
+    image_grid,
     orientations,
     planes_deg,
     regridded,
@@ -210,16 +211,23 @@ def _placed(items: list[tuple[Path, Image]]) -> list[tuple[float, str, Path, Ima
     """(centre's position along the first image's normal [mm], series UID, path, image) of each image;
     ``None`` when an image has no ``ImagePositionPatient`` or orientation (the reader's rules apply)."""
     normal = slice_normal(items[0][1], items[0][0])
-    if normal is None:
+    centres = _centres(items)
+    if normal is None or centres is None:
         return None
-    placed = []
+    return [(float(np.dot(c, normal)), _uid(ds), f, ds) for c, (f, ds) in zip(centres, items, strict=True)]
+
+
+def _centres(items: list[tuple[Path, Image]]) -> list[NDArray[np.float64]] | None:
+    """The image centres [mm] (:func:`~cardiomm.io.dicom_geometry.slice_centre`); ``None`` when an
+    image has no ``ImagePositionPatient``."""
+    centres = []
     for f, ds in items:
         with reading(f, "DICOM file"):
             centre = slice_centre(ds, f)
         if centre is None:
             return None
-        placed.append((float(np.dot(centre, normal)), str(getattr(ds, "SeriesInstanceUID", "")), f, ds))
-    return placed
+        centres.append(centre)
+    return centres
 
 
 def _later_last(series: list[list[tuple[Path, Image]]]) -> list[int] | None:
@@ -431,10 +439,10 @@ def _fill_slices(
         own = _series_key(*items[0])
         if uid in {_uid(ds) for _, ds in stack} or not _parallel(own, key) or _compatible(own, key):
             continue  # another orientation, or a matrix the stack shares (another rule's business)
-        centres = [slice_centre(ds, f) for f, ds in items]
-        if any(c is None for c in centres):
+        centres = _centres(items)
+        if centres is None:
             continue
-        at = [float(np.dot(c, normal)) for c in centres if c is not None]
+        at = [float(np.dot(c, normal)) for c in centres]
         slices = position_runs(range(len(items)), at.__getitem__)
         if any(len(sl) != n for sl in slices):
             continue
@@ -562,18 +570,13 @@ def _on_one_axis(root: Path, images: list[tuple[Path, Image]]) -> list[tuple[Pat
     is off the axis when its centre, projected on the reference slice's plane, is more than half a pixel
     from the reference's. Stacks without orientation or positions, or with planes more than
     :data:`PARALLEL_DEG` apart, are returned as they are."""
-    first_path, first = images[0]
-    grid = _grid_axes(first_path, first)
-    if grid is None or len(images) < 2 or tilt_deg(images) > PARALLEL_DEG:
+    grid = image_grid(*images[0])
+    if grid is None or min(grid[2]) <= 0 or len(images) < 2 or tilt_deg(images) > PARALLEL_DEG:
         return images  # tilted slices are stacked as acquired, placed by their centres
-    across, down, spacing = grid
-    offsets = []
-    for f, ds in images:
-        with reading(f, "DICOM file"):
-            centre = slice_centre(ds, f)
-        if centre is None:
-            return images
-        offsets.append((float(np.dot(centre, across)), float(np.dot(centre, down))))
+    (iop, _, spacing), centres = grid, _centres(images)
+    if centres is None:
+        return images
+    offsets = [(float(np.dot(c, iop[:3])), float(np.dot(c, iop[3:]))) for c in centres]
     keys = [(round(u / (spacing[1] / 2)), round(v / (spacing[0] / 2))) for u, v in offsets]
     ref = keys.index(max(keys, key=keys.count))  # the most common centre; on a tie, the first image's
     off = [(u - offsets[ref][0], v - offsets[ref][1]) for u, v in offsets]
@@ -595,17 +598,6 @@ def _on_one_axis(root: Path, images: list[tuple[Path, Image]]) -> list[tuple[Pat
         series_listing([images[k] for k in moved]),
     )
     return out
-
-
-def _grid_axes(
-    f: Path, ds: Image
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
-    """(row direction, column direction, ``PixelSpacing``) of an image, ``None`` when one is missing."""
-    with reading(f, "DICOM file"):
-        iop, spacing = vector(ds, "ImageOrientationPatient", 6, f), vector(ds, "PixelSpacing", 2, f)
-    if iop is None or spacing is None or min(spacing) <= 0:
-        return None
-    return iop[:3], iop[3:], spacing
 
 
 @dataclass(frozen=True)
