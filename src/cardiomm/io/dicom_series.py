@@ -219,11 +219,19 @@ def _placed(items: list[tuple[Path, Image]]) -> list[tuple[float, str, Path, Ima
 
 def _centres(items: list[tuple[Path, Image]]) -> list[NDArray[np.float64]] | None:
     """The image centres [mm] (:func:`~cardiomm.io.dicom_geometry.slice_centre`); ``None`` when an
-    image has no ``ImagePositionPatient``."""
+    image has no ``ImagePositionPatient``. Each distinct geometry is parsed once (the frames of a slice
+    share it)."""
+    seen: dict[tuple[str, ...], NDArray[np.float64] | None] = {}
     centres = []
     for f, ds in items:
-        with reading(f, "DICOM file"):
-            centre = slice_centre(ds, f)
+        key = tuple(
+            str(getattr(ds, name, None))
+            for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns")
+        )
+        if key not in seen:
+            with reading(f, "DICOM file"):
+                seen[key] = slice_centre(ds, f)
+        centre = seen[key]
         if centre is None:
             return None
         centres.append(centre)
