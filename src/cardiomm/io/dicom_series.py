@@ -4,7 +4,8 @@ among several series (the reading rules are in :mod:`cardiomm.io.image_series`).
 A folder may hold a whole study. Images of a parallel plane written with other in-plane axes (rows and
 columns swapped or reversed) are first seen turned to the most common axes (:func:`_common_axes`).
 Series that share orientation (within :data:`STACK_TILT_DEG`; slices
-are placed by their centres, :func:`slice_centre`), matrix and pixel spacing are parallel: one stack
+are placed by their centres, :func:`~cardiomm.io.dicom_geometry.slice_centre`), matrix and pixel
+spacing are parallel: one stack
 when a short-axis cine was exported one series per slice.
 Among parallel series (:func:`stack_images`), the cine frames are those of the series with the number
 (two or more) of images per slice that covers most slices; left out, each with a logged note, are
@@ -16,7 +17,10 @@ contrast, or beside the motion-corrected copy) are not chosen between. Anything 
 reader, which refuses it. Of several groups of parallel series, the one that forms a cine stack (at
 least :data:`MIN_STACK_SLICES` slice positions, the same number of images, two or more, at every
 position, one series per position) is read with the choice logged; with none or several the folder is
-refused with the series listed, and the user names one (:func:`select_series`)."""
+refused with the series listed, and the user names one (:func:`select_series`). Slices the chosen stack
+lacks may come from parallel series of another matrix, pixel spacing or field of view (re-planned
+between breath-holds), resampled onto the stack's grid (:func:`_fill_slices`); slices whose field of
+view was re-centred in plane are resampled onto the stack's axis (:func:`_on_one_axis`)."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardiomm.errors import ShapeError
+from cardiomm.io.dicom_series import header_float
 
 __all__ = ["SAME_STEP", "SAME_TIME_MS", "FrameBlend", "common_frames"]
 
@@ -49,18 +50,16 @@ SAME_STEP = 0.05
 def _rr_ms(rows: list[tuple[float, int, Path, Any]], times: list[float]) -> float:
     """A slice's R-R interval [ms]: the median ``NominalInterval`` of its images, else its number of
     frames times its frame step (retrospective frames divide the whole interval)."""
-    values = [float(v) for *_, ds in rows if (v := getattr(ds, "NominalInterval", None)) not in (None, "")]
-    values = [v for v in values if np.isfinite(v) and v > 0]
+    found = [header_float(ds, "NominalInterval") for *_, ds in rows]
+    values = [v for v in found if v is not None and np.isfinite(v) and v > 0]
     return float(np.median(values)) if values else len(times) * float(np.median(np.diff(times)))
 
 
 def _rescaled(ds: Any) -> NDArray[np.float32]:
-    """An image's pixel values with its own rescale slope and intercept applied."""
-    slope, inter = getattr(ds, "RescaleSlope", None), getattr(ds, "RescaleIntercept", None)
-    arr = np.asarray(ds.pixel_array, dtype=np.float32)
-    return arr * np.float32(1.0 if slope in (None, "") else float(slope)) + np.float32(
-        0.0 if inter in (None, "") else float(inter)
-    )
+    """An image's pixel values with its own rescale slope and intercept applied (junk ones as absent)."""
+    slope = header_float(ds, "RescaleSlope") or 1.0  # as the reader applies them
+    inter = header_float(ds, "RescaleIntercept") or 0.0
+    return np.asarray(ds.pixel_array, dtype=np.float32) * np.float32(slope) + np.float32(inter)
 
 
 class FrameBlend:
