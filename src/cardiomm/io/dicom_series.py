@@ -580,8 +580,9 @@ def _on_one_axis(root: Path, images: list[tuple[Path, Image]]) -> list[tuple[Pat
     plane between breath-holds: the same matrix shows the anatomy shifted) resampled onto the grid of
     the most common centre (:func:`~cardiomm.io.dicom_geometry.regridded`), with a logged note; a slice
     is off the axis when its centre, projected on the reference slice's plane, is more than half a pixel
-    from the reference's. Stacks without orientation or positions, or with planes more than
-    :data:`PARALLEL_DEG` apart, are returned as they are."""
+    from the reference's, and only images of the reference's matrix and pixel spacing are moved (images
+    of another size in a series are the reader's to refuse). Stacks without orientation or positions,
+    or with planes more than :data:`PARALLEL_DEG` apart, are returned as they are."""
     grid = image_grid(*images[0])
     if grid is None or min(grid[2]) <= 0 or len(images) < 2 or tilt_deg(images) > PARALLEL_DEG:
         return images  # tilted slices are stacked as acquired, placed by their centres
@@ -592,7 +593,13 @@ def _on_one_axis(root: Path, images: list[tuple[Path, Image]]) -> list[tuple[Pat
     keys = [(round(u / (spacing[1] / 2)), round(v / (spacing[0] / 2))) for u, v in offsets]
     ref = keys.index(max(keys, key=keys.count))  # the most common centre; on a tie, the first image's
     off = [(u - offsets[ref][0], v - offsets[ref][1]) for u, v in offsets]
-    moved = [k for k, (du, dv) in enumerate(off) if abs(du) > spacing[1] / 2 or abs(dv) > spacing[0] / 2]
+    ref_key = _series_key(*images[ref])
+    moved = [
+        k
+        for k, (du, dv) in enumerate(off)
+        if (abs(du) > spacing[1] / 2 or abs(dv) > spacing[0] / 2)
+        and _compatible(_series_key(*images[k]), ref_key)  # other matrices: not a re-centring
+    ]
     if not moved:
         return images
     out = list(images)
