@@ -268,3 +268,16 @@ def test_a_slice_recentred_in_plane_is_put_back_on_the_stack_axis(
     assert "field of view re-centred in plane (up to 5.9 mm" in said and "(series 12" in said
     for z in (0, 1, 3, 4, 5):
         np.testing.assert_array_equal(got.magnitude[:, z], _expected(POSITIONS[z]))
+
+
+def test_frames_of_another_size_in_one_slice_are_refused_not_recentred(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """One series whose slice holds a frame of another matrix (its centre therefore elsewhere): a broken
+    series, refused by the reader, never resampled as if the field of view had moved."""
+    from cardiomm.errors import ShapeError
+
+    frames = _frames(SHAPE, SPACING, (0.0, 0.0), 0.0)
+    write_dicom_series(tmp_path / "s", frames, positions=[0.0], sizes={1: (16, 16)})
+    with pytest.raises(ShapeError, match="mixed image sizes"):
+        read_dicom_series(tmp_path)
