@@ -281,3 +281,26 @@ def test_frames_of_another_size_in_one_slice_are_refused_not_recentred(
     write_dicom_series(tmp_path / "s", frames, positions=[0.0], sizes={1: (16, 16)})
     with pytest.raises(ShapeError, match="mixed image sizes"):
         read_dicom_series(tmp_path)
+
+
+def test_a_stack_with_most_slices_replanned_is_read_on_the_grid_of_its_largest_part(
+    write_dicom_series: Callable[..., None], tmp_path: Path
+) -> None:
+    """Slices 0-1 at the first plan, 2 and 3 re-planned one way (a series each), 4-5 another way (one
+    series): no part has three slices; the finer of the two-slice parts sets the grid, the rest fill it."""
+    _stack(write_dicom_series, tmp_path, skip={2, 3, 4, 5})
+    for z in (2, 3):  # a two-slice part of coarser pixels: the first part's grid is the finer one
+        _odd(write_dicom_series, tmp_path / f"sax{z}", z, (26, 20), (2.0, 2.0), (-2.0, -1.0))
+    spacing, origin = (1.8, 1.6), (-4.0, -3.0)
+    part = np.concatenate([_frames((30, 26), spacing, origin, p) for p in POSITIONS[4:]], axis=1)
+    write_dicom_series(tmp_path / "part2", part, positions=POSITIONS[4:], uid="1.2.9.40")
+    retag(tmp_path / "part2", SeriesNumber=40, FlipAngle=52, PixelSpacing=list(spacing))
+    retag(
+        tmp_path / "part2",
+        lambda ds, _: setattr(ds, "ImagePositionPatient", [*origin, ds.ImagePositionPatient[2]]),
+    )
+    got = read_dicom_series(tmp_path)
+    assert got.magnitude.shape == (N_T, len(POSITIONS), *SHAPE)
+    want = np.stack([_expected(p) for p in POSITIONS], 1)
+    np.testing.assert_array_equal(got.magnitude[:, :2], want[:, :2])
+    np.testing.assert_allclose(got.magnitude[:, 2:], want[:, 2:], atol=1.0)

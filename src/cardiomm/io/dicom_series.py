@@ -331,16 +331,16 @@ def _frames_per_slice(items: list[tuple[Path, Image]]) -> int:
     return 0 if placed is None else max(len(sl) for sl in position_runs(placed, lambda r: r[0]))
 
 
-def _is_cine_stack(items: list[tuple[Path, Image]]) -> bool:
-    """At least :data:`MIN_STACK_SLICES` slice positions, each holding the same number (>= 2) of images
-    of one series (positions along the first image's normal, within :data:`POSITION_TOLERANCE_MM`)."""
+def _is_cine_stack(items: list[tuple[Path, Image]], min_slices: int = MIN_STACK_SLICES) -> bool:
+    """At least ``min_slices`` slice positions, each holding the same number (>= 2) of images of one
+    series (positions along the first image's normal, within :data:`POSITION_TOLERANCE_MM`)."""
     placed = _placed(items)
     if placed is None:
         return False
     slices = position_runs(placed, lambda r: r[0])
     counts = {len(sl) for sl in slices}
     return (
-        len(slices) >= MIN_STACK_SLICES
+        len(slices) >= min_slices
         and len(counts) == 1
         and min(counts) >= 2
         and all(len({r[1] for r in sl}) == 1 for sl in slices)
@@ -532,14 +532,18 @@ def stack_images(
     stacks = [_one_stack([im for uid in st for im in groups[uid]]) for st in parallel]
     if len(stacks) > 1:
         found = [st for st in stacks if _is_cine_stack(st[0])]
-        if found:  # slices of the stack re-planned with another matrix or field of view: on its grid
-            main = max(found, key=lambda st: (len(_slice_runs(st[0])), -_pixel_area(st[0][0])))
+        # slices of the stack re-planned with another matrix or field of view, filled in on its grid;
+        # with most slices re-planned, the largest part (two slices or more) is the grid
+        parts = found or [st for st in stacks if _is_cine_stack(st[0], min_slices=2)]
+        if parts:
+            main = max(parts, key=lambda st: (len(_slice_runs(st[0])), -_pixel_area(st[0][0])))
             rest = [im for st in stacks if st is not main for im in st[0]]
             images, filled, used = _fill_slices(_on_one_axis(root, main[0]), rest)
             stacks = [(images, main[1] + filled)] + [
                 st for st in stacks if st is not main and not {_uid(ds) for _, ds in st[0]} <= used
             ]
-            found = [stacks[0]] + [st for st in found if any(st is kept for kept in stacks[1:])]
+            whole = [stacks[0]] if _is_cine_stack(stacks[0][0]) else []
+            found = whole + [st for st in found if any(st is kept for kept in stacks[1:])]
         if len(found) != 1:
             raise InputFileError(
                 f"mixed series: {len(groups)} series that are not one stack (different orientation, "
