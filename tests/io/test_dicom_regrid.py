@@ -304,3 +304,21 @@ def test_a_stack_with_most_slices_replanned_is_read_on_the_grid_of_its_largest_p
     want = np.stack([_expected(p) for p in POSITIONS], 1)
     np.testing.assert_array_equal(got.magnitude[:, :2], want[:, :2])
     np.testing.assert_allclose(got.magnitude[:, 2:], want[:, 2:], atol=1.0)
+
+
+def test_the_series_listing_marks_a_resampled_series(
+    write_dicom_series: Callable[..., None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`analyse series`: the re-planned slice's series is read on the stack's grid (``*~``), the others
+    as they are (``*``)."""
+    from cardiomm.cli.main import main
+    from cardiomm.io import list_dicom_series
+
+    _stack(write_dicom_series, tmp_path, skip={2})
+    _odd(write_dicom_series, tmp_path / "sax2", 2, (48, 46), (1.2, 1.0), (-5.0, -5.0))
+    rows, refusal = list_dicom_series(tmp_path)
+    assert refusal is None and all(r.picked for r in rows)
+    assert [r.number for r in rows if r.regridded] == [12]
+    assert main(["analyse", "series", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "*~" in out and "~ read on the stack's grid" in out

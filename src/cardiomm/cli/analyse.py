@@ -323,10 +323,15 @@ def series_command(
         normal = "-" if r.normal is None else "{:+.1f} {:+.1f} {:+.1f}".format(*r.normal)
         number = "-" if r.number is None else str(r.number)
         sizes = (str(r.images), str(r.slices), str(r.frames), "{}x{}".format(*r.matrix))
-        table.add_row("*" if r.picked else "", number, r.description or r.uid, *sizes, spacing, normal)
+        read = ("*~" if r.regridded else "*") if r.picked else ""
+        table.add_row(read, number, r.description or r.uid, *sizes, spacing, normal)
     console.print(table)
     if refusal is None:
         console.print("* read without --dicom-series (the study's cine stack)", highlight=False)
+        if any(r.regridded for r in rows):
+            console.print(
+                "~ read on the stack's grid (resampled: re-planned or re-centred; or turned)", highlight=False
+            )
     else:
         console.print(
             f"without --dicom-series the folder is refused: {refusal}", markup=False, highlight=False

@@ -637,10 +637,15 @@ class SeriesSummary:
     pixel_spacing_mm: tuple[float, float] | None
     normal: tuple[float, float, float] | None  #: slice normal, patient coordinates
     picked: bool  #: among the images :func:`stack_images` reads when no series is selected
+    #: read on the stack's grid: resampled (re-planned or re-centred) or turned (other in-plane axes)
+    regridded: bool = False
 
 
-def summarise_series(datasets: list[tuple[Path, Image]], picked: set[str]) -> list[SeriesSummary]:
-    """A :class:`SeriesSummary` per series, by series number; ``picked``: the UIDs of the series read."""
+def summarise_series(
+    datasets: list[tuple[Path, Image]], picked: set[str], regridded: set[str] | None = None
+) -> list[SeriesSummary]:
+    """A :class:`SeriesSummary` per series, by series number; ``picked``: the UIDs of the series read,
+    ``regridded``: those of them read on the stack's grid."""
     rows = []
     for uid, items in _by_series(datasets).items():
         f, ds = items[0]
@@ -661,6 +666,7 @@ def summarise_series(datasets: list[tuple[Path, Image]], picked: set[str]) -> li
                 pixel_spacing_mm=None if spacing is None else (float(spacing[0]), float(spacing[1])),
                 normal=None if normal is None else (float(normal[0]), float(normal[1]), float(normal[2])),
                 picked=uid in picked,
+                regridded=uid in (regridded or set()),
             )
         )
     return sorted(rows, key=lambda r: (r.number is None, r.number or 0, r.description))

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import dataset_frames
-from cardiomm.io.dicom_geometry import slice_centre, slice_normal, tilt_deg, vector
+from cardiomm.io.dicom_geometry import GridView, slice_centre, slice_normal, tilt_deg, vector
 from cardiomm.io.dicom_series import (
     PARALLEL_DEG,
     STACK_TILT_DEG,
@@ -385,10 +385,12 @@ def list_dicom_series(folder: PathLike) -> tuple[list[SeriesSummary], str | None
     with _dicom_files(folder) as (files, root):
         datasets = _load_images(files, root)
         try:
-            picked = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack_images(root, datasets)}
+            stack = stack_images(root, datasets)
         except InputFileError as err:
             return summarise_series(datasets, set()), err.message
-        return summarise_series(datasets, picked), None
+        picked = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack}
+        moved = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack if isinstance(ds, GridView)}
+        return summarise_series(datasets, picked, moved), None
 
 
 def _load_images(files: Path, root: Path) -> list[tuple[Path, _Image]]:
