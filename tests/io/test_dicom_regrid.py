@@ -70,6 +70,26 @@ def _odd(
     retag(folder, PixelSpacing=list(spacing), ImagePositionPatient=[origin[0], origin[1], pos], **tags)
 
 
+def _part(write: Callable[..., None], folder: Path, positions: list[float]) -> None:
+    """Slices at ``positions`` re-planned as one series: 30 x 26 pixels of 1.8 x 1.6 mm, first pixel at
+    (-4, -3) mm, flip angle 52 (within the stack's sequence)."""
+    spacing, origin = (1.8, 1.6), (-4.0, -3.0)
+    part = np.concatenate([_frames((30, 26), spacing, origin, p) for p in positions], axis=1)
+    write(folder, part, positions=positions, uid="1.2.9.40")
+    retag(folder, SeriesNumber=40, FlipAngle=52, PixelSpacing=list(spacing))
+    retag(folder, lambda ds, _: setattr(ds, "ImagePositionPatient", [*origin, ds.ImagePositionPatient[2]]))
+
+
+def _read_on_the_stack_grid(root: Path, exact: int) -> None:
+    """The whole stack read on its grid: the first ``exact`` slices as written, the others resampled
+    (the linear signal, up to uint16 rounding)."""
+    got = read_dicom_series(root)
+    assert got.magnitude.shape == (N_T, len(POSITIONS), *SHAPE)
+    want = np.stack([_expected(p) for p in POSITIONS], 1)
+    np.testing.assert_array_equal(got.magnitude[:, :exact], want[:, :exact])
+    np.testing.assert_allclose(got.magnitude[:, exact:], want[:, exact:], atol=1.0)
+
+
 @pytest.mark.parametrize(
     ("shape", "spacing", "origin"),
     [
@@ -107,19 +127,8 @@ def test_two_parts_of_a_stack_with_other_fields_of_view_are_one_stack(
     """The stack's last three slices re-planned (one series) with a larger field of view of coarser
     pixels: two multi-slice cine stacks at disjoint slices, read as one on the finer grid."""
     _stack(write_dicom_series, tmp_path, skip={3, 4, 5})
-    spacing, origin = (1.8, 1.6), (-4.0, -3.0)
-    part = np.concatenate([_frames((30, 26), spacing, origin, p) for p in POSITIONS[3:]], axis=1)
-    write_dicom_series(tmp_path / "part2", part, positions=POSITIONS[3:], uid="1.2.9.40")
-    retag(tmp_path / "part2", SeriesNumber=40, FlipAngle=52, PixelSpacing=list(spacing))
-    retag(
-        tmp_path / "part2",
-        lambda ds, _: setattr(ds, "ImagePositionPatient", [*origin, ds.ImagePositionPatient[2]]),
-    )
-    got = read_dicom_series(tmp_path)
-    assert got.magnitude.shape == (N_T, len(POSITIONS), *SHAPE)
-    want = np.stack([_expected(p) for p in POSITIONS], 1)
-    np.testing.assert_array_equal(got.magnitude[:, :3], want[:, :3])
-    np.testing.assert_allclose(got.magnitude[:, 3:], want[:, 3:], atol=1.0)
+    _part(write_dicom_series, tmp_path / "part2", POSITIONS[3:])
+    _read_on_the_stack_grid(tmp_path, exact=3)
 
 
 def test_a_cropped_slice_is_zero_outside_its_field_of_view(
@@ -291,19 +300,8 @@ def test_a_stack_with_most_slices_replanned_is_read_on_the_grid_of_its_largest_p
     _stack(write_dicom_series, tmp_path, skip={2, 3, 4, 5})
     for z in (2, 3):  # a two-slice part of coarser pixels: the first part's grid is the finer one
         _odd(write_dicom_series, tmp_path / f"sax{z}", z, (26, 20), (2.0, 2.0), (-2.0, -1.0))
-    spacing, origin = (1.8, 1.6), (-4.0, -3.0)
-    part = np.concatenate([_frames((30, 26), spacing, origin, p) for p in POSITIONS[4:]], axis=1)
-    write_dicom_series(tmp_path / "part2", part, positions=POSITIONS[4:], uid="1.2.9.40")
-    retag(tmp_path / "part2", SeriesNumber=40, FlipAngle=52, PixelSpacing=list(spacing))
-    retag(
-        tmp_path / "part2",
-        lambda ds, _: setattr(ds, "ImagePositionPatient", [*origin, ds.ImagePositionPatient[2]]),
-    )
-    got = read_dicom_series(tmp_path)
-    assert got.magnitude.shape == (N_T, len(POSITIONS), *SHAPE)
-    want = np.stack([_expected(p) for p in POSITIONS], 1)
-    np.testing.assert_array_equal(got.magnitude[:, :2], want[:, :2])
-    np.testing.assert_allclose(got.magnitude[:, 2:], want[:, 2:], atol=1.0)
+    _part(write_dicom_series, tmp_path / "part2", POSITIONS[4:])
+    _read_on_the_stack_grid(tmp_path, exact=2)
 
 
 def test_the_series_listing_marks_a_resampled_series(
