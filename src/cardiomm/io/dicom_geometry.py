@@ -12,9 +12,9 @@ only by a transpose or flips (no interpolation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from cardiomm.io.dicom_frames import DicomFrame
 
 __all__ = [
+    "POSITION_TOLERANCE_MM",
+    "position_runs",
+    "image_centres",
+    "all_centres",
     "GridView",
     "vector",
     "image_grid",
@@ -40,6 +44,25 @@ __all__ = [
     "turned",
     "regridded",
 ]
+
+
+#: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
+#: (scanners and archives write positions with rounding noise; slices of a stack are millimetres apart).
+POSITION_TOLERANCE_MM = 0.1
+
+_T = TypeVar("_T")
+
+
+def position_runs(items: Iterable[_T], position: Callable[[_T], float]) -> list[list[_T]]:
+    """``items`` sorted by ``position`` [mm] and split into slices: a new slice wherever the next position
+    is more than :data:`POSITION_TOLERANCE_MM` beyond the previous one (positions carry rounding noise)."""
+    runs: list[list[_T]] = []
+    for item in sorted(items, key=position):
+        if runs and position(item) - position(runs[-1][-1]) <= POSITION_TOLERANCE_MM:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def vector(ds: object, name: str, n: int, path: Path) -> NDArray[np.float64] | None:
@@ -81,6 +104,29 @@ def slice_centre(ds: object, path: Path) -> NDArray[np.float64] | None:
         return ipp
     rows, cols = int(getattr(ds, "Rows", 1) or 1), int(getattr(ds, "Columns", 1) or 1)
     return ipp + iop[:3] * spacing[1] * (cols - 1) / 2 + iop[3:] * spacing[0] * (rows - 1) / 2
+
+
+def image_centres(items: list[tuple[Path, Any]]) -> list[NDArray[np.float64] | None]:
+    """Each image's centre [mm] (:func:`slice_centre`), ``None`` for an image without
+    ``ImagePositionPatient``. Each distinct geometry is parsed once (the frames of a slice share it)."""
+    seen: dict[tuple[str, ...], NDArray[np.float64] | None] = {}
+    centres = []
+    for f, ds in items:
+        key = tuple(
+            str(getattr(ds, name, None))
+            for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns")
+        )
+        if key not in seen:
+            with reading(f, "DICOM file"):
+                seen[key] = slice_centre(ds, f)
+        centres.append(seen[key])
+    return centres
+
+
+def all_centres(items: list[tuple[Path, Any]]) -> list[NDArray[np.float64]] | None:
+    """:func:`image_centres` when every image has one, else ``None``."""
+    centres = image_centres(items)
+    return None if any(c is None for c in centres) else [c for c in centres if c is not None]
 
 
 def planes_deg(n: NDArray[np.float64] | None, n0: NDArray[np.float64] | None) -> float:
@@ -152,16 +198,28 @@ def image_grid(
     return None if iop is None or ipp is None or spacing is None else (iop, ipp, spacing)
 
 
+_Grid = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], tuple[int, int]]
+
+
+def _grids(f: Path, ds: Any, target: Any) -> tuple[_Grid, _Grid] | None:
+    """(:func:`image_grid` + (rows, columns)) of ``ds`` and of ``target``; ``None`` when one lacks
+    geometry."""
+    own, goal = image_grid(f, ds), image_grid(f, target)
+    if own is None or goal is None:
+        return None
+    with reading(f, "DICOM file"):
+        size, t_size = (int(ds.Rows), int(ds.Columns)), (int(target.Rows), int(target.Columns))
+    return (*own, size), (*goal, t_size)
+
+
 def turned(f: Path, ds: Any, target: Any) -> GridView | None:
     """``ds`` seen along the in-plane axes of ``target`` (a transpose and / or flips, pixel for pixel), or
     ``None`` when it needs none, lacks geometry, or its matrix and pixel spacing then differ from
     ``target``'s."""
-    own, goal = image_grid(f, ds), image_grid(f, target)
-    if own is None or goal is None:
+    grids = _grids(f, ds, target)
+    if grids is None:
         return None
-    (iop, ipp, spacing), (t_iop, _, t_spacing) = own, goal
-    with reading(f, "DICOM file"):
-        size, t_size = (int(ds.Rows), int(ds.Columns)), (int(target.Rows), int(target.Columns))
+    (iop, ipp, spacing, size), (t_iop, _, t_spacing, t_size) = grids
     t_row, t_col = t_iop[:3], t_iop[3:]  # along a row (column index grows), along a column (row index grows)
     transpose = abs(float(np.dot(t_row, iop[3:]))) > abs(float(np.dot(t_row, iop[:3])))
     down, across = (iop[:3], iop[3:]) if transpose else (iop[3:], iop[:3])  # as row / column index grow
@@ -197,12 +255,11 @@ def regridded(f: Path, ds: Any, target: Any) -> tuple[GridView, float] | None:
     first and last pixel centres), with ``target``'s matrix,
     pixel spacing and orientation; and the fraction of that grid that ``ds`` covers. ``None`` when either
     image lacks geometry. Each pixel centre is projected on ``ds``'s plane (planes a few degrees apart)."""
-    own, goal = image_grid(f, ds), image_grid(f, target)
-    if own is None or goal is None:
+    grids = _grids(f, ds, target)
+    if grids is None:
         return None
-    (iop, ipp, spacing), (t_iop, t_ipp, t_spacing) = own, goal
+    (iop, ipp, spacing, size), (t_iop, t_ipp, t_spacing, t_size) = grids
     with reading(f, "DICOM file"):
-        size, t_size = (int(ds.Rows), int(ds.Columns)), (int(target.Rows), int(target.Columns))
         centre, t_centre = slice_centre(ds, f), slice_centre(target, f)
     if min(*spacing, *t_spacing) <= 0 or min(*size, *t_size) < 1:
         raise DataValueError(

@@ -17,7 +17,8 @@ contrast, or beside the motion-corrected copy) are not chosen between. Anything 
 reader, which refuses it. Of several groups of parallel series, the one that forms a cine stack (at
 least :data:`MIN_STACK_SLICES` slice positions, the same number of images, two or more, at every
 position, one series per position) is read with the choice logged; with none or several the folder is
-refused with the series listed, and the user names one (:func:`select_series`). Slices the chosen stack
+refused with the series listed, and the user names one
+(:func:`~cardiomm.io.dicom_headers.select_series`). Slices the chosen stack
 lacks may come from parallel series of another matrix, pixel spacing or field of view (re-planned
 between breath-holds), resampled onto the stack's grid (:func:`_fill_slices`); slices whose field of
 view was re-centred in plane are resampled onto the stack's axis (:func:`_on_one_axis`)."""
@@ -25,11 +26,9 @@ view was re-centred in plane are resampled onto the stack's axis (:func:`_on_one
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,46 +36,38 @@ from numpy.typing import NDArray
 from cardiomm.errors import InputFileError
 from cardiomm.io.checks import reading
 from cardiomm.io.dicom_geometry import (
-    GridView,
+    all_centres,
     image_grid,
     orientations,
     planes_deg,
+    position_runs,
     regridded,
-    slice_centre,
     slice_normal,
     tilt_deg,
     turned,
     vector,
 )
-
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
-
-    from cardiomm.io.dicom_frames import DicomFrame
+from cardiomm.io.dicom_headers import (
+    Image,
+    by_series,
+    header_float,
+    inversion_time_ms,
+    series_listing,
+    series_number,
+    series_uid,
+)
 
 __all__ = [
     "PARALLEL_DEG",
     "STACK_TILT_DEG",
-    "POSITION_TOLERANCE_MM",
     "MIN_STACK_SLICES",
-    "position_runs",
-    "series_listing",
-    "select_series",
     "stack_images",
-    "series_number",
     "SeriesSummary",
     "summarise_series",
-    "header_float",
-    "inversion_time_ms",
 ]
 
-#: One image of a series: a classic single-frame object or a frame of an Enhanced multi-frame one.
-Image: TypeAlias = "Dataset | DicomFrame | GridView"
 log = logging.getLogger(__name__)
 
-#: Images whose positions along the slice normal differ by at most this much [mm] belong to one slice
-#: (scanners and archives write positions with rounding noise; slices of a stack are millimetres apart).
-POSITION_TOLERANCE_MM = 0.1
 #: Series whose slice normals differ by less than this angle [degrees] count as parallel.
 PARALLEL_DEG = 1.0
 #: Series whose slice normals differ by less than this angle [degrees] may still be slices of one stack
@@ -85,105 +76,6 @@ PARALLEL_DEG = 1.0
 STACK_TILT_DEG = 10.0
 #: A series group is picked from a study folder only if it has at least this many slice positions.
 MIN_STACK_SLICES = 3
-
-
-_T = TypeVar("_T")
-
-
-def position_runs(items: Iterable[_T], position: Callable[[_T], float]) -> list[list[_T]]:
-    """``items`` sorted by ``position`` [mm] and split into slices: a new slice wherever the next position
-    is more than :data:`POSITION_TOLERANCE_MM` beyond the previous one (positions carry rounding noise)."""
-    runs: list[list[_T]] = []
-    for item in sorted(items, key=position):
-        if runs and position(item) - position(runs[-1][-1]) <= POSITION_TOLERANCE_MM:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
-
-
-#: A ``TI <ms>`` in ``ImageComments`` (Siemens MOLLI writes the inversion time there).
-_TI_COMMENT = re.compile(r"\bTI\s*[:=]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
-
-
-def header_float(ds: object, name: str) -> float | None:
-    """Header value ``name`` as a float; ``None`` when absent, empty or not a number."""
-    value = getattr(ds, name, None)
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def inversion_time_ms(ds: object) -> float | None:
-    """``InversionTime`` [ms], else a ``TI <number>`` in ``ImageComments`` (Siemens MOLLI)."""
-    ti = header_float(ds, "InversionTime")
-    if ti is not None:
-        return ti
-    match = _TI_COMMENT.search(str(getattr(ds, "ImageComments", "") or ""))
-    return float(match.group(1)) if match else None
-
-
-def _by_series(datasets: list[tuple[Path, Image]]) -> dict[str, list[tuple[Path, Image]]]:
-    """The images grouped by ``SeriesInstanceUID``, in order of first appearance."""
-    groups: dict[str, list[tuple[Path, Image]]] = {}
-    for f, ds in datasets:
-        groups.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append((f, ds))
-    return groups
-
-
-def series_number(ds: object) -> int | None:
-    """``SeriesNumber`` as an integer; ``None`` when absent or not a number."""
-    try:
-        return int(str(getattr(ds, "SeriesNumber", "")).strip())
-    except ValueError:
-        return None
-
-
-def series_listing(datasets: list[tuple[Path, Image]]) -> str:
-    """``'localizer' (series 1, 3 images); 'sax' (12 series: 5-16, 20 images each)``: the series of a
-    folder by number, those with one description and size counted once, for messages."""
-    rows: list[tuple[int | None, str, int]] = []
-    for uid, items in _by_series(datasets).items():
-        ds = items[0][1]
-        rows.append((series_number(ds), str(getattr(ds, "SeriesDescription", "") or uid), len(items)))
-    rows.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1]))
-    alike: dict[tuple[str, int], list[int | None]] = {}
-    for number, text, n in rows:
-        alike.setdefault((text, n), []).append(number)
-    parts = []
-    for (text, n), numbers in alike.items():
-        known = [k for k in numbers if k is not None]
-        if len(numbers) == 1:
-            where = f"series {known[0]}, " if known else ""
-            parts.append(f"'{text}' ({where}{n} images)")
-            continue
-        span = (
-            f"{known[0]}-{known[-1]}"
-            if len(known) == len(numbers) and known == list(range(known[0], known[-1] + 1))
-            else ", ".join(map(str, known)) or "no numbers"
-        )
-        parts.append(f"'{text}' ({len(numbers)} series: {span}, {n} images each)")
-    return "; ".join(parts)
-
-
-def select_series(root: Path, datasets: list[tuple[Path, Image]], select: str) -> list[tuple[Path, Image]]:
-    """The images of the series named by ``select``: its ``SeriesNumber``, its ``SeriesInstanceUID``, or
-    a case-insensitive part of its ``SeriesDescription`` (several series may match: one per slice)."""
-    want = select.strip().lower()
-
-    def matches(ds: Image) -> bool:
-        number = str(getattr(ds, "SeriesNumber", "") or "").strip()
-        uid = str(getattr(ds, "SeriesInstanceUID", "") or "").lower()
-        text = str(getattr(ds, "SeriesDescription", "") or "").lower()
-        return bool(want) and (want in (number, uid) or want in text)
-
-    kept = [(f, ds) for f, ds in datasets if matches(ds)]
-    if not kept:
-        raise InputFileError(
-            f"no series matches {select!r}; the folder holds: {series_listing(datasets)}", path=root
-        )
-    return kept
 
 
 _Key: TypeAlias = "tuple[NDArray[np.float64] | None, tuple[int, int], NDArray[np.float64] | None]"
@@ -215,31 +107,12 @@ def _placed(items: list[tuple[Path, Image]]) -> list[tuple[float, str, Path, Ima
     """(centre's position along the first image's normal [mm], series UID, path, image) of each image;
     ``None`` when an image has no ``ImagePositionPatient`` or orientation (the reader's rules apply)."""
     normal = slice_normal(items[0][1], items[0][0])
-    centres = _centres(items)
+    centres = all_centres(items)
     if normal is None or centres is None:
         return None
-    return [(float(np.dot(c, normal)), _uid(ds), f, ds) for c, (f, ds) in zip(centres, items, strict=True)]
-
-
-def _centres(items: list[tuple[Path, Image]]) -> list[NDArray[np.float64]] | None:
-    """The image centres [mm] (:func:`~cardiomm.io.dicom_geometry.slice_centre`); ``None`` when an
-    image has no ``ImagePositionPatient``. Each distinct geometry is parsed once (the frames of a slice
-    share it)."""
-    seen: dict[tuple[str, ...], NDArray[np.float64] | None] = {}
-    centres = []
-    for f, ds in items:
-        key = tuple(
-            str(getattr(ds, name, None))
-            for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns")
-        )
-        if key not in seen:
-            with reading(f, "DICOM file"):
-                seen[key] = slice_centre(ds, f)
-        centre = seen[key]
-        if centre is None:
-            return None
-        centres.append(centre)
-    return centres
+    return [
+        (float(np.dot(c, normal)), series_uid(ds), f, ds) for c, (f, ds) in zip(centres, items, strict=True)
+    ]
 
 
 def _later_last(series: list[list[tuple[Path, Image]]]) -> list[int] | None:
@@ -258,7 +131,7 @@ def _later_last(series: list[list[tuple[Path, Image]]]) -> list[int] | None:
 def _one_stack(items: list[tuple[Path, Image]]) -> tuple[list[tuple[Path, Image]], list[str]]:
     """The images of one group of parallel series that form the stack, and notes on what was left out
     (module notes); anything the rules do not cover is returned unchanged for the reader to judge."""
-    groups = _by_series(items)
+    groups = by_series(items)
     placed = _placed(items) if len(groups) > 1 else None
     if placed is None:
         return items, []
@@ -398,10 +271,6 @@ FLIP_TOLERANCE_DEG = 10.0
 MIN_COVERAGE = 0.5
 
 
-def _uid(ds: Image) -> str:
-    return str(getattr(ds, "SeriesInstanceUID", ""))
-
-
 def _slice_runs(items: list[tuple[Path, Image]]) -> list[list[tuple[float, str, Path, Image]]]:
     """The images of a stack by slice (:func:`position_runs` of :func:`_placed`; none without geometry)."""
     placed = _placed(items)
@@ -446,12 +315,12 @@ def _fill_slices(
     step = float(np.min(np.diff(taken)))  # the stack's slice step (a gap is a missing slice)
     key = _series_key(target_path, target)
     out, notes, used = list(stack), [], set()
-    candidates = []
-    for uid, items in _by_series(others).items():
+    candidates, in_stack = [], {series_uid(ds) for _, ds in stack}
+    for uid, items in by_series(others).items():
         own = _series_key(*items[0])
-        if uid in {_uid(ds) for _, ds in stack} or not _parallel(own, key) or _compatible(own, key):
+        if uid in in_stack or not _parallel(own, key) or _compatible(own, key):
             continue  # another orientation, or a matrix the stack shares (another rule's business)
-        centres = _centres(items)
+        centres = all_centres(items)
         if centres is None:
             continue
         at = [float(np.dot(c, normal)) for c in centres]
@@ -507,7 +376,7 @@ def stack_images(
         listed.
     """
     datasets = _common_axes(root, datasets)
-    groups = _by_series(datasets)
+    groups = by_series(datasets)
     if len(groups) == 1:
         return _on_one_axis(root, datasets)
     studies: dict[str, list[tuple[Path, Image]]] = {}  # a series' study: that of its first image
@@ -540,7 +409,7 @@ def stack_images(
             rest = [im for st in stacks if st is not main for im in st[0]]
             images, filled, used = _fill_slices(_on_one_axis(root, main[0]), rest)
             stacks = [(images, main[1] + filled)] + [
-                st for st in stacks if st is not main and not {_uid(ds) for _, ds in st[0]} <= used
+                st for st in stacks if st is not main and not {series_uid(ds) for _, ds in st[0]} <= used
             ]
             whole = [stacks[0]] if _is_cine_stack(stacks[0][0]) else []
             found = whole + [st for st in found if any(st is kept for kept in stacks[1:])]
@@ -558,7 +427,7 @@ def stack_images(
             series_listing(found[0][0]),
         )
         chosen = _series_key(*found[0][0][0])
-        aside = _by_series([im for st in stacks if st is not found[0] for im in st[0]])
+        aside = by_series([im for st in stacks if st is not found[0] for im in st[0]])
         parallel_cines = [
             im
             for items in aside.values()
@@ -590,7 +459,7 @@ def _on_one_axis(root: Path, images: list[tuple[Path, Image]]) -> list[tuple[Pat
     grid = image_grid(*images[0])
     if grid is None or min(grid[2]) <= 0 or len(images) < 2 or tilt_deg(images) > PARALLEL_DEG:
         return images  # tilted slices are stacked as acquired, placed by their centres
-    (iop, _, spacing), centres = grid, _centres(images)
+    (iop, _, spacing), centres = grid, all_centres(images)
     if centres is None:
         return images
     offsets = [(float(np.dot(c, iop[:3])), float(np.dot(c, iop[3:]))) for c in centres]
@@ -647,7 +516,7 @@ def summarise_series(
     """A :class:`SeriesSummary` per series, by series number; ``picked``: the UIDs of the series read,
     ``regridded``: those of them read on the stack's grid."""
     rows = []
-    for uid, items in _by_series(datasets).items():
+    for uid, items in by_series(datasets).items():
         f, ds = items[0]
         placed = _placed(items)
         slices = [] if placed is None else position_runs(placed, lambda r: r[0])

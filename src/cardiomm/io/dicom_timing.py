@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from cardiomm.errors import ShapeError
-from cardiomm.io.dicom_series import header_float
+from cardiomm.io.dicom_headers import median_rr_ms, rescaled_pixels
 
 __all__ = ["SAME_STEP", "SAME_TIME_MS", "FrameBlend", "common_frames"]
 
@@ -50,16 +49,8 @@ SAME_STEP = 0.05
 def _rr_ms(rows: list[tuple[float, int, Path, Any]], times: list[float]) -> float:
     """A slice's R-R interval [ms]: the median ``NominalInterval`` of its images, else its number of
     frames times its frame step (retrospective frames divide the whole interval)."""
-    found = [header_float(ds, "NominalInterval") for *_, ds in rows]
-    values = [v for v in found if v is not None and np.isfinite(v) and v > 0]
-    return float(np.median(values)) if values else len(times) * float(np.median(np.diff(times)))
-
-
-def _rescaled(ds: Any) -> NDArray[np.float32]:
-    """An image's pixel values with its own rescale slope and intercept applied (junk ones as absent)."""
-    slope = header_float(ds, "RescaleSlope") or 1.0  # as the reader applies them
-    inter = header_float(ds, "RescaleIntercept") or 0.0
-    return np.asarray(ds.pixel_array, dtype=np.float32) * np.float32(slope) + np.float32(inter)
+    rr = median_rr_ms([(path, ds) for _, _, path, ds in rows])
+    return rr if rr is not None else len(times) * float(np.median(np.diff(times)))
 
 
 class FrameBlend:
@@ -74,7 +65,7 @@ class FrameBlend:
         if name.startswith("_"):
             raise AttributeError(name)
         if name == "pixel_array":
-            return (1.0 - self._w) * _rescaled(self._a) + self._w * _rescaled(self._b)
+            return (1.0 - self._w) * rescaled_pixels(self._a) + self._w * rescaled_pixels(self._b)
         if name == "TriggerTime":
             return self._t
         if name == "RescaleSlope":

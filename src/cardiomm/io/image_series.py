@@ -3,7 +3,7 @@
 DICOM (pydicom): the images of one series are grouped into slices by their position along the slice
 normal (the image centre, from ``ImagePositionPatient``, ``ImageOrientationPatient`` and ``PixelSpacing``,
 projected on the first image's normal, so slices tilted by a few degrees keep their place; positions within
-:data:`~cardiomm.io.dicom_series.POSITION_TOLERANCE_MM` of each other are one slice) and ordered in time
+:data:`~cardiomm.io.dicom_geometry.POSITION_TOLERANCE_MM` of each other are one slice) and ordered in time
 by ``TriggerTime`` then ``InstanceNumber``. Without ``ImagePositionPatient`` on any image,
 ``SliceLocation`` orders the slices but the slice distance is ``SpacingBetweenSlices`` (SliceLocation is
 often measured along a scanner axis, not the slice normal: 6.72 mm steps for 10-mm oblique slices in the
@@ -48,18 +48,22 @@ from numpy.typing import NDArray
 from cardiomm.errors import DataValueError, FileFormatError, InputFileError, ShapeError
 from cardiomm.io.checks import check_finite, check_size, first_line, reading
 from cardiomm.io.dicom_frames import dataset_frames
-from cardiomm.io.dicom_geometry import GridView, slice_centre, slice_normal, tilt_deg, vector
-from cardiomm.io.dicom_series import (
-    PARALLEL_DEG,
-    STACK_TILT_DEG,
+from cardiomm.io.dicom_geometry import GridView, image_centres, position_runs, slice_normal, tilt_deg, vector
+from cardiomm.io.dicom_headers import (
     Image,
-    SeriesSummary,
     header_float,
     inversion_time_ms,
-    position_runs,
+    median_rr_ms,
+    rescaled_pixels,
     select_series,
     series_listing,
     series_number,
+    series_uid,
+)
+from cardiomm.io.dicom_series import (
+    PARALLEL_DEG,
+    STACK_TILT_DEG,
+    SeriesSummary,
     stack_images,
     summarise_series,
 )
@@ -267,12 +271,12 @@ def _load_dicom(path: Path) -> FileDataset | None:
 def _group_slices(
     root: Path, placed: list[tuple[float, float, int, Path, _Image]]
 ) -> dict[float, list[tuple[float, int, Path, _Image]]]:
-    """Images grouped into slices (:func:`~cardiomm.io.dicom_series.position_runs`), keyed by the slice's
+    """Images grouped into slices (:func:`~cardiomm.io.dicom_geometry.position_runs`), keyed by the slice's
     mean position [mm]; two series at one position are refused, listed."""
     groups: dict[float, list[tuple[float, int, Path, _Image]]] = {}
     for run in position_runs(placed, lambda r: r[0]):
         pos = float(np.mean([r[0] for r in run]))
-        uids = {str(getattr(r[4], "SeriesInstanceUID", "")) for r in run}
+        uids = {series_uid(r[4]) for r in run}
         if len(uids) > 1:
             raise InputFileError(
                 f"mixed series: {len(uids)} series hold images at the same slice position ({pos:.2f} mm), "
@@ -297,22 +301,13 @@ def _syntax(ds: _Image) -> str:
     return f" ({getattr(uid, 'name', uid)})" if uid else ""
 
 
-def _median_rr(datasets: list[tuple[Path, _Image]]) -> float | None:
-    """Median ``NominalInterval`` [s] over the images (it varies from beat to beat), else ``None``."""
-    values = [v for _, ds in datasets if (v := header_float(ds, "NominalInterval")) is not None and v > 0]
-    return float(np.median(values)) * 1e-3 if values else None
-
-
 def _positions(
     root: Path, datasets: list[tuple[Path, _Image]], normal: NDArray[np.float64]
 ) -> tuple[list[float], str]:
     """Every image's position along the slice normal [mm] and the header it came from:
     ``ImagePositionPatient`` (the image centre, :func:`~cardiomm.io.dicom_geometry.slice_centre`, projected
     on the normal), else ``SliceLocation``, else ``""`` (all 0)."""
-    centres = []
-    for f, ds in datasets:
-        with reading(f, "DICOM file"):
-            centres.append(slice_centre(ds, f))
+    centres = image_centres(datasets)
     n_ipp = sum(v is not None for v in centres)
     if n_ipp == len(datasets):
         return [float(np.dot(v, normal)) for v in centres if v is not None], "ImagePositionPatient"
@@ -388,8 +383,8 @@ def list_dicom_series(folder: PathLike) -> tuple[list[SeriesSummary], str | None
             stack = stack_images(root, datasets)
         except InputFileError as err:
             return summarise_series(datasets, set()), err.message
-        picked = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack}
-        moved = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in stack if isinstance(ds, GridView)}
+        picked = {series_uid(ds) for _, ds in stack}
+        moved = {series_uid(ds) for _, ds in stack if isinstance(ds, GridView)}
         return summarise_series(datasets, picked, moved), None
 
 
@@ -471,18 +466,14 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
         for t, (_, _, f, ds) in enumerate(sorted(groups[key], key=lambda r: (r[0], r[1]))):
             ti_ms[t][z], te_ms[t][z] = inversion_time_ms(ds), header_float(ds, "EchoTime")
             try:
-                arr = ds.pixel_array.astype(np.float32)
+                arr = rescaled_pixels(ds)
             except Exception as err:
                 raise FileFormatError(
                     f"cannot decode pixel data{_syntax(ds)}: {first_line(err)}", path=f
                 ) from None
             if arr.shape != shape[2:]:
                 raise ShapeError(f"pixel data of shape {arr.shape}, {shape[2:]} expected", path=f)
-            slope, inter = (
-                header_float(ds, "RescaleSlope") or 1.0,
-                header_float(ds, "RescaleIntercept") or 0.0,
-            )
-            mag[t, z] = np.abs(arr * slope + inter)
+            mag[t, z] = np.abs(arr)
             check_finite(mag[t, z], "rescaled pixel data", f)
     spacing = vector(first, "PixelSpacing", 2, first_path)
     spacing_rc = [1.0, 1.0] if spacing is None else [float(v) for v in spacing]
@@ -517,7 +508,7 @@ def _read_dicom_series(files: Path, select: str | None, root: Path) -> ImageSeri
         source=root,
         inversion_times=_per_image_seconds(ti_ms),
         echo_times=_per_image_seconds(te_ms),
-        rr_interval=_median_rr(datasets),
+        rr_interval=None if (rr := median_rr_ms(datasets)) is None else rr * 1e-3,
         slice_positions=slice_positions,
     )
 
