@@ -136,6 +136,46 @@ def test_split_sets_are_disjoint_and_inside_acquired(kind: str) -> None:
     assert checked > 100
 
 
+@pytest.mark.parametrize("accel", [8, 16, 24])
+def test_spoke_splits_move_whole_spokes_of_a_radial_mask(accel: int) -> None:
+    from cardiomm.sampling import make_test_mask, radial_beams
+    from cardiomm.sampling.spokes import spoke_labels
+
+    ny, nx = 213, 320
+    acs = acs_band((ny, nx), "radial", 20)
+    spec = SplitSpec(unit="spoke")
+    rng = np.random.default_rng(2)
+    for acquired in make_test_mask("ktRadial", accel, nx, ny, 2):
+        spokes = spoke_labels(acquired, acquired & ~acs)
+        assert spokes is not None
+        n = radial_beams(accel)
+        gamma = holdout(acquired, acs, spec, rng)
+        theta, lam = split_frame(acquired & ~gamma, acs, spec, rng)
+        assert np.array_equal(theta | lam, acquired & ~gamma) and not (theta & lam).any()
+        assert np.array_equal(theta & acs, acquired & acs)  # the acquired ACS stays in the DC set
+        for held, expected in ((gamma, round(0.2 * n)), (lam, round(0.4 * (n - round(0.2 * n))))):
+            moved = np.unique(spokes[held])
+            assert moved.size == expected and (moved >= 0).all()
+            # whole spokes: every location of a moved spoke moved (of Lambda: those left after Gamma)
+            assert all(np.array_equal(held[spokes == k], np.ones((spokes == k).sum(), bool)) for k in moved)
+    # the point unit of the same frame moves single locations, spread over every spoke
+    acquired = make_test_mask("ktRadial", accel, nx, ny, 1)[0]
+    lam = split_frame(acquired, acs, SplitSpec(unit="point"), rng)[1]
+    assert np.unique(spoke_labels(acquired, acquired & ~acs)[lam]).size > radial_beams(accel) // 2
+
+
+def test_spoke_unit_falls_back_to_lines_and_points() -> None:
+    rng = np.random.default_rng(4)
+    acs = acs_band((64, 48), "uniform", 8)
+    lines = np.repeat((rng.random(64) < 0.3)[:, None], 48, axis=1) | acs
+    lam = split_frame(lines, acs, SplitSpec(unit="spoke"), rng)[1]
+    assert np.array_equal(lam, np.repeat(lam.any(1, keepdims=True), 48, 1))  # whole lines
+    square = acs_band((64, 48), "radial", 8)
+    points = (rng.random((64, 48)) < 0.3) | square
+    lam = split_frame(points, square, SplitSpec(unit="spoke"), rng)[1]
+    assert lam.sum() == round(0.4 * (points & ~square).sum())  # single points
+
+
 def test_gaussian_select_prefers_the_centre_and_is_seeded() -> None:
     cand = np.ones((64, 8), dtype=bool)
     counts = np.zeros(64)

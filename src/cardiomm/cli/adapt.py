@@ -57,7 +57,12 @@ def adapt_command(
         "--val-fraction",
         help="Fraction of the non-ACS acquired lines/points held out for early stopping (0: none).",
     ),
-    unit: str = typer.Option("auto", "--split-unit", help="auto (lines for Cartesian masks) | line | point."),
+    unit: str = typer.Option(
+        "auto",
+        "--split-unit",
+        help="auto (lines for Cartesian line masks, else points) | line | spoke (whole spokes of "
+        "radial masks) | point.",
+    ),
     val_every: int = typer.Option(10, "--val-every", help="Steps between validation losses."),
     patience: int = typer.Option(
         5, "--patience", help="Validations without gain before stopping (0: never)."

@@ -16,9 +16,12 @@ Choices here:
   proportional to ``exp(-d^2 / (2 s^2))`` around the k-space centre, ``s = (n - 1) / std_scale`` per
   axis (``std_scale = 4`` as published), sequentially without replacement among the candidates.
 * **Unit** ``line`` (default for 1-D Cartesian masks): whole ky lines move between the sets, so
-  ``Theta`` is again a line mask of the family the network was trained on; ``point`` (SSDU's original
-  choice, always used for 2-D masks such as radial) moves single ``(ky, kx)`` locations.
-* Fractions count units (lines or points) outside the ACS: ``val_fraction`` of them form ``Gamma``;
+  ``Theta`` is again a line mask of the family the network was trained on; ``spoke`` does the same for
+  Cartesian radial masks (whole spokes, found by :func:`cardiomm.sampling.spokes.spoke_labels`, move,
+  chosen uniformly: every spoke crosses the centre; a mask without recognisable spokes falls back to
+  points); ``point`` (SSDU's original choice, used for other 2-D masks) moves single ``(ky, kx)``
+  locations.
+* Fractions count units (lines, spokes or points) outside the ACS: ``val_fraction`` of them form ``Gamma``;
   ``loss_fraction`` of the rest form ``Lambda`` (at least one unit in each set, at least one left in
   ``Theta``). A frame needs two such units to be split and three to also give a validation set
   (kt masks at high R on small matrices have frames with fewer: those are skipped, not the scan).
@@ -35,6 +38,7 @@ import numpy as np
 import torch
 
 from cardiomm.errors import ConfigError, MaskError
+from cardiomm.sampling.spokes import spoke_labels
 
 __all__ = [
     "SPLIT_UNITS",
@@ -51,7 +55,7 @@ __all__ = [
 ]
 
 #: Units accepted by :class:`SplitSpec` (``auto``: lines for 1-D Cartesian masks, else points).
-SPLIT_UNITS: tuple[str, ...] = ("auto", "line", "point")
+SPLIT_UNITS: tuple[str, ...] = ("auto", "line", "spoke", "point")
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class SplitSpec:
         Fraction of the non-ACS units held out once per frame as the validation set ``Gamma``
         (ZS-SSL; 0 disables validation and early stopping).
     unit
-        ``auto``, ``line`` or ``point`` (see the module docstring).
+        ``auto``, ``line``, ``spoke`` or ``point`` (see the module docstring).
     std_scale
         Gaussian selection width: ``s = (n - 1) / std_scale`` per axis.
     """
@@ -103,10 +107,16 @@ def is_line_mask(mask: np.ndarray) -> bool:
     return bool(np.all(mask == mask[:, :1]))
 
 
-def _unit(mask: np.ndarray, spec: SplitSpec) -> str:
-    if spec.unit == "point" or not is_line_mask(mask):
-        return "point"
-    return "line"
+def _unit_ids(acquired: np.ndarray, candidates: np.ndarray, spec: SplitSpec) -> tuple[str, np.ndarray]:
+    """The unit kind of a frame's split and the unit id of every candidate location (``-1`` elsewhere):
+    the ky row (``line``), the spoke (``spoke``) or the flat index (``point``)."""
+    if spec.unit != "point" and is_line_mask(acquired):
+        return "line", np.where(candidates, np.arange(candidates.shape[0])[:, None], -1)
+    if spec.unit == "spoke":
+        labels = spoke_labels(acquired, candidates)
+        if labels is not None:
+            return "spoke", labels
+    return "point", np.where(candidates, np.arange(candidates.size).reshape(candidates.shape), -1)
 
 
 def acs_band(shape: tuple[int, int], mask_type: str, n_acs: int) -> np.ndarray:
@@ -153,34 +163,38 @@ def gaussian_select(
     rng
         The only source of randomness.
     unit, std_scale
-        See :class:`SplitSpec`.
+        ``"line"`` or ``"point"``; see :class:`SplitSpec`.
 
     Returns
     -------
     numpy.ndarray
         ``(ky, kx)`` bool, a subset of ``candidates``.
     """
-    weights = _gaussian_weights(candidates.shape, std_scale)
-    out = np.zeros_like(candidates, dtype=bool)
     if unit == "line":
-        rows = np.flatnonzero(candidates.any(axis=1))
-        if n > rows.size:
-            raise MaskError(f"cannot pick {n} of {rows.size} lines")
-        p = weights[rows, candidates.shape[1] // 2]
-        picked = rng.choice(rows, size=n, replace=False, p=p / p.sum()) if n else rows[:0]
-        out[picked] = True
-        return out & candidates
-    flat = np.flatnonzero(candidates)
-    if n > flat.size:
-        raise MaskError(f"cannot pick {n} of {flat.size} k-space locations")
-    p = weights.reshape(-1)[flat]
-    picked = rng.choice(flat, size=n, replace=False, p=p / p.sum()) if n else flat[:0]
-    out.reshape(-1)[picked] = True
-    return out
+        ids = np.where(candidates, np.arange(candidates.shape[0])[:, None], -1)
+    else:
+        ids = np.where(candidates, np.arange(candidates.size).reshape(candidates.shape), -1)
+    return _select(ids, "line" if unit == "line" else "point", n, rng, std_scale)
 
 
-def _count(mask: np.ndarray, unit: str) -> int:
-    return int(mask.any(axis=1).sum()) if unit == "line" else int(mask.sum())
+def _select(ids: np.ndarray, kind: str, n: int, rng: np.random.Generator, std_scale: float) -> np.ndarray:
+    """The locations of ``n`` of the unit ids ``ids`` (``-1``: not selectable) drawn without replacement:
+    by Gaussian variable density about the k-space centre for lines (at the centre column) and points,
+    uniformly for spokes (every spoke crosses the centre)."""
+    units = np.unique(ids[ids >= 0])
+    if n > units.size:
+        raise MaskError(f"cannot pick {n} of {units.size} {kind}s")
+    if kind == "spoke":
+        p = np.ones(units.size)
+    else:
+        weights = _gaussian_weights(ids.shape, std_scale)
+        p = weights[units, ids.shape[1] // 2] if kind == "line" else weights.reshape(-1)[units]
+    picked = rng.choice(units, size=n, replace=False, p=p / p.sum()) if n else units[:0]
+    return np.isin(ids, picked) & (ids >= 0)
+
+
+def _count(ids: np.ndarray) -> int:
+    return int(np.unique(ids[ids >= 0]).size)
 
 
 def holdout(acquired: np.ndarray, acs: np.ndarray, spec: SplitSpec, rng: np.random.Generator) -> np.ndarray:
@@ -192,13 +206,12 @@ def holdout(acquired: np.ndarray, acs: np.ndarray, spec: SplitSpec, rng: np.rand
     """
     if spec.val_fraction <= 0:
         return np.zeros_like(acquired, dtype=bool)
-    unit = _unit(acquired, spec)
-    candidates = acquired & ~acs
-    n_units = _count(candidates, unit)
+    unit, ids = _unit_ids(acquired, acquired & ~acs, spec)
+    n_units = _count(ids)
     if n_units < 3:  # keep two units for Theta and Lambda: this frame has no validation set
         return np.zeros_like(acquired, dtype=bool)
     n = min(max(1, round(spec.val_fraction * n_units)), n_units - 2)
-    return gaussian_select(candidates, n, rng, unit=unit, std_scale=spec.std_scale)
+    return _select(ids, unit, n, rng, spec.std_scale)
 
 
 def split_frame(
@@ -218,19 +231,18 @@ def split_frame(
     tuple
         ``Theta`` and ``Lambda``, ``(ky, kx)`` bool, disjoint, ``Theta | Lambda == acquired``.
     """
-    unit = _unit(acquired, spec)
-    candidates = acquired & ~acs
-    n_units = _count(candidates, unit)
+    unit, ids = _unit_ids(acquired, acquired & ~acs, spec)
+    n_units = _count(ids)
     if n_units < 2:
         raise MaskError(f"{n_units} acquired {unit}(s) outside the ACS: too few to split")
     n = min(max(1, round(spec.loss_fraction * n_units)), n_units - 1)
-    lam = gaussian_select(candidates, n, rng, unit=unit, std_scale=spec.std_scale)
+    lam = _select(ids, unit, n, rng, spec.std_scale)
     return acquired & ~lam, lam
 
 
 def outer_units(mask: np.ndarray, acs: np.ndarray, spec: SplitSpec) -> int:
-    """Acquired units (ky lines, or points for 2-D masks / ``unit="point"``) of a frame outside the ACS."""
-    return _count(mask & ~acs, _unit(mask, spec))
+    """Acquired units (ky lines, spokes, or points) of a frame outside the ACS."""
+    return _count(_unit_ids(mask, mask & ~acs, spec)[1])
 
 
 def check_acs(frame_masks: np.ndarray, acs: np.ndarray, what: str) -> None:
