@@ -42,5 +42,8 @@ def test_masks_without_spokes_are_not_labelled() -> None:
     poisson = PoissonDiscMask(8)((96, 128), seed=4)
     assert spoke_labels(poisson) is None
     assert spoke_labels(rng.random((96, 128)) < 0.2) is None
+    cross = np.zeros((96, 128), bool)
+    cross[48], cross[:, 64], cross[10, 10] = True, True, True  # two spokes and a stray location
+    assert spoke_labels(cross) is None
     radial = make_test_mask("ktRadial", 8, 128, 96, 1)[0]
     assert spoke_labels(radial, np.zeros_like(radial)) is None

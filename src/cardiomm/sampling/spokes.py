@@ -27,7 +27,8 @@ _MAX_OFF_FRACTION = 0.02
 
 def _cluster_angles(phi: np.ndarray, gap: float) -> np.ndarray:
     """Mean angles (mod pi) of the clusters of the angles ``phi`` (in ``[0, pi)``, on a circle of
-    period pi) that are separated by gaps wider than ``gap``; empty when there is no such gap."""
+    period pi) that are separated by gaps wider than ``gap``; a cluster needs two locations (a spoke
+    has one on each side of the centre); empty when there is no such gap."""
     order = np.sort(phi)
     gaps = np.append(np.diff(order), order[0] + np.pi - order[-1])
     cuts = np.flatnonzero(gaps > gap)
@@ -36,7 +37,7 @@ def _cluster_angles(phi: np.ndarray, gap: float) -> np.ndarray:
     start = (cuts[0] + 1) % order.size  # begin the sequence just after a gap
     rolled = np.concatenate([order[start:], order[:start] + np.pi])
     groups = np.split(rolled, np.flatnonzero(np.diff(rolled) > gap) + 1)
-    return np.array([g.mean() % np.pi for g in groups])
+    return np.array([g.mean() % np.pi for g in groups if g.size >= 2])  # a spoke crosses the centre
 
 
 def spoke_labels(
