@@ -107,16 +107,23 @@ def is_line_mask(mask: np.ndarray) -> bool:
     return bool(np.all(mask == mask[:, :1]))
 
 
+def _grid_ids(candidates: np.ndarray, kind: str) -> np.ndarray:
+    """Unit id of every candidate location, ``-1`` elsewhere: its ky row (``line``) or flat index."""
+    if kind == "line":
+        return np.where(candidates, np.arange(candidates.shape[0])[:, None], -1)
+    return np.where(candidates, np.arange(candidates.size).reshape(candidates.shape), -1)
+
+
 def _unit_ids(acquired: np.ndarray, candidates: np.ndarray, spec: SplitSpec) -> tuple[str, np.ndarray]:
     """The unit kind of a frame's split and the unit id of every candidate location (``-1`` elsewhere):
     the ky row (``line``), the spoke (``spoke``) or the flat index (``point``)."""
     if spec.unit != "point" and is_line_mask(acquired):
-        return "line", np.where(candidates, np.arange(candidates.shape[0])[:, None], -1)
+        return "line", _grid_ids(candidates, "line")
     if spec.unit == "spoke":
         labels = spoke_labels(acquired, candidates)
         if labels is not None:
             return "spoke", labels
-    return "point", np.where(candidates, np.arange(candidates.size).reshape(candidates.shape), -1)
+    return "point", _grid_ids(candidates, "point")
 
 
 def acs_band(shape: tuple[int, int], mask_type: str, n_acs: int) -> np.ndarray:
@@ -170,11 +177,8 @@ def gaussian_select(
     numpy.ndarray
         ``(ky, kx)`` bool, a subset of ``candidates``.
     """
-    if unit == "line":
-        ids = np.where(candidates, np.arange(candidates.shape[0])[:, None], -1)
-    else:
-        ids = np.where(candidates, np.arange(candidates.size).reshape(candidates.shape), -1)
-    return _select(ids, "line" if unit == "line" else "point", n, rng, std_scale)
+    kind = "line" if unit == "line" else "point"
+    return _select(_grid_ids(candidates, kind), kind, n, rng, std_scale)
 
 
 def _select(ids: np.ndarray, kind: str, n: int, rng: np.random.Generator, std_scale: float) -> np.ndarray:
