@@ -63,6 +63,12 @@ def adapt_command(
         help="auto (lines for Cartesian line masks, else points) | line | spoke (whole spokes of "
         "radial masks) | point.",
     ),
+    loss_weighting: str = typer.Option(
+        "none",
+        "--loss-weighting",
+        help="none (SSDU) | k (the loss weighted by the sampling densities, Millard and Chiew 2023; "
+        "docs/adapt.md).",
+    ),
     val_every: int = typer.Option(10, "--val-every", help="Steps between validation losses."),
     patience: int = typer.Option(
         5, "--patience", help="Validations without gain before stopping (0: never)."
@@ -104,7 +110,9 @@ def adapt_command(
     options = AdaptOptions(
         steps=steps, lr=lr, batch_frames=batch_frames, n_splits=splits, val_every=val_every,
         patience=patience, significance=significance, seed=seed, train_only=train_only,
-        split=SplitSpec(loss_fraction=loss_fraction, val_fraction=val_fraction, unit=unit),
+        split=SplitSpec(
+            loss_fraction=loss_fraction, val_fraction=val_fraction, unit=unit, weighting=loss_weighting
+        ),
     )  # fmt: skip
     dev = resolve_device(device)
 

@@ -13,7 +13,9 @@ One optimiser step (:func:`adapt_model`):
    (``forward_kspace``: with a trained SENSE output layer, ``F S x`` of that layer, so that adaptation
    tunes the layer's ``lam`` as well; without one, the last cascade's k-space);
 4. loss: normalised L1 + L2 between that estimate and the measured samples on ``Lambda``
-   (:func:`~cardiomm.training.ssdu.ssdu_loss`); Adam step.
+   (:func:`~cardiomm.training.ssdu.ssdu_loss`), with ``weighting = "k"`` each location's squared error
+   weighted by ``(1 - K)^-1`` of the scan's sampling density (:mod:`cardiomm.training.ssdu_weight`);
+   Adam step.
 
 Every ``val_every`` steps (and before the first step) the validation loss is the same k-space loss on
 the fixed sets ``Gamma`` with input ``Omega \\ Gamma``, over up to ``max_val_frames`` frames spread
@@ -49,6 +51,7 @@ from cardiomm.text import get_encoder
 from cardiomm.training.adapt_data import AdaptScan, load_scans, sha256_file
 from cardiomm.training.freeze import apply_train_only
 from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_line_errors, ssdu_loss
+from cardiomm.training.ssdu_weight import k_weight, loss_probability, sampling_density
 from cardiomm.utils.atomic import atomic_dir
 
 __all__ = [
@@ -309,6 +312,19 @@ def adapt_model(
             on_eval(point)
         return stopper.update(step, loss, model, units)
 
+    densities: dict[int, np.ndarray] = {}
+    frame_weights: dict[tuple[int, int], np.ndarray] = {}
+
+    def k_weights(s: int, f: int) -> np.ndarray:  # (1 - K)^-1 of scan s, frame f (computed once)
+        if (s, f) not in frame_weights:
+            scan = scans[s]
+            avail = (scan.masks & ~scan.val_masks).numpy()
+            if s not in densities:
+                densities[s] = sampling_density(avail, scan.acceleration)
+            q = loss_probability(avail[f], acs[s], spec)
+            frame_weights[(s, f)] = k_weight(densities[s], q)
+        return frame_weights[(s, f)]
+
     start = time.perf_counter()
     stop_reason = "steps" if use_val or spec.val_fraction == 0 else "steps (no frame has a validation set)"
     step = 0
@@ -331,8 +347,12 @@ def adapt_model(
         k = scan.kspace([f for f in frames for _ in range(options.n_splits)]).to(device)
         theta_t = torch.from_numpy(np.stack(thetas))[:, None].to(device)
         lam_t = torch.from_numpy(np.stack(lams))[:, None].to(device)
+        weight = None
+        if spec.weighting == "k":
+            w = [k_weights(s, f) for f in frames for _ in range(options.n_splits)]
+            weight = torch.from_numpy(np.stack(w).astype(np.float32))[:, None].to(device)
         optimizer.zero_grad(set_to_none=True)
-        loss = ssdu_loss(predict(model, scan, k * theta_t, theta_t), k, lam_t)
+        loss = ssdu_loss(predict(model, scan, k * theta_t, theta_t), k, lam_t, weight=weight)
         if not torch.isfinite(loss):
             raise DataValueError(f"non-finite adaptation loss at step {step + 1}")
         loss.backward()

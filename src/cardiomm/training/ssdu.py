@@ -41,6 +41,7 @@ from cardiomm.errors import ConfigError, MaskError
 from cardiomm.sampling.spokes import spoke_labels
 
 __all__ = [
+    "LOSS_WEIGHTINGS",
     "SPLIT_UNITS",
     "SplitSpec",
     "is_line_mask",
@@ -48,11 +49,17 @@ __all__ = [
     "gaussian_select",
     "holdout",
     "split_frame",
+    "loss_units",
     "outer_units",
     "check_acs",
     "ssdu_loss",
     "ssdu_line_errors",
+    "unit_ids",
+    "unit_weights",
 ]
+
+#: Loss weightings accepted by :class:`SplitSpec` (``k``: :mod:`cardiomm.training.ssdu_weight`).
+LOSS_WEIGHTINGS: tuple[str, ...] = ("none", "k")
 
 #: Units accepted by :class:`SplitSpec` (``auto``: lines for 1-D Cartesian masks, else points).
 SPLIT_UNITS: tuple[str, ...] = ("auto", "line", "spoke", "point")
@@ -74,12 +81,16 @@ class SplitSpec:
         ``auto``, ``line``, ``spoke`` or ``point`` (see the module docstring).
     std_scale
         Gaussian selection width: ``s = (n - 1) / std_scale`` per axis.
+    weighting
+        ``none`` (SSDU) or ``k``: the loss weighted by ``(1 - K)^-1`` from the sampling and split
+        densities (Millard and Chiew; :mod:`cardiomm.training.ssdu_weight`).
     """
 
     loss_fraction: float = 0.4
     val_fraction: float = 0.2
     unit: str = "auto"
     std_scale: float = 4.0
+    weighting: str = "none"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.loss_fraction < 1.0:
@@ -90,6 +101,10 @@ class SplitSpec:
             raise ConfigError(f"split unit must be one of {', '.join(SPLIT_UNITS)}, got {self.unit!r}")
         if self.std_scale <= 0:
             raise ConfigError(f"std_scale must be > 0, got {self.std_scale}")
+        if self.weighting not in LOSS_WEIGHTINGS:
+            raise ConfigError(
+                f"loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}, got {self.weighting!r}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict for the model card."""
@@ -98,6 +113,7 @@ class SplitSpec:
             "val_fraction": self.val_fraction,
             "unit": self.unit,
             "std_scale": self.std_scale,
+            "weighting": self.weighting,
             "acs": "kept in the data-consistency set",
         }
 
@@ -114,7 +130,7 @@ def _grid_ids(candidates: np.ndarray, kind: str) -> np.ndarray:
     return np.where(candidates, np.arange(candidates.size).reshape(candidates.shape), -1)
 
 
-def _unit_ids(acquired: np.ndarray, candidates: np.ndarray, spec: SplitSpec) -> tuple[str, np.ndarray]:
+def unit_ids(acquired: np.ndarray, candidates: np.ndarray, spec: SplitSpec) -> tuple[str, np.ndarray]:
     """The unit kind of a frame's split and the unit id of every candidate location (``-1`` elsewhere):
     the ky row (``line``), the spoke (``spoke``) or the flat index (``point``)."""
     if spec.unit != "point" and is_line_mask(acquired):
@@ -185,16 +201,22 @@ def _select(ids: np.ndarray, kind: str, n: int, rng: np.random.Generator, std_sc
     """The locations of ``n`` of the unit ids ``ids`` (``-1``: not selectable) drawn without replacement:
     by Gaussian variable density about the k-space centre for lines (at the centre column) and points,
     uniformly for spokes (every spoke crosses the centre)."""
-    units = np.unique(ids[ids >= 0])
+    units, p = unit_weights(ids, kind, std_scale)
     if n > units.size:
         raise MaskError(f"cannot pick {n} of {units.size} {kind}s")
-    if kind == "spoke":
-        p = np.ones(units.size)
-    else:
-        weights = _gaussian_weights(ids.shape, std_scale)
-        p = weights[units, ids.shape[1] // 2] if kind == "line" else weights.reshape(-1)[units]
     picked = rng.choice(units, size=n, replace=False, p=p / p.sum()) if n else units[:0]
     return np.isin(ids, picked) & (ids >= 0)
+
+
+def unit_weights(ids: np.ndarray, kind: str, std_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The selectable unit ids of ``ids`` (``-1``: none) and their unnormalised draw weights: Gaussian
+    variable density about the k-space centre for lines (at the centre column) and points, equal for
+    spokes."""
+    units = np.unique(ids[ids >= 0])
+    if kind == "spoke":
+        return units, np.ones(units.size)
+    weights = _gaussian_weights(ids.shape, std_scale)
+    return units, weights[units, ids.shape[1] // 2] if kind == "line" else weights.reshape(-1)[units]
 
 
 def _count(ids: np.ndarray) -> int:
@@ -210,7 +232,7 @@ def holdout(acquired: np.ndarray, acs: np.ndarray, spec: SplitSpec, rng: np.rand
     """
     if spec.val_fraction <= 0:
         return np.zeros_like(acquired, dtype=bool)
-    unit, ids = _unit_ids(acquired, acquired & ~acs, spec)
+    unit, ids = unit_ids(acquired, acquired & ~acs, spec)
     n_units = _count(ids)
     if n_units < 3:  # keep two units for Theta and Lambda: this frame has no validation set
         return np.zeros_like(acquired, dtype=bool)
@@ -235,18 +257,23 @@ def split_frame(
     tuple
         ``Theta`` and ``Lambda``, ``(ky, kx)`` bool, disjoint, ``Theta | Lambda == acquired``.
     """
-    unit, ids = _unit_ids(acquired, acquired & ~acs, spec)
+    unit, ids = unit_ids(acquired, acquired & ~acs, spec)
     n_units = _count(ids)
     if n_units < 2:
         raise MaskError(f"{n_units} acquired {unit}(s) outside the ACS: too few to split")
-    n = min(max(1, round(spec.loss_fraction * n_units)), n_units - 1)
-    lam = _select(ids, unit, n, rng, spec.std_scale)
+    lam = _select(ids, unit, loss_units(n_units, spec), rng, spec.std_scale)
     return acquired & ~lam, lam
+
+
+def loss_units(n_units: int, spec: SplitSpec) -> int:
+    """Units drawn into ``Lambda`` from ``n_units >= 2``: ``loss_fraction`` of them, at least one, and at
+    least one left in ``Theta``."""
+    return min(max(1, round(spec.loss_fraction * n_units)), n_units - 1)
 
 
 def outer_units(mask: np.ndarray, acs: np.ndarray, spec: SplitSpec) -> int:
     """Acquired units (ky lines, spokes, or points) of a frame outside the ACS."""
-    return _count(_unit_ids(mask, mask & ~acs, spec)[1])
+    return _count(unit_ids(mask, mask & ~acs, spec)[1])
 
 
 def check_acs(frame_masks: np.ndarray, acs: np.ndarray, what: str) -> None:
@@ -278,12 +305,18 @@ def check_acs(frame_masks: np.ndarray, acs: np.ndarray, what: str) -> None:
 
 
 def ssdu_loss(
-    pred_kspace: torch.Tensor, kspace: torch.Tensor, loss_mask: torch.Tensor, eps: float = 1e-12
+    pred_kspace: torch.Tensor,
+    kspace: torch.Tensor,
+    loss_mask: torch.Tensor,
+    eps: float = 1e-12,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Normalised L1 + L2 k-space loss on held-back locations (SSDU), averaged over frames.
 
     Per frame: ``||M (k_hat - k)||_2 / ||M k||_2 + ||M (k_hat - k)||_1 / ||M k||_1`` over all coils,
-    with ``M`` the loss mask; norms of complex values (``|z|``).
+    with ``M`` the loss mask; norms of complex values (``|z|``). With ``weight`` (``(b, 1, ky, kx)``
+    float, e.g. the K-weights of :mod:`cardiomm.training.ssdu_weight`), ``M`` is ``sqrt(weight)`` on the
+    loss mask: the squared error is weighted by ``weight``.
 
     Parameters
     ----------
@@ -293,6 +326,8 @@ def ssdu_loss(
         Measured k-space ``(b, c, ky, kx)`` complex64 (its values at ``loss_mask`` are used).
     loss_mask
         ``(b, 1, ky, kx)`` bool.
+    weight
+        Optional ``(b, 1, ky, kx)`` non-negative float weights of the squared error.
 
     Returns
     -------
@@ -302,6 +337,9 @@ def ssdu_loss(
     m = loss_mask.to(pred_kspace.device)
     diff = torch.where(m, pred_kspace - kspace, torch.zeros((), dtype=pred_kspace.dtype, device=m.device))
     ref = torch.where(m, kspace, torch.zeros((), dtype=kspace.dtype, device=m.device))
+    if weight is not None:
+        amp = weight.to(device=m.device, dtype=torch.float32).sqrt()
+        diff, ref = diff * amp, ref * amp
     dims = (1, 2, 3)
     l2 = torch.linalg.vector_norm(diff, dim=dims) / torch.linalg.vector_norm(ref, dim=dims).clamp_min(eps)
     l1 = diff.abs().sum(dim=dims) / ref.abs().sum(dim=dims).clamp_min(eps)
