@@ -81,3 +81,24 @@ def test_rule_removes_at_most_three_slices_and_never_the_largest() -> None:
     assert apply_basal_rule(blood_pool_only, base_first=True)[1] == ()
     largest_first = np.stack([_ring(14, open_deg=300), _ring(12), _ring(6)])[None]
     assert apply_basal_rule(largest_first, base_first=True)[1] == ()
+
+
+def test_cine_removals_follow_the_majority_of_three_frames() -> None:
+    """A basal slice that fails the rule at one frame of a cine only keeps its labels there; one that
+    fails at most frames is removed at the frame where it alone passed; ED / ES pairs keep the per-frame
+    rule."""
+    closed, opened = _stack(False), _stack(True)
+    closed[0] = _ring(12)  # the basal slice as in `opened`, ring closed: not the largest LV slice
+    flip = np.stack([closed] * 3 + [opened] + [closed] * 4)  # (8, z, y, x): frame 3 alone fails
+    out, removed = apply_basal_rule(flip)
+    assert removed == () and np.array_equal(out, flip)
+    assert apply_basal_rule(flip, temporal=False)[1] == ((3, 0),)
+    mostly = np.stack([opened] * 3 + [closed] + [opened] * 4)  # frame 3 alone passes
+    _, removed = apply_basal_rule(mostly)
+    assert removed == tuple((t, 0) for t in range(8))
+    assert apply_basal_rule(np.stack([closed, opened]))[1] == ((1, 0),)  # two frames: no vote
+    spacing = (8.0, 1.5, 1.5)
+    ph = compute_phenotypes(flip, spacing, with_wall_thickness=False)
+    ml = float(np.prod(spacing)) * 1e-3
+    # the flipped frame keeps its basal slice: no outlier at the minimum of the curve
+    assert min(ph.lv_volume_curve_ml) == np.float64(min((f == LV).sum() for f in flip) * ml)

@@ -11,6 +11,15 @@ half of its border on myocardium, or that holds myocardium but no blood pool, lo
 removed, nor more than :data:`MAX_BASAL_SLICES` slices per frame; a frame without any myocardium label
 (a blood-pool-only segmentation) is left as it is.
 
+In a cine (at least :data:`MIN_CINE_FRAMES` frames, taken as consecutive phases of one cycle) the
+per-frame decisions are then made consistent in time: a slice loses its labels at a frame when the rule
+removes it at the majority of that frame and its two neighbours (cyclic). The valve plane moves smoothly
+through the cycle, so a decision that flips at one frame only is the segmentation's noise, not anatomy;
+without the vote such a flip at one systolic frame removes a whole basal slice from that frame, and the
+smallest volume of the curve, the end-systolic one, is that outlier (measured on a reconstruction of
+SCD0000101: ESV -10.3 mL, EF +5.7 points against the fully sampled cine, +0.9 points with the vote).
+ED / ES pairs and other short series keep the per-frame rule.
+
 Measured on the Sunnybrook subjects with the default segmenter: SCD0000201's two slices above the manual
 stack (LV border on MYO 0.27 and 0.01) are removed at end-diastole, which brings its LVEDV from +12.7 %
 to within a few percent of the manual contours and removes the atrial wall from its LV mass.
@@ -26,6 +35,7 @@ from cardiomm.analysis.labels import LV, MYO
 __all__ = [
     "MIN_MYO_SURROUND",
     "MAX_BASAL_SLICES",
+    "MIN_CINE_FRAMES",
     "lv_border_on_myo",
     "base_is_first",
     "basal_end_first",
@@ -36,6 +46,8 @@ __all__ = [
 MIN_MYO_SURROUND = 0.5
 #: At most this many basal slices are removed per frame.
 MAX_BASAL_SLICES = 3
+#: Series of at least this many frames are cines: their removals follow a 3-frame majority vote.
+MIN_CINE_FRAMES = 6
 
 
 def lv_border_on_myo(sl: NDArray[np.integer]) -> float:
@@ -85,7 +97,7 @@ def basal_end_first(labels: ArrayLike) -> bool:
 
 
 def apply_basal_rule(
-    labels: ArrayLike, *, base_first: bool | None = None
+    labels: ArrayLike, *, base_first: bool | None = None, temporal: bool | None = None
 ) -> tuple[NDArray[np.uint8], tuple[tuple[int, int], ...]]:
     """Remove LV and MYO from the basal slices that fail the SCMR 50 % rule (module notes).
 
@@ -96,6 +108,9 @@ def apply_basal_rule(
     base_first
         True if slice 0 is basal; None infers it on the frame with the largest LV volume (see
         :func:`basal_end_first`) and uses that side for every frame.
+    temporal
+        Apply the 3-frame majority vote of a cine (module notes); None: when the series has at least
+        :data:`MIN_CINE_FRAMES` frames.
 
     Returns
     -------
@@ -110,16 +125,24 @@ def apply_basal_rule(
     lv_area = (lab == LV).sum(axis=(2, 3))  # (t, z)
     if base_first is None:
         base_first = basal_end_first(lab[int(np.argmax(lv_area.sum(axis=1)))])
-    removed: list[tuple[int, int]] = []
+    fails = np.zeros(lv_area.shape, dtype=bool)  # (t, z): the rule removes this slice at this frame
     for t in range(lab.shape[0]):
         zs = np.flatnonzero(((lab[t] == LV) | (lab[t] == MYO)).any(axis=(1, 2)))
         if zs.size == 0 or not lv_area[t].any() or not (lab[t] == MYO).any():
             continue  # nothing to judge (a blood-pool-only segmentation has no ring to count)
         largest = int(np.argmax(lv_area[t]))
         for z in (zs if base_first else zs[::-1])[:MAX_BASAL_SLICES]:
-            sl = lab[t, z]
-            if z == largest or (lv_area[t, z] > 0 and lv_border_on_myo(sl) >= MIN_MYO_SURROUND):
+            if z == largest or (lv_area[t, z] > 0 and lv_border_on_myo(lab[t, z]) >= MIN_MYO_SURROUND):
                 break
+            fails[t, z] = True
+    if (lab.shape[0] >= MIN_CINE_FRAMES if temporal is None else temporal) and lab.shape[0] >= 3:
+        votes = np.roll(fails, 1, axis=0).astype(int) + fails + np.roll(fails, -1, axis=0)
+        fails = votes >= 2
+        fails[np.arange(lab.shape[0]), np.argmax(lv_area, axis=1)] = False  # never a frame's largest slice
+    removed: list[tuple[int, int]] = []
+    for t, z in zip(*np.nonzero(fails), strict=True):
+        sl = lab[t, z]
+        if ((sl == LV) | (sl == MYO)).any():
             sl[(sl == LV) | (sl == MYO)] = 0
-            removed.append((t, int(z)))
+            removed.append((int(t), int(z)))
     return lab, tuple(removed)
