@@ -93,6 +93,8 @@ def test_adapt_bad_input_exit_2_naming_the_file(
     assert main(["adapt", str(kus), "--out", str(out), "--model", str(release), "--train-only", "bogus"]) == 2
     assert "unknown train-only part" in capsys.readouterr().err
     assert main(["adapt", str(kus), "--out", str(out), "--model", str(release), "--val-fraction", "1"]) == 2
+    assert main(["adapt", str(kus), "--out", str(out), "--model", str(release), "--loss-weighting", "w"]) == 2
+    assert "loss weighting must be one of none, k" in capsys.readouterr().err
     assert not out.exists()
 
 
