@@ -401,6 +401,13 @@ def test_adapt_model_releases_a_changed_model_only_for_a_gain_beyond_the_noise(
     assert ("within 2 standard errors" in res.stop_reason) is (released == 0)
 
 
+def test_adapt_model_with_the_k_weighted_loss_pulls_towards_the_data() -> None:
+    model = _Toy()
+    opts = AdaptOptions(steps=20, lr=0.1, seed=0, split=SplitSpec(val_fraction=0.0, weighting="k"))
+    adapt_model(model, [_toy_scan()], lambda m, s, k, mask: m.forward_kspace(k, mask), opts)
+    assert 1.0 < float(model.w.detach()) <= 2.1  # from 0 towards the data (2)
+
+
 @pytest.mark.parametrize(("noisy", "released"), [(True, 0), (False, 2)])
 def test_one_validation_frame_is_tested_line_by_line(
     monkeypatch: pytest.MonkeyPatch, noisy: bool, released: int
