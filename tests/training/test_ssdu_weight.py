@@ -11,7 +11,13 @@ from cardiomm.errors import ConfigError
 from cardiomm.sampling import make_test_mask, radial_beams
 from cardiomm.sampling.spokes import spoke_labels
 from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_loss
-from cardiomm.training.ssdu_weight import inclusion_probability, k_weight, loss_probability, sampling_density
+from cardiomm.training.ssdu_weight import (
+    MAX_WEIGHT,
+    inclusion_probability,
+    k_weight,
+    loss_probability,
+    sampling_density,
+)
 
 
 def test_inclusion_probability_is_exact_for_equal_weights_and_close_to_draws_otherwise() -> None:
@@ -91,6 +97,7 @@ def test_k_weight_closed_form_and_unbiasedness() -> None:
     count of all locations outside Theta."""
     assert k_weight(np.array([0.25]), np.array([0.4]))[0] == pytest.approx((1 - 0.6 * 0.25) / (0.25 * 0.4))
     assert k_weight(np.array([0.5]), np.array([0.0]))[0] == 0.0
+    assert k_weight(np.array([1e-3]), np.array([1e-9]))[0] == MAX_WEIGHT  # bounded
     rng = np.random.default_rng(2)
     p = np.array([0.9, 0.5, 0.2, 0.05])
     q = np.array([0.3, 0.4, 0.6, 0.5])

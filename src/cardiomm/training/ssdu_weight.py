@@ -34,9 +34,11 @@ from scipy.ndimage import gaussian_filter1d
 
 from cardiomm.training.ssdu import SplitSpec, is_line_mask, loss_units, unit_ids, unit_weights
 
-__all__ = ["inclusion_probability", "k_weight", "loss_probability", "sampling_density"]
+__all__ = ["MAX_WEIGHT", "inclusion_probability", "k_weight", "loss_probability", "sampling_density"]
 
 _MIN_DENSITY = 1e-3
+#: Upper bound of a location's weight (the protocol masks give 1.3-600).
+MAX_WEIGHT = 1e4
 
 
 def inclusion_probability(weights: np.ndarray, n: int) -> np.ndarray:
@@ -125,11 +127,12 @@ def sampling_density(masks: np.ndarray, acceleration: float) -> np.ndarray:
 
 
 def k_weight(density: np.ndarray, loss_prob: np.ndarray) -> np.ndarray:
-    """``(1 - K)^-1 = (1 - P~ P) / (P (1 - P~))`` per location, ``(ky, kx)`` float64; 0 where a location
+    """``(1 - K)^-1 = (1 - P~ P) / (P (1 - P~))`` per location, ``(ky, kx)`` float64, at most
+    :data:`MAX_WEIGHT` (a location almost never drawn must not carry the whole loss); 0 where a location
     is never in ``Lambda`` (``loss_prob == 0``)."""
     p = np.clip(density, _MIN_DENSITY, 1.0)
     q = np.asarray(loss_prob, dtype=np.float64)
     keep = 1.0 - q
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = (1.0 - keep * p) / (p * q)
+        w = np.minimum((1.0 - keep * p) / (p * q), MAX_WEIGHT)
     return np.where(q > 0, w, 0.0)
