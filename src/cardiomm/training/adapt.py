@@ -312,17 +312,16 @@ def adapt_model(
             on_eval(point)
         return stopper.update(step, loss, model, units)
 
-    densities: dict[int, np.ndarray] = {}
+    densities: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # scan: (Omega \ Gamma per frame, P)
     frame_weights: dict[tuple[int, int], np.ndarray] = {}
 
     def k_weights(s: int, f: int) -> np.ndarray:  # (1 - K)^-1 of scan s, frame f (computed once)
         if (s, f) not in frame_weights:
-            scan = scans[s]
-            avail = (scan.masks & ~scan.val_masks).numpy()
             if s not in densities:
-                densities[s] = sampling_density(avail, scan.acceleration)
-            q = loss_probability(avail[f], acs[s], spec)
-            frame_weights[(s, f)] = k_weight(densities[s], q)
+                avail = (scans[s].masks & ~scans[s].val_masks).numpy()
+                densities[s] = avail, sampling_density(avail, scans[s].acceleration)
+            avail, density = densities[s]
+            frame_weights[(s, f)] = k_weight(density, loss_probability(avail[f], acs[s], spec))
         return frame_weights[(s, f)]
 
     start = time.perf_counter()

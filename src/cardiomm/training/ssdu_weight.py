@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import brentq
 
 from cardiomm.training.ssdu import SplitSpec, is_line_mask, loss_units, unit_ids, unit_weights
 
@@ -65,16 +66,14 @@ def inclusion_probability(weights: np.ndarray, n: int) -> np.ndarray:
     if n >= w.size:
         return np.ones_like(w)
     w = w / w.max()
-    lo, hi = 0.0, 1.0
-    while (-np.expm1(-hi * w)).sum() < n:
+
+    def excess(c: float) -> float:
+        return float((-np.expm1(-c * w)).sum()) - n
+
+    hi = 1.0
+    while excess(hi) < 0:
         hi *= 2.0
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        if (-np.expm1(-mid * w)).sum() < n:
-            lo = mid
-        else:
-            hi = mid
-    return -np.expm1(-0.5 * (lo + hi) * w)
+    return -np.expm1(-brentq(excess, 0.0, hi, xtol=1e-12) * w)
 
 
 def loss_probability(available: np.ndarray, acs: np.ndarray, spec: SplitSpec) -> np.ndarray:
