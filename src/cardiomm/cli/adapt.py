@@ -87,7 +87,8 @@ def adapt_command(
     significance: float = typer.Option(
         2.0,
         "--significance",
-        help="Release a changed model only if its validation gain exceeds this many std. errors (0: off).",
+        help="Release a changed model only if its validation gain exceeds this many std. errors, and no "
+        "step worse than that on one sampling protocol (0: both tests off).",
     ),  # fmt: skip
     seed: int = typer.Option(0, "--seed", help="Seed of the splits, frame order and validation sets."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out release."),
@@ -118,7 +119,8 @@ def adapt_command(
 
     def show(point: CurvePoint) -> None:
         train = "" if point.train_loss is None else f"train {point.train_loss:.4f}  "
-        console.print(f"  step {point.step:4d}  {train}val {point.val_loss:.4f}", highlight=False)
+        worse = f"  worse than step 0 on {', '.join(point.worse)}" if point.worse else ""
+        console.print(f"  step {point.step:4d}  {train}val {point.val_loss:.4f}{worse}", highlight=False)
 
     result = adapt(
         input_path, out, model_path=model, method=method, mask=mask, include=include, n_acs=acs,

@@ -19,10 +19,13 @@ One optimiser step (:func:`adapt_model`):
 
 Every ``val_every`` steps (and before the first step) the validation loss is the same k-space loss on
 the fixed sets ``Gamma`` with input ``Omega \\ Gamma``, over up to ``max_val_frames`` frames spread
-over the scans. The weights of the lowest validation loss are kept (step 0: the unchanged model), and
-the run stops after ``patience`` evaluations without improvement. They are released only if their
-per-frame validation losses beat step 0's by more than ``significance`` standard errors of the paired
-differences (:func:`significant_gain`); otherwise the input weights are. With fewer than
+over the scans (at least :data:`MIN_TEST_FRAMES` of each protocol). The weights of the lowest
+validation loss are kept (step 0: the unchanged model), except those of a step that is worse than
+step 0 on one protocol by more than ``significance`` standard errors of the paired per-frame
+differences (:mod:`cardiomm.training.adapt_release`), and the run stops after ``patience``
+evaluations without a new best. They are released only if their per-frame validation losses beat
+step 0's by more than ``significance`` standard errors of the paired differences
+(:func:`significant_gain`); otherwise the input weights are. With fewer than
 :data:`MIN_TEST_FRAMES` validation frames (one slice of one frame, say) the test's units are the
 held-out k-space lines of those frames instead (squared error per line,
 :func:`~cardiomm.training.ssdu.ssdu_line_errors`). With ``val_fraction = 0`` there is no validation and
@@ -48,7 +51,8 @@ from cardiomm.errors import CheckpointError, ConfigError, DataValueError
 from cardiomm.models.release import load_release, save_release
 from cardiomm.recon.learned import shipped_checkpoint
 from cardiomm.text import get_encoder
-from cardiomm.training.adapt_data import AdaptScan, load_scans, sha256_file
+from cardiomm.training.adapt_data import AdaptScan, load_scans, protocol_name, sha256_file
+from cardiomm.training.adapt_release import MIN_TEST_FRAMES, EarlyStopping, significant_gain, worse_protocols
 from cardiomm.training.freeze import apply_train_only
 from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_line_errors, ssdu_loss
 from cardiomm.training.ssdu_weight import k_weight, loss_probability, sampling_density
@@ -67,9 +71,6 @@ __all__ = [
     "validation_errors",
     "MIN_TEST_FRAMES",
 ]
-
-#: With fewer validation frames than this, the release test compares the held-out k-space lines.
-MIN_TEST_FRAMES = 3
 
 #: ``predict(model, scan, masked_kspace (b, c, ky, kx), mask (b, 1, ky, kx)) -> k-space (b, c, ky, kx)``.
 Predict = Callable[[nn.Module, AdaptScan, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -94,12 +95,13 @@ class AdaptOptions:
     patience
         Evaluations without improvement before stopping (0: never stop early).
     max_val_frames
-        Frames in the validation loss.
+        Frames in the validation loss (with several protocols: at least :data:`MIN_TEST_FRAMES` of each).
     significance
         Release a changed model only if its per-frame validation losses are lower than step 0's by more
         than ``significance`` standard errors of the paired differences (with fewer than
-        :data:`MIN_TEST_FRAMES` validation frames: the squared errors of their held-out k-space lines;
-        0: no test, the lowest validation loss is released).
+        :data:`MIN_TEST_FRAMES` validation frames: the squared errors of their held-out k-space lines),
+        and never a step whose losses on one protocol are higher than step 0's by more than that
+        (:mod:`cardiomm.training.adapt_release`); 0: no test, the lowest validation loss is released.
     seed
         Seed of the splits, of the frame order and of the validation sets.
     train_only
@@ -134,11 +136,13 @@ class AdaptOptions:
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """One validation: step, mean training loss since the previous one (``None`` at step 0), val loss."""
+    """One validation: step, mean training loss since the previous one (``None`` at step 0), val loss,
+    and the protocols on which the step is significantly worse than step 0 (it is then not released)."""
 
     step: int
     train_loss: float | None
     val_loss: float
+    worse: tuple[str, ...] = ()
 
 
 @dataclass
@@ -155,51 +159,22 @@ class AdaptResult:
     release_dir: Path | None = None
 
 
-class EarlyStopping:
-    """Keep the state of the lowest validation loss; stop after ``patience`` evaluations without gain."""
-
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
-        self.best: float = float("inf")
-        self.best_step = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.best_frames: np.ndarray | None = None
-        self.first: tuple[int, float, np.ndarray | None, dict[str, torch.Tensor]] | None = None
-        self.bad = 0
-
-    def update(self, step: int, loss: float, model: nn.Module, frames: np.ndarray | None = None) -> bool:
-        """Record ``loss`` (per-frame losses ``frames``, optional) at ``step``; True: stop the run."""
-        if loss < self.best:
-            self.best, self.best_step, self.bad, self.best_frames = loss, step, 0, frames
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if self.first is None:
-                self.first = (step, loss, frames, self.best_state)
-            return False
-        self.bad += 1
-        return self.patience > 0 and self.bad >= self.patience
-
-    def keep_first_unless_significant(self, z: float) -> bool:
-        """Go back to the first evaluation's state when the best one's per-frame gain over it is not
-        larger than ``z`` standard errors (:func:`significant_gain`); True if it went back."""
-        if self.first is None or self.best_step == self.first[0]:
-            return False
-        if significant_gain(self.first[2], self.best_frames, z) is not False:
-            return False
-        self.best_step, self.best, self.best_frames, self.best_state = self.first
-        return True
-
-
 def _val_frames(scans: Sequence[AdaptScan], n: int) -> dict[int, list[int]]:
-    """Up to ``n`` frames with a validation set, evenly spread over the scans: scan -> frame indices."""
-    pool = [
-        (s, f) for s, scan in enumerate(scans) for f in range(scan.n_frames) if bool(scan.val_masks[f].any())
-    ]
-    if not pool:
-        return {}
-    picks = np.unique(np.linspace(0, len(pool) - 1, min(n, len(pool))).round().astype(int))
+    """Frames with a validation set, evenly spread over the scans of each protocol: scan -> frame
+    indices (ascending scans). One protocol: up to ``n`` frames; several: up to ``ceil(n / protocols)``
+    per protocol but at least :data:`MIN_TEST_FRAMES` where it has them (the protocol release test)."""
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for s, scan in enumerate(scans):
+        for f in range(scan.n_frames):
+            if bool(scan.val_masks[f].any()):
+                groups.setdefault(protocol_name(scan), []).append((s, f))
+    quota = n if len(groups) <= 1 else max(MIN_TEST_FRAMES, -(-n // len(groups)))
+    chosen: list[tuple[int, int]] = []
+    for pool in groups.values():
+        picks = np.unique(np.linspace(0, len(pool) - 1, min(quota, len(pool))).round().astype(int))
+        chosen += [pool[int(p)] for p in picks]
     out: dict[int, list[int]] = {}
-    for p in picks:
-        s, f = pool[int(p)]
+    for s, f in sorted(chosen):
         out.setdefault(s, []).append(f)
     return out
 
@@ -240,17 +215,6 @@ def validation_errors(
     return np.asarray(losses, dtype=np.float64), np.concatenate(lines) if lines else np.zeros(0)
 
 
-def significant_gain(first: np.ndarray | None, best: np.ndarray | None, z: float) -> bool | None:
-    """Whether the per-frame losses ``best`` are lower than ``first`` (same frames) by more than ``z``
-    standard errors of the paired differences; None when it cannot be tested (``z`` 0, fewer than 3
-    frames, or frame counts that differ)."""
-    if z <= 0 or first is None or best is None or first.size < 3 or first.shape != best.shape:
-        return None
-    d = best - first
-    se = float(d.std(ddof=1)) / np.sqrt(d.size)
-    return bool(d.mean() + z * se < 0)
-
-
 def adapt_model(
     model: nn.Module,
     scans: Sequence[AdaptScan],
@@ -259,6 +223,7 @@ def adapt_model(
     *,
     device: str = "cpu",
     evaluate: Callable[[nn.Module], float | np.ndarray] | None = None,
+    protocols: Sequence[str] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     on_eval: Callable[[CurvePoint], None] | None = None,
 ) -> AdaptResult:
@@ -277,6 +242,10 @@ def adapt_model(
     evaluate
         Replaces the validation loss (tests: a known curve): a number, or per-frame losses (then the
         significance test applies); default :func:`validation_errors`.
+    protocols
+        With ``evaluate``: the protocol of each of its frames (the protocol release test,
+        :func:`~cardiomm.training.adapt_release.worse_protocols`); default: none tested. Without
+        ``evaluate`` the protocols of the validation frames are used.
     on_step, on_eval
         Progress callbacks: ``(step, loss)`` after each step, the curve point after each validation.
 
@@ -291,6 +260,8 @@ def adapt_model(
     rng = np.random.default_rng([options.seed, 1])
     spec = options.split
     val_frames = _val_frames(scans, options.max_val_frames)
+    if evaluate is None:
+        protocols = [protocol_name(scans[s]) for s, idx in val_frames.items() for _ in idx]
     use_val = evaluate is not None or (spec.val_fraction > 0 and bool(val_frames))
     acs = [_acs(scan) for scan in scans]
     weights = np.asarray([len(scan.train_frames) for scan in scans], dtype=float)
@@ -305,12 +276,14 @@ def adapt_model(
             frames, lines = validation_errors(model, scans, val_frames, predict, device)
             units = frames if frames.size >= MIN_TEST_FRAMES else lines
         loss = float(frames.mean())
+        first = stopper.first[2] if stopper.first is not None else None
+        worse = worse_protocols(first, frames, protocols or (), options.significance)
         train = round(float(np.mean(train_losses)), 6) if train_losses else None
-        point = CurvePoint(step, train, round(loss, 6))
+        point = CurvePoint(step, train, round(loss, 6), tuple(worse))
         curve.append(point)
         if on_eval is not None:
             on_eval(point)
-        return stopper.update(step, loss, model, units)
+        return stopper.update(step, loss, model, units, worse)
 
     densities: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # scan: (Omega \ Gamma per frame, P)
     frame_weights: dict[tuple[int, int], np.ndarray] = {}
@@ -370,6 +343,8 @@ def adapt_model(
     model.eval()
     if use_val and stopper.best_state is not None:
         best_before = stopper.best_step
+        for refused_step, names in stopper.refused:
+            stop_reason += f"; step {refused_step} not released: worse than step 0 on {', '.join(names)}"
         if stopper.keep_first_unless_significant(options.significance):  # a gain within the noise
             stop_reason += (
                 f"; the validation gain of step {best_before} is within {options.significance:g} "
@@ -417,6 +392,7 @@ def _card_table(result: AdaptResult) -> str:
     for p in result.curve:
         train = "" if p.train_loss is None else f"{p.train_loss:.5f}"
         mark = " (released)" if p.step == result.best_step else ""
+        mark += f" (worse on {', '.join(p.worse)})" if p.worse else ""
         lines.append(f"| {p.step}{mark} | {train} | {p.val_loss:.5f} |")
     return "\n".join(lines) + "\n"
 

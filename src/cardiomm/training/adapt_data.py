@@ -35,7 +35,15 @@ from cardiomm.recon.prompts import task_prompts
 from cardiomm.training.ssdu import SplitSpec, acs_band, check_acs, holdout, outer_units
 from cardiomm.utils.hashing import sha256_file
 
-__all__ = ["AdaptScan", "discover_inputs", "load_scan", "load_scans", "sha256_file", "KUS_TOKEN"]
+__all__ = [
+    "AdaptScan",
+    "discover_inputs",
+    "load_scan",
+    "load_scans",
+    "protocol_name",
+    "sha256_file",
+    "KUS_TOKEN",
+]
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +265,12 @@ def load_scans(
     for i, task in enumerate(discover_inputs(input_path, mask=mask, include=include)):
         rng = np.random.default_rng([seed, i])
         scans.append(load_scan(task, n_acs=n_acs, spec=spec, rng=rng, prompt=prompt))
-        log.info("adapt: %s: %d frames, %s R%d", scans[-1].label, scans[-1].n_frames, *_pattern(scans[-1]))
+        log.info("adapt: %s: %d frames, %s", scans[-1].label, scans[-1].n_frames, protocol_name(scans[-1]))
     if not scans:  # pragma: no cover - discover_inputs raises first
         raise MaskError("nothing to adapt on", path=input_path)
     return scans
 
 
-def _pattern(scan: AdaptScan) -> tuple[str, int]:
-    return scan.mask_type, scan.acceleration
+def protocol_name(scan: AdaptScan) -> str:
+    """The scan's sampling protocol, e.g. ``"radial R8"``: its mask type and nominal acceleration."""
+    return f"{scan.mask_type} R{scan.acceleration}"
