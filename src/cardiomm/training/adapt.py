@@ -343,8 +343,13 @@ def adapt_model(
     model.eval()
     if use_val and stopper.best_state is not None:
         best_before = stopper.best_step
-        for refused_step, names in stopper.refused:
-            stop_reason += f"; step {refused_step} not released: worse than step 0 on {', '.join(names)}"
+        if stopper.refused:
+            steps = [str(r[0]) for r in stopper.refused]
+            names = sorted({n for r in stopper.refused for n in r[1]})
+            stop_reason += (
+                f"; step{'s' if len(steps) > 1 else ''} {', '.join(steps)} not released: worse than step 0 "
+                f"on {', '.join(names)}"
+            )
         if stopper.keep_first_unless_significant(options.significance):  # a gain within the noise
             stop_reason += (
                 f"; the validation gain of step {best_before} is within {options.significance:g} "
