@@ -67,6 +67,18 @@ def test_adapt_then_reconstruct_with_the_release(
         assert float(change.group(1)) == pytest.approx(expect, abs=0.06)
     assert (out / "model.safetensors").is_file()
     assert "Released weights: step" in (out / "model_card.md").read_text()
+    # two protocols (uniform and random R8): each one's change at the step of the lowest mean loss
+    from cardiomm.models.release import load_release
+
+    by_step = load_release(out).card["adaptation_val_by_protocol"]
+    assert set(by_step) == {"0", "2", "4"} and set(by_step["0"]) == {"uniform R8", "random R8"}
+    best = min(("2", "4"), key=lambda s: vals[int(s) // 2])
+    line = re.search(rf"held-out loss per protocol at step {best} against step 0: (.*?) release", text)
+    assert line is not None
+    for name, start in by_step["0"].items():
+        printed = re.search(rf"{name} ([+-]\d+\.\d) %", line.group(1))
+        assert printed is not None
+        assert float(printed.group(1)) == pytest.approx(100 * (by_step[best][name] / start - 1), abs=0.06)
     kus = sorted(kus_dir.rglob("*_kus_*.mat"))
     assert len(kus) == 4
     rec = tmp_path / "rec.mat"

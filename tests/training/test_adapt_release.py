@@ -212,6 +212,11 @@ def test_adapt_model_skips_a_step_that_gains_overall_but_loses_one_protocol(z: f
     res = adapt_model(model, [_toy_scan()], predict, opts, evaluate=lambda m: next(curve), protocols=names)
     assert res.best_step == released
     assert res.curve[2].worse == (("B",) if z else ())
+    for point, losses in zip(res.curve, (base, step2, step4), strict=True):  # each protocol's mean
+        assert point.by_protocol == (
+            ("A", pytest.approx(losses[:4].mean(), abs=1e-6)),
+            ("B", pytest.approx(losses[4:].mean(), abs=1e-6)),
+        )
     assert ("step 4 not released: worse than step 0 on B" in res.stop_reason) is bool(z)
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cardiomm.cli.app import app, console
 from cardiomm.errors import ConfigError
 from cardiomm.utils.device import resolve_device
+
+if TYPE_CHECKING:
+    from cardiomm.training.adapt import CurvePoint
 
 __all__ = ["adapt_command"]
 
@@ -99,7 +103,7 @@ def adapt_command(
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch  # noqa: PLC0415 - lazy: importing this module loads no torch
 
-    from cardiomm.training.adapt import AdaptOptions, CurvePoint, adapt  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
+    from cardiomm.training.adapt import AdaptOptions, adapt  # noqa: PLC0415 - lazy: importing this module loads no h5py, numpy, torch
     from cardiomm.training.ssdu import SplitSpec  # noqa: PLC0415 - lazy: importing this module loads no numpy, torch
 
     if method not in ("cardiomm", "promptmr", "varnet"):
@@ -138,4 +142,23 @@ def adapt_command(
     elif start and result.best_val_loss is not None:
         change = 100.0 * (result.best_val_loss / start - 1.0)
         console.print(f"  held-out loss {change:+.1f} % against step 0 ({start:.4f})", highlight=False)
+    _print_protocols(result.curve)
     console.print(f"  release -> {out}", highlight=False)
+
+
+def _print_protocols(curve: list[CurvePoint]) -> None:
+    """Each protocol's held-out loss change at the step of the lowest mean loss against step 0."""
+    first = next((p for p in curve if p.step == 0 and p.by_protocol), None)
+    later = [p for p in curve if p.step > 0 and p.by_protocol]
+    if first is None or not later:
+        return
+    best = min(later, key=lambda p: p.val_loss)
+    start = dict(first.by_protocol)
+    changes = ", ".join(
+        f"{name} {100.0 * (loss / start[name] - 1.0):+.1f} %"
+        for name, loss in best.by_protocol
+        if start.get(name)
+    )
+    console.print(
+        f"  held-out loss per protocol at step {best.step} against step 0: {changes}", highlight=False
+    )

@@ -52,7 +52,13 @@ from cardiomm.models.release import load_release, save_release
 from cardiomm.recon.learned import shipped_checkpoint
 from cardiomm.text import get_encoder
 from cardiomm.training.adapt_data import AdaptScan, load_scans, protocol_name, sha256_file
-from cardiomm.training.adapt_release import MIN_TEST_FRAMES, EarlyStopping, significant_gain, worse_protocols
+from cardiomm.training.adapt_release import (
+    MIN_TEST_FRAMES,
+    EarlyStopping,
+    protocol_means,
+    significant_gain,
+    worse_protocols,
+)
 from cardiomm.training.freeze import apply_train_only
 from cardiomm.training.ssdu import SplitSpec, acs_band, split_frame, ssdu_line_errors, ssdu_loss
 from cardiomm.training.ssdu_weight import k_weight, loss_probability, sampling_density
@@ -137,12 +143,14 @@ class AdaptOptions:
 @dataclass(frozen=True)
 class CurvePoint:
     """One validation: step, mean training loss since the previous one (``None`` at step 0), val loss,
-    and the protocols on which the step is significantly worse than step 0 (it is then not released)."""
+    the protocols on which the step is significantly worse than step 0 (it is then not released), and
+    the mean val loss of each protocol (empty with a single protocol)."""
 
     step: int
     train_loss: float | None
     val_loss: float
     worse: tuple[str, ...] = ()
+    by_protocol: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -279,7 +287,8 @@ def adapt_model(
         first = stopper.first[2] if stopper.first is not None else None
         worse = worse_protocols(first, frames, protocols or (), options.significance)
         train = round(float(np.mean(train_losses)), 6) if train_losses else None
-        point = CurvePoint(step, train, round(loss, 6), tuple(worse))
+        by_protocol = protocol_means(frames, protocols or ())
+        point = CurvePoint(step, train, round(loss, 6), tuple(worse), by_protocol)
         curve.append(point)
         if on_eval is not None:
             on_eval(point)
@@ -490,6 +499,7 @@ def adapt(
         "adaptation_stop_reason": result.stop_reason,
         "adaptation_best_val_loss": result.best_val_loss,
         "adaptation_val_curve": [[p.step, p.train_loss, p.val_loss] for p in result.curve],
+        "adaptation_val_by_protocol": {str(p.step): dict(p.by_protocol) for p in result.curve if p.by_protocol},
         "adaptation_split": options.split.to_dict(),
         "adaptation_options": {k: v for k, v in asdict(options).items() if k != "split"},
         "adaptation_trainable_parameters": counts["trainable"],

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["EarlyStopping", "MIN_TEST_FRAMES", "significant_gain", "worse_protocols"]
+__all__ = ["EarlyStopping", "MIN_TEST_FRAMES", "protocol_means", "significant_gain", "worse_protocols"]
 
 #: With fewer validation frames than this, the release test compares the held-out k-space lines; a
 #: protocol with fewer frames than this is not tested on its own.
@@ -75,6 +75,15 @@ def worse_protocols(
         if mean - z * se > 0:
             worse.append(name)
     return worse
+
+
+def protocol_means(losses: np.ndarray, protocols: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """``((protocol, mean loss of its frames), ...)`` in order of first appearance; empty with a single
+    protocol or when ``protocols`` does not name every frame of ``losses``."""
+    names = np.asarray(protocols)
+    if names.size != losses.size or np.unique(names).size < 2:
+        return ()
+    return tuple((name, round(float(losses[names == name].mean()), 6)) for name in dict.fromkeys(protocols))
 
 
 class EarlyStopping:
