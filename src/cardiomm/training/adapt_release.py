@@ -28,7 +28,7 @@ __all__ = ["EarlyStopping", "MIN_TEST_FRAMES", "protocol_means", "significant_ga
 MIN_TEST_FRAMES = 3
 
 
-def _paired_z(first: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+def _paired_mean_se(first: np.ndarray, other: np.ndarray) -> tuple[float, float]:
     """Mean and standard error of ``other - first`` (paired, ``ddof = 1``)."""
     d = other - first
     return float(d.mean()), float(d.std(ddof=1)) / np.sqrt(d.size)
@@ -40,7 +40,7 @@ def significant_gain(first: np.ndarray | None, best: np.ndarray | None, z: float
     frames, or frame counts that differ)."""
     if z <= 0 or first is None or best is None or first.size < MIN_TEST_FRAMES or first.shape != best.shape:
         return None
-    mean, se = _paired_z(first, best)
+    mean, se = _paired_mean_se(first, best)
     return bool(mean + z * se < 0)
 
 
@@ -71,7 +71,7 @@ def worse_protocols(
         sel = names == name
         if int(sel.sum()) < MIN_TEST_FRAMES:
             continue
-        mean, se = _paired_z(first[sel], losses[sel])
+        mean, se = _paired_mean_se(first[sel], losses[sel])
         if mean - z * se > 0:
             worse.append(name)
     return worse
