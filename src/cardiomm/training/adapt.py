@@ -499,7 +499,9 @@ def adapt(
         "adaptation_stop_reason": result.stop_reason,
         "adaptation_best_val_loss": result.best_val_loss,
         "adaptation_val_curve": [[p.step, p.train_loss, p.val_loss] for p in result.curve],
-        "adaptation_val_by_protocol": {str(p.step): dict(p.by_protocol) for p in result.curve if p.by_protocol},
+        "adaptation_val_by_protocol": {
+            str(p.step): dict(p.by_protocol) for p in result.curve if p.by_protocol
+        },
         "adaptation_split": options.split.to_dict(),
         "adaptation_options": {k: v for k, v in asdict(options).items() if k != "split"},
         "adaptation_trainable_parameters": counts["trainable"],
