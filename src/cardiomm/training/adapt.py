@@ -284,8 +284,7 @@ def adapt_model(
             frames, lines = validation_errors(model, scans, val_frames, predict, device)
             units = frames if frames.size >= MIN_TEST_FRAMES else lines
         loss = float(frames.mean())
-        first = stopper.first[2] if stopper.first is not None else None
-        worse = worse_protocols(first, frames, protocols or (), options.significance)
+        worse = worse_protocols(stopper.first_units, frames, protocols or (), options.significance)
         train = round(float(np.mean(train_losses)), 6) if train_losses else None
         by_protocol = protocol_means(frames, protocols or ())
         point = CurvePoint(step, train, round(loss, 6), tuple(worse), by_protocol)

@@ -63,12 +63,8 @@ def worse_protocols(
     """
     if z <= 0 or first is None or losses is None or first.shape != losses.shape:
         return []
-    names = np.asarray(protocols)
-    if names.size != first.size or np.unique(names).size < 2:
-        return []
     worse = []
-    for name in dict.fromkeys(protocols):
-        sel = names == name
+    for name, sel in _protocol_frames(protocols, first.size).items():
         if int(sel.sum()) < MIN_TEST_FRAMES:
             continue
         mean, se = _paired_mean_se(first[sel], losses[sel])
@@ -77,13 +73,20 @@ def worse_protocols(
     return worse
 
 
+def _protocol_frames(protocols: Sequence[str], n: int) -> dict[str, np.ndarray]:
+    """Each protocol's frames as a boolean mask over the ``n`` frames, in order of first appearance;
+    empty with a single protocol or when ``protocols`` does not name every frame."""
+    names = np.asarray(protocols)
+    if names.size != n or np.unique(names).size < 2:
+        return {}
+    return {name: names == name for name in dict.fromkeys(protocols)}
+
+
 def protocol_means(losses: np.ndarray, protocols: Sequence[str]) -> tuple[tuple[str, float], ...]:
     """``((protocol, mean loss of its frames), ...)`` in order of first appearance; empty with a single
     protocol or when ``protocols`` does not name every frame of ``losses``."""
-    names = np.asarray(protocols)
-    if names.size != losses.size or np.unique(names).size < 2:
-        return ()
-    return tuple((name, round(float(losses[names == name].mean()), 6)) for name in dict.fromkeys(protocols))
+    frames = _protocol_frames(protocols, losses.size)
+    return tuple((name, round(float(losses[sel].mean()), 6)) for name, sel in frames.items())
 
 
 class EarlyStopping:
@@ -99,6 +102,11 @@ class EarlyStopping:
         self.first: tuple[int, float, np.ndarray | None, dict[str, torch.Tensor]] | None = None
         self.bad = 0
         self.refused: list[tuple[int, list[str]]] = []  # (step, protocols worse) of lower-loss steps
+
+    @property
+    def first_units(self) -> np.ndarray | None:
+        """The per-frame (or per-line) losses of the first evaluation, step 0; None before it."""
+        return None if self.first is None else self.first[2]
 
     def update(
         self,
