@@ -105,6 +105,12 @@ def real_anatomy_command(
         "--snr-spread",
         help="Per-scan SNR factor drawn log-uniformly in [1/S, S] around the center's SNR (1: off).",
     ),
+    tissue_phase: float = typer.Option(
+        0.0,
+        "--tissue-phase",
+        help="Largest phase offset [rad] between tissue intensity classes (chemical shift, flow, "
+        "susceptibility; docs/real_anatomy.md); 0: off.",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Turn real magnitude images into multi-coil k-space of synthetic vendor-like centers (MMCMR layout)."""
@@ -132,6 +138,7 @@ def real_anatomy_command(
             max_slices=max_slices,
             on_subject=advance,
             snr_spread=snr_spread,
+            tissue_phase_rad=tissue_phase,
         )
     files = manifest["files"]
     by_set: dict[str, int] = {}

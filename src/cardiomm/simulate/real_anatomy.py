@@ -58,6 +58,7 @@ from cardiomm.simulate.coils import smooth_phase
 from cardiomm.simulate.offresonance import bssfp_phase, off_resonance_map
 from cardiomm.simulate.scan import coil_kspace
 from cardiomm.simulate.source_noise import added_noise_std, source_noise_std
+from cardiomm.simulate.tissue_phase import tissue_phase
 from cardiomm.simulate.tree import MANIFEST_NAME
 from cardiomm.simulate.writer import matlab_squeeze, write_test_masks
 from cardiomm.utils.atomic import atomic_path
@@ -147,6 +148,7 @@ def synthesise_scan(
     seed: int,
     slice_spacing: float | None = None,
     snr_factor: float = 1.0,
+    tissue_phase_rad: float = 0.0,
 ) -> SyntheticScan:
     """Synthesise one center's multi-coil k-space of a magnitude volume (steps 1-6 of the module notes).
 
@@ -165,6 +167,9 @@ def synthesise_scan(
     snr_factor
         Factor on the center's SNR for this scan (patient habitus, coil placement, breath-hold and
         protocol differences; :func:`build_corpus` draws it with ``snr_spread``).
+    tissue_phase_rad
+        Largest tissue phase offset [rad] (:mod:`cardiomm.simulate.tissue_phase`; its own seeded stream,
+        so every other draw is unchanged); ``0``: off, the image phase is smooth apart from bSSFP bands.
 
     Raises
     ------
@@ -206,7 +211,11 @@ def synthesise_scan(
         df = off_resonance_map((ny, 2 * nx), (dy, dx), center.field_t, rng)
         phase[z] = smooth_phase((ny, 2 * nx), rng) + bssfp_phase(df, center.tr_ms * 1e-3)
 
-    kspace = coil_kspace(full * np.exp(1j * phase)[None].astype(np.complex64), csm)
+    if tissue_phase_rad > 0:
+        phase = phase[None] + tissue_phase(full, tissue_phase_rad, np.random.default_rng([seed, 11]))
+    else:
+        phase = phase[None]
+    kspace = coil_kspace(full * np.exp(1j * phase).astype(np.complex64), csm)
     obj = full[full > 0.1 * np.percentile(full[full > 0], 99)]
     if not (np.isfinite(snr_factor) and snr_factor > 0):
         raise DataValueError(f"snr_factor must be positive, got {snr_factor}")
@@ -407,6 +416,7 @@ def build_corpus(
     max_slices: int | None = None,
     on_subject: Callable[[str], None] | None = None,
     snr_spread: float = 1.0,
+    tissue_phase_rad: float = 0.0,
 ) -> dict[str, Any]:
     """Write a real-anatomy k-space tree (see the module notes) and return its manifest.
 
@@ -438,6 +448,9 @@ def build_corpus(
         cine SNR varies by several-fold within one scanner (body size, coil placement, protocol), and a
         model trained at one noise level per center adds a noise floor to cleaner data. ``1``: off (the
         shipped corpora), and the manifest then has no ``snr_factor`` field.
+    tissue_phase_rad
+        Largest tissue phase offset [rad] of every scan (:func:`synthesise_scan`); ``0``: off (the test
+        and validation trees of the benchmarks), and the manifest then has no ``tissue_phase_rad`` field.
 
     Raises
     ------
@@ -450,6 +463,8 @@ def build_corpus(
         raise ConfigError(f"max_slices must be >= 1, got {max_slices}")
     if not (np.isfinite(snr_spread) and snr_spread >= 1.0):
         raise ConfigError(f"snr_spread must be >= 1, got {snr_spread}")
+    if not (np.isfinite(tissue_phase_rad) and 0.0 <= tissue_phase_rad <= np.pi):
+        raise ConfigError(f"tissue_phase_rad must be in [0, pi], got {tissue_phase_rad}")
     codes = [c.code for c in centers]
     if len(set(codes)) != len(codes) or not codes:
         raise ConfigError("centers must be a non-empty list of distinct codes")
@@ -479,6 +494,7 @@ def build_corpus(
             seed=_subject_seed(seed, name),
             slice_spacing=series.slice_spacing,
             snr_factor=factor,
+            tissue_phase_rad=tissue_phase_rad,
         )
         rel = "/".join(
             ["Cine", data_set, FULL_DIR, center.code, center.scanner_folder, patient, "cine_sax.mat"]
@@ -533,6 +549,7 @@ def build_corpus(
         "seed": seed,
         "max_frames": max_frames,
         "max_slices": max_slices,
+        **({"tissue_phase_rad": tissue_phase_rad} if tissue_phase_rad > 0 else {}),
         "centers": [
             dict(asdict(c), scanner_folder=c.scanner_folder, snr=c.snr, n_coils=c.n_coils)
             for c in centers
