@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 
+from cardiomm.cli.main import main
 from cardiomm.errors import ConfigError, ShapeError
 from cardiomm.physics.fft import ifft2c_np
 from cardiomm.simulate.real_anatomy import ANATOMY_CENTERS, AnatomyCenter, build_corpus, synthesise_scan
@@ -28,7 +30,7 @@ def _tissues(n_t: int = 2, n_z: int = 2, n: int = 64) -> np.ndarray:
 
 def test_each_tissue_keeps_one_phase_and_the_background_none() -> None:
     mag = _tissues()
-    phase = tissue_phase(mag, 1.5, np.random.default_rng(0), classes=3, blur_px=0.0)
+    phase = tissue_phase(mag, 1.5, np.random.default_rng(0), knots=3, blur_px=0.0)
     assert phase.shape == mag.shape and phase.dtype == np.float32
     assert np.abs(phase).max() <= 1.5 + 1e-6
     far = np.ones((64, 64), bool)
@@ -54,7 +56,7 @@ def test_seeded_off_by_default_and_bad_options() -> None:
     assert rng.random() == np.random.default_rng(5).random()  # off draws nothing
     with pytest.raises(ShapeError):
         tissue_phase(mag[0], 1.0, rng)
-    for kwargs in ({"max_rad": 4.0}, {"max_rad": float("nan")}, {"max_rad": 1.0, "classes": 1},
+    for kwargs in ({"max_rad": 4.0}, {"max_rad": float("nan")}, {"max_rad": 1.0, "knots": 1},
                    {"max_rad": 1.0, "blur_px": -1.0}):  # fmt: skip
         with pytest.raises(ConfigError):
             tissue_phase(mag, rng=rng, **kwargs)  # type: ignore[arg-type]
@@ -79,6 +81,9 @@ def test_synthesis_phase_changes_only_the_phase(tmp_path: Path) -> None:
     diff = np.angle((b * np.conj(a)).sum(0))
     body = np.sqrt((np.abs(a) ** 2).sum(0)) > 100
     np.testing.assert_allclose(np.angle(np.exp(1j * (diff - expected[0, 0])))[body], 0.0, atol=1e-3)
+    for bad in (-1.0, float("nan"), 4.0):
+        with pytest.raises(ConfigError, match="tissue"):
+            synthesise_scan(mag, (8.0, 1.5, 1.5), _NOISELESS, seed=2, tissue_phase_rad=bad)
     with pytest.raises(ConfigError, match="tissue_phase_rad"):
         build_corpus([tmp_path], tmp_path / "x", centers=ANATOMY_CENTERS[:1], tissue_phase_rad=-1.0)
 
@@ -93,3 +98,8 @@ def test_corpus_records_the_tissue_phase(tmp_path: Path) -> None:
     rough = build_corpus([src], tmp_path / "r", default_role="train", centers=centers, tissue_phase_rad=1.0)
     assert "tissue_phase_rad" not in plain and rough["tissue_phase_rad"] == 1.0
     assert plain["files"][0]["noise_std"] == rough["files"][0]["noise_std"]
+    args = ["simulate", "real-anatomy", str(src), "--out", str(tmp_path / "c"), "--no-progress"]
+    assert main([*args, "--tissue-phase", "0.8"]) == 0
+    assert json.loads((tmp_path / "c" / "manifest.json").read_text())["tissue_phase_rad"] == 0.8
+    assert main([*args[:4], str(tmp_path / "d"), "--no-progress", "--tissue-phase", "-1"]) == 2
+    assert not (tmp_path / "d").exists()  # refused before anything is written

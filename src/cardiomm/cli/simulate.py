@@ -108,8 +108,8 @@ def real_anatomy_command(
     tissue_phase: float = typer.Option(
         0.0,
         "--tissue-phase",
-        help="Largest phase offset [rad] between tissue intensity classes (chemical shift, flow, "
-        "susceptibility; docs/real_anatomy.md); 0: off.",
+        help="Largest tissue phase offset [rad], a random function of the image intensity (chemical "
+        "shift, flow, susceptibility steps; docs/real_anatomy.md); 0: off.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:

@@ -175,6 +175,8 @@ def synthesise_scan(
     ------
     ShapeError, DataValueError
         Not 4-D, empty, non-finite or negative images.
+    ConfigError
+        ``tissue_phase_rad`` outside ``[0, pi]``.
     """
     mag = np.asarray(magnitude, dtype=np.float32)
     if mag.ndim != 4 or min(mag.shape) < 1 or min(mag.shape[-2:]) < 16:
@@ -183,6 +185,8 @@ def synthesise_scan(
         raise DataValueError("magnitude images contain NaN/Inf")
     if (mag < 0).any() or not (mag > 0).any():
         raise DataValueError("magnitude images must be non-negative and not all zero")
+    if not (np.isfinite(tissue_phase_rad) and 0.0 <= tissue_phase_rad <= np.pi):
+        raise ConfigError(f"tissue_phase_rad must be in [0, pi], got {tissue_phase_rad}")
     rng = np.random.default_rng(seed)
     n_t, n_z, ny0, nx0 = mag.shape
     nx = center.matrix_x

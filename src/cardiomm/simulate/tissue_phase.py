@@ -13,7 +13,7 @@ own signal phase, with steps at the tissue boundaries:
   myocardium, blood of different oxygenation) shift the bSSFP phase region by region.
 
 The magnitude images this is applied to show tissues by their intensity, so the phase is a random
-smooth function of the smoothed magnitude: ``classes`` knots evenly spaced over the intensity range of
+smooth function of the smoothed magnitude: ``knots`` points evenly spaced over the intensity range of
 each slice (0 to its 99th percentile), each with an offset drawn uniformly from ``[-a, a]``, ``a`` drawn
 per subject from ``[0.3, 1] x max_rad``, linear in between. Tissues of different intensity get
 different phases with steps at their boundaries, a tissue keeps its phase while it moves over the
@@ -21,11 +21,11 @@ cardiac cycle, and the small intensity variations inside one tissue (noise, shad
 a little, with no speckle. The magnitude is smoothed by ``blur_px`` first (partial volume at the
 boundaries, less noise). The background keeps phase 0 (it holds only noise).
 
-Measured before it was added (2026-12-07, `docs/real_anatomy.md`): on the real-anatomy validation
-frames at Uniform 8x, offsets of up to 1.5 rad cost the stage-7 CardioMM 2.2 dB (34.52 -> 32.35 dB,
-10-coil) and SENSE 0.1 dB, and on the real CMRxRecon cine slice, whose phase has such steps, CardioMM
-is only 0.1 dB above zero filling while the same slice with its phase smoothed over 8 pixels gives
-+2.0 dB: a model trained only on smooth phase does not transfer.
+Measured when it was added (2026-12-07, ``docs/real_anatomy.md``): on the real-anatomy validation
+frames at Uniform 8x, a tissue phase of up to 1.5 rad lowers the stage-7 CardioMM from 34.52 to 30.52 dB
+(10 coils), below SENSE (31.59 -> 30.98 dB); on the real CMRxRecon cine slice, whose phase has such
+steps, CardioMM is 0.2 dB above zero filling, and +2.0 dB with the slice's phase smoothed over 8 pixels:
+a model trained only on smooth phase does not transfer.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def tissue_phase(
     max_rad: float,
     rng: np.random.Generator,
     *,
-    classes: int = 5,
+    knots: int = 5,
     blur_px: float = 1.0,
 ) -> NDArray[np.float32]:
     """Phase [rad] ``(t, z, y, x)``, a random smooth function of the tissue intensity, for a magnitude
@@ -61,8 +61,8 @@ def tissue_phase(
         Largest offset amplitude [rad], in ``[0, pi]``; ``0`` gives zeros and draws nothing from ``rng``.
     rng
         Source of the subject's amplitude and class offsets.
-    classes
-        Number of intensity knots (>= 2).
+    knots
+        Number of intensity points with their own offset (>= 2).
     blur_px
         Gaussian blur of the magnitude before the mapping [pixels] (>= 0).
 
@@ -71,22 +71,22 @@ def tissue_phase(
     ShapeError
         ``magnitude`` is not 4-D.
     ConfigError
-        ``max_rad``, ``classes`` or ``blur_px`` out of range.
+        ``max_rad``, ``knots`` or ``blur_px`` out of range.
     """
     mag = np.asarray(magnitude, dtype=np.float32)
     if mag.ndim != 4:
         raise ShapeError(f"magnitude must be (t, z, y, x), got shape {mag.shape}")
     if not (np.isfinite(max_rad) and 0.0 <= max_rad <= np.pi):
         raise ConfigError(f"tissue phase amplitude must be in [0, pi] rad, got {max_rad}")
-    if classes < 2:
-        raise ConfigError(f"tissue phase needs at least 2 intensity knots, got {classes}")
+    if knots < 2:
+        raise ConfigError(f"tissue phase needs at least 2 intensity knots, got {knots}")
     if not (np.isfinite(blur_px) and blur_px >= 0):
         raise ConfigError(f"tissue phase blur must be >= 0 pixels, got {blur_px}")
     out = np.zeros(mag.shape, np.float32)
     if max_rad == 0.0:
         return out
     amplitude = max_rad * rng.uniform(0.3, 1.0)
-    offsets = rng.uniform(-amplitude, amplitude, classes)
+    offsets = rng.uniform(-amplitude, amplitude, knots)
     smooth = gaussian_filter(mag, sigma=(0, 0, blur_px, blur_px)) if blur_px > 0 else mag
     for z in range(mag.shape[1]):
         sl = smooth[:, z]
@@ -94,6 +94,6 @@ def tissue_phase(
         if top <= 0:
             continue
         level = np.clip(sl / top, 0.0, 1.0)
-        phase = np.interp(level, np.linspace(0.0, 1.0, classes), offsets)
+        phase = np.interp(level, np.linspace(0.0, 1.0, knots), offsets)
         out[:, z] = np.where(level > _OBJECT_LEVEL, phase, 0.0)
     return out
