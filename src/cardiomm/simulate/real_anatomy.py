@@ -58,7 +58,7 @@ from cardiomm.simulate.coils import smooth_phase
 from cardiomm.simulate.offresonance import bssfp_phase, off_resonance_map
 from cardiomm.simulate.scan import coil_kspace
 from cardiomm.simulate.source_noise import added_noise_std, source_noise_std
-from cardiomm.simulate.tissue_phase import tissue_phase
+from cardiomm.simulate.tissue_phase import check_amplitude, tissue_phase
 from cardiomm.simulate.tree import MANIFEST_NAME
 from cardiomm.simulate.writer import matlab_squeeze, write_test_masks
 from cardiomm.utils.atomic import atomic_path
@@ -185,8 +185,7 @@ def synthesise_scan(
         raise DataValueError("magnitude images contain NaN/Inf")
     if (mag < 0).any() or not (mag > 0).any():
         raise DataValueError("magnitude images must be non-negative and not all zero")
-    if not (np.isfinite(tissue_phase_rad) and 0.0 <= tissue_phase_rad <= np.pi):
-        raise ConfigError(f"tissue_phase_rad must be in [0, pi], got {tissue_phase_rad}")
+    check_amplitude(tissue_phase_rad)
     rng = np.random.default_rng(seed)
     n_t, n_z, ny0, nx0 = mag.shape
     nx = center.matrix_x
@@ -215,10 +214,8 @@ def synthesise_scan(
         df = off_resonance_map((ny, 2 * nx), (dy, dx), center.field_t, rng)
         phase[z] = smooth_phase((ny, 2 * nx), rng) + bssfp_phase(df, center.tr_ms * 1e-3)
 
-    if tissue_phase_rad > 0:
-        phase = phase[None] + tissue_phase(full, tissue_phase_rad, np.random.default_rng([seed, 11]))
-    else:
-        phase = phase[None]
+    if tissue_phase_rad > 0:  # (t, z, y, x); else (z, y, x), the same for every frame
+        phase = phase + tissue_phase(full, tissue_phase_rad, np.random.default_rng([seed, 11]))
     kspace = coil_kspace(full * np.exp(1j * phase).astype(np.complex64), csm)
     obj = full[full > 0.1 * np.percentile(full[full > 0], 99)]
     if not (np.isfinite(snr_factor) and snr_factor > 0):
@@ -467,8 +464,7 @@ def build_corpus(
         raise ConfigError(f"max_slices must be >= 1, got {max_slices}")
     if not (np.isfinite(snr_spread) and snr_spread >= 1.0):
         raise ConfigError(f"snr_spread must be >= 1, got {snr_spread}")
-    if not (np.isfinite(tissue_phase_rad) and 0.0 <= tissue_phase_rad <= np.pi):
-        raise ConfigError(f"tissue_phase_rad must be in [0, pi], got {tissue_phase_rad}")
+    check_amplitude(tissue_phase_rad)
     codes = [c.code for c in centers]
     if len(set(codes)) != len(codes) or not codes:
         raise ConfigError("centers must be a non-empty list of distinct codes")

@@ -21,11 +21,8 @@ cardiac cycle, and the small intensity variations inside one tissue (noise, shad
 a little, with no speckle. The magnitude is smoothed by ``blur_px`` first (partial volume at the
 boundaries, less noise). The background keeps phase 0 (it holds only noise).
 
-Measured when it was added (2026-12-07, ``docs/real_anatomy.md``): on the real-anatomy validation
-frames at Uniform 8x, a tissue phase of up to 1.5 rad lowers the stage-7 CardioMM from 34.52 to 30.52 dB
-(10 coils), below SENSE (31.59 -> 30.98 dB); on the real CMRxRecon cine slice, whose phase has such
-steps, CardioMM is 0.2 dB above zero filling, and +2.0 dB with the slice's phase smoothed over 8 pixels:
-a model trained only on smooth phase does not transfer.
+Why it is needed (a model trained only on smooth phase does not transfer to real images) and what it
+costs the shipped models: ``docs/real_anatomy.md``, "Tissue phase".
 """
 
 from __future__ import annotations
@@ -36,10 +33,16 @@ from scipy.ndimage import gaussian_filter
 
 from cardiomm.errors import ConfigError, ShapeError
 
-__all__ = ["tissue_phase"]
+__all__ = ["check_amplitude", "tissue_phase"]
 
 #: Share of the 99th magnitude percentile below which a pixel is background.
 _OBJECT_LEVEL = 0.05
+
+
+def check_amplitude(max_rad: float, name: str = "tissue_phase_rad") -> None:
+    """Raise :class:`ConfigError` unless ``max_rad`` (the option ``name``) is in ``[0, pi]`` rad."""
+    if not (np.isfinite(max_rad) and 0.0 <= max_rad <= np.pi):
+        raise ConfigError(f"{name} must be in [0, pi] rad, got {max_rad}")
 
 
 def tissue_phase(
@@ -76,8 +79,7 @@ def tissue_phase(
     mag = np.asarray(magnitude, dtype=np.float32)
     if mag.ndim != 4:
         raise ShapeError(f"magnitude must be (t, z, y, x), got shape {mag.shape}")
-    if not (np.isfinite(max_rad) and 0.0 <= max_rad <= np.pi):
-        raise ConfigError(f"tissue phase amplitude must be in [0, pi] rad, got {max_rad}")
+    check_amplitude(max_rad, "tissue phase amplitude")
     if knots < 2:
         raise ConfigError(f"tissue phase needs at least 2 intensity knots, got {knots}")
     if not (np.isfinite(blur_px) and blur_px >= 0):
